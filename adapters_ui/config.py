@@ -1,0 +1,95 @@
+"""Settings: one frozen dataclass, read from environment variables and CLI flags.
+
+Every default lives here and is documented here; nothing else reads ``os.environ``
+for settings. Flags override environment variables, which override defaults.
+
+    >>> Settings.from_env({"ADAPTERS_UI_MAX_NEW_TOKENS": "32"}).max_new_tokens
+    32
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "adapters_ui" if xdg else Path.home() / ".cache" / "adapters_ui"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Hub id, local transformers folder, or .gguf file; None = embedded SmolLM2-135M-Instruct.
+    # env: ADAPTERS_UI_BASE_MODEL
+    base_model: str | None = None
+    # "auto" picks CUDA, then MPS, then CPU. env: ADAPTERS_UI_DEVICE
+    device: str = "auto"
+    # "auto" = bf16 on CUDA (fp16 where bf16 is unsupported), fp16 on MPS, fp32 on CPU.
+    # env: ADAPTERS_UI_DTYPE
+    dtype: str = "auto"
+    # Where dequantized GGUF weights and tokenizers are cached. env: ADAPTERS_UI_CACHE_DIR
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    # Folders whose sub-folders are offered as adapters. env: ADAPTERS_UI_ADAPTER_DIR
+    # (several separated by os.pathsep).
+    adapter_dirs: tuple[Path, ...] = ()
+    # Tokens generated per output unless a request says otherwise. env: ADAPTERS_UI_MAX_NEW_TOKENS
+    max_new_tokens: int = 64
+    # Largest max_new_tokens any request may ask for (keeps a shared Space responsive).
+    # env: ADAPTERS_UI_MAX_NEW_TOKENS_CAP
+    max_new_tokens_cap: int = 512
+    # Most adapters attached at once. env: ADAPTERS_UI_MAX_ADAPTERS
+    max_adapters: int = 16
+    # Largest adapter weights file accepted, in bytes. env: ADAPTERS_UI_MAX_ADAPTER_BYTES
+    max_adapter_bytes: int = 2 * 1024**3
+    # Public mode (a shared Space): pickled .bin adapters are refused outright.
+    # env: ADAPTERS_UI_PUBLIC (1/true/yes)
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)}.")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"Unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}.")
+        for name in ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from ``ADAPTERS_UI_*`` variables; keyword overrides (flags) win when not None."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        if env.get("ADAPTERS_UI_BASE_MODEL"):
+            values["base_model"] = env["ADAPTERS_UI_BASE_MODEL"]
+        for key in ("device", "dtype"):
+            if env.get(f"ADAPTERS_UI_{key.upper()}"):
+                values[key] = env[f"ADAPTERS_UI_{key.upper()}"].lower()
+        if env.get("ADAPTERS_UI_CACHE_DIR"):
+            values["cache_dir"] = Path(env["ADAPTERS_UI_CACHE_DIR"]).expanduser()
+        if env.get("ADAPTERS_UI_ADAPTER_DIR"):
+            values["adapter_dirs"] = tuple(
+                Path(p).expanduser() for p in env["ADAPTERS_UI_ADAPTER_DIR"].split(os.pathsep) if p
+            )
+        for key in ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes"):
+            raw = env.get(f"ADAPTERS_UI_{key.upper()}")
+            if raw:
+                try:
+                    values[key] = int(raw)
+                except ValueError:
+                    raise ConfigError(f"ADAPTERS_UI_{key.upper()} must be a whole number, got {raw!r}.") from None
+        if env.get("ADAPTERS_UI_PUBLIC"):
+            values["public"] = env["ADAPTERS_UI_PUBLIC"].strip().lower() in ("1", "true", "yes", "on")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,65 @@
+"""The project's exception types.
+
+Every error a user can cause is an ``AdaptersUIError`` whose message is one line:
+what is wrong, then what to do. The UI turns it into ``gr.Error``; the CLI prints
+it and exits non-zero. Anything else escaping is a bug.
+"""
+
+
+class AdaptersUIError(Exception):
+    """Base class: a one-line, user-facing message."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))  # always one line
+
+
+class ConfigError(AdaptersUIError):
+    """A setting (flag or environment variable) has a bad value."""
+
+
+class BaseModelError(AdaptersUIError):
+    """The base model could not be found or loaded."""
+
+
+class PromptError(AdaptersUIError):
+    """A prompt file or prompt list is unusable."""
+
+
+class AdapterError(AdaptersUIError):
+    """Base class for everything that stops an adapter from being attached."""
+
+
+class AdapterNotFoundError(AdapterError):
+    """The adapter folder does not exist or is not a folder."""
+
+
+class AdapterConfigError(AdapterError):
+    """adapter_config.json is missing, not JSON, or not a valid PEFT config."""
+
+
+class UnknownPeftTypeError(AdapterConfigError):
+    """peft_type names no adapter method this PEFT version knows."""
+
+
+class AdapterWeightsError(AdapterError):
+    """The weights file is missing, unreadable, or not plain tensors."""
+
+
+class UnsafeWeightsError(AdapterWeightsError):
+    """A .bin pickle would run code when loaded; it is refused."""
+
+
+class ArchitectureMismatchError(AdapterError):
+    """The adapter targets modules the base model does not have."""
+
+
+class ShapeMismatchError(AdapterError):
+    """The adapter's tensors do not fit the base model's layer sizes."""
+
+
+class AdapterNameError(AdapterError):
+    """The adapter name is reserved, taken, or not usable as a name."""
+
+
+class UnknownVariantError(AdaptersUIError):
+    """A comparison asked for a variant that is not attached."""

@@ -1,0 +1,68 @@
+"""How one ``generate`` call is made: prompt formatting, decoding settings, decoding back to text.
+
+Kept apart from the engine so that the engine decides *which* adapter runs *where*,
+and this module decides *how* text goes in and out, the same way on every path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding settings shared by every variant of one comparison. Greedy unless do_sample."""
+
+    max_new_tokens: int = 64
+    do_sample: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int = 0
+    use_chat_template: bool = True
+    batch_size: int = 16  # rows per generate() call
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}.")
+        if self.do_sample and not (self.temperature > 0):
+            raise ConfigError(f"temperature must be above 0 for sampling, got {self.temperature}.")
+        if not (0 < self.top_p <= 1):
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}.")
+
+    def generate_kwargs(self, tokenizer) -> dict:
+        kwargs = {"max_new_tokens": self.max_new_tokens, "pad_token_id": tokenizer.pad_token_id}
+        if self.do_sample:
+            kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p, top_k=None)
+        else:  # override sampling defaults a model's generation_config may carry
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+
+def format_prompt(tokenizer, prompt: str, use_chat_template: bool = True) -> str:
+    """The text the model sees: the chat template with a generation prompt, when the tokenizer has one."""
+    if use_chat_template and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+        )
+    return prompt
+
+
+def generate_texts(model, tokenizer, texts: list[str], settings: GenerationSettings, **extra) -> list[str]:
+    """One ``generate`` call over ``texts`` (left-padded); returns only the new text of each row.
+
+    ``extra`` passes through, e.g. ``adapter_names=[...]`` for PEFT's mixed-adapter batch.
+    """
+    device = next(model.parameters()).device
+    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    if settings.do_sample:
+        torch.manual_seed(settings.seed)
+    with torch.inference_mode():
+        output = model.generate(**encoded, **settings.generate_kwargs(tokenizer), **extra)
+    new_tokens = output[:, encoded["input_ids"].shape[1]:]  # [rows, new] (left padding: prompts end together)
+    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_tokens]

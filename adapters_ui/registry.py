@@ -1,0 +1,129 @@
+"""Attached adapters: validate -> attach -> list -> detach, with rollback on failure.
+
+The registry owns the bookkeeping (names, caps, what each adapter is and costs); the
+model worker owns the tensors. An attach either completes or leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .engine import BASE, ModelWorker, route_for
+from .errors import AdapterError
+from .validation import AdapterSpec, check_targets, read_adapter
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """One row of the adapters table."""
+
+    name: str
+    peft_type: str  # e.g. LORA, IA3; DoRA and rsLoRA are LORA with a flag, shown in `variant`
+    variant: str  # "LoRA", "DoRA", "rsLoRA", "IA3", "prompt tuning", ...
+    route: str  # engine path: mixed | batch | single
+    rank: int | None
+    alpha: float | None
+    target_modules: tuple[str, ...]
+    params: int
+    bytes_on_disk: int
+    dtype: str
+    base_model: str | None  # base_model_name_or_path from its config
+    base_match: bool | None  # None when the config names no base
+    path: str
+    weights_format: str  # safetensors | bin
+
+
+def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
+    config = spec.config
+    targets = getattr(config, "target_modules", None) or ()
+    targets = (targets,) if isinstance(targets, str) else tuple(sorted(targets))
+    rank = getattr(config, "r", None) or getattr(config, "num_virtual_tokens", None)
+    alpha = getattr(config, "lora_alpha", None) or getattr(config, "alpha", None)
+    named_base = getattr(config, "base_model_name_or_path", None) or None
+    return AdapterInfo(
+        name=spec.name,
+        peft_type=spec.peft_type,
+        variant=_variant(config, spec.peft_type),
+        route=route_for(config),
+        rank=int(rank) if rank else None,
+        alpha=float(alpha) if alpha else None,
+        target_modules=targets,
+        params=spec.storage.params,
+        bytes_on_disk=spec.storage.bytes_on_disk,
+        dtype=spec.storage.dtype,
+        base_model=named_base,
+        base_match=None if named_base is None else same_model(named_base, base_name),
+        path=str(spec.path),
+        weights_format=spec.weights_file.suffix.lstrip("."),
+    )
+
+
+def _variant(config, peft_type: str) -> str:
+    if peft_type == "LORA":
+        if getattr(config, "use_dora", False):
+            return "DoRA"
+        return "rsLoRA" if getattr(config, "use_rslora", False) else "LoRA"
+    names = {"IA3": "IA3", "LOHA": "LoHa", "LOKR": "LoKr", "PROMPT_TUNING": "prompt tuning",
+             "PREFIX_TUNING": "prefix tuning", "P_TUNING": "p-tuning"}
+    return names.get(peft_type, peft_type)
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two model names mean the same model: 'org/SmolLM2-135M-Instruct' == 'SmolLM2-135M-Instruct.Q4_1.gguf'."""
+
+    def key(name: str) -> str:
+        stem = Path(name.rstrip("/")).name.lower().removesuffix(".gguf")
+        return re.sub(r"[.-](q\d\w*|f16|f32|bf16)$", "", stem)
+
+    return key(a) == key(b)
+
+
+class AdapterRegistry:
+    def __init__(self, worker: ModelWorker, settings: Settings, base_name: str):
+        self.worker = worker
+        self.settings = settings
+        self.base_name = base_name
+        self._info: dict[str, AdapterInfo] = {}
+
+    def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:
+        """Validate and attach one adapter folder; raises AdapterError and leaves nothing behind."""
+        with self.worker.lock:
+            if len(self._info) >= self.settings.max_adapters:
+                raise AdapterError(
+                    f"{len(self._info)} adapters are attached, the most allowed: detach one first "
+                    "(or raise ADAPTERS_UI_MAX_ADAPTERS)."
+                )
+            spec = read_adapter(
+                path,
+                name,
+                taken=set(self._info),
+                public=self.settings.public,
+                max_bytes=self.settings.max_adapter_bytes,
+            )
+            check_targets(spec, self.worker.model)
+            self.worker.load(spec)  # rolls itself back on failure
+            info = describe(spec, self.base_name)
+            self._info[spec.name] = info
+            return info
+
+    def detach(self, name: str) -> None:
+        with self.worker.lock:
+            if name not in self._info:
+                if name == BASE:
+                    raise AdapterError("The base model cannot be detached: it is what every adapter runs on.")
+                raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._info) or 'none'}.")
+            self.worker.unload(name)
+            del self._info[name]
+
+    def list(self) -> list[AdapterInfo]:
+        return list(self._info.values())
+
+    def get(self, name: str) -> AdapterInfo:
+        return self._info[name]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._info)

@@ -1,0 +1,144 @@
+"""What the UI and the CLI both call: "attach these, compare those prompts" -> result objects.
+
+    >>> session = Session.start(Settings.from_env())          # loads the base model
+    >>> session.attach("assets/adapters/pirate")               # doctest: +SKIP
+    >>> result = session.compare(["Hi!"], ["base", "pirate"])  # doctest: +SKIP
+    >>> result.outputs("pirate")                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .base_model import LoadedBase, load_base
+from .config import Settings
+from .engine import BASE, ModelWorker, OnOutput
+from .errors import ConfigError, PromptError
+from .generation import GenerationSettings
+from .registry import AdapterInfo, AdapterRegistry
+from .storage import ModelStorage, model_storage, size_ratio
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    prompt: str
+    outputs: dict[str, str]  # variant -> text
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every variant's output for every prompt, with the settings that made them."""
+
+    variants: tuple[str, ...]
+    results: tuple[PromptResult, ...]
+    settings: GenerationSettings
+    routes: dict[str, str]  # variant -> engine path
+    generate_s: float
+
+    def outputs(self, variant: str) -> list[str]:
+        return [r.outputs[variant] for r in self.results]
+
+    def records(self) -> list[dict]:
+        return [{"prompt": r.prompt, "outputs": dict(r.outputs)} for r in self.results]
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"prompt": r.prompt, **r.outputs} for r in self.results], columns=["prompt", *self.variants])
+
+
+@dataclass(frozen=True)
+class StorageReport:
+    """The full model's size next to each adapter's."""
+
+    model: ModelStorage
+    adapters: dict[str, AdapterInfo] = field(default_factory=dict)
+
+    def ratio(self, name: str) -> float:
+        """How many times smaller than a full copy of the model this adapter is."""
+        return size_ratio(self.model.full_copy_bytes, self.adapters[name].bytes_on_disk)
+
+    def to_dict(self) -> dict:
+        return {
+            "full_model_bytes": self.model.full_copy_bytes,
+            "full_model_params": self.model.params,
+            "full_model_dtype": self.model.dtype,
+            "base_file_bytes": self.model.file_bytes,
+            "adapters": {
+                name: {"bytes": info.bytes_on_disk, "params": info.params, "dtype": info.dtype,
+                       "times_smaller": round(self.ratio(name), 1)}
+                for name, info in self.adapters.items()
+            },
+        }
+
+
+class Session:
+    """One base model, its attached adapters, and comparisons over them."""
+
+    def __init__(self, base: LoadedBase, settings: Settings):
+        self.base = base
+        self.settings = settings
+        self.worker = ModelWorker(base)
+        self.registry = AdapterRegistry(self.worker, settings, base.source.name)
+        self._model_storage: ModelStorage | None = None
+
+    @classmethod
+    def start(cls, settings: Settings | None = None) -> "Session":
+        settings = settings or Settings.from_env()
+        return cls(load_base(settings), settings)
+
+    # ---- adapters ---------------------------------------------------------------
+    def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:
+        return self.registry.attach(path, name)
+
+    def detach(self, name: str) -> None:
+        self.registry.detach(name)
+
+    def adapters(self) -> list[AdapterInfo]:
+        return self.registry.list()
+
+    @property
+    def variants(self) -> list[str]:
+        return [BASE, *self.registry.names]
+
+    # ---- comparing ----------------------------------------------------------------
+    def generation_settings(self, **overrides) -> GenerationSettings:
+        """Defaults from the settings; ``max_new_tokens`` capped by ``max_new_tokens_cap``."""
+        values = {"max_new_tokens": self.settings.max_new_tokens, **{k: v for k, v in overrides.items() if v is not None}}
+        if values["max_new_tokens"] > self.settings.max_new_tokens_cap:
+            raise ConfigError(
+                f"max_new_tokens {values['max_new_tokens']} is over the cap of {self.settings.max_new_tokens_cap}: "
+                "ask for fewer (or raise ADAPTERS_UI_MAX_NEW_TOKENS_CAP)."
+            )
+        return GenerationSettings(**values)
+
+    def compare(
+        self,
+        prompts: list[str],
+        variants: list[str] | None = None,
+        settings: GenerationSettings | None = None,
+        on_output: OnOutput | None = None,
+    ) -> Comparison:
+        """Run every prompt through every variant (default: base and all adapters)."""
+        prompts = [p.strip() for p in prompts if p and p.strip()]
+        if not prompts:
+            raise PromptError("No prompts given: enter at least one prompt.")
+        variants = list(dict.fromkeys(variants or self.variants))
+        settings = settings or self.generation_settings()
+        started = time.perf_counter()
+        plan = self.worker.plan(variants)  # checks the variant names before any work
+        outputs = self.worker.generate(prompts, variants, settings, on_output)
+        elapsed = time.perf_counter() - started
+        routes = {name: route for _, route, names in plan.steps for name in names}
+        results = tuple(
+            PromptResult(prompt, {v: outputs[(i, v)] for v in variants}) for i, prompt in enumerate(prompts)
+        )
+        return Comparison(tuple(variants), results, settings, routes, elapsed)
+
+    # ---- storage --------------------------------------------------------------------
+    def storage(self) -> StorageReport:
+        if self._model_storage is None:
+            self._model_storage = model_storage(self.base.model, self.base.source.file)
+        return StorageReport(self._model_storage, {info.name: info for info in self.adapters()})

@@ -1,0 +1,121 @@
+"""Builders shared by the tests: a tiny in-memory Llama with a character tokenizer, and real saved adapters.
+
+Adapters get random (non-zero) weights: PEFT's default init makes a fresh LoRA a no-op,
+and then every "it changes the output" test would pass vacuously.
+"""
+
+from __future__ import annotations
+
+import copy
+import string
+from pathlib import Path
+
+import torch
+
+SPECIALS = ["<unk>", "<|im_start|>", "<|im_end|>"]
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer(chat_template: str | None = CHATML):
+    """A character-level fast tokenizer built in memory (no files, no hub)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    chars = list(string.printable)
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + chars)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="<unk>", bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|im_end|>"
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def tiny_llama(vocab_size: int, hidden: int = 64, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+        tie_word_embeddings=False,  # tied + tiny init makes it print only newlines
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def save_tiny_base(folder: Path, hidden: int = 64, seed: int = 0) -> Path:
+    tokenizer = tiny_tokenizer()
+    tiny_llama(len(tokenizer), hidden, seed).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def adapter_configs() -> dict:
+    """One config per PEFT method the engine must handle correctly, keyed by a short name."""
+    from peft import IA3Config, LoHaConfig, LoKrConfig, LoraConfig, PromptEncoderConfig, PromptTuningConfig
+
+    causal = {"task_type": "CAUSAL_LM"}
+    return {
+        "lora": LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, **causal),
+        "lora_b": LoraConfig(r=2, lora_alpha=4, target_modules=["k_proj", "o_proj"], init_lora_weights=False, **causal),
+        "rslora": LoraConfig(r=8, lora_alpha=8, use_rslora=True, target_modules="all-linear", init_lora_weights=False, **causal),
+        "dora": LoraConfig(r=4, lora_alpha=8, use_dora=True, target_modules=["q_proj", "v_proj"], init_lora_weights=False, **causal),
+        "ia3": IA3Config(target_modules=["k_proj", "v_proj", "down_proj"], feedforward_modules=["down_proj"], **causal),
+        "loha": LoHaConfig(r=4, alpha=8, target_modules=["q_proj", "v_proj"], init_weights=False, **causal),
+        "lokr": LoKrConfig(r=4, alpha=8, target_modules=["q_proj", "v_proj"], init_weights=False, **causal),
+        "prompt": PromptTuningConfig(num_virtual_tokens=4, **causal),
+        "ptuning": PromptEncoderConfig(num_virtual_tokens=4, encoder_hidden_size=32, **causal),
+    }
+
+
+def make_adapter(base_model, config, folder: Path, seed: int = 1, scale: float = 0.2, **save_kwargs) -> Path:
+    """Wrap a copy of ``base_model`` with ``config``, give the adapter random weights, save it."""
+    from peft import get_peft_model
+
+    model = get_peft_model(copy.deepcopy(base_model), copy.deepcopy(config))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            noise = torch.randn(param.shape, generator=generator, dtype=torch.float32).to(param.dtype)
+            if "ia3" in name or "magnitude" in name:
+                param.mul_(1 + scale * 1.5 * noise)  # multiplicative weights stay near 1
+            elif "embedding" in name or "prompt" in name:
+                param.copy_(noise)
+            else:
+                param.copy_(noise * scale)
+    model.save_pretrained(folder, **save_kwargs)
+    return folder
+
+
+def plain_peft_outputs(base_model, tokenizer, folder: Path, prompts: list[str], max_new_tokens: int) -> list[str]:
+    """The reference: plain PEFT, this one adapter on a fresh base, one prompt at a time, greedy."""
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(copy.deepcopy(base_model), str(folder)).eval()
+    return [plain_generate(model, tokenizer, p, max_new_tokens) for p in prompts]
+
+
+def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
+    text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False)
+    encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
+                             temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip()
