@@ -74,6 +74,10 @@ class ModelWorker:
         self.tokenizer = base.tokenizer
         self.lock = threading.RLock()
         self._specs: dict[str, AdapterSpec] = {}  # attach order = mount order
+        # PEFT-side names ("v1", "v2", ...): user names may clash with PEFT's key prefixes
+        # ('lora' is inside 'lora_'), which PEFT warns can re-initialize weights on load.
+        self._keys: dict[str, str] = {}
+        self._next_key = 0
         self._host = None  # the PeftModel of the mounted family, or None
         self._family: str | None = None
         self.mounts = 0  # how many times a family was (re)injected; for benchmarks
@@ -91,9 +95,12 @@ class ModelWorker:
         with self.lock:
             family = family_of(spec.config)
             self._mount(family)
+            self._next_key += 1
+            self._keys[spec.name] = f"v{self._next_key}"
             try:
                 self._inject(spec)
             except BaseException:
+                del self._keys[spec.name]
                 self._unmount()  # drops the half-inserted adapter with everything else; others remount on use
                 raise
             self._specs[spec.name] = spec
@@ -102,9 +109,10 @@ class ModelWorker:
         """Remove an adapter and free its weights."""
         with self.lock:
             spec = self._specs.pop(name)
+            key = self._keys.pop(name)
             if self._family == family_of(spec.config):
                 if any(family_of(s.config) == self._family for s in self._specs.values()):
-                    self._host.delete_adapter(name)
+                    self._host.delete_adapter(key)
                 else:
                     self._unmount()
             del spec
@@ -116,7 +124,8 @@ class ModelWorker:
         with self.lock:
             if self._host is None:
                 return {}
-            return {n: p for n, p in self._host.named_parameters() if _is_adapter_param(n, self._specs)}
+            keys = set(self._keys.values())
+            return {n: p for n, p in self._host.named_parameters() if keys & set(n.split("."))}
 
     def mount_all(self) -> Iterable[str]:
         """Mount each family in turn (yields its name); for checks that need every adapter injected."""
@@ -180,7 +189,7 @@ class ModelWorker:
                     self._run_mixed(texts, names, settings, emit)
                 else:
                     for name in names:
-                        self._host.set_adapter(name)
+                        self._host.set_adapter(self._keys[name])
                         self._run_rows(self._host, texts, name, settings, emit, one_by_one=route == SINGLE)
         return outputs
 
@@ -202,7 +211,7 @@ class ModelWorker:
         rows = [(i, name) for name in names for i in range(len(texts))]  # adapter-major: similar rows together
         for start in range(0, len(rows), settings.batch_size):
             chunk = rows[start : start + settings.batch_size]
-            adapter_names = ["__base__" if name == BASE else name for _, name in chunk]
+            adapter_names = ["__base__" if name == BASE else self._keys[name] for _, name in chunk]
             results = generate_texts(
                 self._host, self.tokenizer, [texts[i] for i, _ in chunk], settings, adapter_names=adapter_names
             )
@@ -240,23 +249,24 @@ class ModelWorker:
         for flag in INIT_FLAGS:  # weights come from the file: skip data-dependent inits (PiSSA, ...)
             if hasattr(config, flag):
                 setattr(config, flag, True)
+        key = self._keys[spec.name]
         try:
             if self._host is None:
-                self._host = PeftModelForCausalLM(self.model, config, adapter_name=spec.name)
+                self._host = PeftModelForCausalLM(self.model, config, adapter_name=key)
                 self._family = family_of(config)
             else:
-                self._host.add_adapter(spec.name, config)
+                self._host.add_adapter(key, config)
         except ValueError as exc:
             if "not found in the base model" in str(exc) or "target_modules" in str(exc):
                 raise ArchitectureMismatchError(
                     f"Adapter {spec.name!r} does not fit this base model's architecture: {_first_line(exc)}"
                 ) from None
             raise
-        expected = get_peft_model_state_dict(self._host, adapter_name=spec.name)
+        expected = get_peft_model_state_dict(self._host, adapter_name=key)
         _check_tensors(spec, expected)
         device = self.base.device
         weights = {k: v.to(device) for k, v in spec.state_dict.items()}
-        set_peft_model_state_dict(self._host, weights, adapter_name=spec.name)
+        set_peft_model_state_dict(self._host, weights, adapter_name=key)
         self._host.eval()
 
 
@@ -284,11 +294,6 @@ def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None
             f"Adapter {spec.name!r} lacks {len(missing)} tensor(s) its config needs (e.g. {missing[0]}): "
             "the weights file is incomplete; re-save the adapter."
         )
-
-
-def _is_adapter_param(name: str, specs: dict[str, AdapterSpec]) -> bool:
-    parts = set(name.split("."))
-    return any(adapter in parts for adapter in specs)
 
 
 def _first_line(exc: BaseException) -> str:

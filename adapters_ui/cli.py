@@ -1,0 +1,165 @@
+"""Command line: thin over ``Session``; prints tables or JSON, turns errors into exit codes.
+
+    python -m adapters_ui compare --adapter pirate=assets/adapters/pirate --prompt "Hi!"
+    python -m adapters_ui inspect path/to/adapter
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from .config import Settings
+from .errors import AdaptersUIError
+from .prompts import read_prompts
+from .storage import format_bytes
+from .validation import NAME_PATTERN
+
+EXIT_ERROR = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m adapters_ui", description="Compare PEFT adapters of a causal LM.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def base_flags(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--base", help="hub id, model folder or .gguf file (default: embedded SmolLM2-135M-Instruct; env ADAPTERS_UI_BASE_MODEL)")
+        sub.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default: auto (CUDA, MPS, else CPU)")
+        sub.add_argument("--dtype", choices=["auto", "float32", "float16", "bfloat16"], help="default: auto")
+
+    compare = commands.add_parser("compare", help="run prompts through the base model and every adapter")
+    base_flags(compare)
+    compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH", help="adapter folder, optionally named (repeatable)")
+    prompts = compare.add_mutually_exclusive_group(required=True)
+    prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
+    prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column)")
+    compare.add_argument("--max-new-tokens", type=int, help="tokens per output (default 64; env ADAPTERS_UI_MAX_NEW_TOKENS)")
+    compare.add_argument("--no-chat-template", action="store_true", help="send prompts as raw text")
+    compare.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
+
+    inspect = commands.add_parser("inspect", help="validate one adapter against the base model")
+    base_flags(inspect)
+    inspect.add_argument("path", type=Path, help="adapter folder")
+    inspect.add_argument("--name", help="name to check it under (default: folder name)")
+    return parser
+
+
+def parse_adapter_arg(value: str) -> tuple[str | None, str]:
+    """'pirate=path/to/dir' -> ('pirate', 'path/to/dir'); 'path/to/dir' -> (None, 'path/to/dir')."""
+    name, sep, path = value.partition("=")
+    if sep and NAME_PATTERN.match(name) and not Path(value).exists():
+        return name, path
+    return None, value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(base_model=args.base, device=args.device, dtype=args.dtype)
+        if args.command == "compare":
+            return run_compare(args, settings)
+        return run_inspect(args, settings)
+    except AdaptersUIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_compare(args, settings: Settings) -> int:
+    from .session import Session
+
+    prompts = read_prompts(args.prompts) if args.prompts else list(args.prompt)
+    session = Session.start(settings)
+    for value in args.adapter:
+        name, path = parse_adapter_arg(value)
+        session.attach(path, name)
+    generation = session.generation_settings(
+        max_new_tokens=args.max_new_tokens, use_chat_template=not args.no_chat_template
+    )
+    comparison = session.compare(prompts, settings=generation)
+    storage = session.storage()
+    print_comparison(session, comparison, storage)
+    if args.json:
+        payload = comparison_json(session, comparison, storage)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def comparison_json(session, comparison, storage) -> dict:
+    return {
+        "base_model": session.base.source.name,
+        "device": str(session.base.device),
+        "dtype": session.base.dtype_name,
+        "variants": list(comparison.variants),
+        "routes": comparison.routes,
+        "settings": {"max_new_tokens": comparison.settings.max_new_tokens, "do_sample": comparison.settings.do_sample},
+        "results": comparison.records(),
+        "storage": storage.to_dict(),
+        "timing": {"load_s": round(session.base.load_s, 3), "generate_s": round(comparison.generate_s, 3)},
+    }
+
+
+def print_comparison(session, comparison, storage) -> None:
+    width = max(60, min(shutil.get_terminal_size((100, 20)).columns, 140))
+    label = max(len(v) for v in comparison.variants) + 2
+    base = session.base
+    print(f"base model: {base.source.name}  device: {base.device}  dtype: {base.dtype_name}  load: {base.load_s:.1f} s")
+    for number, result in enumerate(comparison.results, 1):
+        print("\n" + "=" * width)
+        print(textwrap.fill(f"[{number}] {result.prompt}", width))
+        print("-" * width)
+        for variant, text in result.outputs.items():
+            changed = "" if variant == "base" or text != result.outputs.get("base") else " (same as base)"
+            body = textwrap.wrap(text + changed, width - label - 3) or ["(empty)"]
+            for i, line in enumerate(body):
+                print(f"{variant if i == 0 else '':<{label}} | {line}")
+    print("\n" + "=" * width)
+    print_storage(storage)
+    print(f"\ngenerate: {comparison.generate_s:.2f} s for {len(comparison.results)} prompt(s) x {len(comparison.variants)} variant(s)")
+
+
+def print_storage(storage) -> None:
+    model = storage.model
+    file_part = f", {format_bytes(model.file_bytes)} as loaded from disk" if model.file_bytes else ""
+    print(f"full model: {model.params:,} params, {format_bytes(model.full_copy_bytes)} as {model.dtype}{file_part}")
+    if not storage.adapters:
+        return
+    print(f"{'adapter':<20} {'type':<14} {'params':>12} {'on disk':>10} {'x smaller':>10}")
+    for name, info in storage.adapters.items():
+        print(f"{name:<20} {info.variant:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
+
+
+def run_inspect(args, settings: Settings) -> int:
+    from .session import Session
+
+    started = time.perf_counter()
+    session = Session.start(settings)
+    info = session.attach(args.path, args.name)
+    storage = session.storage()
+    match = {True: "yes", False: "NO", None: "unknown (config names no base)"}[info.base_match]
+    rows = [
+        ("name", info.name),
+        ("type", f"{info.variant} ({info.peft_type})"),
+        ("engine path", info.route),
+        ("rank", info.rank if info.rank is not None else "-"),
+        ("alpha", info.alpha if info.alpha is not None else "-"),
+        ("targets", ", ".join(info.target_modules) or "-"),
+        ("params", f"{info.params:,}"),
+        ("on disk", f"{format_bytes(info.bytes_on_disk)} ({info.weights_format}, {info.dtype})"),
+        ("full model", format_bytes(storage.model.full_copy_bytes)),
+        ("x smaller", f"{storage.ratio(info.name):.0f}"),
+        ("made for", info.base_model or "-"),
+        ("matches base", f"{match} (base: {session.base.source.name})"),
+    ]
+    print(f"OK: {args.path} attaches to {session.base.source.name} ({time.perf_counter() - started:.1f} s)")
+    for key, value in rows:
+        print(f"  {key:<13} {value}")
+    return 0

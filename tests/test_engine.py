@@ -1,0 +1,155 @@
+"""The comparison engine gives, for every PEFT type, exactly what plain PEFT gives alone.
+
+Reference = PeftModel.from_pretrained on a fresh copy of the base, one adapter, one prompt,
+greedy. The engine instead batches, mixes LoRA adapters with base rows, and swaps
+adapter families in and out of one model; none of that may change a single token.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from helpers import adapter_configs, plain_generate, plain_peft_outputs
+
+from adapters_ui.engine import BATCH, MIXED, SINGLE, route_for
+from adapters_ui.errors import UnknownVariantError, PromptError
+
+PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea and the sky", "x"]
+TOKENS = 10
+EXPECTED_ROUTE = {
+    "lora": MIXED, "lora_b": MIXED, "rslora": MIXED, "dora": BATCH, "ia3": BATCH,
+    "loha": BATCH, "lokr": BATCH, "prompt": SINGLE, "ptuning": SINGLE,
+}
+
+
+@pytest.mark.parametrize("name", list(adapter_configs()))
+def test_each_type_alone_matches_plain_peft(name, tiny_session, tiny_adapters, pristine_base):
+    tiny_session.attach(tiny_adapters[name])
+    result = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=TOKENS))
+    tokenizer = tiny_session.base.tokenizer
+    expected = plain_peft_outputs(pristine_base, tokenizer, tiny_adapters[name], PROMPTS, TOKENS)
+    base = [plain_generate(pristine_base, tokenizer, p, TOKENS) for p in PROMPTS]
+    assert result.outputs(name) == expected
+    assert result.outputs("base") == base
+    assert result.routes[name] == EXPECTED_ROUTE[name]
+    assert expected != base, "the test adapter must change the output, or this test proves nothing"
+
+
+def test_all_types_together_match_plain_peft(tiny_session, tiny_adapters, pristine_base):
+    for path in tiny_adapters.values():
+        tiny_session.attach(path)
+    result = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=TOKENS, batch_size=5))
+    tokenizer = tiny_session.base.tokenizer
+    assert result.outputs("base") == [plain_generate(pristine_base, tokenizer, p, TOKENS) for p in PROMPTS]
+    for name, path in tiny_adapters.items():
+        assert result.outputs(name) == plain_peft_outputs(pristine_base, tokenizer, path, PROMPTS, TOKENS), name
+    # A second run, now starting from another mounted family, gives the same texts.
+    again = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=TOKENS))
+    assert again.records() == result.records()
+
+
+def test_route_for_each_type():
+    assert {name: route_for(config) for name, config in adapter_configs().items()} == EXPECTED_ROUTE
+
+
+def test_unmount_restores_the_base_model_exactly(tiny_session, tiny_adapters, pristine_base):
+    for path in tiny_adapters.values():
+        tiny_session.attach(path)
+    list(tiny_session.worker.mount_all())
+    tiny_session.worker._unmount()
+    restored = tiny_session.base.model.state_dict()
+    original = pristine_base.state_dict()
+    assert restored.keys() == original.keys()
+    assert all(torch.equal(restored[k], original[k]) for k in original)
+    assert not any("lora" in n or "ia3" in n for n, _ in tiny_session.base.model.named_modules())
+
+
+def test_every_adapter_tensor_sits_on_the_base_device(tiny_session, tiny_adapters):
+    for path in tiny_adapters.values():
+        tiny_session.attach(path)
+    device = next(tiny_session.base.model.parameters()).device
+    seen = 0
+    for _family in tiny_session.worker.mount_all():
+        tensors = tiny_session.worker.adapter_tensors()
+        assert tensors, "each mounted family must expose adapter tensors"
+        assert {t.device for t in tensors.values()} == {device}
+        seen += len(tensors)
+    assert seen > 0
+
+
+def test_detach_removes_the_adapter_and_frees_its_weights(tiny_session, tiny_adapters):
+    import gc
+    import weakref
+
+    tiny_session.attach(tiny_adapters["lora"])
+    tiny_session.attach(tiny_adapters["lora_b"])
+    spec_ref = weakref.ref(next(iter(tiny_session.worker.spec("lora").state_dict.values())))
+    tiny_session.detach("lora")
+    gc.collect()
+    assert spec_ref() is None
+    assert tiny_session.variants == ["base", "lora_b"]
+    assert len(tiny_session.worker.adapter_tensors()) == 2 * 2 * 2  # lora_b only: 2 layers x (k, o) x (A, B)
+    with pytest.raises(UnknownVariantError, match="Unknown variant 'lora'"):
+        tiny_session.compare(["hi"], ["base", "lora"])
+
+
+def test_subset_of_variants_and_order(tiny_session, tiny_adapters):
+    tiny_session.attach(tiny_adapters["ia3"])
+    tiny_session.attach(tiny_adapters["lora"])
+    result = tiny_session.compare(["hi"], ["lora", "base"], tiny_session.generation_settings(max_new_tokens=4))
+    assert result.variants == ("lora", "base")
+    assert set(result.results[0].outputs) == {"lora", "base"}
+    assert "ia3" not in result.routes
+
+
+def test_outputs_are_reported_as_they_are_ready(tiny_session, tiny_adapters):
+    tiny_session.attach(tiny_adapters["lora"])
+    tiny_session.attach(tiny_adapters["prompt"])
+    heard = []
+    result = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=3),
+                                  on_output=lambda i, v, t: heard.append((i, v, t)))
+    assert sorted(heard) == sorted((i, v, r.outputs[v]) for i, r in enumerate(result.results) for v in result.variants)
+
+
+@pytest.mark.parametrize("prompts", [[], ["", "   "]])
+def test_no_prompts_is_a_clear_error(tiny_session, prompts):
+    with pytest.raises(PromptError, match="No prompts given"):
+        tiny_session.compare(prompts)
+
+
+def test_sampling_with_a_seed_is_reproducible(tiny_session, tiny_adapters):
+    tiny_session.attach(tiny_adapters["lora"])
+    settings = tiny_session.generation_settings(max_new_tokens=8, do_sample=True, temperature=1.5, seed=7)
+    first = tiny_session.compare(PROMPTS, settings=settings)
+    second = tiny_session.compare(PROMPTS, settings=settings)
+    greedy = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=8))
+    assert first.records() == second.records()
+    assert first.records() != greedy.records()
+
+
+def test_concurrent_comparisons_do_not_leak_adapters(tiny_session, tiny_adapters):
+    """PEFT's active adapter is global: two threads at once must still each get their own variant."""
+    for name in ("lora", "ia3", "prompt"):
+        tiny_session.attach(tiny_adapters[name])
+    settings = tiny_session.generation_settings(max_new_tokens=6)
+    alone = {v: tiny_session.compare(PROMPTS, [v], settings).outputs(v) for v in ("lora", "ia3", "prompt", "base")}
+    got: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def run(variant: str) -> None:
+        try:
+            for _ in range(2):
+                got[variant] = tiny_session.compare(PROMPTS, [variant], settings).outputs(variant)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in alone]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert got == alone
