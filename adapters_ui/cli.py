@@ -59,6 +59,7 @@ def parse_adapter_arg(value: str) -> tuple[str | None, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_libraries()
     try:
         settings = Settings.from_env(base_model=args.base, device=args.device, dtype=args.dtype)
         if args.command == "compare":
@@ -71,17 +72,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def run_compare(args, settings: Settings) -> int:
-    from .session import Session
+def quiet_libraries() -> None:
+    """No library progress bars or chatter: stdout is the table, stderr is one error line."""
+    import warnings
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", module=r"(peft|transformers|torch)(\..*)?")
+
+
+def run_compare(args, settings: Settings) -> int:
+    from .session import Session, generation_settings
+
+    # Everything that can be checked without the model is checked before loading it.
     prompts = read_prompts(args.prompts) if args.prompts else list(args.prompt)
+    generation = generation_settings(
+        settings, max_new_tokens=args.max_new_tokens, use_chat_template=not args.no_chat_template
+    )
     session = Session.start(settings)
     for value in args.adapter:
         name, path = parse_adapter_arg(value)
         session.attach(path, name)
-    generation = session.generation_settings(
-        max_new_tokens=args.max_new_tokens, use_chat_template=not args.no_chat_template
-    )
     comparison = session.compare(prompts, settings=generation)
     storage = session.storage()
     print_comparison(session, comparison, storage)

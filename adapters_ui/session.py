@@ -74,6 +74,17 @@ class StorageReport:
         }
 
 
+def generation_settings(settings: Settings, **overrides) -> GenerationSettings:
+    """Defaults from ``settings``; None values are ignored; ``max_new_tokens`` is capped."""
+    values = {"max_new_tokens": settings.max_new_tokens, **{k: v for k, v in overrides.items() if v is not None}}
+    if values["max_new_tokens"] > settings.max_new_tokens_cap:
+        raise ConfigError(
+            f"max_new_tokens {values['max_new_tokens']} is over the cap of {settings.max_new_tokens_cap}: "
+            "ask for fewer (or raise ADAPTERS_UI_MAX_NEW_TOKENS_CAP)."
+        )
+    return GenerationSettings(**values)
+
+
 class Session:
     """One base model, its attached adapters, and comparisons over them."""
 
@@ -105,14 +116,7 @@ class Session:
 
     # ---- comparing ----------------------------------------------------------------
     def generation_settings(self, **overrides) -> GenerationSettings:
-        """Defaults from the settings; ``max_new_tokens`` capped by ``max_new_tokens_cap``."""
-        values = {"max_new_tokens": self.settings.max_new_tokens, **{k: v for k, v in overrides.items() if v is not None}}
-        if values["max_new_tokens"] > self.settings.max_new_tokens_cap:
-            raise ConfigError(
-                f"max_new_tokens {values['max_new_tokens']} is over the cap of {self.settings.max_new_tokens_cap}: "
-                "ask for fewer (or raise ADAPTERS_UI_MAX_NEW_TOKENS_CAP)."
-            )
-        return GenerationSettings(**values)
+        return generation_settings(self.settings, **overrides)
 
     def compare(
         self,

@@ -1,0 +1,89 @@
+"""The CLI: readable table, the documented JSON, and bad input as one line with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters_ui.cli import main, parse_adapter_arg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_compare_writes_the_documented_json(tiny_base_dir, tiny_adapters, tmp_path, capsys):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "Hello there"}\n{"prompt": "What is 2+2?", "reference": "4"}\n')
+    out = tmp_path / "result.json"
+    code = main([
+        "compare", "--base", str(tiny_base_dir),
+        "--adapter", f"pirate={tiny_adapters['lora']}", "--adapter", str(tiny_adapters["ia3"]),
+        "--prompts", str(prompts), "--max-new-tokens", "6", "--json", str(out),
+    ])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert set(data) >= {"base_model", "device", "dtype", "variants", "results", "storage", "timing"}
+    assert data["variants"] == ["base", "pirate", "ia3"]
+    assert data["device"] == "cpu" and data["dtype"] == "float32"
+    assert [r["prompt"] for r in data["results"]] == ["Hello there", "What is 2+2?"]
+    assert all(set(r["outputs"]) == {"base", "pirate", "ia3"} for r in data["results"])
+    assert data["storage"]["full_model_bytes"] > 0
+    assert set(data["storage"]["adapters"]) == {"pirate", "ia3"}
+    assert data["storage"]["adapters"]["pirate"]["params"] == 1792
+    assert data["timing"]["load_s"] >= 0 and data["timing"]["generate_s"] > 0
+    printed = capsys.readouterr().out
+    assert "[1] Hello there" in printed and "pirate" in printed and "x smaller" in printed
+
+
+@pytest.mark.parametrize(
+    "argv_tail, words",
+    [
+        (["--adapter", "{missing}", "--prompt", "hi"], "Adapter folder not found"),
+        (["--adapter", "base={lora}", "--prompt", "hi"], "reserved"),
+        (["--adapter", "{lora}", "--prompts", "{nofile}"], "does not exist"),
+        (["--adapter", "{lora}", "--prompt", "hi", "--max-new-tokens", "0"], "at least 1"),
+        (["--adapter", "{lora}", "--prompt", "hi", "--max-new-tokens", "100000"], "over the cap"),
+    ],
+)
+def test_compare_bad_input(argv_tail, words, tiny_base_dir, tiny_adapters, tmp_path, capsys):
+    values = {"missing": str(tmp_path / "nope"), "lora": str(tiny_adapters["lora"]), "nofile": str(tmp_path / "p.txt")}
+    argv = ["compare", "--base", str(tiny_base_dir)] + [a.format(**values) for a in argv_tail]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and "\n" not in err
+
+
+def test_inspect_good_adapter(tiny_base_dir, tiny_adapters, capsys):
+    assert main(["inspect", str(tiny_adapters["loha"]), "--base", str(tiny_base_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "OK:" in out and "LoHa (LOHA)" in out and "x smaller" in out
+
+
+def test_bad_base_is_one_line(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path), "--base", str(tmp_path / "missing.gguf")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: GGUF file not found: {tmp_path / 'missing.gguf'}. Check the path, or pass a hub id or a model folder."
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("pirate=some/dir", ("pirate", "some/dir")), ("some/dir", (None, "some/dir")), ("a.b=c", (None, "a.b=c"))],
+)
+def test_parse_adapter_arg(value, expected):
+    assert parse_adapter_arg(value) == expected
+
+
+def test_real_entry_point_never_prints_a_traceback(tiny_base_dir, tiny_adapters, tmp_path):
+    """python -m adapters_ui, as a user runs it, on an adapter whose config is broken."""
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "adapter_config.json").write_text("{oops")
+    run = subprocess.run(
+        [sys.executable, "-m", "adapters_ui", "inspect", str(bad), "--base", str(tiny_base_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == f"error: {bad / 'adapter_config.json'} is not valid JSON at line 1, column 2: fix or re-save the adapter."
