@@ -147,6 +147,8 @@ def read_adapter(
     max_bytes: int = 2 * 1024**3,
 ) -> AdapterSpec:
     """Every check that needs no model; raises an AdapterError with a one-line message."""
+    if not str(path).strip():
+        raise AdapterNotFoundError("No adapter folder given: enter the path of a folder that holds adapter_config.json.")
     folder = Path(path).expanduser()
     if not folder.exists():
         raise AdapterNotFoundError(f"Adapter folder not found: {path}. Give the folder that holds adapter_config.json.")

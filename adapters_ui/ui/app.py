@@ -1,0 +1,143 @@
+"""A first Gradio app over the headless core: attach adapter folders, compare prompts.
+
+``create_app()`` builds the Blocks without loading weights or serving; the session
+(base model) loads on first use, so importing this module or ``app.py`` is cheap.
+Handlers are plain functions of the holder: testable without a server.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+import pandas as pd
+
+from ..config import Settings
+from ..errors import AdaptersUIError
+from ..prompts import parse_prompt_lines
+from ..session import Session
+from ..storage import format_bytes
+
+ADAPTER_COLUMNS = ["name", "type", "rank", "alpha", "targets", "params", "size", "x smaller", "made for base"]
+
+
+class SessionHolder:
+    """Loads the session once, on first use, from any thread."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self._session: Session | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Session:
+        with self._lock:
+            if self._session is None:
+                self._session = Session.start(self.settings)
+            return self._session
+
+
+def header_markdown(holder: SessionHolder) -> str:
+    session = holder.get()
+    base = session.base
+    return (
+        f"**Base model:** {base.source.name} &nbsp;·&nbsp; **device:** {base.device} &nbsp;·&nbsp; "
+        f"**dtype:** {base.dtype_name} &nbsp;·&nbsp; **adapters:** {len(session.adapters())}"
+    )
+
+
+def adapters_frame(holder: SessionHolder) -> pd.DataFrame:
+    session = holder.get()
+    storage = session.storage()
+    rows = [
+        [info.name, info.variant, info.rank, info.alpha, ", ".join(info.target_modules), f"{info.params:,}",
+         format_bytes(info.bytes_on_disk), f"{storage.ratio(info.name):,.0f}",
+         {True: "yes", False: "no", None: "unknown"}[info.base_match]]
+        for info in session.adapters()
+    ]
+    return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
+
+
+def attach(holder: SessionHolder, path: str, name: str):
+    try:
+        info = holder.get().attach((path or "").strip(), (name or "").strip() or None)
+    except AdaptersUIError as exc:
+        raise gr.Error(str(exc)) from None
+    gr.Info(f"Attached {info.name} ({info.variant}, {format_bytes(info.bytes_on_disk)}).")
+    return refresh(holder)
+
+
+def detach(holder: SessionHolder, name: str):
+    try:
+        holder.get().detach(name or "")
+    except AdaptersUIError as exc:
+        raise gr.Error(str(exc)) from None
+    return refresh(holder)
+
+
+def refresh(holder: SessionHolder):
+    session = holder.get()
+    names = [info.name for info in session.adapters()]
+    return (
+        header_markdown(holder),
+        adapters_frame(holder),
+        gr.update(choices=names, value=None),
+        gr.update(choices=session.variants, value=session.variants),
+    )
+
+
+def compare(holder: SessionHolder, prompts_text: str, variants: list[str], max_new_tokens: float) -> list[dict]:
+    """API and UI: prompts (one a line), variant names, max new tokens -> [{prompt, outputs}]."""
+    try:
+        session = holder.get()
+        settings = session.generation_settings(max_new_tokens=int(max_new_tokens))
+        return session.compare(parse_prompt_lines(prompts_text or ""), list(variants or []) or None, settings).records()
+    except AdaptersUIError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    if not records:
+        return pd.DataFrame(columns=["prompt"])
+    variants = list(records[0]["outputs"])
+    return pd.DataFrame([[r["prompt"], *r["outputs"].values()] for r in records], columns=["prompt", *variants])
+
+
+def create_app(settings: Settings | None = None) -> gr.Blocks:
+    holder = SessionHolder(settings)
+    with gr.Blocks(title="adapters_ui") as demo:
+        gr.Markdown("# adapters_ui — compare PEFT adapters side by side")
+        header = gr.Markdown("Loading the base model…")
+        with gr.Row():
+            path = gr.Textbox(label="Adapter folder", placeholder="path/to/adapter (holds adapter_config.json)", scale=3)
+            name = gr.Textbox(label="Name (optional)", scale=1)
+            attach_btn = gr.Button("Attach", variant="primary", scale=1)
+        table = gr.Dataframe(headers=ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True)
+        with gr.Row():
+            detach_name = gr.Dropdown(label="Detach", choices=[], scale=3)
+            detach_btn = gr.Button("Detach", scale=1)
+        prompts = gr.Textbox(label="Prompts (one per line)", lines=4, value="What is the capital of France?\nGive me a tip for learning to cook.")
+        with gr.Row():
+            variants = gr.CheckboxGroup(label="Variants", choices=["base"], value=["base"], scale=3)
+            max_tokens = gr.Slider(1, holder.settings.max_new_tokens_cap, value=holder.settings.max_new_tokens, step=1, label="Max new tokens", scale=1)
+        run_btn = gr.Button("Compare", variant="primary")
+        results = gr.JSON(visible=False)
+        grid = gr.Dataframe(label="Outputs", interactive=False, wrap=True)
+
+        outputs = [header, table, detach_name, variants]
+        demo.load(lambda: refresh(holder), outputs=outputs)
+        attach_btn.click(lambda p, n: attach(holder, p, n), [path, name], outputs)
+        detach_btn.click(lambda n: detach(holder, n), [detach_name], outputs)
+        run_btn.click(lambda p, v, m: compare(holder, p, v, m), [prompts, variants, max_tokens], results, api_visibility="private").then(
+            records_frame, results, grid
+        )
+
+        def compare_api(prompts: str, variants: list[str], max_new_tokens: int = 64) -> list[dict]:
+            """Prompts (one a line), variant names ("base" and attached adapters), max new tokens -> [{prompt, outputs}]."""
+            return compare(holder, prompts, variants, max_new_tokens)
+
+        gr.api(compare_api, api_name="compare")
+    return demo
+
+
+def launch_kwargs() -> dict:
+    return {"theme": gr.themes.Soft(), "show_error": True}
