@@ -206,6 +206,8 @@ def load_base(settings: Settings) -> LoadedBase:
         raise BaseModelError(f"Could not load base model {source.location}: {_first_line(exc)}; {hint}.") from exc
     model.to(device)
     model.eval()
+    # Adapters trained on this base record this name as base_model_name_or_path (not a cache path).
+    model.name_or_path = model.config._name_or_path = source.name
     return LoadedBase(
         model=model,
         tokenizer=_prepare_tokenizer(tokenizer),

@@ -55,6 +55,9 @@ class Settings:
     public: bool = False
 
     def __post_init__(self) -> None:
+        # Accept plain strings from callers; store paths (frozen, hence object.__setattr__).
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+        object.__setattr__(self, "adapter_dirs", tuple(Path(p).expanduser() for p in self.adapter_dirs))
         if self.device not in DEVICES:
             raise ConfigError(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)}.")
         if self.dtype not in DTYPES:

@@ -100,3 +100,13 @@ def test_no_network_is_touched(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "network used" not in run.stderr
+
+
+def test_adapters_made_on_the_default_name_it(smol, tmp_path):
+    """An adapter trained on the embedded default records its hub name, so the match check says yes."""
+    from adapters_ui.registry import same_model
+
+    folder = make_adapter(smol.model, adapter_configs()["lora"], tmp_path / "named")
+    recorded = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
+    assert recorded == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert same_model(recorded, "SmolLM2-135M-Instruct.Q4_1.gguf")
