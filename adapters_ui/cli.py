@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from .config import Settings
-from .errors import AdaptersUIError
+from . import demo
+from .errors import AdaptersUIError, PromptError
 from .prompts import read_prompts
 from .storage import format_bytes
 from .validation import NAME_PATTERN
@@ -34,13 +35,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="run prompts through the base model and every adapter")
     base_flags(compare)
-    compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH", help="adapter folder, optionally named (repeatable)")
-    prompts = compare.add_mutually_exclusive_group(required=True)
+    compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
+                         help="adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters in assets/adapters")
+    prompts = compare.add_mutually_exclusive_group()
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
-    prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column)")
+    prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
     compare.add_argument("--max-new-tokens", type=int, help="tokens per output (default 64; env ADAPTERS_UI_MAX_NEW_TOKENS)")
     compare.add_argument("--no-chat-template", action="store_true", help="send prompts as raw text")
     compare.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
+
+    train = commands.add_parser("train", help="fine-tune a PEFT adapter on prompt/response pairs")
+    base_flags(train)
+    train.add_argument("--data", type=Path, required=True, help='JSONL of {"prompt": ..., "response": ...}')
+    train.add_argument("--output", type=Path, required=True, help="adapter folder to write")
+    train.add_argument("--method", default="lora", choices=["lora", "rslora", "dora", "ia3", "loha", "lokr", "prompt"])
+    train.add_argument("--rank", type=int, default=8, help="rank (virtual tokens for --method prompt); default 8")
+    train.add_argument("--alpha", type=float, help="scaling alpha (default 2 x rank)")
+    train.add_argument("--targets", nargs="+", default=["q_proj", "v_proj"], help="module names, or all-linear")
+    train.add_argument("--steps", type=int, default=150)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--learning-rate", type=float, help="default: 5e-4 (LoRA family), 3e-3 (IA3), 3e-2 (prompt)")
+    train.add_argument("--max-length", type=int, default=256, help="tokens per example")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--save-dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    train.add_argument("--log-every", type=int, default=10)
 
     inspect = commands.add_parser("inspect", help="validate one adapter against the base model")
     base_flags(inspect)
@@ -64,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(base_model=args.base, device=args.device, dtype=args.dtype)
         if args.command == "compare":
             return run_compare(args, settings)
+        if args.command == "train":
+            return run_train(args, settings)
         return run_inspect(args, settings)
     except AdaptersUIError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -87,7 +107,14 @@ def run_compare(args, settings: Settings) -> int:
     from .session import Session, generation_settings
 
     # Everything that can be checked without the model is checked before loading it.
-    prompts = read_prompts(args.prompts) if args.prompts else list(args.prompt)
+    if args.prompts:
+        prompts = read_prompts(args.prompts)
+    elif args.prompt:
+        prompts = list(args.prompt)
+    else:
+        prompts = demo.demo_prompts()
+        if not prompts:
+            raise PromptError("No prompts given and no demo prompt set found: pass --prompt TEXT or --prompts FILE.")
     generation = generation_settings(
         settings, max_new_tokens=args.max_new_tokens, use_chat_template=not args.no_chat_template
     )
@@ -95,6 +122,8 @@ def run_compare(args, settings: Settings) -> int:
     for value in args.adapter:
         name, path = parse_adapter_arg(value)
         session.attach(path, name)
+    if not args.adapter and demo.wants_demo(settings):
+        demo.attach_demo_adapters(session)
     comparison = session.compare(prompts, settings=generation)
     storage = session.storage()
     print_comparison(session, comparison, storage)
@@ -148,6 +177,18 @@ def print_storage(storage) -> None:
     print(f"{'adapter':<20} {'type':<14} {'params':>12} {'on disk':>10} {'x smaller':>10}")
     for name, info in storage.adapters.items():
         print(f"{name:<20} {info.variant:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
+
+
+def run_train(args, settings: Settings) -> int:
+    from .training import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data, output=args.output, method=args.method, rank=args.rank, alpha=args.alpha,
+        targets=tuple(args.targets), steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        max_length=args.max_length, seed=args.seed, save_dtype=args.save_dtype, log_every=args.log_every,
+    )
+    train(config, settings, on_log=lambda line: print(line, flush=True))
+    return 0
 
 
 def run_inspect(args, settings: Settings) -> int:

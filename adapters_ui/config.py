@@ -53,6 +53,9 @@ class Settings:
     # Public mode (a shared Space): pickled .bin adapters are refused outright.
     # env: ADAPTERS_UI_PUBLIC (1/true/yes)
     public: bool = False
+    # With the embedded default base, attach the demo adapters from assets/adapters and load
+    # the demo prompts at start. env: ADAPTERS_UI_DEMO (0/false/no turns it off)
+    demo: bool = True
 
     def __post_init__(self) -> None:
         # Accept plain strings from callers; store paths (frozen, hence object.__setattr__).
@@ -91,6 +94,8 @@ class Settings:
                     raise ConfigError(f"ADAPTERS_UI_{key.upper()} must be a whole number, got {raw!r}.") from None
         if env.get("ADAPTERS_UI_PUBLIC"):
             values["public"] = env["ADAPTERS_UI_PUBLIC"].strip().lower() in ("1", "true", "yes", "on")
+        if env.get("ADAPTERS_UI_DEMO"):
+            values["demo"] = env["ADAPTERS_UI_DEMO"].strip().lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -38,7 +38,7 @@ def tiny_tokenizer(chat_template: str | None = CHATML):
     return tokenizer
 
 
-def tiny_llama(vocab_size: int, hidden: int = 64, seed: int = 0):
+def tiny_llama(vocab_size: int, hidden: int = 64, seed: int = 0, init_range: float = 0.02):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
@@ -54,13 +54,14 @@ def tiny_llama(vocab_size: int, hidden: int = 64, seed: int = 0):
         eos_token_id=2,
         pad_token_id=2,
         tie_word_embeddings=False,  # tied + tiny init makes it print only newlines
+        initializer_range=init_range,
     )
     return LlamaForCausalLM(config).eval()
 
 
-def save_tiny_base(folder: Path, hidden: int = 64, seed: int = 0) -> Path:
+def save_tiny_base(folder: Path, hidden: int = 64, seed: int = 0, init_range: float = 0.02) -> Path:
     tokenizer = tiny_tokenizer()
-    tiny_llama(len(tokenizer), hidden, seed).save_pretrained(folder)
+    tiny_llama(len(tokenizer), hidden, seed, init_range).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

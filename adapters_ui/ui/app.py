@@ -12,6 +12,7 @@ import threading
 import gradio as gr
 import pandas as pd
 
+from .. import demo
 from ..config import Settings
 from ..errors import AdaptersUIError
 from ..prompts import parse_prompt_lines
@@ -32,7 +33,10 @@ class SessionHolder:
     def get(self) -> Session:
         with self._lock:
             if self._session is None:
-                self._session = Session.start(self.settings)
+                session = Session.start(self.settings)
+                if demo.wants_demo(self.settings):
+                    demo.attach_demo_adapters(session)
+                self._session = session
             return self._session
 
 
@@ -115,7 +119,11 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         with gr.Row():
             detach_name = gr.Dropdown(label="Detach", choices=[], scale=3)
             detach_btn = gr.Button("Detach", scale=1)
-        prompts = gr.Textbox(label="Prompts (one per line)", lines=4, value="What is the capital of France?\nGive me a tip for learning to cook.")
+        starting_prompts = demo.demo_prompts() if demo.wants_demo(holder.settings) else []
+        prompts = gr.Textbox(
+            label="Prompts (one per line)", lines=4,
+            value="\n".join(starting_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
+        )
         with gr.Row():
             variants = gr.CheckboxGroup(label="Variants", choices=["base"], value=["base"], scale=3)
             max_tokens = gr.Slider(1, holder.settings.max_new_tokens_cap, value=holder.settings.max_new_tokens, step=1, label="Max new tokens", scale=1)

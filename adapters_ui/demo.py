@@ -1,0 +1,45 @@
+"""The demo set shipped in assets/: adapters trained on the embedded default, and prompt sets.
+
+Started with no arguments (embedded base, no adapters named), the app and ``compare``
+attach every folder under assets/adapters and load assets/prompts/demo.jsonl, so a
+first visitor sees a real comparison with one click. They were trained for the
+embedded SmolLM2-135M-Instruct only, so any other base starts empty.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Settings
+from .prompts import read_prompts
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEMO_ADAPTERS = ASSETS / "adapters"
+PROMPT_SETS = ASSETS / "prompts"
+DEMO_PROMPTS = PROMPT_SETS / "demo.jsonl"
+
+
+def demo_adapter_folders(root: Path = DEMO_ADAPTERS) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "adapter_config.json").is_file())
+
+
+def wants_demo(settings: Settings) -> bool:
+    """Demo adapters fit only the embedded default base, and can be switched off (ADAPTERS_UI_DEMO=0)."""
+    return settings.demo and not settings.base_model
+
+
+def attach_demo_adapters(session) -> list:
+    return [session.attach(folder) for folder in demo_adapter_folders()]
+
+
+def prompt_sets() -> dict[str, Path]:
+    """Preset prompt sets by name ('demo', 'general', ...)."""
+    if not PROMPT_SETS.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(PROMPT_SETS.glob("*.jsonl"))}
+
+
+def demo_prompts() -> list[str]:
+    return read_prompts(DEMO_PROMPTS) if DEMO_PROMPTS.is_file() else []
