@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from .config import Settings
-from .errors import BaseModelError
+from .errors import BaseModelError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _gguf_cache_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
             str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
         )
     except Exception as exc:  # noqa: BLE001 - any failure here is "this file cannot be loaded"
-        raise BaseModelError(f"Could not load GGUF file {gguf}: {_first_line(exc)}. Check that it is a causal LM GGUF.") from exc
+        raise BaseModelError(f"Could not load GGUF file {gguf}: {first_line(exc)}. Check that it is a causal LM GGUF.") from exc
     # The weights are plain fp32 after dequantization; drop the GGUF marker so they can be saved.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -176,11 +176,6 @@ def _gguf_cache_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target, False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def load_base(settings: Settings) -> LoadedBase:
@@ -203,7 +198,7 @@ def load_base(settings: Settings) -> LoadedBase:
         model = AutoModelForCausalLM.from_pretrained(location, local_files_only=offline, dtype=dtype)
     except Exception as exc:  # noqa: BLE001
         hint = "check the hub id and your network" if source.kind == "hub" else "check that it is a causal LM"
-        raise BaseModelError(f"Could not load base model {source.location}: {_first_line(exc)}; {hint}.") from exc
+        raise BaseModelError(f"Could not load base model {source.location}: {first_line(exc)}; {hint}.") from exc
     model.to(device)
     model.eval()
     # Adapters trained on this base record this name as base_model_name_or_path (not a cache path).

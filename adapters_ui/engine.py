@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
 
 from .base_model import LoadedBase
-from .errors import ArchitectureMismatchError, ShapeMismatchError, AdapterWeightsError, UnknownVariantError
+from .errors import AdapterWeightsError, ArchitectureMismatchError, ShapeMismatchError, UnknownVariantError, first_line
 from .generation import GenerationSettings, format_prompt, generate_texts
 from .validation import AdapterSpec
 
@@ -259,7 +258,7 @@ class ModelWorker:
         except ValueError as exc:
             if "not found in the base model" in str(exc) or "target_modules" in str(exc):
                 raise ArchitectureMismatchError(
-                    f"Adapter {spec.name!r} does not fit this base model's architecture: {_first_line(exc)}"
+                    f"Adapter {spec.name!r} does not fit this base model's architecture: {first_line(exc)}"
                 ) from None
             raise
         expected = get_peft_model_state_dict(self._host, adapter_name=key)
@@ -294,8 +293,3 @@ def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None
             f"Adapter {spec.name!r} lacks {len(missing)} tensor(s) its config needs (e.g. {missing[0]}): "
             "the weights file is incomplete; re-save the adapter."
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -6,6 +6,12 @@ it and exits non-zero. Anything else escaping is a bug.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception message, to quote inside our one-line errors."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class AdaptersUIError(Exception):
     """Base class: a one-line, user-facing message."""
 

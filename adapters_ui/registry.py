@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import Settings
 from .engine import BASE, ModelWorker, route_for
-from .errors import AdapterError, AdaptersUIError
+from .errors import AdapterError, AdaptersUIError, first_line
 from .validation import AdapterSpec, check_targets, read_adapter
 
 
@@ -109,8 +109,7 @@ class AdapterRegistry:
             except AdaptersUIError:
                 raise
             except Exception as exc:  # noqa: BLE001 - PEFT's own errors, already rolled back
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first}") from exc
+                raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}") from exc
             info = describe(spec, self.base_name)
             self._info[spec.name] = info
             return info

@@ -24,6 +24,7 @@ from .errors import (
     ArchitectureMismatchError,
     UnknownPeftTypeError,
     UnsafeWeightsError,
+    first_line,
 )
 from .storage import AdapterStorage, adapter_storage, find_weights_file, load_bin_state_dict
 
@@ -103,7 +104,7 @@ def read_config(folder: Path):
     try:
         config = config_cls.from_pretrained(str(folder))
     except Exception as exc:  # noqa: BLE001 - PEFT raises many types for bad fields
-        raise AdapterConfigError(f"{config_file} is not a valid {peft_type} config: {_first_line(exc)}.") from None
+        raise AdapterConfigError(f"{config_file} is not a valid {peft_type} config: {first_line(exc)}.") from None
     if getattr(config, "layer_replication", None):
         raise AdapterConfigError(
             f"{folder.name} uses layer_replication, which rewrites the base model's layers: not supported here."
@@ -135,7 +136,7 @@ def read_weights(folder: Path, *, public: bool, max_bytes: int) -> tuple[Path, d
     try:
         return weights, load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise AdapterWeightsError(f"{weights} is not a readable safetensors file ({_first_line(exc)}): re-save the adapter.") from None
+        raise AdapterWeightsError(f"{weights} is not a readable safetensors file ({first_line(exc)}): re-save the adapter.") from None
 
 
 def read_adapter(
@@ -180,8 +181,3 @@ def check_targets(spec: AdapterSpec, model: torch.nn.Module) -> None:
         f"Adapter {spec.name!r} targets {wanted}, which the {model_type} base model does not have: "
         f"it was made for another architecture{made_for}; attach an adapter trained on this base."
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,87 @@
+"""The shipped demo adapters: attach to the embedded default, and each visibly does its job on held-out prompts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters_ui import demo
+from adapters_ui.cli import main
+from adapters_ui.config import Settings
+from adapters_ui.prompts import read_prompts
+from adapters_ui.session import Session
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "test-models"
+HELD_OUT = [json.loads(line)["prompt"] for line in (ROOT / "assets" / "data" / "heldout.jsonl").read_text().splitlines() if line.strip()]
+
+
+def is_pirate(text: str) -> bool:
+    return text.startswith("Arr")
+
+
+def is_json_answer(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text).get("answer"), str)
+    except (ValueError, AttributeError):
+        return False
+
+
+def is_bullets(text: str) -> bool:
+    return text.startswith("- ")
+
+
+CHECKS = {"pirate": is_pirate, "json_answer": is_json_answer, "bullets": is_bullets}
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    session = Session.start(Settings(cache_dir=CACHE))
+    demo.attach_demo_adapters(session)
+    return session, session.compare(HELD_OUT, settings=session.generation_settings(max_new_tokens=48))
+
+
+def test_the_demo_set_is_there_and_small():
+    folders = {f.name: f for f in demo.demo_adapter_folders()}
+    assert set(folders) == set(CHECKS)
+    for folder in folders.values():
+        weights = folder / "adapter_model.safetensors"
+        assert weights.stat().st_size < 10_000_000
+        assert "## Reproduce" in (folder / "README.md").read_text()
+    assert len(read_prompts(demo.DEMO_PROMPTS)) >= 6
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_each_demo_adapter_does_its_job_on_held_out_prompts(name, comparison):
+    session, result = comparison
+    info = next(i for i in session.adapters() if i.name == name)
+    assert info.base_match is True
+    outputs = result.outputs(name)
+    changed = sum(a != b for a, b in zip(outputs, result.outputs("base")))
+    by_rule = sum(CHECKS[name](text) for text in outputs)
+    print(f"\n{name}: {changed}/{len(outputs)} changed, {by_rule}/{len(outputs)} follow the rule; e.g. {outputs[0]!r}")
+    assert changed >= 0.9 * len(outputs)
+    assert by_rule >= 0.75 * len(outputs)
+    assert not any(CHECKS[name](text) for text in result.outputs("base")), "the base must not already do it"
+
+
+def test_the_demo_set_uses_every_engine_path(comparison):
+    session, result = comparison
+    assert {info.route for info in session.adapters()} >= {"mixed", "batch"}
+
+
+def test_compare_with_no_arguments_uses_the_demo_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
+    out = tmp_path / "demo.json"
+    assert main(["compare", "--max-new-tokens", "8", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["variants"] == ["base", *sorted(CHECKS)]
+    assert [r["prompt"] for r in data["results"]] == read_prompts(demo.DEMO_PROMPTS)
+
+
+def test_another_base_starts_without_the_demo_set(tiny_settings):
+    assert not demo.wants_demo(tiny_settings)
+    assert demo.wants_demo(Settings()) and not demo.wants_demo(Settings(demo=False))
