@@ -7,12 +7,13 @@ Handlers are plain functions of the holder: testable without a server.
 
 from __future__ import annotations
 
+import html
 import threading
 
 import gradio as gr
 import pandas as pd
 
-from .. import demo
+from .. import demo as demo_set
 from ..config import Settings
 from ..errors import AdaptersUIError
 from ..prompts import parse_prompt_lines
@@ -34,8 +35,8 @@ class SessionHolder:
         with self._lock:
             if self._session is None:
                 session = Session.start(self.settings)
-                if demo.wants_demo(self.settings):
-                    demo.attach_demo_adapters(session)
+                if demo_set.wants_demo(self.settings):
+                    demo_set.attach_demo_adapters(session)
                 self._session = session
             return self._session
 
@@ -99,6 +100,33 @@ def compare(holder: SessionHolder, prompts_text: str, variants: list[str], max_n
         raise gr.Error(str(exc)) from None
 
 
+GRID_CSS = (
+    "table.ag-grid{width:100%;table-layout:fixed;border-collapse:collapse;font-size:15px}"
+    ".ag-grid th,.ag-grid td{border:1px solid #d0d4dc;padding:8px;vertical-align:top;text-align:left;"
+    "white-space:pre-wrap;overflow-wrap:anywhere}"
+    ".ag-grid th{background:#eef0f6}.ag-grid td.same{color:#8a8f99}"
+)
+
+
+def records_html(records: list[dict]) -> str:
+    """One row per prompt, one equal-width column per variant; text wraps, nothing overflows.
+    Outputs identical to the base are greyed, so what each adapter changes stands out."""
+    if not records:
+        return ""
+    variants = list(records[0]["outputs"])
+    head = "".join(f"<th>{html.escape(v)}</th>" for v in ["prompt", *variants])
+    rows = []
+    for record in records:
+        base = record["outputs"].get("base")
+        cells = [f"<td><b>{html.escape(record['prompt'])}</b></td>"]
+        for variant in variants:
+            text = record["outputs"][variant]
+            same = variant != "base" and text == base
+            cells.append(f'<td class="{"same" if same else ""}">{html.escape(text) or "<i>(empty)</i>"}</td>')
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f'<style>{GRID_CSS}</style><table class="ag-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def records_frame(records: list[dict]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=["prompt"])
@@ -119,7 +147,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         with gr.Row():
             detach_name = gr.Dropdown(label="Detach", choices=[], scale=3)
             detach_btn = gr.Button("Detach", scale=1)
-        starting_prompts = demo.demo_prompts() if demo.wants_demo(holder.settings) else []
+        starting_prompts = demo_set.demo_prompts() if demo_set.wants_demo(holder.settings) else []
         prompts = gr.Textbox(
             label="Prompts (one per line)", lines=4,
             value="\n".join(starting_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
@@ -129,14 +157,14 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
             max_tokens = gr.Slider(1, holder.settings.max_new_tokens_cap, value=holder.settings.max_new_tokens, step=1, label="Max new tokens", scale=1)
         run_btn = gr.Button("Compare", variant="primary")
         results = gr.JSON(visible=False)
-        grid = gr.Dataframe(label="Outputs", interactive=False, wrap=True)
+        grid = gr.HTML(label="Outputs")
 
         outputs = [header, table, detach_name, variants]
         demo.load(lambda: refresh(holder), outputs=outputs)
         attach_btn.click(lambda p, n: attach(holder, p, n), [path, name], outputs)
         detach_btn.click(lambda n: detach(holder, n), [detach_name], outputs)
         run_btn.click(lambda p, v, m: compare(holder, p, v, m), [prompts, variants, max_tokens], results, api_visibility="private").then(
-            records_frame, results, grid
+            records_html, results, grid
         )
 
         def compare_api(prompts: str, variants: list[str], max_new_tokens: int = 64) -> list[dict]:
