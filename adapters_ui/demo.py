@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .base_model import EMBEDDED_NAME
 from .config import Settings
 from .prompts import read_prompts
+from .registry import same_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_ADAPTERS = ASSETS / "adapters"
@@ -26,8 +28,8 @@ def demo_adapter_folders(root: Path = DEMO_ADAPTERS) -> list[Path]:
 
 
 def wants_demo(settings: Settings) -> bool:
-    """Demo adapters fit only the embedded default base, and can be switched off (ADAPTERS_UI_DEMO=0)."""
-    return settings.demo and not settings.base_model
+    """Demo adapters fit only SmolLM2-135M-Instruct (embedded, or its hub id on a Space); ADAPTERS_UI_DEMO=0 turns them off."""
+    return settings.demo and (not settings.base_model or same_model(settings.base_model, EMBEDDED_NAME))
 
 
 def attach_demo_adapters(session) -> list:

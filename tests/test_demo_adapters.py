@@ -85,3 +85,4 @@ def test_compare_with_no_arguments_uses_the_demo_set(tmp_path, monkeypatch):
 def test_another_base_starts_without_the_demo_set(tiny_settings):
     assert not demo.wants_demo(tiny_settings)
     assert demo.wants_demo(Settings()) and not demo.wants_demo(Settings(demo=False))
+    assert demo.wants_demo(Settings(base_model="HuggingFaceTB/SmolLM2-135M-Instruct"))  # a Space loading it from the hub
