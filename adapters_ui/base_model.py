@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -178,6 +179,15 @@ def _gguf_cache_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
     return target, False
 
 
+def stay_offline() -> None:
+    """No hub access for the rest of the process: the base is local, so nothing needs the network.
+    (PEFT, for one, looks up the base's config on the hub when saving an adapter.)"""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:  # already imported: it read the variable at import time
+        constants.HF_HUB_OFFLINE = True
+
+
 def load_base(settings: Settings) -> LoadedBase:
     """Load the base model and tokenizer named by ``settings`` onto the chosen device and dtype."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -188,6 +198,8 @@ def load_base(settings: Settings) -> LoadedBase:
     dtype = pick_dtype(device, settings.dtype)
     from_cache = False
     offline = source.kind != "hub"
+    if offline:
+        stay_offline()
     if source.kind in ("embedded", "gguf"):
         folder, from_cache = _gguf_cache_folder(Path(source.location), settings.cache_dir)
         location = str(folder)

@@ -204,7 +204,8 @@ def save_adapter(model, config: TrainConfig, result: TrainResult, base_name: str
             if param.requires_grad:
                 param.data = param.data.to(dtype)
     config.output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(config.output)
+    # save_embedding_layers=False: we never train embeddings, and "auto" fetches the base's config from the hub.
+    model.save_pretrained(config.output, save_embedding_layers=False)
     (config.output / "README.md").write_text(model_card(config, result, base_name), encoding="utf-8")
     (config.output / "training_log.json").write_text(
         json.dumps({"losses": [round(x, 5) for x in result.losses], "seconds": round(result.seconds, 1)}) + "\n",

@@ -6,6 +6,8 @@ import copy
 import os
 from pathlib import Path
 
+os.environ["HF_HUB_OFFLINE"] = "1"  # before any import reads it: no test may reach a hub
+
 import pytest
 
 from helpers import adapter_configs, make_adapter, save_tiny_base

@@ -101,7 +101,7 @@ def make_adapter(base_model, config, folder: Path, seed: int = 1, scale: float =
                 param.copy_(noise)
             else:
                 param.copy_(noise * scale)
-    model.save_pretrained(folder, **save_kwargs)
+    model.save_pretrained(folder, save_embedding_layers=False, **save_kwargs)
     return folder
 
 
