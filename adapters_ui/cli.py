@@ -2,6 +2,7 @@
 
     python -m adapters_ui compare --adapter pirate=assets/adapters/pirate --prompt "Hi!"
     python -m adapters_ui inspect path/to/adapter
+    python -m adapters_ui train --data pairs.jsonl --output my_adapter
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import textwrap
 import time
 from pathlib import Path
 
-from .config import Settings
 from . import demo
+from .config import DEVICES, DTYPES, Settings
 from .errors import AdaptersUIError, PromptError
 from .prompts import read_prompts
 from .storage import format_bytes
+from .training import METHODS, SAVE_DTYPES
 from .validation import NAME_PATTERN
 
 EXIT_ERROR = 1
@@ -30,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def base_flags(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--base", help="hub id, model folder or .gguf file (default: embedded SmolLM2-135M-Instruct; env ADAPTERS_UI_BASE_MODEL)")
-        sub.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default: auto (CUDA, MPS, else CPU)")
-        sub.add_argument("--dtype", choices=["auto", "float32", "float16", "bfloat16"], help="default: auto")
+        sub.add_argument("--device", choices=DEVICES, help="default: auto (CUDA, MPS, else CPU)")
+        sub.add_argument("--dtype", choices=DTYPES, help="default: auto")
 
     compare = commands.add_parser("compare", help="run prompts through the base model and every adapter")
     base_flags(compare)
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     base_flags(train)
     train.add_argument("--data", type=Path, required=True, help='JSONL of {"prompt": ..., "response": ...}')
     train.add_argument("--output", type=Path, required=True, help="adapter folder to write")
-    train.add_argument("--method", default="lora", choices=["lora", "rslora", "dora", "ia3", "loha", "lokr", "prompt"])
+    train.add_argument("--method", default="lora", choices=METHODS)
     train.add_argument("--rank", type=int, default=8, help="rank (virtual tokens for --method prompt); default 8")
     train.add_argument("--alpha", type=float, help="scaling alpha (default 2 x rank)")
     train.add_argument("--targets", nargs="+", default=["q_proj", "v_proj"], help="module names, or all-linear")
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, help="default: 5e-4 (LoRA family), 3e-3 (IA3), 3e-2 (prompt)")
     train.add_argument("--max-length", type=int, default=256, help="tokens per example")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--save-dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    train.add_argument("--save-dtype", default="float32", choices=SAVE_DTYPES)
     train.add_argument("--log-every", type=int, default=10)
 
     inspect = commands.add_parser("inspect", help="validate one adapter against the base model")
