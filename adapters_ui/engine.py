@@ -79,7 +79,6 @@ class ModelWorker:
         self._next_key = 0
         self._host = None  # the PeftModel of the mounted family, or None
         self._family: str | None = None
-        self.mounts = 0  # how many times a family was (re)injected; for benchmarks
 
     # ---- adapters -------------------------------------------------------------------
     @property
@@ -224,7 +223,6 @@ class ModelWorker:
         self._unmount()
         for spec in [s for s in self._specs.values() if family_of(s.config) == family]:
             self._inject(spec)
-        self.mounts += 1
 
     def _unmount(self) -> None:
         """Put the base model back exactly as loaded."""

@@ -43,11 +43,6 @@ class Comparison:
     def records(self) -> list[dict]:
         return [{"prompt": r.prompt, "outputs": dict(r.outputs)} for r in self.results]
 
-    def to_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([{"prompt": r.prompt, **r.outputs} for r in self.results], columns=["prompt", *self.variants])
-
 
 @dataclass(frozen=True)
 class StorageReport:

@@ -15,7 +15,7 @@ import math
 import random
 import shlex
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -255,7 +255,3 @@ A {config.method} adapter for **{base_name}**, trained by `adapters_ui`.
 {command_line(config)}
 ```
 """
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from adapters_ui.ui.app import SessionHolder, attach, compare, create_app, detach, records_frame, records_html
+from adapters_ui.ui.app import SessionHolder, attach, compare, create_app, detach, records_html
 
 
 def test_handlers_attach_compare_detach(tiny_settings, tiny_adapters):
@@ -15,7 +15,6 @@ def test_handlers_attach_compare_detach(tiny_settings, tiny_adapters):
     assert list(table["name"]) == ["pirate"] and table["type"][0] == "LoRA"
     records = compare(holder, "Hello\n\nWhat?\n", ["base", "pirate"], 5)
     assert [r["prompt"] for r in records] == ["Hello", "What?"]
-    assert list(records_frame(records).columns) == ["prompt", "base", "pirate"]
     grid = records_html([{"prompt": "<b>", "outputs": {"base": "same", "pirate": "same"}}])
     assert "<th>pirate</th>" in grid and "&lt;b&gt;" in grid and 'class="same"' in grid
     detach(holder, "pirate")

@@ -127,11 +127,6 @@ def records_html(records: list[dict]) -> str:
     return f'<style>{GRID_CSS}</style><table class="ag-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def records_frame(records: list[dict]) -> pd.DataFrame:
-    if not records:
-        return pd.DataFrame(columns=["prompt"])
-    variants = list(records[0]["outputs"])
-    return pd.DataFrame([[r["prompt"], *r["outputs"].values()] for r in records], columns=["prompt", *variants])
 
 
 def create_app(settings: Settings | None = None) -> gr.Blocks:
