@@ -272,10 +272,8 @@ def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None
     found = spec.state_dict
     for key, tensor in found.items():
         if key in expected and tuple(expected[key].shape) != tuple(tensor.shape):
-            made_for = getattr(spec.config, "base_model_name_or_path", None)
-            made_for = f" (its config names {made_for})" if made_for else ""
             raise ShapeMismatchError(
-                f"Adapter {spec.name!r} was made for a model of another size{made_for}: {key} has shape "
+                f"Adapter {spec.name!r} was made for a model of another size{spec.made_for}: {key} has shape "
                 f"{list(tensor.shape)} in the file but this base needs {list(expected[key].shape)}; "
                 "attach an adapter trained on this base."
             )

@@ -239,8 +239,11 @@ def _summarize_dtypes(numel_by_dtype: Counter) -> str:
     return names[0] if len(names) == 1 else f"mixed ({', '.join(names)})"
 
 
-def adapter_storage(folder: Path) -> AdapterStorage:
-    """Disk size, parameter count and dtype of one saved adapter folder."""
+def adapter_storage(folder: Path, tensors: dict[str, torch.Tensor] | None = None) -> AdapterStorage:
+    """Disk size, parameter count and dtype of one saved adapter folder.
+
+    ``tensors``: the folder's weights when the caller already loaded them (a .bin is then
+    not unpickled a second time)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise AdapterNotFoundError(f"Adapter folder {folder} does not exist: check the path.")
@@ -250,7 +253,10 @@ def adapter_storage(folder: Path) -> AdapterStorage:
             f"Adapter folder {folder} has no {' or '.join(WEIGHTS_FILES)}: "
             "point at the folder that save_pretrained wrote."
         )
-    info = weights_info(weights)
+    if tensors is None:
+        info = weights_info(weights)
+    else:
+        info = {name: TensorInfo(_dtype_name(t.dtype), tuple(t.shape)) for name, t in tensors.items()}
     if not info:
         raise AdapterWeightsError(
             f"{_where(weights)} holds no tensors: re-save the adapter after training it."

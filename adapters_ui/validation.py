@@ -50,6 +50,12 @@ class AdapterSpec:
     storage: AdapterStorage
 
     @property
+    def made_for(self) -> str:
+        """' (its config names X)' for error messages, or '' when the config names no base."""
+        named = getattr(self.config, "base_model_name_or_path", None)
+        return f" (its config names {named})" if named else ""
+
+    @property
     def peft_type(self) -> str:
         return str(getattr(self.config.peft_type, "value", self.config.peft_type))
 
@@ -160,7 +166,7 @@ def read_adapter(
     weights_file, state_dict = read_weights(folder, public=public, max_bytes=max_bytes)
     if not state_dict:
         raise AdapterWeightsError(f"{weights_file} holds no tensors: re-save the adapter.")
-    return AdapterSpec(name, folder.resolve(), config, weights_file, state_dict, adapter_storage(folder))
+    return AdapterSpec(name, folder.resolve(), config, weights_file, state_dict, adapter_storage(folder, state_dict))
 
 
 def check_targets(spec: AdapterSpec, model: torch.nn.Module) -> None:
@@ -175,9 +181,7 @@ def check_targets(spec: AdapterSpec, model: torch.nn.Module) -> None:
         return
     wanted = targets if isinstance(targets, str) else ", ".join(sorted(targets))
     model_type = getattr(getattr(model, "config", None), "model_type", "this model")
-    made_for = getattr(spec.config, "base_model_name_or_path", None)
-    made_for = f" (its config names {made_for})" if made_for else ""
     raise ArchitectureMismatchError(
         f"Adapter {spec.name!r} targets {wanted}, which the {model_type} base model does not have: "
-        f"it was made for another architecture{made_for}; attach an adapter trained on this base."
+        f"it was made for another architecture{spec.made_for}; attach an adapter trained on this base."
     )
