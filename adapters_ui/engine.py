@@ -167,54 +167,52 @@ class ModelWorker:
         variants: list[str],
         settings: GenerationSettings,
         on_output: OnOutput | None = None,
+        on_partial: OnOutput | None = None,
+        formatted: bool = False,
     ) -> dict[tuple[int, str], str]:
-        """Outputs for every (prompt index, variant). ``on_output`` hears each as it is ready."""
-        outputs: dict[tuple[int, str], str] = {}
-
-        def emit(index: int, variant: str, text: str) -> None:
-            outputs[(index, variant)] = text
-            if on_output:
-                on_output(index, variant, text)
-
-        texts = [format_prompt(self.tokenizer, p, settings.use_chat_template) for p in prompts]
+        """Outputs for every (prompt index, variant). ``on_output`` hears each as it is ready;
+        ``on_partial`` hears the text so far after every new token (for live streaming).
+        ``formatted``: the prompts are already the model's input text (e.g. a chat transcript)."""
+        sink = _Sink(on_output, on_partial)
+        texts = prompts if formatted else [format_prompt(self.tokenizer, p, settings.use_chat_template) for p in prompts]
         with self.lock:
             for family, route, names in self.plan(variants).steps:
                 if family is None:
-                    self._run_base(texts, settings, emit)
+                    self._run_base(texts, settings, sink)
                     continue
                 self._mount(family)
                 if route == MIXED:
-                    self._run_mixed(texts, names, settings, emit)
+                    self._run_mixed(texts, names, settings, sink)
                 else:
                     for name in names:
                         self._host.set_adapter(self._keys[name])
-                        self._run_rows(self._host, texts, name, settings, emit, one_by_one=route == SINGLE)
-        return outputs
+                        self._run_rows(self._host, texts, name, settings, sink, one_by_one=route == SINGLE)
+        return sink.outputs
 
-    def _run_base(self, texts, settings, emit) -> None:
+    def _run_base(self, texts, settings, sink) -> None:
         if self._host is None:
-            self._run_rows(self.model, texts, BASE, settings, emit)
+            self._run_rows(self.model, texts, BASE, settings, sink)
         else:
             with self._host.disable_adapter():
-                self._run_rows(self._host, texts, BASE, settings, emit)
+                self._run_rows(self._host, texts, BASE, settings, sink)
 
-    def _run_rows(self, model, texts, variant, settings, emit, one_by_one: bool = False) -> None:
+    def _run_rows(self, model, texts, variant, settings, sink, one_by_one: bool = False) -> None:
         size = 1 if one_by_one else settings.batch_size
         for start in range(0, len(texts), size):
-            chunk = texts[start : start + size]
-            for offset, text in enumerate(generate_texts(model, self.tokenizer, chunk, settings)):
-                emit(start + offset, variant, text)
+            keys = [(index, variant) for index in range(start, min(start + size, len(texts)))]
+            chunk = [texts[index] for index, _ in keys]
+            sink.finished(keys, generate_texts(model, self.tokenizer, chunk, settings, sink.streaming(keys)))
 
-    def _run_mixed(self, texts, names, settings, emit) -> None:
+    def _run_mixed(self, texts, names, settings, sink) -> None:
         rows = [(i, name) for name in names for i in range(len(texts))]  # adapter-major: similar rows together
         for start in range(0, len(rows), settings.batch_size):
-            chunk = rows[start : start + settings.batch_size]
-            adapter_names = ["__base__" if name == BASE else self._keys[name] for _, name in chunk]
+            keys = rows[start : start + settings.batch_size]
+            adapter_names = ["__base__" if name == BASE else self._keys[name] for _, name in keys]
             results = generate_texts(
-                self._host, self.tokenizer, [texts[i] for i, _ in chunk], settings, adapter_names=adapter_names
+                self._host, self.tokenizer, [texts[i] for i, _ in keys], settings, sink.streaming(keys),
+                adapter_names=adapter_names,
             )
-            for (index, name), text in zip(chunk, results):
-                emit(index, name, text)
+            sink.finished(keys, results)
 
     # ---- mounting -------------------------------------------------------------------
     def _mount(self, family: str) -> None:
@@ -265,6 +263,32 @@ class ModelWorker:
         weights = {k: v.to(device) for k, v in spec.state_dict.items()}
         set_peft_model_state_dict(self._host, weights, adapter_name=key)
         self._host.eval()
+
+
+class _Sink:
+    """Collects one ``generate`` request's outputs and passes them on as they come."""
+
+    def __init__(self, on_output: OnOutput | None, on_partial: OnOutput | None):
+        self.outputs: dict[tuple[int, str], str] = {}
+        self.on_output = on_output
+        self.on_partial = on_partial
+
+    def finished(self, keys: list[tuple[int, str]], texts: list[str]) -> None:
+        for (index, variant), text in zip(keys, texts):
+            self.outputs[(index, variant)] = text
+            if self.on_output:
+                self.on_output(index, variant, text)
+
+    def streaming(self, keys: list[tuple[int, str]]):
+        """A RowStreamer callback for one batch whose rows are ``keys``; None when nobody listens."""
+        if self.on_partial is None:
+            return None
+
+        def on_rows(texts: list[str]) -> None:
+            for (index, variant), text in zip(keys, texts):
+                self.on_partial(index, variant, text)
+
+        return on_rows
 
 
 def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None:

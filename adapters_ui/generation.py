@@ -7,6 +7,7 @@ and this module decides *how* text goes in and out, the same way on every path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -53,15 +54,54 @@ def format_prompt(tokenizer, prompt: str, use_chat_template: bool = True) -> str
     return prompt
 
 
-def generate_texts(model, tokenizer, texts: list[str], settings: GenerationSettings, **extra) -> list[str]:
+def format_chat(tokenizer, messages: list[dict]) -> str:
+    """A whole conversation ([{role, content}, ...], ending with the user) as the model sees it.
+    Without a chat template, a plain "User:/Assistant:" transcript."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+    return "\n".join([*lines, "Assistant:"])
+
+
+OnRows = Callable[[list[str]], None]  # the partial text of every row, after each new token
+
+
+class RowStreamer:
+    """A ``generate(streamer=...)`` sink for a whole batch: after each step it hands the
+    text so far of every row to ``on_rows`` (transformers' TextStreamer takes one row only)."""
+
+    def __init__(self, tokenizer, on_rows: OnRows):
+        self.tokenizer = tokenizer
+        self.on_rows = on_rows
+        self.rows: list[list[int]] | None = None  # new token ids per row; None until the prompt went by
+
+    def put(self, value: torch.Tensor) -> None:
+        if self.rows is None:  # the first call carries the prompt ids: [rows, prompt length]
+            self.rows = [[] for _ in range(value.shape[0])]
+            return
+        step = value.reshape(len(self.rows), -1)  # [rows, tokens this step]
+        for row, ids in zip(self.rows, step.tolist()):
+            row.extend(ids)
+        self.on_rows([self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in self.rows])
+
+    def end(self) -> None:
+        pass
+
+
+def generate_texts(
+    model, tokenizer, texts: list[str], settings: GenerationSettings, on_rows: OnRows | None = None, **extra
+) -> list[str]:
     """One ``generate`` call over ``texts`` (left-padded); returns only the new text of each row.
 
+    ``on_rows`` hears every row's text so far after each token (live streaming);
     ``extra`` passes through, e.g. ``adapter_names=[...]`` for PEFT's mixed-adapter batch.
     """
     device = next(model.parameters()).device
     encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
     if settings.do_sample:
         torch.manual_seed(settings.seed)
+    if on_rows is not None:
+        extra["streamer"] = RowStreamer(tokenizer, on_rows)
     with torch.inference_mode():
         output = model.generate(**encoded, **settings.generate_kwargs(tokenizer), **extra)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]  # [rows, new] (left padding: prompts end together)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .base_model import LoadedBase, load_base
 from .config import Settings
 from .engine import BASE, ModelWorker, OnOutput
 from .errors import ConfigError, PromptError
-from .generation import GenerationSettings
+from .generation import GenerationSettings, format_chat
 from .registry import AdapterInfo, AdapterRegistry
 from .storage import ModelStorage, model_storage, size_ratio
 
@@ -119,8 +120,10 @@ class Session:
         variants: list[str] | None = None,
         settings: GenerationSettings | None = None,
         on_output: OnOutput | None = None,
+        on_partial: OnOutput | None = None,
     ) -> Comparison:
-        """Run every prompt through every variant (default: base and all adapters)."""
+        """Run every prompt through every variant (default: base and all adapters).
+        ``on_output`` hears each finished output, ``on_partial`` each output so far, token by token."""
         prompts = [p.strip() for p in prompts if p and p.strip()]
         if not prompts:
             raise PromptError("No prompts given: enter at least one prompt.")
@@ -128,13 +131,45 @@ class Session:
         settings = settings or self.generation_settings()
         started = time.perf_counter()
         plan = self.worker.plan(variants)  # checks the variant names before any work
-        outputs = self.worker.generate(prompts, variants, settings, on_output)
+        outputs = self.worker.generate(prompts, variants, settings, on_output, on_partial)
         elapsed = time.perf_counter() - started
         routes = {name: route for _, route, names in plan.steps for name in names}
         results = tuple(
             PromptResult(prompt, {v: outputs[(i, v)] for v in variants}) for i, prompt in enumerate(prompts)
         )
         return Comparison(tuple(variants), results, settings, routes, elapsed)
+
+    def chat(
+        self,
+        messages: list[dict],
+        variant: str = BASE,
+        settings: GenerationSettings | None = None,
+        on_partial: Callable[[str], None] | None = None,
+    ) -> str:
+        """The next assistant reply of one variant to a conversation ([{role, content}, ...])."""
+        if not messages or messages[-1].get("role") != "user" or not str(messages[-1].get("content", "")).strip():
+            raise PromptError("No message given: type a message first.")
+        return self._one(format_chat(self.base.tokenizer, messages), variant, settings, on_partial)
+
+    def complete(
+        self,
+        text: str,
+        variant: str = BASE,
+        settings: GenerationSettings | None = None,
+        on_partial: Callable[[str], None] | None = None,
+    ) -> str:
+        """Raw continuation of ``text`` (no chat template) by one variant."""
+        if not text or not text.strip():
+            raise PromptError("No text given: type the start of a text to continue.")
+        return self._one(text, variant, settings, on_partial)
+
+    def _one(self, text: str, variant: str, settings, on_partial) -> str:
+        self.worker.plan([variant])  # checks the name first
+        partial = (lambda _i, _v, so_far: on_partial(so_far)) if on_partial else None
+        outputs = self.worker.generate(
+            [text], [variant], settings or self.generation_settings(), on_partial=partial, formatted=True
+        )
+        return outputs[(0, variant)]
 
     # ---- storage --------------------------------------------------------------------
     def storage(self) -> StorageReport:

@@ -113,8 +113,11 @@ def plain_peft_outputs(base_model, tokenizer, folder: Path, prompts: list[str], 
     return [plain_generate(model, tokenizer, p, max_new_tokens) for p in prompts]
 
 
-def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
-    text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False)
+def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int, formatted: bool = False) -> str:
+    """Greedy, one prompt; ``formatted``: ``prompt`` is already the model's input text."""
+    text = prompt if formatted else tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
     encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,

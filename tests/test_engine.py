@@ -7,6 +7,7 @@ adapter families in and out of one model; none of that may change a single token
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import pytest
@@ -153,3 +154,58 @@ def test_concurrent_comparisons_do_not_leak_adapters(tiny_session, tiny_adapters
         t.join()
     assert not errors
     assert got == alone
+
+
+def test_streaming_reports_every_output_as_it_grows(tiny_session, tiny_adapters):
+    """Live streaming: each output's partial texts end in its final text, on every route."""
+    for name in ("lora", "dora", "prompt"):  # mixed, batch, single
+        tiny_session.attach(tiny_adapters[name])
+    partials: dict[tuple[int, str], list[str]] = {}
+    finished: list[tuple[int, str]] = []
+    result = tiny_session.compare(
+        PROMPTS[:3],
+        settings=tiny_session.generation_settings(max_new_tokens=TOKENS),
+        on_output=lambda i, v, text: finished.append((i, v)),
+        on_partial=lambda i, v, text: partials.setdefault((i, v), []).append(text),
+    )
+    assert set(partials) == set(finished) == {(i, v) for i in range(3) for v in result.variants}
+    for (index, variant), texts in partials.items():
+        assert len(texts) == TOKENS, (index, variant)  # one call per new token (no EOS in a random model)
+        assert texts[-1] == result.results[index].outputs[variant]
+        assert len(texts[0]) < len(texts[-1])
+
+
+@pytest.mark.parametrize("variant", ["base", "lora", "dora", "prompt"])
+def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_adapters, pristine_base):
+    """The playground's one-variant calls give what plain PEFT gives on the same input text."""
+    from peft import PeftModel
+
+    from adapters_ui.generation import format_chat
+
+    if variant != "base":
+        tiny_session.attach(tiny_adapters[variant])
+    tokenizer = tiny_session.base.tokenizer
+    reference = pristine_base if variant == "base" else PeftModel.from_pretrained(copy.deepcopy(pristine_base), str(tiny_adapters[variant]))
+    settings = tiny_session.generation_settings(max_new_tokens=TOKENS)
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "More?"}]
+    streamed: list[str] = []
+    reply = tiny_session.chat(messages, variant, settings, on_partial=streamed.append)
+    assert reply == plain_generate(reference, tokenizer, format_chat(tokenizer, messages), TOKENS, formatted=True)
+    assert streamed[-1] == reply
+    assert tiny_session.complete("Once upon", variant, settings) == plain_generate(
+        reference, tokenizer, "Once upon", TOKENS, formatted=True
+    )
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda s: s.chat([], "base"), "No message given"),
+        (lambda s: s.chat([{"role": "user", "content": "  "}], "base"), "No message given"),
+        (lambda s: s.complete("", "base"), "No text given"),
+        (lambda s: s.chat([{"role": "user", "content": "Hi"}], "ghost"), "Unknown variant 'ghost'"),
+    ],
+)
+def test_playground_calls_reject_bad_input(call, error, tiny_session):
+    with pytest.raises((PromptError, UnknownVariantError), match=error):
+        call(tiny_session)
