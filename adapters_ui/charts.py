@@ -1,0 +1,158 @@
+"""Plotly figures from plain data: what adapters cost on disk, and how their outputs differ.
+
+Inputs are the dicts and dataclasses the core already returns (``StorageReport.to_dict()``,
+``metrics.difference_summary``), so the UI and the HTML report draw the same figures.
+Every figure reads on a projector (large font, fixed height) and says what to do when
+there is nothing to draw yet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+from .metrics import VariantDifference
+from .storage import format_bytes
+
+HEIGHT = 380
+FONT_SIZE = 15
+FULL_COPY = "full model copy"
+NO_ADAPTERS = "Attach an adapter to see its size"
+NO_ADAPTERS_SCALING = "Attach an adapter to see what many tasks cost"
+NO_COMPARISON = "Run a comparison to see how outputs differ"
+
+_ADAPTER_COLOR, _FULL_COLOR, _CHANGED_COLOR, _SIMILAR_COLOR = "#4c72b0", "#c44e52", "#dd8452", "#55a868"
+
+
+def format_times(ratio: float) -> str:
+    """A size ratio for people: whole numbers with separators from 10 up (``1,234``), else ``3.2``."""
+    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
+
+
+def format_ratio(ratio: float) -> str:
+    """``570.6`` -> ``"571x smaller"``, ``3.24`` -> ``"3.2x smaller"``, ``0.5`` -> ``"2.0x larger"``."""
+    return f"{format_times(ratio)}x smaller" if ratio >= 1 else f"{format_times(1 / ratio)}x larger"
+
+
+def _styled(fig: go.Figure, title: str, **layout) -> go.Figure:
+    """The one look every figure shares: clean template, big font, legend on top, small margins."""
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
+        font={"size": FONT_SIZE},
+        height=HEIGHT,
+        margin={"l": 70, "r": 20, "t": 90, "b": 50},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
+        **layout,
+    )
+    return fig
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    """No data, hidden axes, and a centred line saying what to do."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": FONT_SIZE + 3, "color": "#6b7280"})
+    return _styled(fig, title, xaxis={"visible": False}, yaxis={"visible": False})
+
+
+def _power_label(exponent: int) -> str:
+    """Tick label for ``10**exponent`` bytes: 3 -> ``1 kB``, 8 -> ``100 MB``."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    unit = min(exponent // 3, len(units) - 1) if exponent >= 0 else 0
+    return f"{10 ** (exponent - 3 * unit):g} {units[unit]}"
+
+
+def storage_figure(storage: dict) -> go.Figure:
+    """One bar per adapter and one for a full fine-tuned copy, bytes on a log axis.
+
+    Each adapter bar is labelled ``943.0 kB vs 538.1 MB`` / ``571x smaller``: the log
+    axis makes both visible, the label gives the real ratio.
+    """
+    title = "Bytes on disk: each adapter vs a full copy of the model"
+    adapters = storage.get("adapters") or {}
+    if not adapters:
+        return _empty(title, NO_ADAPTERS)
+    full = storage["full_model_bytes"]
+    names = [*adapters, FULL_COPY]
+    sizes = [max(a["bytes"], 1) for a in adapters.values()] + [max(full, 1)]
+    labels = [f"{format_bytes(a['bytes'])} vs {format_bytes(full)}<br>{format_ratio(full / max(a['bytes'], 1))}"
+              for a in adapters.values()]
+    labels.append(f"{format_bytes(full)}<br>({storage.get('full_model_dtype', '?')})")
+    hovers = [f"{name}<br>{format_bytes(a['bytes'])} on disk<br>{a['params']:,} params ({a['dtype']})"
+              for name, a in adapters.items()]
+    full_hover = f"{FULL_COPY}<br>{format_bytes(full)}<br>{storage.get('full_model_params', 0):,} params"
+    if storage.get("base_file_bytes"):
+        full_hover += f"<br>base weights file: {format_bytes(storage['base_file_bytes'])}"
+    hovers.append(full_hover)
+
+    fig = go.Figure(go.Bar(
+        x=names, y=sizes, text=labels, textposition="outside", textangle=0, cliponaxis=False,
+        hovertext=hovers, hoverinfo="text", marker_color=[_ADAPTER_COLOR] * len(adapters) + [_FULL_COLOR],
+        showlegend=False,
+    ))
+    low, high = math.floor(math.log10(min(sizes))), math.ceil(math.log10(max(sizes)))
+    ticks = list(range(low, high + 1))
+    return _styled(fig, title, yaxis={
+        "type": "log", "title": "bytes on disk (log scale)",
+        "range": [low - 0.2, math.log10(max(sizes)) + 0.8],  # headroom for the labels above the bars
+        "tickvals": [10 ** k for k in ticks], "ticktext": [_power_label(k) for k in ticks],
+    })
+
+
+def _unit(n: float) -> tuple[str, float]:
+    """The unit that keeps the biggest value readable: ``("GB", 1e9)`` for 5.4e9."""
+    for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return name, size
+    return "B", 1.0
+
+
+def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
+    """Disk cost of N task versions: N full copies, or one base plus N adapters (their mean size)."""
+    if max_tasks < 1:
+        raise ValueError(f"max_tasks must be at least 1, got {max_tasks}")
+    title = "Storing N task versions: full copies vs one base + adapters"
+    adapters = storage.get("adapters") or {}
+    if not adapters:
+        return _empty(title, NO_ADAPTERS_SCALING)
+    full = storage["full_model_bytes"]
+    mean_adapter = sum(a["bytes"] for a in adapters.values()) / len(adapters)
+    tasks = list(range(1, max_tasks + 1))
+    copies = [n * full for n in tasks]
+    shared = [full + n * mean_adapter for n in tasks]
+    unit, size = _unit(max(copies[-1], shared[-1]))
+
+    fig = go.Figure()
+    for name, values, color in (("N full fine-tuned copies", copies, _FULL_COLOR),
+                                ("one base + N adapters", shared, _ADAPTER_COLOR)):
+        fig.add_trace(go.Scatter(
+            x=tasks, y=[v / size for v in values], name=name, mode="lines+markers", line={"color": color, "width": 3},
+            hovertemplate=f"%{{x}} tasks: %{{y:,.3g}} {unit}<extra>{name}</extra>",
+        ))
+    fig.add_annotation(
+        x=max_tasks, y=shared[-1] / size, ax=0, ay=-60, xanchor="right", showarrow=True, arrowhead=2,
+        text=f"{max_tasks} tasks: {format_bytes(copies[-1])} vs {format_bytes(round(shared[-1]))}",
+        bgcolor="rgba(255,255,255,0.85)",
+    )
+    return _styled(fig, title, xaxis={"title": "task versions (N)", "dtick": 1},
+                   yaxis={"title": f"{unit} on disk", "rangemode": "tozero", "tickformat": ",.3~g"})
+
+
+def difference_figure(summary: list[VariantDifference]) -> go.Figure:
+    """Per adapter: how many prompts it changed, and how close its words stay to the base (both %)."""
+    title = "How much each adapter changes the base model's outputs"
+    if not summary:
+        return _empty(title, NO_COMPARISON)
+    names = [d.variant for d in summary]
+    fig = go.Figure()
+    for name, values, color in (
+        ("prompts changed vs base (%)", [100 * d.share_changed for d in summary], _CHANGED_COLOR),
+        ("mean word similarity to base (%)", [100 * d.mean_similarity for d in summary], _SIMILAR_COLOR),
+    ):
+        fig.add_trace(go.Bar(
+            x=names, y=values, name=name, marker_color=color, text=[f"{v:.0f}%" for v in values],
+            textposition="auto", hovertemplate=f"%{{x}}: %{{y:.1f}}%<extra>{name}</extra>",
+        ))
+    return _styled(fig, title, barmode="group", yaxis={"range": [0, 100], "title": "%", "ticksuffix": "%"})

@@ -1,0 +1,131 @@
+"""HTML markup shared by the UI and the exported report: the output grid, word diffs, tables.
+
+Plain strings, no gradio, so the report shows exactly what the UI showed. Every piece of
+user text (prompts, outputs, adapter names) goes through ``html.escape``. The markup
+carries no ``<style>`` or ``<script>``: the caller supplies ``VIEW_CSS`` once.
+"""
+
+from __future__ import annotations
+
+import html
+
+from .metrics import BASE, similarity, word_diff
+
+ADAPTER_COLUMNS = ["name", "type", "rank", "alpha", "targets", "params", "size", "x smaller", "made for base"]
+
+EMPTY = "<i>(empty)</i>"
+
+# Explicit text and background colours: the views stay readable inside a dark page theme.
+VIEW_CSS = """
+table.ag-grid, table.ag-table {width: 100%; table-layout: fixed; border-collapse: collapse;
+  font-size: 15px; color: #1f2328; background: #ffffff;}
+.ag-grid th, .ag-grid td, .ag-table th, .ag-table td {border: 1px solid #d0d4dc; padding: 8px;
+  text-align: left; vertical-align: top; white-space: pre-wrap; overflow-wrap: anywhere;}
+.ag-grid th, .ag-table th {background: #eef0f6; font-weight: 600;}
+.ag-grid td.same {color: #8a8f99;}
+.ag-grid td.pending {color: #8a8f99; font-style: italic;}
+.ag-grid tr[data-row] {cursor: pointer;}
+.ag-grid tr[data-row]:hover td {background: #f5f7fb;}
+.ag-grid tr.selected td {background: #e3ebff;}
+.ag-diff {font-size: 15px; color: #1f2328; background: #ffffff; padding: 4px 0;}
+.ag-diff h3 {margin: 0.4em 0; white-space: pre-wrap; overflow-wrap: anywhere;}
+.ag-diff .ag-block {border: 1px solid #d0d4dc; border-radius: 6px; padding: 8px 10px; margin: 8px 0;}
+.ag-diff .ag-label {font-weight: 600; margin-bottom: 4px;}
+.ag-diff .ag-text {white-space: pre-wrap; overflow-wrap: anywhere;}
+.ag-diff .pending, .ag-note {color: #6b7280; font-style: italic;}
+ins.add {background: #ccf0d3; color: #0f5323; text-decoration: none; border-radius: 3px;}
+del.rem {background: #fbd3d0; color: #82071e; text-decoration: line-through; border-radius: 3px;}
+del.rem + ins.add {margin-left: 2px;}
+"""
+
+
+def _text(text: str) -> str:
+    return html.escape(text) or EMPTY
+
+
+def grid_html(
+    records: list[dict],
+    variants: list[str],
+    row_ids: list[int] | None = None,
+    selected: int | None = None,
+    pending_text: str = "…",
+    base: str = BASE,
+) -> str:
+    """One row per prompt, one equal-width column per variant; "" for no records.
+
+    ``row_ids``: the ``data-row`` of each row (default 0, 1, ...), so a filtered grid still
+    names the original records when a row is clicked. An output that is missing or None is
+    still running (class ``pending``); one equal to the base output is greyed (class ``same``).
+    """
+    if not records:
+        return ""
+    row_ids = list(range(len(records))) if row_ids is None else list(row_ids)
+    if len(row_ids) != len(records):
+        raise ValueError(f"{len(row_ids)} row ids for {len(records)} records: give one id per record.")
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in ["prompt", *variants])
+    rows = []
+    for row_id, record in zip(row_ids, records):
+        outputs = record.get("outputs") or {}
+        base_text = outputs.get(base)
+        cells = [f'<td class="prompt"><b>{_text(record["prompt"])}</b></td>']
+        for variant in variants:
+            text = outputs.get(variant)
+            if text is None:
+                cells.append(f'<td class="pending">{html.escape(pending_text)}</td>')
+            elif variant != base and text == base_text:
+                cells.append(f'<td class="same">{_text(text)}</td>')
+            else:
+                cells.append(f"<td>{_text(text)}</td>")
+        selected_class = ' class="selected"' if row_id == selected else ""
+        rows.append(f'<tr data-row="{int(row_id)}"{selected_class}>{"".join(cells)}</tr>')
+    return f'<table class="ag-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def diff_html(base: str, other: str) -> str:
+    """``other`` as text, with what it adds over ``base`` in ``<ins>`` and what it drops in ``<del>``."""
+    marks = {"same": "{}", "added": '<ins class="add">{}</ins>', "removed": '<del class="rem">{}</del>'}
+    return "".join(marks[op].format(html.escape(text)) for op, text in word_diff(base, other))
+
+
+def _block(label: str, body: str) -> str:
+    return f'<div class="ag-block"><div class="ag-label">{label}</div><div class="ag-text">{body}</div></div>'
+
+
+def diff_panel_html(record: dict, base: str = BASE) -> str:
+    """One prompt: its base output, then each other variant as a word diff against it."""
+    outputs = record.get("outputs") or {}
+    base_text = outputs.get(base)
+    parts = [f'<div class="ag-diff"><h3>{_text(record["prompt"])}</h3>']
+    if base_text is None:
+        parts.append(f'<p class="ag-note">Differences are shown against {html.escape(base)}, '
+                     "which was not run for this prompt: outputs are shown as they are.</p>")
+    else:
+        parts.append(_block(html.escape(base), _text(base_text)))
+    for variant, text in outputs.items():
+        if variant == base:
+            continue
+        name = html.escape(variant)
+        if text is None:
+            parts.append(_block(name, '<span class="pending">still running…</span>'))
+        elif base_text is None:
+            parts.append(_block(name, _text(text)))
+        elif text == base_text:
+            parts.append(_block(f"{name} — identical to {html.escape(base)}", _text(text)))
+        else:
+            score = f"{100 * similarity(base_text, text):.0f}% similar to {html.escape(base)}"
+            parts.append(_block(f"{name} — {score}", diff_html(base_text, text) or EMPTY))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def adapter_table_html(rows: list[dict]) -> str:
+    """The attached adapters, one row each, columns as in ``ADAPTER_COLUMNS`` (missing -> blank)."""
+    if not rows:
+        return '<p class="ag-note">No adapters attached.</p>'
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ADAPTER_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if row.get(c) is None else str(row[c]))}</td>" for c in ADAPTER_COLUMNS)
+        + "</tr>"
+        for row in rows
+    )
+    return f'<table class="ag-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

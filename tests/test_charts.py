@@ -1,0 +1,134 @@
+"""Figures from hand-made storage dicts and summaries: right traces, right numbers, a hint when empty."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters_ui.charts import (
+    FONT_SIZE,
+    FULL_COPY,
+    NO_ADAPTERS,
+    NO_ADAPTERS_SCALING,
+    NO_COMPARISON,
+    difference_figure,
+    format_ratio,
+    format_times,
+    scaling_figure,
+    storage_figure,
+)
+from adapters_ui.metrics import VariantDifference
+
+FULL = 538_060_032
+
+
+def storage(**adapter_bytes: int) -> dict:
+    return {
+        "full_model_bytes": FULL,
+        "full_model_params": 134_515_008,
+        "full_model_dtype": "float32",
+        "base_file_bytes": None,
+        "adapters": {
+            name: {"bytes": n, "params": n // 4, "dtype": "F32", "times_smaller": round(FULL / n, 1)}
+            for name, n in adapter_bytes.items()
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "ratio, times, text",
+    [
+        (570.58, "571", "571x smaller"),
+        (12_345.6, "12,346", "12,346x smaller"),
+        (10.0, "10", "10x smaller"),
+        (3.24, "3.2", "3.2x smaller"),
+        (1.0, "1.0", "1.0x smaller"),
+        (0.5, "0.5", "2.0x larger"),
+    ],
+)
+def test_ratio_text(ratio, times, text):
+    assert (format_times(ratio), format_ratio(ratio)) == (times, text)
+
+
+def test_storage_figure_bars_labels_and_log_axis():
+    fig = storage_figure(storage(pirate=943_000, formal=3_700_000))
+    (bars,) = fig.data
+    assert list(bars.x) == ["pirate", "formal", FULL_COPY]
+    assert list(bars.y) == [943_000, 3_700_000, FULL]
+    assert fig.layout.yaxis.type == "log"
+    # 538,060,032 / 943,000 = 570.58 -> "571x smaller"
+    assert bars.text[0] == "943.0 kB vs 538.1 MB<br>571x smaller"
+    assert bars.text[1] == "3.7 MB vs 538.1 MB<br>145x smaller"
+    assert "235,750 params" in bars.hovertext[0]
+    assert "134,515,008 params" in bars.hovertext[2]
+    assert "Bytes on disk" in fig.layout.title.text
+
+
+def test_storage_figure_log_ticks_span_the_bars():
+    fig = storage_figure(storage(tiny=5_000))
+    ticks = list(fig.layout.yaxis.tickvals)
+    assert ticks[0] <= 5_000 and ticks[-1] >= FULL
+    assert fig.layout.yaxis.ticktext[0] == "1 kB" and fig.layout.yaxis.ticktext[-1] == "1 GB"
+
+
+def test_scaling_figure_numbers_at_n():
+    fig = scaling_figure(storage(a=1_000_000, b=3_000_000), max_tasks=10)
+    copies, shared = fig.data
+    assert (copies.name, shared.name) == ("N full fine-tuned copies", "one base + N adapters")
+    assert list(copies.x) == list(range(1, 11))
+    assert fig.layout.yaxis.title.text == "GB on disk"  # 10 copies = 5.4 GB
+    assert copies.y[-1] == pytest.approx(10 * FULL / 1e9)
+    assert shared.y[-1] == pytest.approx((FULL + 10 * 2_000_000) / 1e9)  # mean adapter: 2 MB
+    assert shared.y[0] == pytest.approx((FULL + 2_000_000) / 1e9)
+    (note,) = fig.layout.annotations
+    assert note.text == "10 tasks: 5.4 GB vs 558.1 MB"
+
+
+def test_scaling_figure_picks_a_readable_unit_and_checks_n():
+    small = {**storage(a=1_000), "full_model_bytes": 40_000}
+    fig = scaling_figure(small, max_tasks=3)
+    assert fig.layout.yaxis.title.text == "kB on disk"
+    assert list(fig.data[0].y) == pytest.approx([40, 80, 120])
+    with pytest.raises(ValueError, match="max_tasks"):
+        scaling_figure(small, max_tasks=0)
+
+
+def test_difference_figure_values():
+    summary = [VariantDifference("pirate", 4, 4, 1.0, 0.53), VariantDifference("formal", 4, 1, 0.25, 0.9)]
+    fig = difference_figure(summary)
+    changed, similar = fig.data
+    assert (changed.name, similar.name) == ("prompts changed vs base (%)", "mean word similarity to base (%)")
+    assert list(changed.x) == ["pirate", "formal"]
+    assert list(changed.y) == pytest.approx([100, 25]) and list(similar.y) == pytest.approx([53, 90])
+    assert list(changed.text) == ["100%", "25%"] and list(similar.text) == ["53%", "90%"]
+    assert tuple(fig.layout.yaxis.range) == (0, 100) and fig.layout.barmode == "group"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: storage_figure(storage()), NO_ADAPTERS),
+        (lambda: storage_figure({}), NO_ADAPTERS),
+        (lambda: scaling_figure(storage()), NO_ADAPTERS_SCALING),
+        (lambda: difference_figure([]), NO_COMPARISON),
+    ],
+)
+def test_empty_input_says_what_to_do(make, message):
+    fig = make()
+    assert fig.data == ()
+    (note,) = fig.layout.annotations
+    assert note.text == message and (note.x, note.y) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    "fig",
+    [
+        storage_figure(storage(a=1_000_000)),
+        scaling_figure(storage(a=1_000_000)),
+        difference_figure([VariantDifference("a", 1, 1, 1.0, 0.5)]),
+        difference_figure([]),
+    ],
+)
+def test_shared_look(fig):
+    assert fig.layout.font.size >= 14 and fig.layout.font.size == FONT_SIZE
+    assert fig.layout.height == 380 and fig.layout.legend.orientation == "h"
+    assert fig.layout.template.layout.paper_bgcolor == "white"  # plotly_white

@@ -1,0 +1,201 @@
+"""Exports read back to the same data; the HTML views and report escape user text and stay offline."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import asdict
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from adapters_ui.html_views import (
+    ADAPTER_COLUMNS,
+    VIEW_CSS,
+    adapter_table_html,
+    diff_html,
+    diff_panel_html,
+    grid_html,
+)
+from adapters_ui.metrics import difference_summary
+from adapters_ui.report import (
+    ReportData,
+    report_data,
+    to_csv,
+    to_html,
+    to_json,
+    write_exports,
+)
+from adapters_ui.storage import format_bytes
+
+XSS = "<script>alert('x')</script>"
+RECORDS = [
+    {"prompt": f"Say hi {XSS}", "outputs": {"base": "Hello there.", "pirate": "Ahoy there, matey!", "formal": "Hello there."}},
+    {"prompt": 'Quote "this", please', "outputs": {"base": "line one\nline two", "pirate": "", "formal": "Línea, 日本 🙂"}},
+]
+ADAPTER_ROWS = [
+    {"name": "pirate<b>", "type": "LoRA", "rank": 8, "alpha": 16.0, "targets": "q_proj, v_proj", "params": "230,000",
+     "size": "943.0 kB", "x smaller": "571", "made for base": "yes"},
+    {"name": "formal", "type": "IA3", "rank": None, "alpha": None, "targets": "k_proj", "params": "1,000",
+     "size": "3.7 MB", "x smaller": "145", "made for base": "unknown"},
+]
+STORAGE = {
+    "full_model_bytes": 538_060_032, "full_model_params": 134_515_008, "full_model_dtype": "float32", "base_file_bytes": None,
+    "adapters": {"pirate<b>": {"bytes": 943_000, "params": 230_000, "dtype": "F32", "times_smaller": 570.6},
+                 "formal": {"bytes": 3_700_000, "params": 1_000, "dtype": "F32", "times_smaller": 145.4}},
+}
+DATA = ReportData(
+    base_model="org/Tiny<Model>", device="cpu", dtype="float32", variants=["base", "pirate", "formal"], records=RECORDS,
+    settings={"max_new_tokens": 8, "do_sample": False}, generate_s=1.25,
+    routes={"base": "mixed", "pirate": "mixed", "formal": "single"}, adapters=ADAPTER_ROWS, storage=STORAGE,
+    created="2025-01-02T03:04:05+00:00",
+)
+
+
+# ---- exports -----------------------------------------------------------------------
+
+
+def test_csv_reads_back_to_the_records():
+    frame = pd.read_csv(io.StringIO(to_csv(DATA)), dtype=str, keep_default_na=False)
+    assert list(frame.columns) == ["prompt", "base", "pirate", "formal"]
+    back = [{"prompt": row.pop("prompt"), "outputs": row} for row in frame.to_dict("records")]
+    assert back == RECORDS
+
+
+def test_csv_leaves_missing_outputs_empty():
+    data = ReportData(**{**asdict(DATA), "records": [{"prompt": "p", "outputs": {"base": "b", "pirate": None}}]})
+    assert to_csv(data).splitlines() == ["prompt,base,pirate,formal", "p,b,,"]
+
+
+def test_json_has_every_key_and_the_differences():
+    document = json.loads(to_json(DATA))
+    assert list(document) == ["base_model", "device", "dtype", "created", "settings", "generate_s", "routes", "variants",
+                              "records", "differences", "adapters", "storage"]
+    assert document["records"] == RECORDS and document["storage"] == STORAGE and document["adapters"] == ADAPTER_ROWS
+    assert document["differences"] == [asdict(d) for d in difference_summary(RECORDS)]
+    assert [d["variant"] for d in document["differences"]] == ["pirate", "formal"]
+    assert document["differences"][0]["changed"] == 2 and document["differences"][1]["changed"] == 1
+    assert "日本 🙂" in to_json(DATA)  # ensure_ascii=False: readable, not \u escapes
+
+
+def test_html_report_is_self_contained_and_escaped():
+    page = to_html(DATA)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page and XSS not in page
+    assert "org/Tiny&lt;Model&gt;" in page and "pirate&lt;b&gt;" in page
+    assert len(re.findall(r"plotly\.js v\d", page)) == 1  # the library is inlined once
+    assert page.count("Plotly.newPlot(") == 3  # three charts
+    assert 'src="http' not in page and not re.search(r"<(script|link|img)[^>]+(src|href)=", page)  # nothing fetched
+    assert VIEW_CSS in page
+    assert '<table class="ag-table">' in page and "<th>made for base</th>" in page
+    assert '<table class="ag-grid">' in page
+    assert '<ins class="add">' in page and '<del class="rem">' in page
+    assert "max_new_tokens=8" in page and "2025-01-02T03:04:05+00:00" in page
+
+
+def test_write_exports_makes_the_folder_and_three_files(tmp_path):
+    folder = tmp_path / "new" / "exports"
+    paths = write_exports(DATA, folder)
+    assert paths == {"csv": folder / "comparison.csv", "json": folder / "comparison.json", "html": folder / "report.html"}
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
+    assert json.loads(paths["json"].read_text(encoding="utf-8"))["records"] == RECORDS
+    assert paths["csv"].read_text(encoding="utf-8") == to_csv(DATA)
+
+
+def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_path):
+    tiny_session.attach(tiny_adapters["lora"], "lora")
+    comparison = tiny_session.compare(["Hello", "What?"], ["base", "lora"], tiny_session.generation_settings(max_new_tokens=4))
+    data = report_data(tiny_session, comparison)
+    assert (data.base_model, data.device, data.dtype) == (tiny_session.base.source.name, "cpu", tiny_session.base.dtype_name)
+    assert data.variants == ["base", "lora"] and data.records == comparison.records()
+    assert data.settings["max_new_tokens"] == 4 and set(data.routes) == {"base", "lora"}
+    assert data.storage == tiny_session.storage().to_dict()
+    (row,) = data.adapters
+    info = tiny_session.adapters()[0]
+    assert list(row) == ADAPTER_COLUMNS
+    assert (row["name"], row["type"], row["rank"], row["size"]) == ("lora", "LoRA", 4, format_bytes(info.bytes_on_disk))
+    assert row["targets"] == "q_proj, v_proj" and row["params"] == f"{info.params:,}"
+    assert datetime.fromisoformat(data.created).tzinfo is not None
+    paths = write_exports(data, tmp_path)
+    assert json.loads(paths["json"].read_text(encoding="utf-8"))["variants"] == ["base", "lora"]
+
+
+# ---- the HTML views the report is made of ------------------------------------------------
+
+
+def test_grid_html_rows_cells_and_classes():
+    records = [
+        {"prompt": XSS, "outputs": {"base": "same", "a": "same", "b": "other"}},
+        {"prompt": "p2", "outputs": {"base": "x", "a": None}},  # a still running, b not started
+        {"prompt": "p3", "outputs": {"base": "", "a": "y", "b": ""}},
+    ]
+    grid = grid_html(records, ["base", "a", "b"], row_ids=[4, 7, 9], selected=7, pending_text="running…")
+    assert grid.startswith('<table class="ag-grid">')
+    assert "<th>prompt</th><th>base</th><th>a</th><th>b</th>" in grid
+    assert re.findall(r'data-row="(\d+)"', grid) == ["4", "7", "9"]
+    assert '<tr data-row="7" class="selected">' in grid and grid.count("selected") == 1
+    assert "&lt;script&gt;" in grid and "<script" not in grid and "<style" not in grid
+    assert '<td class="same">same</td>' in grid and "<td>other</td>" in grid
+    assert grid.count('<td class="pending">running…</td>') == 2
+    assert '<td class="same"><i>(empty)</i></td>' in grid  # b's empty output equals the empty base
+
+
+@pytest.mark.parametrize(
+    "records, kwargs, expected",
+    [
+        ([], {}, ""),
+        ([{"prompt": "p", "outputs": {"base": "t"}}], {}, '<tr data-row="0">'),
+        ([{"prompt": "p", "outputs": {"base": "t"}}], {"row_ids": [1, 2]}, ValueError),
+    ],
+)
+def test_grid_html_edges(records, kwargs, expected):
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="one id per record"):
+            grid_html(records, ["base"], **kwargs)
+    elif expected:
+        assert expected in grid_html(records, ["base"], **kwargs)
+    else:
+        assert grid_html(records, ["base"], **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    "base, other, expected",
+    [
+        ("a b", "a b", "a b"),
+        ("the quick fox", "the slow fox", 'the <del class="rem">quick</del><ins class="add">slow</ins> fox'),
+        ("x", "x <b>", 'x<ins class="add"> &lt;b&gt;</ins>'),
+        ("<i>", "", '<del class="rem">&lt;i&gt;</del>'),
+    ],
+)
+def test_diff_html(base, other, expected):
+    assert diff_html(base, other) == expected
+
+
+def test_diff_panel_html_against_the_base():
+    panel = diff_panel_html({"prompt": XSS, "outputs": {"base": "a b c d", "same": "a b c d", "x": "a b c e", "y": None}})
+    assert "<h3>&lt;script&gt;" in panel and "<script" not in panel
+    assert "same — identical to base" in panel
+    assert "x — 75% similar to base" in panel and '<ins class="add">e</ins>' in panel
+    assert "still running" in panel
+
+
+def test_diff_panel_html_without_a_base():
+    panel = diff_panel_html({"prompt": "p", "outputs": {"x": "plain <text>"}})
+    assert "was not run" in panel and "plain &lt;text&gt;" in panel and "<ins" not in panel
+
+
+def test_adapter_table_html():
+    table = adapter_table_html(ADAPTER_ROWS)
+    assert table.startswith('<table class="ag-table">')
+    assert "".join(f"<th>{c}</th>" for c in ADAPTER_COLUMNS) in table
+    assert "<td>pirate&lt;b&gt;</td>" in table and "<td>571</td>" in table
+    assert "<td>IA3</td><td></td><td></td>" in table  # rank and alpha None -> blank
+    assert "No adapters attached" in adapter_table_html([])
+
+
+def test_view_css_covers_every_class_the_views_use():
+    for selector in ("table.ag-grid", "td.same", "td.pending", "tr[data-row]", "tr.selected", "ins.add", "del.rem",
+                     "white-space: pre-wrap", "overflow-wrap: anywhere", "table-layout: fixed", "line-through"):
+        assert selector in VIEW_CSS
