@@ -67,5 +67,9 @@ class AdapterNameError(AdapterError):
     """The adapter name is reserved, taken, or not usable as a name."""
 
 
+class AdapterSourceError(AdapterError):
+    """An uploaded zip or a Hub repo did not yield exactly one adapter folder."""
+
+
 class UnknownVariantError(AdaptersUIError):
     """A comparison asked for a variant that is not attached."""
