@@ -1,36 +1,152 @@
-"""The first app: handlers without a server, then the real server through gradio_client."""
+"""The dashboard's handlers without a server, then the real server through gradio_client.
+
+The handlers run a real tiny model; the browser tests (test_browser.py) drive the real page.
+"""
 
 from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from adapters_ui.ui.app import SessionHolder, attach, compare, create_app, detach, records_html
+from adapters_ui.ui import handlers as h
+from adapters_ui.ui.app import create_app
+
+SKIP = gr.skip()
 
 
-def test_handlers_attach_compare_detach(tiny_settings, tiny_adapters):
-    holder = SessionHolder(tiny_settings)
-    header, table, _detach_choices, variants = attach(holder, str(tiny_adapters["lora"]), "pirate")
-    assert "adapters:** 1" in header
-    assert list(table["name"]) == ["pirate"] and table["type"][0] == "LoRA"
-    records = compare(holder, "Hello\n\nWhat?\n", ["base", "pirate"], 5)
-    assert [r["prompt"] for r in records] == ["Hello", "What?"]
-    grid = records_html([{"prompt": "<b>", "outputs": {"base": "same", "pirate": "same"}}])
-    assert "<th>pirate</th>" in grid and "&lt;b&gt;" in grid and 'class="same"' in grid
-    detach(holder, "pirate")
+def drain(generator) -> list[tuple]:
+    return list(generator)
+
+
+def compare_args(prompts="Hello\n\nWhat?\n", variants=("base", "lora"), tokens=5, decoding=h.GREEDY):
+    return [prompts, list(variants), tokens, decoding, 0, 0.7, 0.9, False]
+
+
+@pytest.fixture
+def holder(tiny_settings):
+    return h.SessionHolder(tiny_settings)
+
+
+def test_attach_detach_refresh_everything_that_lists_adapters(holder, tiny_adapters):
+    header, notice, table, detach_choices, variants, play_variants, storage, scaling = h.attach_folder(
+        holder, str(tiny_adapters["lora"]), "pirate"
+    )
+    assert "**adapters:** 1" in header and "**memory:**" in header
+    assert notice.startswith("**Done:** Attached **pirate** (LoRA,")
+    assert list(table["name"]) == ["pirate"] and table["type"][0] == "LoRA" and table["made for base"][0] == "yes"
+    assert detach_choices["choices"] == [("pirate", "pirate")] or detach_choices["choices"] == ["pirate"]
+    assert variants["value"] == ["base", "pirate"] and play_variants["choices"] in (["base", "pirate"], [("base", "base"), ("pirate", "pirate")])
+    assert [bar.name for bar in storage.data][:1] and "pirate" in json.dumps(storage.to_plotly_json()["data"])
+    assert len(scaling.data) == 2
+    _header, notice, table, *_ = h.detach(holder, "pirate")
+    assert notice == "**Done:** Detached **pirate**." and table.empty
     assert holder.get().variants == ["base"]
 
 
 @pytest.mark.parametrize(
-    "path, name, words",
-    [("/no/such/folder", "", "Adapter folder not found"), ("{lora}", "base", "reserved"), ("", "", "No adapter folder given")],
+    "call, words",
+    [
+        (lambda hd, a: h.attach_folder(hd, "/no/such/folder", ""), "Adapter folder not found"),
+        (lambda hd, a: h.attach_folder(hd, str(a["lora"]), "base"), "reserved"),
+        (lambda hd, a: h.attach_folder(hd, "", ""), "No adapter folder chosen"),
+        (lambda hd, a: h.attach_zip(hd, None, ""), "No zip uploaded"),
+        (lambda hd, a: h.attach_zip(hd, str(a["lora"] / "adapter_config.json"), ""), "is not a zip file"),
+        (lambda hd, a: h.attach_hub(hd, "gpt2", "", ""), "is not a Hub repo id"),
+        (lambda hd, a: h.attach_hub(hd, "owner/name", "", ""), "Hub downloads are off"),
+        (lambda hd, a: h.detach(hd, ""), "No adapter chosen"),
+        (lambda hd, a: h.detach(hd, "ghost"), "ghost"),
+    ],
 )
-def test_handler_errors_are_one_line_gradio_errors(path, name, words, tiny_settings, tiny_adapters):
-    holder = SessionHolder(tiny_settings)
-    with pytest.raises(gr.Error) as caught:
-        attach(holder, path.format(lora=tiny_adapters["lora"]), name)
-    assert words in caught.value.message and "\n" not in caught.value.message
-    assert holder.get().variants == ["base"]
+def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, words, holder, tiny_adapters):
+    h.attach_folder(holder, str(tiny_adapters["ia3"]), "kept")
+    _header, notice, table, *_ = call(holder, tiny_adapters)
+    assert notice.startswith("**Error:** ") and words in notice and "\n" not in notice
+    assert list(table["name"]) == ["kept"] and holder.get().variants == ["base", "kept"]
+
+
+def test_attach_an_uploaded_zip(holder, tiny_adapters, tmp_path):
+    upload = tmp_path / "my_adapter.zip"
+    with zipfile.ZipFile(upload, "w") as zf:
+        for file in tiny_adapters["dora"].iterdir():
+            zf.write(file, file.name)
+    _header, notice, table, *_ = h.attach_zip(holder, str(upload), "")
+    assert "Attached **my_adapter** (DoRA" in notice and list(table["name"]) == ["my_adapter"]
+
+
+def test_compare_streams_then_fills_grid_charts_and_exports(holder, tiny_adapters):
+    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+    updates = drain(h.run_compare(holder, *compare_args(tokens=40)))
+    assert len(updates) >= 2, "the grid must be shown while outputs are still coming in"
+    assert all(u[0].startswith("**Running:**") for u in updates[:-1])
+    assert updates[0][1].count('class="pending"') == 4  # every cell waits, then fills as outputs arrive
+    notice, grid, diff, view, chart, csv_file, json_file, html_file = updates[-1]
+    assert notice.startswith("**Done:** 2 prompts × 2 variants") and "lora: 2/2 changed" in notice
+    assert grid.count("<tr data-row=") == 2 and "<th>lora</th>" in grid
+    assert [r["prompt"] for r in view.records] == ["Hello", "What?"] and view.variants == ["base", "lora"]
+    assert "Click a row" in diff
+    assert [trace.name for trace in chart.data] and chart.data[0].y[0] == 100.0
+    exported = json.loads(Path(json_file["value"]).read_text())
+    assert exported["records"] == view.records
+    assert Path(csv_file["value"]).read_text().startswith("prompt,base,lora")
+    assert "Plotly" in Path(html_file["value"]).read_text()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (compare_args(prompts=" \n "), "No prompts given"),
+        (compare_args(variants=()), "No variants chosen"),
+        (compare_args(variants=("base", "ghost")), "Unknown variant 'ghost'"),
+        (compare_args(tokens=100_000), "over the cap"),
+    ],
+)
+def test_bad_compare_input_is_one_line_and_leaves_the_view_alone(args, words, holder):
+    (update,) = drain(h.run_compare(holder, *args))
+    assert update[0].startswith("**Error:** ") and words in update[0]
+    assert all(value == SKIP for value in update[1:])
+
+
+def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(holder, tiny_adapters):
+    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+    view = drain(h.run_compare(holder, *compare_args()))[-1][3]
+    view.records.append({"prompt": "same", "outputs": {"base": "x", "lora": "x"}})
+    grid, diff, view = h.select_row(view, False, gr.EventData(None, {"row": 1}))
+    assert view.selected == 1 and 'class="selected"' in grid and "What?" in diff and 'class="add"' in diff
+    assert h.select_row(view, False, gr.EventData(None, {"row": 99}))[:2] == (SKIP, SKIP)
+    assert h.filter_rows(view, True).count("<tr data-row=") == 2
+    assert h.filter_rows(view, False).count("<tr data-row=") == 3
+
+
+def test_playground_chat_and_complete_give_the_session_s_answer(holder, tiny_adapters):
+    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+    session = holder.get()
+    settings = session.generation_settings(max_new_tokens=6)
+    history, message, notice = drain(h.chat_reply(holder, "Hi", [], "lora", 6))[-1]
+    assert message == "" and notice.startswith("**Done:** **lora** answered")
+    assert history == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": session.chat([{"role": "user", "content": "Hi"}], "lora", settings)}]
+    history2, *_ = drain(h.chat_reply(holder, "More", history, "base", 6))[-1]
+    assert history2[:2] == history and len(history2) == 4
+    continuation, notice = drain(h.complete_text(holder, "Once upon", "base", 6))[-1]
+    assert continuation == session.complete("Once upon", "base", settings)
+    # bad input: the message stays in the box, the history is untouched
+    history3, message, notice = drain(h.chat_reply(holder, "Hi", history, "ghost", 6))[-1]
+    assert history3 == history and message == "Hi" and "Unknown variant 'ghost'" in notice
+
+
+def test_prompt_sets_and_uploads(tmp_path):
+    text, notice = h.load_prompt_set("general")
+    assert len(text.splitlines()) == 16 and "16 prompts" in notice
+    upload = tmp_path / "mine.csv"
+    upload.write_text("prompt\nHi there\nBye\n")
+    assert h.load_prompt_file(str(upload)) == ("Hi there\nBye", "**Done:** Loaded 2 prompts from mine.csv.")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    text, notice = h.load_prompt_file(str(bad))
+    assert text == SKIP and notice.startswith("**Error:** ")
 
 
 def test_compare_api_through_gradio_client(tiny_settings, tiny_adapters):
@@ -45,5 +161,6 @@ def test_compare_api_through_gradio_client(tiny_settings, tiny_adapters):
         assert set(result[0]["outputs"]) == {"base"}
         with pytest.raises(Exception, match="Unknown variant 'ghost'"):
             client.predict("Hi", ["base", "ghost"], 4, api_name="/compare")
+        assert "/compare" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     finally:
         demo.close()

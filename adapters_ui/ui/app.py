@@ -1,174 +1,172 @@
-"""A first Gradio app over the headless core: attach adapter folders, compare prompts.
+"""The dashboard's layout: three tabs (Compare, Adapters, Playground) wired to ``handlers``.
 
-``create_app()`` builds the Blocks without loading weights or serving; the session
-(base model) loads on first use, so importing this module or ``app.py`` is cheap.
-Handlers are plain functions of the holder: testable without a server.
+``create_app()`` builds the Blocks without loading weights or serving; the base model
+loads on the first page view, so importing this module or ``app.py`` is cheap.
+What one visitor does to their own view (results, selected row, playground variant,
+chat) lives in per-session state; the base model and the attached adapters are shared.
 """
 
 from __future__ import annotations
 
-import html
-import threading
+from functools import partial
 
 import gradio as gr
-import pandas as pd
 
 from .. import demo as demo_set
 from ..config import Settings
-from ..errors import AdaptersUIError
-from ..prompts import parse_prompt_lines
-from ..session import Session
-from ..storage import format_bytes
+from ..html_views import VIEW_CSS
+from . import handlers as h
 
-ADAPTER_COLUMNS = ["name", "type", "rank", "alpha", "targets", "params", "size", "x smaller", "made for base"]
+APP_CSS = """
+.gradio-container {max-width: 1500px !important; margin: auto}
+#header {font-size: 16px}
+#notice, #compare-notice, #play-notice {min-height: 1.6em; font-size: 16px}
+#grid {max-height: none}
+"""
 
+# A click anywhere in a grid row sends that row's original index (data-row) to the server.
+GRID_CLICK_JS = """
+element.addEventListener('click', (event) => {
+  const row = event.target.closest('tr[data-row]');
+  if (row) trigger('click', {row: Number(row.dataset.row)});
+});
+"""
 
-class SessionHolder:
-    """Loads the session once, on first use, from any thread."""
-
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings.from_env()
-        self._session: Session | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Session:
-        with self._lock:
-            if self._session is None:
-                session = Session.start(self.settings)
-                if demo_set.wants_demo(self.settings):
-                    demo_set.attach_demo_adapters(session)
-                self._session = session
-            return self._session
-
-
-def header_markdown(holder: SessionHolder) -> str:
-    session = holder.get()
-    base = session.base
-    return (
-        f"**Base model:** {base.source.name} &nbsp;·&nbsp; **device:** {base.device} &nbsp;·&nbsp; "
-        f"**dtype:** {base.dtype_name} &nbsp;·&nbsp; **adapters:** {len(session.adapters())}"
-    )
-
-
-def adapters_frame(holder: SessionHolder) -> pd.DataFrame:
-    session = holder.get()
-    storage = session.storage()
-    rows = [
-        [info.name, info.variant, info.rank, info.alpha, ", ".join(info.target_modules), f"{info.params:,}",
-         format_bytes(info.bytes_on_disk), f"{storage.ratio(info.name):,.0f}",
-         {True: "yes", False: "no", None: "unknown"}[info.base_match]]
-        for info in session.adapters()
-    ]
-    return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
-
-
-def attach(holder: SessionHolder, path: str, name: str):
-    try:
-        info = holder.get().attach((path or "").strip(), (name or "").strip() or None)
-    except AdaptersUIError as exc:
-        raise gr.Error(str(exc)) from None
-    gr.Info(f"Attached {info.name} ({info.variant}, {format_bytes(info.bytes_on_disk)}).")
-    return refresh(holder)
-
-
-def detach(holder: SessionHolder, name: str):
-    try:
-        holder.get().detach(name or "")
-    except AdaptersUIError as exc:
-        raise gr.Error(str(exc)) from None
-    return refresh(holder)
-
-
-def refresh(holder: SessionHolder):
-    session = holder.get()
-    names = [info.name for info in session.adapters()]
-    return (
-        header_markdown(holder),
-        adapters_frame(holder),
-        gr.update(choices=names, value=None),
-        gr.update(choices=session.variants, value=session.variants),
-    )
-
-
-def compare(holder: SessionHolder, prompts_text: str, variants: list[str], max_new_tokens: float) -> list[dict]:
-    """API and UI: prompts (one a line), variant names, max new tokens -> [{prompt, outputs}]."""
-    try:
-        session = holder.get()
-        settings = session.generation_settings(max_new_tokens=int(max_new_tokens))
-        return session.compare(parse_prompt_lines(prompts_text or ""), list(variants or []) or None, settings).records()
-    except AdaptersUIError as exc:
-        raise gr.Error(str(exc)) from None
-
-
-GRID_CSS = (
-    "table.ag-grid{width:100%;table-layout:fixed;border-collapse:collapse;font-size:15px}"
-    ".ag-grid th,.ag-grid td{border:1px solid #d0d4dc;padding:8px;vertical-align:top;text-align:left;"
-    "white-space:pre-wrap;overflow-wrap:anywhere}"
-    ".ag-grid th{background:#eef0f6}.ag-grid td.same{color:#8a8f99}"
+INTRO = (
+    "# adapters_ui — what does each fine-tuned adapter change, and what does it cost?\n"
+    "One base model, several PEFT adapters: the same prompts through each, outputs side by side, "
+    "differences marked, and each adapter's size on disk next to a full copy of the model."
 )
 
 
-def records_html(records: list[dict]) -> str:
-    """One row per prompt, one equal-width column per variant; text wraps, nothing overflows.
-    Outputs identical to the base are greyed, so what each adapter changes stands out."""
-    if not records:
-        return ""
-    variants = list(records[0]["outputs"])
-    head = "".join(f"<th>{html.escape(v)}</th>" for v in ["prompt", *variants])
-    rows = []
-    for record in records:
-        base = record["outputs"].get("base")
-        cells = [f"<td><b>{html.escape(record['prompt'])}</b></td>"]
-        for variant in variants:
-            text = record["outputs"][variant]
-            same = variant != "base" and text == base
-            cells.append(f'<td class="{"same" if same else ""}">{html.escape(text) or "<i>(empty)</i>"}</td>')
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f'<style>{GRID_CSS}</style><table class="ag-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
-
-
 def create_app(settings: Settings | None = None) -> gr.Blocks:
-    holder = SessionHolder(settings)
-    with gr.Blocks(title="adapters_ui") as demo:
-        gr.Markdown("# adapters_ui — compare PEFT adapters side by side")
-        header = gr.Markdown("Loading the base model…")
-        with gr.Row():
-            path = gr.Textbox(label="Adapter folder", placeholder="path/to/adapter (holds adapter_config.json)", scale=3)
-            name = gr.Textbox(label="Name (optional)", scale=1)
-            attach_btn = gr.Button("Attach", variant="primary", scale=1)
-        table = gr.Dataframe(headers=ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True)
-        with gr.Row():
-            detach_name = gr.Dropdown(label="Detach", choices=[], scale=3)
-            detach_btn = gr.Button("Detach", scale=1)
-        starting_prompts = demo_set.demo_prompts() if demo_set.wants_demo(holder.settings) else []
-        prompts = gr.Textbox(
-            label="Prompts (one per line)", lines=4,
-            value="\n".join(starting_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
-        )
-        with gr.Row():
-            variants = gr.CheckboxGroup(label="Variants", choices=["base"], value=["base"], scale=3)
-            max_tokens = gr.Slider(1, holder.settings.max_new_tokens_cap, value=holder.settings.max_new_tokens, step=1, label="Max new tokens", scale=1)
-        run_btn = gr.Button("Compare", variant="primary")
-        results = gr.JSON(visible=False)
-        grid = gr.HTML(label="Outputs")
+    holder = h.SessionHolder(settings)
+    settings = holder.settings
+    demo_prompts = demo_set.demo_prompts() if demo_set.wants_demo(settings) else []
+    with gr.Blocks(title="adapters_ui", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(INTRO)
+        header = gr.Markdown("Loading the base model…", elem_id="header")
+        view = gr.State(h.CompareView())
 
-        outputs = [header, table, detach_name, variants]
-        demo.load(lambda: refresh(holder), outputs=outputs)
-        attach_btn.click(lambda p, n: attach(holder, p, n), [path, name], outputs)
-        detach_btn.click(lambda n: detach(holder, n), [detach_name], outputs)
-        run_btn.click(lambda p, v, m: compare(holder, p, v, m), [prompts, variants, max_tokens], results, api_visibility="private").then(
-            records_html, results, grid
+        with gr.Tabs():
+            # ---- Compare -----------------------------------------------------------------
+            with gr.Tab("Compare", id="compare"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        prompts = gr.Textbox(
+                            label="Prompts (one per line)", lines=7, max_lines=14, elem_id="prompts",
+                            value="\n".join(demo_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
+                        )
+                        with gr.Row():
+                            preset = gr.Dropdown(h.prompt_set_choices(), value=None, label="Preset prompt set", scale=1)
+                            prompt_file = gr.UploadButton("Upload prompts (.txt / .jsonl / .csv)", file_types=[".txt", ".jsonl", ".csv", ".json"],
+                                                          type="filepath", scale=1, elem_id="prompt-file")
+                    with gr.Column(scale=2):
+                        variants = gr.CheckboxGroup(label="Variants to run", choices=["base"], value=["base"], elem_id="variants")
+                        max_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens")
+                        with gr.Accordion("Decoding", open=False):
+                            decoding = gr.Radio([h.GREEDY, h.SAMPLING], value=h.GREEDY, label="Greedy (exact, repeatable) or sampling")
+                            with gr.Row():
+                                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                                temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
+                                top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
+                        run_btn = gr.Button("Compare", variant="primary", size="lg", elem_id="run")
+                compare_notice = gr.Markdown(elem_id="compare-notice")
+                only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
+                grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
+                diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
+                with gr.Row():
+                    storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
+                    difference_plot = gr.Plot(label="Output differences", show_label=False, elem_id="difference-chart")
+                with gr.Row(equal_height=False):
+                    scaling_plot = gr.Plot(label="Many tasks", show_label=False, elem_id="scaling-chart", scale=2)
+                    with gr.Column(scale=1):
+                        gr.Markdown("### Download this comparison\nCSV and JSON for analysis; the HTML report opens offline, charts included.")
+                        csv_btn = gr.DownloadButton("CSV", interactive=False, elem_id="export-csv")
+                        json_btn = gr.DownloadButton("JSON", interactive=False, elem_id="export-json")
+                        html_btn = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="export-html")
+
+            # ---- Adapters ----------------------------------------------------------------
+            with gr.Tab("Adapters", id="adapters"):
+                notice = gr.Markdown(elem_id="notice")
+                adapter_name = gr.Textbox(label="Name for the next adapter (optional; default: its folder or repo name)", max_lines=1, elem_id="adapter-name")
+                with gr.Row(equal_height=True):
+                    with gr.Column():
+                        gr.Markdown("**From the adapter directory**")
+                        folder = gr.Dropdown(h.folder_choices(settings), label="Adapter folder", allow_custom_value=not settings.public,
+                                             info="assets/adapters and ADAPTERS_UI_ADAPTER_DIR" + ("" if settings.public else "; or type a path on the server"))
+                        folder_btn = gr.Button("Attach folder", variant="primary")
+                    with gr.Column():
+                        gr.Markdown("**Upload a zip of an adapter folder**")
+                        upload = gr.File(label="adapter.zip (holds adapter_config.json + weights)", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
+                    with gr.Column():
+                        gr.Markdown("**From the Hugging Face Hub** (when online)")
+                        hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
+                        revision = gr.Textbox(label="Revision (optional)", placeholder="main", max_lines=1)
+                        hub_btn = gr.Button("Attach from Hub")
+                table = gr.Dataframe(headers=h.ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True, elem_id="adapters-table")
+                with gr.Row():
+                    detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
+                    detach_btn = gr.Button("Detach", variant="stop", scale=1)
+
+            # ---- Playground ---------------------------------------------------------------
+            with gr.Tab("Playground", id="playground"):
+                with gr.Row():
+                    play_variant = gr.Radio(["base"], value="base", label="Talk to", elem_id="play-variant", scale=3)
+                    mode = gr.Radio([h.CHAT, h.COMPLETE], value=h.CHAT, label="Mode", scale=1)
+                    play_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", scale=1)
+                play_notice = gr.Markdown(elem_id="play-notice")
+                with gr.Column(visible=True) as chat_box:
+                    chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chatbot")
+                    with gr.Row():
+                        message = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=5, elem_id="message")
+                        send = gr.Button("Send", variant="primary", scale=1)
+                        clear = gr.Button("Clear", scale=1)
+                with gr.Column(visible=False) as complete_box:
+                    start_text = gr.Textbox(label="Text to continue (no chat template)", lines=4, elem_id="start-text")
+                    complete_btn = gr.Button("Continue", variant="primary")
+                    continuation = gr.Textbox(label="Continuation", lines=6, interactive=False, elem_id="continuation")
+
+        # ---- wiring -------------------------------------------------------------------------
+        adapter_outputs = [header, notice, table, detach_name, variants, play_variant, storage_plot, scaling_plot]
+        demo.load(partial(h.refresh, holder), outputs=adapter_outputs)
+        folder_btn.click(partial(h.attach_folder, holder), [folder, adapter_name], adapter_outputs)
+        upload.upload(partial(h.attach_zip, holder), [upload, adapter_name], adapter_outputs).then(
+            lambda: None, outputs=upload
+        )
+        hub_btn.click(partial(h.attach_hub, holder), [hub_id, revision, adapter_name], adapter_outputs)
+        detach_btn.click(partial(h.detach, holder), [detach_name], adapter_outputs)
+
+        preset.change(h.load_prompt_set, preset, [prompts, compare_notice])
+        prompt_file.upload(h.load_prompt_file, prompt_file, [prompts, compare_notice])
+        run_btn.click(
+            partial(h.run_compare, holder),
+            [prompts, variants, max_tokens, decoding, seed, temperature, top_p, only_differ],
+            [compare_notice, grid, diff, view, difference_plot, csv_btn, json_btn, html_btn],
+            show_progress_on=[compare_notice], api_visibility="private",
+        ).then(partial(h.header_markdown, holder), outputs=header)
+        grid.click(h.select_row, [view, only_differ], [grid, diff, view])
+        only_differ.change(h.filter_rows, [view, only_differ], grid)
+
+        mode.change(lambda m: (gr.update(visible=m == h.CHAT), gr.update(visible=m == h.COMPLETE)), mode, [chat_box, complete_box])
+        play_variant.change(lambda v: gr.update(label=f"Chat with {v}"), play_variant, chatbot)
+        chat_inputs = [message, chatbot, play_variant, play_tokens]
+        chat_outputs = [chatbot, message, play_notice]
+        for trigger in (send.click, message.submit):
+            trigger(partial(h.chat_reply, holder), chat_inputs, chat_outputs, api_visibility="private")
+        clear.click(lambda: ([], ""), outputs=[chatbot, play_notice])
+        complete_btn.click(
+            partial(h.complete_text, holder), [start_text, play_variant, play_tokens],
+            [continuation, play_notice], api_visibility="private",
         )
 
         def compare_api(prompts: str, variants: list[str], max_new_tokens: int = 64) -> list[dict]:
-            """Prompts (one a line), variant names ("base" and attached adapters), max new tokens -> [{prompt, outputs}]."""
-            return compare(holder, prompts, variants, max_new_tokens)
+            """Prompts (one a line), variant names ("base" and attached adapters; empty = all), max new tokens -> [{prompt, outputs}]."""
+            return h.compare_records(holder, prompts, variants, max_new_tokens)
 
         gr.api(compare_api, api_name="compare")
     return demo
 
 
 def launch_kwargs() -> dict:
-    return {"theme": gr.themes.Soft(), "show_error": True}
+    return {"theme": gr.themes.Soft(text_size="lg"), "css": APP_CSS, "show_error": True}
