@@ -89,7 +89,8 @@ class Session:
         self.settings = settings
         self.worker = ModelWorker(base)
         self.registry = AdapterRegistry(self.worker, settings, base.source.name)
-        self._model_storage: ModelStorage | None = None
+        # Measured now, while the model is bare: mounted adapters add parameters to it in place.
+        self._model_storage: ModelStorage = model_storage(base.model, base.source.file)
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> "Session":
@@ -173,6 +174,4 @@ class Session:
 
     # ---- storage --------------------------------------------------------------------
     def storage(self) -> StorageReport:
-        if self._model_storage is None:
-            self._model_storage = model_storage(self.base.model, self.base.source.file)
         return StorageReport(self._model_storage, {info.name: info for info in self.adapters()})

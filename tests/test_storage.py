@@ -418,3 +418,16 @@ def test_format_bytes(n, text):
 def test_format_bytes_rejects_negative():
     with pytest.raises(ValueError):
         format_bytes(-1)
+
+
+def test_session_full_model_size_ignores_mounted_adapters(tiny_session, tiny_adapters, pristine_base):
+    """PEFT injects adapter layers into the base in place; the full-copy size must not grow with them."""
+    from adapters_ui.storage import model_storage
+
+    for name in ("lora", "dora"):
+        tiny_session.attach(tiny_adapters[name])
+    tiny_session.compare(["Hi"], settings=tiny_session.generation_settings(max_new_tokens=2))  # mounts a family
+    bare = model_storage(pristine_base)
+    assert sum(p.numel() for p in tiny_session.base.model.parameters()) > bare.params, "an adapter must be mounted"
+    assert tiny_session.storage().model.full_copy_bytes == bare.full_copy_bytes
+    assert tiny_session.storage().model.params == bare.params
