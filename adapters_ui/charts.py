@@ -67,7 +67,7 @@ def _power_label(exponent: int) -> str:
 def storage_figure(storage: dict) -> go.Figure:
     """One bar per adapter and one for a full fine-tuned copy, bytes on a log axis.
 
-    Each adapter bar is labelled ``943.0 kB vs 538.1 MB`` / ``571x smaller``: the log
+    Each adapter bar is labelled ``943.0 kB`` / ``vs 538.1 MB`` / ``571x smaller``: the log
     axis makes both visible, the label gives the real ratio.
     """
     title = "Bytes on disk: each adapter vs a full copy of the model"
@@ -77,7 +77,7 @@ def storage_figure(storage: dict) -> go.Figure:
     full = storage["full_model_bytes"]
     names = [*adapters, FULL_COPY]
     sizes = [max(a["bytes"], 1) for a in adapters.values()] + [max(full, 1)]
-    labels = [f"{format_bytes(a['bytes'])} vs {format_bytes(full)}<br>{format_ratio(full / max(a['bytes'], 1))}"
+    labels = [f"{format_bytes(a['bytes'])}<br>vs {format_bytes(full)}<br><b>{format_ratio(full / max(a['bytes'], 1))}</b>"
               for a in adapters.values()]
     labels.append(f"{format_bytes(full)}<br>({storage.get('full_model_dtype', '?')})")
     hovers = [f"{name}<br>{format_bytes(a['bytes'])} on disk<br>{a['params']:,} params ({a['dtype']})"
@@ -94,9 +94,9 @@ def storage_figure(storage: dict) -> go.Figure:
     ))
     low, high = math.floor(math.log10(min(sizes))), math.ceil(math.log10(max(sizes)))
     ticks = list(range(low, high + 1))
-    return _styled(fig, title, yaxis={
+    return _styled(fig, title, uniformtext={"minsize": 13, "mode": "show"}, yaxis={
         "type": "log", "title": "bytes on disk (log scale)",
-        "range": [low - 0.2, math.log10(max(sizes)) + 0.8],  # headroom for the labels above the bars
+        "range": [low - 0.2, math.log10(max(sizes)) + 1.1],  # headroom for the labels above the bars
         "tickvals": [10 ** k for k in ticks], "ticktext": [_power_label(k) for k in ticks],
     })
 

@@ -56,8 +56,8 @@ def test_storage_figure_bars_labels_and_log_axis():
     assert list(bars.y) == [943_000, 3_700_000, FULL]
     assert fig.layout.yaxis.type == "log"
     # 538,060,032 / 943,000 = 570.58 -> "571x smaller"
-    assert bars.text[0] == "943.0 kB vs 538.1 MB<br>571x smaller"
-    assert bars.text[1] == "3.7 MB vs 538.1 MB<br>145x smaller"
+    assert bars.text[0] == "943.0 kB<br>vs 538.1 MB<br><b>571x smaller</b>"
+    assert bars.text[1] == "3.7 MB<br>vs 538.1 MB<br><b>145x smaller</b>"
     assert "235,750 params" in bars.hovertext[0]
     assert "134,515,008 params" in bars.hovertext[2]
     assert "Bytes on disk" in fig.layout.title.text

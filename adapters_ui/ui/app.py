@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
                                                           type="filepath", scale=1, elem_id="prompt-file")
                     with gr.Column(scale=2):
                         variants = gr.CheckboxGroup(label="Variants to run", choices=["base"], value=["base"], elem_id="variants")
-                        max_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens")
+                        max_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", elem_id="max-tokens")
                         with gr.Accordion("Decoding", open=False):
                             decoding = gr.Radio([h.GREEDY, h.SAMPLING], value=h.GREEDY, label="Greedy (exact, repeatable) or sampling")
                             with gr.Row():
@@ -104,7 +104,8 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
                         hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
                         revision = gr.Textbox(label="Revision (optional)", placeholder="main", max_lines=1)
                         hub_btn = gr.Button("Attach from Hub")
-                table = gr.Dataframe(headers=h.ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True, elem_id="adapters-table")
+                table = gr.Dataframe(headers=h.ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True, elem_id="adapters-table",
+                                     column_widths=["13%", "8%", "6%", "6%", "25%", "11%", "10%", "9%", "12%"])
                 with gr.Row():
                     detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
                     detach_btn = gr.Button("Detach", variant="stop", scale=1)
@@ -114,14 +115,13 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     play_variant = gr.Radio(["base"], value="base", label="Talk to", elem_id="play-variant", scale=3)
                     mode = gr.Radio([h.CHAT, h.COMPLETE], value=h.CHAT, label="Mode", scale=1)
-                    play_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", scale=1)
+                    play_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", scale=1, elem_id="play-tokens")
                 play_notice = gr.Markdown(elem_id="play-notice")
                 with gr.Column(visible=True) as chat_box:
                     chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chatbot")
                     with gr.Row():
                         message = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=5, elem_id="message")
                         send = gr.Button("Send", variant="primary", scale=1)
-                        clear = gr.Button("Clear", scale=1)
                 with gr.Column(visible=False) as complete_box:
                     start_text = gr.Textbox(label="Text to continue (no chat template)", lines=4, elem_id="start-text")
                     complete_btn = gr.Button("Continue", variant="primary")
@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         chat_outputs = [chatbot, message, play_notice]
         for trigger in (send.click, message.submit):
             trigger(partial(h.chat_reply, holder), chat_inputs, chat_outputs, api_visibility="private")
-        clear.click(lambda: ([], ""), outputs=[chatbot, play_notice])
+        chatbot.clear(lambda: "", outputs=play_notice)
         complete_btn.click(
             partial(h.complete_text, holder), [start_text, play_variant, play_tokens],
             [continuation, play_notice], api_visibility="private",

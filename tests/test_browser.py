@@ -1,0 +1,207 @@
+"""The dashboard in a real browser: Chromium (Debian's /usr/bin/chromium) through Playwright,
+against ``python app.py`` started on localhost with the embedded SmolLM2 and the demo adapters.
+
+The tests run in file order and share one server and one page, as a presenter would:
+attach an adapter by zip upload, compare, read the diffs, export, then chat in the playground.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CACHE = ROOT / ".cache" / "test-models"  # shared with the integration tests: the GGUF is dequantized once
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]
+LOAD_S, RUN_S = 240, 300  # first load may dequantize the GGUF (~35 s); a compare on 2 CPU cores
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) to run the browser tests", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python app.py`` as a user starts it, on a free port; its log is shown if it dies."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "app.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTERS_UI_")}
+    env.update(ADAPTERS_UI_CACHE_DIR=str(CACHE), GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
+               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"app.py did not listen on {port} within 120 s:\n{log.read_text()[-3000:]}")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(server)
+    wait_text(page, "#header", "adapters: 3", LOAD_S)
+    yield page
+    context.close()
+
+
+def wait_text(page, selector: str, text: str, timeout_s: float = 30) -> None:
+    page.wait_for_function(
+        "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
+        arg=[selector, text], timeout=timeout_s * 1000,
+    )
+
+
+def grid_cells(page) -> list[list[str]]:
+    return page.eval_on_selector_all("#grid tr[data-row]", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+
+
+def test_attach_an_adapter_by_uploading_a_zip(page, tmp_path):
+    page.get_by_role("tab", name="Adapters").click()
+    not_a_zip = tmp_path / "notes.zip"
+    not_a_zip.write_text("not a zip")
+    page.locator("#zip-upload input[type=file]").set_input_files(str(not_a_zip))
+    wait_text(page, "#notice", "is not a zip file")
+    assert page.inner_text("#notice").count("\n") == 0
+
+    upload = tmp_path / "pirate_copy.zip"  # the demo pirate adapter, files at the top of the zip
+    with zipfile.ZipFile(upload, "w") as zf:
+        for file in (ROOT / "assets" / "adapters" / "pirate").iterdir():
+            zf.write(file, file.name)
+    page.locator("#zip-upload input[type=file]").set_input_files(str(upload))
+    wait_text(page, "#notice", "Attached pirate_copy (LoRA")
+    wait_text(page, "#header", "adapters: 4")
+    table = page.inner_text("#adapters-table")
+    assert "pirate_copy" in table and "q_proj, v_proj" in table
+    page.screenshot(path=str(tmp_path / "adapters.png"), full_page=True)
+
+
+def test_compare_fills_the_grid_and_draws_the_charts(page):
+    page.get_by_role("tab", name="Compare").click()
+    page.fill("#prompts textarea", "\n".join(PROMPTS))
+    tokens = page.locator("#max-tokens input[type=number]")
+    tokens.fill("16")
+    tokens.press("Enter")
+    variants = page.locator("#variants")
+    for name in ("base", "pirate", "pirate_copy", "json_answer"):
+        assert variants.get_by_label(name, exact=True).is_checked()
+    variants.get_by_label("bullets", exact=True).uncheck()  # DoRA is the slow path on CPU: keep the test short
+    page.click("#run")
+    wait_text(page, "#compare-notice", "Done:", RUN_S)
+
+    rows = grid_cells(page)
+    headers = page.eval_on_selector_all("#grid th", "cells => cells.map(c => c.innerText)")
+    assert headers == ["prompt", "base", "json_answer", "pirate", "pirate_copy"]
+    assert [row[0] for row in rows] == PROMPTS
+    for _prompt, base, json_answer, pirate, pirate_copy in rows:
+        assert pirate_copy == pirate != base, "the uploaded copy must answer exactly like the folder it came from"
+        assert pirate.startswith("Arr") and json_answer.startswith("{")
+    assert "json_answer: 2/2 changed" in page.inner_text("#compare-notice")
+
+    for chart in ("#storage-chart", "#difference-chart", "#scaling-chart"):
+        page.wait_for_selector(f"{chart} .js-plotly-plot .main-svg")
+    storage_bars = page.locator("#storage-chart g.point").count()
+    assert storage_bars == 5  # 4 adapters + the full model copy
+    assert "x smaller" in page.inner_text("#storage-chart")
+    assert page.locator("#difference-chart g.point").count() == 6  # 3 adapters x (changed, similarity)
+
+    page.locator("#grid tr[data-row='1']").click()
+    wait_text(page, "#diff", PROMPTS[1])
+    assert page.locator("#grid tr.selected[data-row='1']").count() == 1
+    assert page.locator("#diff ins.add").count() > 0 and page.locator("#diff del.rem").count() > 0
+    page.locator("#only-differ input").check()
+    page.wait_for_timeout(500)
+    assert len(grid_cells(page)) == 2  # every prompt differs here; the filter keeps both
+
+
+def test_export_the_report(page, tmp_path):
+    with page.expect_download() as info:
+        page.click("#export-html")
+    report = tmp_path / "report.html"
+    info.value.save_as(report)
+    text = report.read_text()
+    assert all(p in text for p in PROMPTS) and "pirate_copy" in text and "Plotly" in text
+    assert 'src="http' not in text and "<ins" in text
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    assert [r["prompt"] for r in rows] == PROMPTS and rows[0]["pirate"] == rows[0]["pirate_copy"]
+
+
+def last_bot_message(page) -> str:
+    return page.locator("#chatbot .message-row.bot-row").last.inner_text()
+
+
+def chat(page, variant: str, message: str) -> str:
+    page.locator("#play-variant").get_by_label(variant, exact=True).check()
+    page.fill("#message textarea", message)
+    page.press("#message textarea", "Enter")
+    wait_text(page, "#play-notice", f"{variant} answered", RUN_S)
+    return last_bot_message(page)
+
+
+def test_playground_switches_variants_and_each_visitor_keeps_their_own(page, browser, server):
+    page.get_by_role("tab", name="Playground").click()
+    tokens = page.locator("#play-tokens input[type=number]")
+    tokens.fill("24")
+    tokens.press("Enter")
+    pirate = chat(page, "pirate", "Tell me about the moon.")
+    assert pirate.startswith("Arr")
+    page.locator("#chatbot button[aria-label=Clear]").click()
+    base = chat(page, "base", "Tell me about the moon.")
+    assert base != pirate and not base.startswith("Arr")
+
+    # A second visitor picks another variant; the first visitor's choice and chat stay theirs.
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.goto(server)
+    wait_text(other, "#header", "adapters: 4", LOAD_S)
+    other.get_by_role("tab", name="Playground").click()
+    assert other.locator("#play-variant").get_by_label("base", exact=True).is_checked()
+    assert other.locator("#chatbot .message-row").count() == 0
+    json_reply = chat(other, "json_answer", "Tell me about the moon.")
+    assert json_reply.startswith("{")
+    assert page.locator("#play-variant").get_by_label("base", exact=True).is_checked()
+    page.locator("#chatbot button[aria-label=Clear]").click()
+    assert chat(page, "base", "Tell me about the moon.") == base
+    other.context.close()
