@@ -24,6 +24,9 @@ APP_CSS = """
 #grid {max-height: none}
 """
 
+# Every UI event stays off the API: the one public endpoint is `compare` (gr.api below).
+UI_ONLY = {"api_visibility": "private"}
+
 # A click anywhere in a grid row sends that row's original index (data-row) to the server.
 GRID_CLICK_JS = """
 element.addEventListener('click', (event) => {
@@ -129,35 +132,35 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
 
         # ---- wiring -------------------------------------------------------------------------
         adapter_outputs = [header, notice, table, detach_name, variants, play_variant, storage_plot, scaling_plot]
-        demo.load(partial(h.refresh, holder), outputs=adapter_outputs)
-        folder_btn.click(partial(h.attach_folder, holder), [folder, adapter_name], adapter_outputs)
-        upload.upload(partial(h.attach_zip, holder), [upload, adapter_name], adapter_outputs).then(
-            lambda: None, outputs=upload
+        demo.load(partial(h.refresh, holder), outputs=adapter_outputs, **UI_ONLY)
+        folder_btn.click(partial(h.attach_folder, holder), [folder, adapter_name], adapter_outputs, **UI_ONLY)
+        upload.upload(partial(h.attach_zip, holder), [upload, adapter_name], adapter_outputs, **UI_ONLY).then(
+            lambda: None, outputs=upload, **UI_ONLY
         )
-        hub_btn.click(partial(h.attach_hub, holder), [hub_id, revision, adapter_name], adapter_outputs)
-        detach_btn.click(partial(h.detach, holder), [detach_name], adapter_outputs)
+        hub_btn.click(partial(h.attach_hub, holder), [hub_id, revision, adapter_name], adapter_outputs, **UI_ONLY)
+        detach_btn.click(partial(h.detach, holder), [detach_name], adapter_outputs, **UI_ONLY)
 
-        preset.change(h.load_prompt_set, preset, [prompts, compare_notice])
-        prompt_file.upload(h.load_prompt_file, prompt_file, [prompts, compare_notice])
+        preset.change(h.load_prompt_set, preset, [prompts, compare_notice], **UI_ONLY)
+        prompt_file.upload(h.load_prompt_file, prompt_file, [prompts, compare_notice], **UI_ONLY)
         run_btn.click(
             partial(h.run_compare, holder),
             [prompts, variants, max_tokens, decoding, seed, temperature, top_p, only_differ],
             [compare_notice, grid, diff, view, difference_plot, csv_btn, json_btn, html_btn],
-            show_progress_on=[compare_notice], api_visibility="private",
-        ).then(partial(h.header_markdown, holder), outputs=header)
-        grid.click(h.select_row, [view, only_differ], [grid, diff, view])
-        only_differ.change(h.filter_rows, [view, only_differ], grid)
+            show_progress_on=[compare_notice], **UI_ONLY,
+        ).then(partial(h.header_markdown, holder), outputs=header, **UI_ONLY)
+        grid.click(h.select_row, [view, only_differ], [grid, diff, view], **UI_ONLY)
+        only_differ.change(h.filter_rows, [view, only_differ], grid, **UI_ONLY)
 
-        mode.change(lambda m: (gr.update(visible=m == h.CHAT), gr.update(visible=m == h.COMPLETE)), mode, [chat_box, complete_box])
-        play_variant.change(lambda v: gr.update(label=f"Chat with {v}"), play_variant, chatbot)
+        mode.change(lambda m: (gr.update(visible=m == h.CHAT), gr.update(visible=m == h.COMPLETE)), mode, [chat_box, complete_box], **UI_ONLY)
+        play_variant.change(lambda v: gr.update(label=f"Chat with {v}"), play_variant, chatbot, **UI_ONLY)
         chat_inputs = [message, chatbot, play_variant, play_tokens]
         chat_outputs = [chatbot, message, play_notice]
         for trigger in (send.click, message.submit):
-            trigger(partial(h.chat_reply, holder), chat_inputs, chat_outputs, api_visibility="private")
-        chatbot.clear(lambda: "", outputs=play_notice)
+            trigger(partial(h.chat_reply, holder), chat_inputs, chat_outputs, **UI_ONLY)
+        chatbot.clear(lambda: "", outputs=play_notice, **UI_ONLY)
         complete_btn.click(
             partial(h.complete_text, holder), [start_text, play_variant, play_tokens],
-            [continuation, play_notice], api_visibility="private",
+            [continuation, play_notice], **UI_ONLY,
         )
 
         def compare_api(prompts: str, variants: list[str], max_new_tokens: int = 64) -> list[dict]:

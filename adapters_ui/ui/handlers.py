@@ -110,6 +110,8 @@ def attach_folder(holder: SessionHolder, folder: str | None, name: str | None) -
     """Attach a folder picked from the adapter directory, or typed as a path on the server."""
     if not (folder or "").strip():
         return refresh(holder, problem("No adapter folder chosen: pick one from the list or type its path."))
+    if holder.settings.public and folder.strip() not in {path for _, path in folder_choices(holder.settings)}:
+        return refresh(holder, problem("In public mode only the listed adapter folders can be attached: pick one from the list, or upload a zip."))
     return _attached(holder, lambda s: s.attach(folder.strip(), (name or "").strip() or None))
 
 
@@ -232,15 +234,15 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
     started = time.perf_counter()
     threading.Thread(target=work, daemon=True).start()
     progress(0, desc="Starting")
-    yield ("**Running:** starting…", view_grid(view, False), *[gr.skip()] * 6)  # the empty grid at once
+    yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)  # the empty grid at once; the bar shows progress
     while True:
         try:
             kind, payload = updates.get(timeout=STREAM_EVERY_S)
             break
         except queue.Empty:
             elapsed = time.perf_counter() - started
-            progress(done[0] / total, desc=f"{done[0]}/{total} outputs")
-            yield (f"**Running:** {done[0]} of {total} outputs done · {elapsed:.1f} s", view_grid(view, False), *[gr.skip()] * 6)
+            progress(done[0] / total, desc=f"{done[0]} of {total} outputs done · {elapsed:.0f} s")
+            yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)
     if kind == "error":
         message = payload if isinstance(payload, AdaptersUIError) else f"The comparison failed: {type(payload).__name__}: {payload}"
         yield (problem(message), "", "", CompareView(), *[gr.skip()] * 4)
