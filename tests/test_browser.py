@@ -174,10 +174,17 @@ def last_bot_message(page) -> str:
 
 
 def chat(page, variant: str, message: str) -> str:
+    """Send one message and wait for the whole reply: two more rows, and the notice that the
+    reply is complete (it says "writing" while tokens stream in, and arrives with the last one)."""
     page.locator("#play-variant").get_by_label(variant, exact=True).check()
+    rows = page.locator("#chatbot .message-row").count()
     page.fill("#message textarea", message)
     page.press("#message textarea", "Enter")
-    wait_text(page, "#play-notice", f"{variant} answered", RUN_S)
+    page.wait_for_function(
+        """([rows, done]) => document.querySelectorAll('#chatbot .message-row').length === rows + 2
+                && document.querySelector('#play-notice').innerText.includes(done)""",
+        arg=[rows, f"{variant} answered"], timeout=RUN_S * 1000,
+    )
     return last_bot_message(page)
 
 
@@ -188,6 +195,8 @@ def test_playground_switches_variants_and_each_visitor_keeps_their_own(page, bro
     tokens.press("Enter")
     pirate = chat(page, "pirate", "Tell me about the moon.")
     assert pirate.startswith("Arr")
+    follow_up = chat(page, "pirate", "And the sun?")  # the conversation so far goes back to the model
+    assert follow_up.startswith("Arr") and page.locator("#chatbot .message-row").count() == 4
     page.locator("#chatbot button[aria-label=Clear]").click()
     base = chat(page, "base", "Tell me about the moon.")
     assert base != pirate and not base.startswith("Arr")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,15 +16,26 @@ from adapters_ui.runtime import describe_memory, memory_in_use
 MB = 1000**2
 
 
+MEASURE = """
+import torch
+from adapters_ui.runtime import memory_in_use
+before = memory_in_use("cpu")
+held = torch.ones(50_000_000, dtype=torch.float32)  # 200 MB, every page written
+during = memory_in_use("cpu")
+assert held.sum().item() == 50_000_000  # still held when measured
+del held
+print(before, during, memory_in_use("cpu"))
+"""
+
+
 def test_cpu_memory_grows_while_a_tensor_is_held():
-    before = memory_in_use("cpu")
-    held = torch.ones(50_000_000, dtype=torch.float32)  # 200 MB, every page written
-    during = memory_in_use("cpu")
+    """In a fresh process: a long test session's allocator may reuse pages it already holds."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", MEASURE], cwd=root, capture_output=True, text=True, check=True)
+    before, during, after = map(int, done.stdout.split())
     assert before > 0
     assert during - before >= 150 * MB, (before, during)
-    assert held.sum().item() == 50_000_000  # still held when measured
-    del held
-    assert memory_in_use("cpu") < during - 100 * MB  # and given back once freed
+    assert after < during - 100 * MB, (during, after)  # and given back once freed
 
 
 def test_without_proc_it_falls_back_to_peak_rss(monkeypatch, tmp_path):

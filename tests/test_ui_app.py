@@ -118,6 +118,18 @@ def test_bad_compare_input_is_one_line_and_leaves_the_view_alone(args, words, ho
     assert all(value == SKIP for value in update[1:])
 
 
+def test_export_folders_keep_only_the_newest_runs(tiny_settings):
+    import os
+
+    folders = []
+    for age in range(5):
+        folders.append(h.export_folder(tiny_settings, keep=3))
+        (folders[-1] / "report.html").write_text("x")
+        os.utime(folders[-1], (1_000_000 + age, 1_000_000 + age))  # a clear order, whatever the clock resolution
+    assert [f.exists() for f in folders] == [False, False, True, True, True]
+    assert all(f.parent == tiny_settings.cache_dir / "exports" for f in folders)
+
+
 def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(holder, tiny_adapters):
     h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
     view = drain(h.run_compare(holder, *compare_args()))[-1][3]

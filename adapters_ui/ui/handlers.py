@@ -8,6 +8,7 @@ Bad input never raises out of a UI handler: it becomes a one-line message in the
 from __future__ import annotations
 
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -31,7 +32,8 @@ from ..storage import format_bytes
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
-STREAM_EVERY_S = 0.5  # the grid redraws at most this often while outputs stream in
+STREAM_EVERY_S = 0.5
+KEEP_EXPORTS = 20  # runs whose downloads stay on disk  # the grid redraws at most this often while outputs stream in
 
 
 class SessionHolder:
@@ -250,7 +252,7 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
 
     comparison = payload
     view.records = comparison.records()
-    folder = Path(tempfile.mkdtemp(prefix="adapters_ui-report-"))
+    folder = export_folder(session.settings)
     files = write_exports(report_data(session, comparison), folder)
     view.exports = {kind: str(path) for kind, path in files.items()}
     changed = ", ".join(
@@ -268,6 +270,18 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
         gr.update(value=view.exports["json"], interactive=True),
         gr.update(value=view.exports["html"], interactive=True),
     )
+
+
+def export_folder(settings: Settings, keep: int = KEEP_EXPORTS) -> Path:
+    """A fresh folder for one run's downloads under <cache>/exports; only the newest ``keep`` stay,
+    so a long-running Space does not fill its disk with reports."""
+    root = settings.cache_dir / "exports"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    older = sorted((p for p in root.iterdir() if p.is_dir() and p != folder), key=lambda p: p.stat().st_mtime)
+    for stale in older[: max(0, len(older) - (keep - 1))]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return folder
 
 
 def select_row(view: CompareView, only_differ: bool, evt: gr.EventData) -> tuple:
