@@ -68,6 +68,13 @@ def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, wor
     assert list(table["name"]) == ["kept"] and holder.get().variants == ["base", "kept"]
 
 
+def test_a_base_that_cannot_load_says_why_in_the_header(tmp_path):
+    holder = h.SessionHolder(h.Settings(base_model=str(tmp_path / "missing"), cache_dir=tmp_path / "cache"))
+    header, *rest = h.page_load(holder)
+    assert header.startswith("**Error:** ") and "missing" in header and "\n" not in header
+    assert all(value == SKIP for value in rest)
+
+
 def test_public_mode_attaches_only_listed_folders(tiny_settings, tiny_adapters):
     holder = h.SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,)))
     _header, notice, table, *_ = h.attach_folder(holder, "/etc", "")

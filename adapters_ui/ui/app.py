@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
 
         # ---- wiring -------------------------------------------------------------------------
         adapter_outputs = [header, notice, table, detach_name, variants, play_variant, storage_plot, scaling_plot]
-        demo.load(partial(h.refresh, holder), outputs=adapter_outputs, **UI_ONLY)
+        demo.load(partial(h.page_load, holder), outputs=adapter_outputs, **UI_ONLY)
         folder_btn.click(partial(h.attach_folder, holder), [folder, adapter_name], adapter_outputs, **UI_ONLY)
         upload.upload(partial(h.attach_zip, holder), [upload, adapter_name], adapter_outputs, **UI_ONLY).then(
             lambda: None, outputs=upload, **UI_ONLY

@@ -32,8 +32,8 @@ from ..storage import format_bytes
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
-STREAM_EVERY_S = 0.5
-KEEP_EXPORTS = 20  # runs whose downloads stay on disk  # the grid redraws at most this often while outputs stream in
+STREAM_EVERY_S = 0.5  # the grid redraws at most this often while outputs stream in
+KEEP_EXPORTS = 20  # runs whose downloads stay on disk
 
 
 class SessionHolder:
@@ -84,7 +84,7 @@ def adapters_frame(holder: SessionHolder) -> pd.DataFrame:
 
 
 def refresh(holder: SessionHolder, notice: str = "") -> tuple:
-    """Everything that depends on the attached adapters, in the order of ``App.adapter_outputs``."""
+    """Everything that depends on the attached adapters, in the order of ``adapter_outputs`` in app.py."""
     session = holder.get()
     names = [info.name for info in session.adapters()]
     return (
@@ -97,6 +97,14 @@ def refresh(holder: SessionHolder, notice: str = "") -> tuple:
         charts.storage_figure(session.storage().to_dict()),
         charts.scaling_figure(session.storage().to_dict()),
     )
+
+
+def page_load(holder: SessionHolder) -> tuple:
+    """The first view; a base model that cannot load says why in the header instead of a blank page."""
+    try:
+        return refresh(holder)
+    except AdaptersUIError as exc:
+        return (problem(exc), *[gr.skip()] * 7)
 
 
 def _attached(holder: SessionHolder, attach) -> tuple:
