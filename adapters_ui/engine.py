@@ -26,7 +26,14 @@ from typing import Callable, Iterable
 import torch
 
 from .base_model import LoadedBase
-from .errors import AdapterWeightsError, ArchitectureMismatchError, ShapeMismatchError, UnknownVariantError, first_line
+from .errors import (
+    AdapterWeightsError,
+    ArchitectureMismatchError,
+    ShapeMismatchError,
+    StoppedError,
+    UnknownVariantError,
+    first_line,
+)
 from .generation import GenerationSettings, format_prompt, generate_texts
 from .validation import AdapterSpec
 
@@ -169,11 +176,13 @@ class ModelWorker:
         on_output: OnOutput | None = None,
         on_partial: OnOutput | None = None,
         formatted: bool = False,
+        stop: threading.Event | None = None,
     ) -> dict[tuple[int, str], str]:
         """Outputs for every (prompt index, variant). ``on_output`` hears each as it is ready;
         ``on_partial`` hears the text so far after every new token (for live streaming).
-        ``formatted``: the prompts are already the model's input text (e.g. a chat transcript)."""
-        sink = _Sink(on_output, on_partial)
+        ``formatted``: the prompts are already the model's input text (e.g. a chat transcript).
+        ``stop``: once set, the running batch ends at its next token and StoppedError is raised."""
+        sink = _Sink(on_output, on_partial, stop)
         texts = prompts if formatted else [format_prompt(self.tokenizer, p, settings.use_chat_template) for p in prompts]
         with self.lock:
             for family, route, names in self.plan(variants).steps:
@@ -201,7 +210,7 @@ class ModelWorker:
         for start in range(0, len(texts), size):
             keys = [(index, variant) for index in range(start, min(start + size, len(texts)))]
             chunk = [texts[index] for index, _ in keys]
-            sink.finished(keys, generate_texts(model, self.tokenizer, chunk, settings, sink.streaming(keys)))
+            sink.finished(keys, generate_texts(model, self.tokenizer, chunk, settings, sink.streaming(keys), sink.stop))
 
     def _run_mixed(self, texts, names, settings, sink) -> None:
         rows = [(i, name) for name in names for i in range(len(texts))]  # adapter-major: similar rows together
@@ -209,7 +218,7 @@ class ModelWorker:
             keys = rows[start : start + settings.batch_size]
             adapter_names = ["__base__" if name == BASE else self._keys[name] for _, name in keys]
             results = generate_texts(
-                self._host, self.tokenizer, [texts[i] for i, _ in keys], settings, sink.streaming(keys),
+                self._host, self.tokenizer, [texts[i] for i, _ in keys], settings, sink.streaming(keys), sink.stop,
                 adapter_names=adapter_names,
             )
             sink.finished(keys, results)
@@ -268,12 +277,15 @@ class ModelWorker:
 class _Sink:
     """Collects one ``generate`` request's outputs and passes them on as they come."""
 
-    def __init__(self, on_output: OnOutput | None, on_partial: OnOutput | None):
+    def __init__(self, on_output: OnOutput | None, on_partial: OnOutput | None, stop: threading.Event | None):
         self.outputs: dict[tuple[int, str], str] = {}
         self.on_output = on_output
         self.on_partial = on_partial
+        self.stop = stop
 
     def finished(self, keys: list[tuple[int, str]], texts: list[str]) -> None:
+        if self.stop is not None and self.stop.is_set():  # cut short: these texts are not the real outputs
+            raise StoppedError(f"Stopped after {len(self.outputs)} finished outputs: press Compare to run again.")
         for (index, variant), text in zip(keys, texts):
             self.outputs[(index, variant)] = text
             if self.on_output:

@@ -6,6 +6,7 @@ and this module decides *how* text goes in and out, the same way on every path.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -88,13 +89,31 @@ class RowStreamer:
         pass
 
 
+class StopWhenSet:
+    """A ``StoppingCriteria`` that ends every row at the next token once ``event`` is set
+    (a Stop button: the call returns what was written so far)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
 def generate_texts(
-    model, tokenizer, texts: list[str], settings: GenerationSettings, on_rows: OnRows | None = None, **extra
+    model,
+    tokenizer,
+    texts: list[str],
+    settings: GenerationSettings,
+    on_rows: OnRows | None = None,
+    stop: threading.Event | None = None,
+    **extra,
 ) -> list[str]:
     """One ``generate`` call over ``texts`` (left-padded); returns only the new text of each row.
 
-    ``on_rows`` hears every row's text so far after each token (live streaming);
-    ``extra`` passes through, e.g. ``adapter_names=[...]`` for PEFT's mixed-adapter batch.
+    ``on_rows`` hears every row's text so far after each token (live streaming); ``stop``,
+    once set, ends the call at the next token; ``extra`` passes through, e.g.
+    ``adapter_names=[...]`` for PEFT's mixed-adapter batch.
     """
     device = next(model.parameters()).device
     encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
@@ -102,6 +121,10 @@ def generate_texts(
         torch.manual_seed(settings.seed)
     if on_rows is not None:
         extra["streamer"] = RowStreamer(tokenizer, on_rows)
+    if stop is not None:
+        from transformers import StoppingCriteriaList
+
+        extra["stopping_criteria"] = StoppingCriteriaList([StopWhenSet(stop)])
     with torch.inference_mode():
         output = model.generate(**encoded, **settings.generate_kwargs(tokenizer), **extra)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]  # [rows, new] (left padding: prompts end together)

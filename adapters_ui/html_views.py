@@ -31,6 +31,8 @@ table.ag-grid, table.ag-table {width: 100%; table-layout: fixed; border-collapse
 .ag-diff h3 {margin: 0.4em 0; white-space: pre-wrap; overflow-wrap: anywhere;}
 .ag-diff .ag-block {border: 1px solid #d0d4dc; border-radius: 6px; padding: 8px 10px; margin: 8px 0;}
 .ag-diff .ag-label {font-weight: 600; margin-bottom: 4px;}
+.ag-diff .ag-pair {display: grid; grid-template-columns: 1fr 1fr; gap: 10px; margin: 8px 0;}
+.ag-diff .ag-pair .ag-block {margin: 0;}
 .ag-diff .ag-text {white-space: pre-wrap; overflow-wrap: anywhere;}
 .ag-diff .pending, .ag-note {color: #6b7280; font-style: italic;}
 ins.add {background: #ccf0d3; color: #0f5323; text-decoration: none; border-radius: 3px;}
@@ -87,33 +89,51 @@ def diff_html(base: str, other: str) -> str:
     return "".join(marks[op].format(html.escape(text)) for op, text in word_diff(base, other))
 
 
+def side_by_side_html(base: str, other: str) -> tuple[str, str]:
+    """(``base`` with the words ``other`` drops struck out, ``other`` with the words it adds marked):
+    the two halves of a side-by-side diff; together they carry the same marks as ``diff_html``."""
+    pieces = word_diff(base, other)
+    left = {"same": "{}", "removed": '<del class="rem">{}</del>'}
+    right = {"same": "{}", "added": '<ins class="add">{}</ins>'}
+    return (
+        "".join(left[op].format(html.escape(text)) for op, text in pieces if op in left) or EMPTY,
+        "".join(right[op].format(html.escape(text)) for op, text in pieces if op in right) or EMPTY,
+    )
+
+
 def _block(label: str, body: str) -> str:
     return f'<div class="ag-block"><div class="ag-label">{label}</div><div class="ag-text">{body}</div></div>'
 
 
+def _pair(left_label: str, left: str, right_label: str, right: str) -> str:
+    return f'<div class="ag-pair">{_block(left_label, left)}{_block(right_label, right)}</div>'
+
+
 def diff_panel_html(record: dict, base: str = BASE) -> str:
-    """One prompt: its base output, then each other variant as a word diff against it."""
+    """One prompt: each other variant next to the base output, side by side, with the words the
+    variant drops struck out on the base side and the words it adds marked on its own side."""
     outputs = record.get("outputs") or {}
     base_text = outputs.get(base)
+    base_name = html.escape(base)
+    others = [(v, t) for v, t in outputs.items() if v != base]
     parts = [f'<div class="ag-diff"><h3>{_text(record["prompt"])}</h3>']
     if base_text is None:
-        parts.append(f'<p class="ag-note">Differences are shown against {html.escape(base)}, '
+        parts.append(f'<p class="ag-note">Differences are shown against {base_name}, '
                      "which was not run for this prompt: outputs are shown as they are.</p>")
-    else:
-        parts.append(_block(html.escape(base), _text(base_text)))
-    for variant, text in outputs.items():
-        if variant == base:
-            continue
+    elif not others:
+        parts.append(_block(base_name, _text(base_text)))
+    for variant, text in others:
         name = html.escape(variant)
         if text is None:
             parts.append(_block(name, '<span class="pending">still running…</span>'))
         elif base_text is None:
             parts.append(_block(name, _text(text)))
         elif text == base_text:
-            parts.append(_block(f"{name} — identical to {html.escape(base)}", _text(text)))
+            parts.append(_block(f"{name} — identical to {base_name}", _text(text)))
         else:
-            score = f"{100 * similarity(base_text, text):.0f}% similar to {html.escape(base)}"
-            parts.append(_block(f"{name} — {score}", diff_html(base_text, text) or EMPTY))
+            left, right = side_by_side_html(base_text, text)
+            score = f"{100 * similarity(base_text, text):.0f}% similar to {base_name}"
+            parts.append(_pair(f"{base_name} — struck: what {name} drops", left, f"{name} — {score}", right))
     parts.append("</div>")
     return "".join(parts)
 

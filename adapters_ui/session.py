@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,9 +123,11 @@ class Session:
         settings: GenerationSettings | None = None,
         on_output: OnOutput | None = None,
         on_partial: OnOutput | None = None,
+        stop: threading.Event | None = None,
     ) -> Comparison:
         """Run every prompt through every variant (default: base and all adapters).
-        ``on_output`` hears each finished output, ``on_partial`` each output so far, token by token."""
+        ``on_output`` hears each finished output, ``on_partial`` each output so far, token by token;
+        setting ``stop`` ends the run early with StoppedError."""
         prompts = [p.strip() for p in prompts if p and p.strip()]
         if not prompts:
             raise PromptError("No prompts given: enter at least one prompt.")
@@ -132,7 +135,7 @@ class Session:
         settings = settings or self.generation_settings()
         started = time.perf_counter()
         plan = self.worker.plan(variants)  # checks the variant names before any work
-        outputs = self.worker.generate(prompts, variants, settings, on_output, on_partial)
+        outputs = self.worker.generate(prompts, variants, settings, on_output, on_partial, stop=stop)
         elapsed = time.perf_counter() - started
         routes = {name: route for _, route, names in plan.steps for name in names}
         results = tuple(

@@ -121,6 +121,12 @@ def test_compare_fills_the_grid_and_draws_the_charts(page):
     page.get_by_role("tab", name="Compare").click()
     page.fill("#prompts textarea", "\n".join(PROMPTS))
     tokens = page.locator("#max-tokens input[type=number]")
+    tokens.fill("300")
+    tokens.press("Enter")
+    page.click("#run")  # a long run, stopped once the first tokens show in the grid
+    page.wait_for_function("[...document.querySelectorAll('#grid td')].some(td => td.innerText.length > 10 && !td.querySelector('b'))", timeout=RUN_S * 1000)
+    page.click("#stop")
+    wait_text(page, "#compare-notice", "Stopped:", 60)
     tokens.fill("16")
     tokens.press("Enter")
     variants = page.locator("#variants")

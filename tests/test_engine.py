@@ -209,3 +209,24 @@ def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_ad
 def test_playground_calls_reject_bad_input(call, error, tiny_session):
     with pytest.raises((PromptError, UnknownVariantError), match=error):
         call(tiny_session)
+
+
+def test_stop_ends_a_comparison_early_and_the_next_one_is_exact(tiny_session, tiny_adapters):
+    """The Stop button: the run ends at the next token with StoppedError; nothing is left half-mounted."""
+    from adapters_ui.errors import StoppedError
+
+    for name in ("lora", "dora"):
+        tiny_session.attach(tiny_adapters[name])
+    settings = tiny_session.generation_settings(max_new_tokens=TOKENS)
+    expected = tiny_session.compare(PROMPTS, settings=settings).records()
+    stop, tokens_seen = threading.Event(), []
+
+    def on_partial(index, variant, text):
+        tokens_seen.append(text)
+        if len(tokens_seen) == 3 * len(PROMPTS):  # a few tokens into the first batch
+            stop.set()
+
+    with pytest.raises(StoppedError, match="Stopped after 0 finished outputs"):
+        tiny_session.compare(PROMPTS, settings=settings, on_partial=on_partial, stop=stop)
+    assert len(tokens_seen) < len(PROMPTS) * TOKENS  # it did not run to the end
+    assert tiny_session.compare(PROMPTS, settings=settings).records() == expected

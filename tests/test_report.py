@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import io
 import json
 import re
@@ -17,6 +19,7 @@ from adapters_ui.html_views import (
     adapter_table_html,
     diff_html,
     diff_panel_html,
+    side_by_side_html,
     grid_html,
 )
 from adapters_ui.metrics import difference_summary
@@ -177,8 +180,24 @@ def test_diff_panel_html_against_the_base():
     panel = diff_panel_html({"prompt": XSS, "outputs": {"base": "a b c d", "same": "a b c d", "x": "a b c e", "y": None}})
     assert "<h3>&lt;script&gt;" in panel and "<script" not in panel
     assert "same — identical to base" in panel
-    assert "x — 75% similar to base" in panel and '<ins class="add">e</ins>' in panel
+    assert "x — 75% similar to base" in panel and "base — struck: what x drops" in panel
+    assert '<div class="ag-text">a b c <del class="rem">d</del></div>' in panel  # base side: what x drops
+    assert '<div class="ag-text">a b c <ins class="add">e</ins></div>' in panel  # x side: what x adds
     assert "still running" in panel
+
+
+@pytest.mark.parametrize(
+    "base, other",
+    [("a b c d", "a b c e"), ("", "new words"), ("old words", ""), ("the cat sat", "the cat sat down, then left"),
+     ("Héllo  wörld\n", "Hello world")],
+)
+def test_side_by_side_halves_rebuild_both_texts(base, other):
+    import re
+
+    left, right = side_by_side_html(base, other)
+    strip = lambda marked: html.unescape(re.sub(r"</?(del|ins)[^>]*>|<i>\(empty\)</i>", "", marked))  # noqa: E731
+    assert (strip(left), strip(right)) == (base, other)
+    assert "<ins" not in left and "<del" not in right
 
 
 def test_diff_panel_html_without_a_base():

@@ -137,6 +137,21 @@ def test_export_folders_keep_only_the_newest_runs(tiny_settings):
     assert all(f.parent == tiny_settings.cache_dir / "exports" for f in folders)
 
 
+def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(holder, tiny_adapters):
+    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+    assert h.stop_compare(holder, None).startswith("**Error:** Nothing to stop")
+    run = h.run_compare(holder, *compare_args(prompts="\n".join(f"Prompt {i}" for i in range(6)), tokens=400))
+    next(run)  # the empty grid: the run is under way
+    assert set(holder.stops) == {"local"}
+    assert h.stop_compare(holder, gr.Request(session_hash="someone else")).startswith("**Error:** Nothing to stop")
+    assert h.stop_compare(holder, None) == "**Stopping…**"
+    notice, grid, diff, view, *rest = drain(run)[-1]
+    assert notice.startswith("**Stopped:** ") and grid.count("<tr data-row=") == 6 and rest == [SKIP] * 4
+    assert holder.stops == {}
+    # the app keeps working: the next comparison runs to the end
+    assert drain(h.run_compare(holder, *compare_args()))[-1][0].startswith("**Done:**")
+
+
 def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(holder, tiny_adapters):
     h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
     view = drain(h.run_compare(holder, *compare_args()))[-1][3]

@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
                                 seed = gr.Number(0, label="Seed", precision=0, minimum=0)
                                 temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
                                 top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
-                        run_btn = gr.Button("Compare", variant="primary", size="lg", elem_id="run")
+                        with gr.Row():
+                            run_btn = gr.Button("Compare", variant="primary", size="lg", elem_id="run", scale=3)
+                            stop_btn = gr.Button("Stop", variant="stop", size="lg", elem_id="stop", scale=1)
                 compare_notice = gr.Markdown(elem_id="compare-notice")
                 only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
                 grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
             [compare_notice, grid, diff, view, difference_plot, csv_btn, json_btn, html_btn],
             show_progress_on=[compare_notice], **UI_ONLY,
         ).then(partial(h.header_markdown, holder), outputs=header, **UI_ONLY)
+        stop_btn.click(partial(h.stop_compare, holder), outputs=compare_notice, **UI_ONLY)
         grid.click(h.select_row, [view, only_differ], [grid, diff, view], **UI_ONLY)
         only_differ.change(h.filter_rows, [view, only_differ], grid, **UI_ONLY)
 

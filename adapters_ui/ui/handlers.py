@@ -21,7 +21,7 @@ import pandas as pd
 from .. import charts, sources
 from .. import demo as demo_set
 from ..config import Settings
-from ..errors import AdaptersUIError, PromptError
+from ..errors import AdaptersUIError, PromptError, StoppedError
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompts
@@ -43,6 +43,7 @@ class SessionHolder:
         self.settings = settings or Settings.from_env()
         self._session: Session | None = None
         self._lock = threading.Lock()
+        self.stops: dict[str, threading.Event] = {}  # visitor (session hash) -> their running comparison's stop
 
     def get(self) -> Session:
         with self._lock:
@@ -208,7 +209,21 @@ def view_diff(view: CompareView) -> str:
     return diff_panel_html(view.records[view.selected])
 
 
-def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p, only_differ, progress=gr.Progress()):
+def visitor(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def stop_compare(holder: SessionHolder, request: gr.Request = None) -> str:
+    """The Stop button: ends this visitor's own running comparison (nobody else's) at its next token."""
+    stop = holder.stops.get(visitor(request))
+    if stop is None:
+        return problem("Nothing to stop: no comparison of yours is running.")
+    stop.set()
+    return "**Stopping…**"
+
+
+def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p, only_differ,
+                progress=gr.Progress(), request: gr.Request = None):
     """Generator: yields (notice, grid, diff, view, difference chart, csv, json, html) while outputs stream in."""
     session = holder.get()
     try:
@@ -235,11 +250,16 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
         view.records[index]["outputs"][variant] = text
         done[0] += 1
 
+    stop = holder.stops[visitor(request)] = threading.Event()
+
     def work() -> None:
         try:
-            updates.put(("done", session.compare(prompts, variants, settings, on_output, on_partial)))
+            updates.put(("done", session.compare(prompts, variants, settings, on_output, on_partial, stop)))
         except Exception as exc:  # noqa: BLE001 -- reported in the page; the app keeps working
             updates.put(("error", exc))
+        finally:
+            if holder.stops.get(visitor(request)) is stop:
+                del holder.stops[visitor(request)]
 
     started = time.perf_counter()
     threading.Thread(target=work, daemon=True).start()
@@ -253,6 +273,10 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
             elapsed = time.perf_counter() - started
             progress(done[0] / total, desc=f"{done[0]} of {total} outputs done · {elapsed:.0f} s")
             yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)
+    if isinstance(payload, StoppedError):  # keep what was written so far on screen
+        yield (f"**Stopped:** {done[0]} of {total} outputs were finished; press Compare to run again.",
+               view_grid(view, False), "", view, *[gr.skip()] * 4)
+        return
     if kind == "error":
         message = payload if isinstance(payload, AdaptersUIError) else f"The comparison failed: {type(payload).__name__}: {payload}"
         yield (problem(message), "", "", CompareView(), *[gr.skip()] * 4)
