@@ -70,7 +70,7 @@ def storage_figure(storage: dict) -> go.Figure:
     Each adapter bar is labelled ``943.0 kB`` / ``vs 538.1 MB`` / ``571x smaller``: the log
     axis makes both visible, the label gives the real ratio.
     """
-    title = "Bytes on disk: each adapter vs a full copy of the model"
+    title = "Bytes on disk: adapters vs a full model copy"
     adapters = storage.get("adapters") or {}
     if not adapters:
         return _empty(title, NO_ADAPTERS)
@@ -113,7 +113,7 @@ def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
     """Disk cost of N task versions: N full copies, or one base plus N adapters (their mean size)."""
     if max_tasks < 1:
         raise ValueError(f"max_tasks must be at least 1, got {max_tasks}")
-    title = "Storing N task versions: full copies vs one base + adapters"
+    title = "N task versions: full copies vs base + adapters"
     adapters = storage.get("adapters") or {}
     if not adapters:
         return _empty(title, NO_ADAPTERS_SCALING)
@@ -142,7 +142,7 @@ def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
 
 def difference_figure(summary: list[VariantDifference]) -> go.Figure:
     """Per adapter: how many prompts it changed, and how close its words stay to the base (both %)."""
-    title = "How much each adapter changes the base model's outputs"
+    title = "How much each adapter changes the outputs"
     if not summary:
         return _empty(title, NO_COMPARISON)
     names = [d.variant for d in summary]
