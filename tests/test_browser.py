@@ -161,6 +161,18 @@ def test_compare_fills_the_grid_and_draws_the_charts(page):
     assert len(grid_cells(page)) == 2  # every prompt differs here; the filter keeps both
 
 
+def test_the_api_gives_what_the_grid_shows(page, server):
+    """gradio_client against the same running app: /compare returns the texts the grid shows."""
+    from gradio_client import Client
+
+    shown = grid_cells(page)
+    records = Client(server, verbose=False).predict(
+        "\n".join(PROMPTS), ["base", "json_answer", "pirate", "pirate_copy"], 16, api_name="/compare"
+    )
+    assert [r["prompt"] for r in records] == PROMPTS
+    assert [[r["prompt"], *r["outputs"].values()] for r in records] == shown
+
+
 def test_export_the_report(page, tmp_path):
     with page.expect_download() as info:
         page.click("#export-html")
