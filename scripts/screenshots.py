@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters_ui.ui.app import create_app, launch_kwargs  # noqa: E402
+from adapters_ui.ui.app import create_app, launch_kwargs  # noqa: E402 (after the sys.path line)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

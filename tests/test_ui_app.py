@@ -145,7 +145,7 @@ def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(holder, tiny
     assert set(holder.stops) == {"local"}
     assert h.stop_compare(holder, gr.Request(session_hash="someone else")).startswith("**Error:** Nothing to stop")
     assert h.stop_compare(holder, None) == "**Stopping…**"
-    notice, grid, diff, view, *rest = drain(run)[-1]
+    notice, grid, _diff, _view, *rest = drain(run)[-1]
     assert notice.startswith("**Stopped:** ") and grid.count("<tr data-row=") == 6 and rest == [SKIP] * 4
     assert holder.stops == {}
     # the app keeps working: the next comparison runs to the end
