@@ -112,6 +112,10 @@ class Session:
     def variants(self) -> list[str]:
         return [BASE, *self.registry.names]
 
+    def check_variants(self, variants: list[str]) -> None:
+        """UnknownVariantError for a name that is neither "base" nor attached, before any work."""
+        self.worker.plan(list(variants))
+
     # ---- comparing ----------------------------------------------------------------
     def generation_settings(self, **overrides) -> GenerationSettings:
         return generation_settings(self.settings, **overrides)
@@ -168,7 +172,7 @@ class Session:
         return self._one(text, variant, settings, on_partial)
 
     def _one(self, text: str, variant: str, settings, on_partial) -> str:
-        self.worker.plan([variant])  # checks the name first
+        self.check_variants([variant])
         partial = (lambda _i, _v, so_far: on_partial(so_far)) if on_partial else None
         outputs = self.worker.generate(
             [text], [variant], settings or self.generation_settings(), on_partial=partial, formatted=True

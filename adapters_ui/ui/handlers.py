@@ -21,7 +21,7 @@ import pandas as pd
 from .. import charts, sources
 from .. import demo as demo_set
 from ..config import Settings
-from ..errors import AdaptersUIError, PromptError, StoppedError
+from ..errors import AdaptersUIError, PromptError, StoppedError, first_line
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompts
@@ -64,6 +64,31 @@ def problem(exc: Exception | str) -> str:
     return f"**Error:** {exc}"
 
 
+def failure(exc: BaseException, what: str) -> str:
+    """Our own errors say what to do already; anything else is named, on one line."""
+    return str(exc) if isinstance(exc, AdaptersUIError) else f"{what}: {type(exc).__name__}: {first_line(exc)}"
+
+
+def in_background(work):
+    """Run ``work()`` in a thread so that a handler can keep redrawing while the model works:
+    yields None every STREAM_EVERY_S while it runs, then ("done", result) or ("error", exception)."""
+    outcome: queue.Queue = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            outcome.put(("done", work()))
+        except Exception as exc:  # noqa: BLE001 -- the caller reports it in the page; the app keeps working
+            outcome.put(("error", exc))
+
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        try:
+            yield outcome.get(timeout=STREAM_EVERY_S)
+            return
+        except queue.Empty:
+            yield None
+
+
 # ---- header and adapters panel ---------------------------------------------------------
 def header_markdown(holder: SessionHolder) -> str:
     session = holder.get()
@@ -88,6 +113,7 @@ def refresh(holder: SessionHolder, notice: str = "") -> tuple:
     """Everything that depends on the attached adapters, in the order of ``adapter_outputs`` in app.py."""
     session = holder.get()
     names = [info.name for info in session.adapters()]
+    storage = session.storage().to_dict()
     return (
         header_markdown(holder),
         notice,
@@ -95,8 +121,8 @@ def refresh(holder: SessionHolder, notice: str = "") -> tuple:
         gr.update(choices=names, value=None),
         gr.update(choices=session.variants, value=session.variants),
         gr.update(choices=session.variants),
-        charts.storage_figure(session.storage().to_dict()),
-        charts.scaling_figure(session.storage().to_dict()),
+        charts.storage_figure(storage),
+        charts.scaling_figure(storage),
     )
 
 
@@ -113,8 +139,8 @@ def _attached(holder: SessionHolder, attach) -> tuple:
         info = attach(holder.get())
     except AdaptersUIError as exc:
         return refresh(holder, problem(exc))
-    ratio = holder.get().storage().ratio(info.name)
-    return refresh(holder, ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio:,.0f}x smaller than the model)."))
+    ratio = charts.format_ratio(holder.get().storage().ratio(info.name))
+    return refresh(holder, ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
 
 
 def attach_folder(holder: SessionHolder, folder: str | None, name: str | None) -> tuple:
@@ -233,15 +259,14 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
             raise PromptError("No prompts given: type at least one prompt, one per line, or load a set.")
         if not variants:
             raise PromptError("No variants chosen: tick the base and/or at least one adapter.")
-        session.worker.plan(list(variants))  # unknown names fail here, before any work
+        session.check_variants(variants)  # unknown names fail here, before any work
     except AdaptersUIError as exc:
         yield (problem(exc), *[gr.skip()] * 7)
         return
 
-    variants = [v for v in session.variants if v in variants] + [v for v in variants if v not in session.variants]
+    variants = [v for v in session.variants if v in variants]  # checked above: all attached; base first
     view = CompareView([{"prompt": p, "outputs": {v: None for v in variants}} for p in prompts], list(variants))
     total, done = len(prompts) * len(variants), [0]
-    updates: queue.Queue = queue.Queue()
 
     def on_partial(index: int, variant: str, text: str) -> None:
         view.records[index]["outputs"][variant] = text
@@ -250,36 +275,31 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
         view.records[index]["outputs"][variant] = text
         done[0] += 1
 
-    stop = holder.stops[visitor(request)] = threading.Event()
+    key = visitor(request)
+    stop = holder.stops[key] = threading.Event()
 
-    def work() -> None:
+    def work():
         try:
-            updates.put(("done", session.compare(prompts, variants, settings, on_output, on_partial, stop)))
-        except Exception as exc:  # noqa: BLE001 -- reported in the page; the app keeps working
-            updates.put(("error", exc))
+            return session.compare(prompts, variants, settings, on_output, on_partial, stop)
         finally:
-            if holder.stops.get(visitor(request)) is stop:
-                del holder.stops[visitor(request)]
+            if holder.stops.get(key) is stop:
+                del holder.stops[key]
 
     started = time.perf_counter()
-    threading.Thread(target=work, daemon=True).start()
     progress(0, desc="Starting")
     yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)  # the empty grid at once; the bar shows progress
-    while True:
-        try:
-            kind, payload = updates.get(timeout=STREAM_EVERY_S)
-            break
-        except queue.Empty:
+    for outcome in in_background(work):
+        if outcome is None:
             elapsed = time.perf_counter() - started
             progress(done[0] / total, desc=f"{done[0]} of {total} outputs done · {elapsed:.0f} s")
             yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)
+    kind, payload = outcome
     if isinstance(payload, StoppedError):  # keep what was written so far on screen
         yield (f"**Stopped:** {done[0]} of {total} outputs were finished; press Compare to run again.",
                view_grid(view, False), "", view, *[gr.skip()] * 4)
         return
     if kind == "error":
-        message = payload if isinstance(payload, AdaptersUIError) else f"The comparison failed: {type(payload).__name__}: {payload}"
-        yield (problem(message), "", "", CompareView(), *[gr.skip()] * 4)
+        yield (problem(failure(payload, "The comparison failed")), "", "", CompareView(), *[gr.skip()] * 4)
         return
 
     comparison = payload
@@ -287,9 +307,8 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
     folder = export_folder(session.settings)
     files = write_exports(report_data(session, comparison), folder)
     view.exports = {kind: str(path) for kind, path in files.items()}
-    changed = ", ".join(
-        f"{d.variant}: {d.changed}/{d.prompts} changed" for d in difference_summary(view.records)
-    )
+    differences = difference_summary(view.records)
+    changed = ", ".join(f"{d.variant}: {d.changed}/{d.prompts} changed" for d in differences)
     notice = ok(
         f"{len(prompts)} prompts × {len(variants)} variants in {comparison.generate_s:.1f} s"
         + (f" · {changed}" if changed else "")
@@ -297,7 +316,7 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
     )
     yield (
         notice, view_grid(view, only_differ), view_diff(view), view,
-        charts.difference_figure(difference_summary(view.records)),
+        charts.difference_figure(differences),
         gr.update(value=view.exports["csv"], interactive=True),
         gr.update(value=view.exports["json"], interactive=True),
         gr.update(value=view.exports["html"], interactive=True),
@@ -357,29 +376,19 @@ def complete_text(holder: SessionHolder, text: str, variant: str, max_tokens):
 def _stream_one(call, holder, variant, max_tokens, show, undo):
     """Run one playground generation in a thread and yield ``show(text so far)`` + a notice."""
     session = holder.get()
-    latest, result = [""], queue.Queue()
+    latest = [""]
     try:
         settings = session.generation_settings(max_new_tokens=int(max_tokens))
     except AdaptersUIError as exc:
         yield (*undo(), problem(exc))
         return
-
-    def work() -> None:
-        try:
-            result.put(("done", call(session, settings, lambda text: latest.__setitem__(0, text))))
-        except Exception as exc:  # noqa: BLE001 -- reported in the page
-            result.put(("error", exc))
-
     started = time.perf_counter()
-    threading.Thread(target=work, daemon=True).start()
-    while True:
-        try:
-            kind, payload = result.get(timeout=STREAM_EVERY_S)
-            break
-        except queue.Empty:
+    for outcome in in_background(lambda: call(session, settings, lambda text: latest.__setitem__(0, text))):
+        if outcome is None:
             yield (*show(latest[0]), f"**Running:** {variant} is writing…")
+    kind, payload = outcome
     if kind == "error":
-        yield (*undo(), problem(payload if isinstance(payload, AdaptersUIError) else f"{type(payload).__name__}: {payload}"))
+        yield (*undo(), problem(failure(payload, f"{variant} failed")))
         return
     yield (*show(payload), ok(f"**{variant}** answered in {time.perf_counter() - started:.1f} s."))
 
