@@ -125,16 +125,41 @@ def test_bad_compare_input_is_one_line_and_leaves_the_view_alone(args, words, ho
     assert all(value == SKIP for value in update[1:])
 
 
-def test_export_folders_keep_only_the_newest_runs(tiny_settings):
+def test_export_folders_keep_only_the_newest_runs(tmp_path):
     import os
 
     folders = []
     for age in range(5):
-        folders.append(h.export_folder(tiny_settings, keep=3))
+        folders.append(h.export_folder(tmp_path / "exports", keep=3))
         (folders[-1] / "report.html").write_text("x")
         os.utime(folders[-1], (1_000_000 + age, 1_000_000 + age))  # a clear order, whatever the clock resolution
     assert [f.exists() for f in folders] == [False, False, True, True, True]
-    assert all(f.parent == tiny_settings.cache_dir / "exports" for f in folders)
+    assert all(f.parent == tmp_path / "exports" for f in folders)
+
+
+def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(holder, tiny_adapters, monkeypatch, tmp_path):
+    """Regression: with the default cache (~/.cache/adapters_ui) gradio refused the report files
+    and the run never finished. Gradio serves files from the temp folder, the working directory or its cache."""
+    import os
+    import tempfile
+
+    from gradio import utils
+
+    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
+    (tmp_path / "system-temp").mkdir()
+    monkeypatch.chdir(tmp_path / "system-temp")
+    final = drain(h.run_compare(holder, *compare_args()))[-1]
+    assert final[0].startswith("**Done:**"), final[0]
+    files = final[5:]
+    for file in files:
+        path = os.path.abspath(file["value"])
+        assert Path(path).is_relative_to(tmp_path / "system-temp" / "adapters_ui-exports")
+        allowed, _reason = utils.is_allowed_file(
+            Path(path), blocked_paths=[], allowed_paths=[os.getcwd(), tempfile.gettempdir()],
+            created_paths=[utils.get_upload_folder()],
+        )
+        assert allowed, path
 
 
 def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(holder, tiny_adapters):

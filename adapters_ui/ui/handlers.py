@@ -304,7 +304,7 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
 
     comparison = payload
     view.records = comparison.records()
-    folder = export_folder(session.settings)
+    folder = export_folder()
     files = write_exports(report_data(session, comparison), folder)
     view.exports = {kind: str(path) for kind, path in files.items()}
     differences = difference_summary(view.records)
@@ -323,10 +323,16 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
     )
 
 
-def export_folder(settings: Settings, keep: int = KEEP_EXPORTS) -> Path:
-    """A fresh folder for one run's downloads under <cache>/exports; only the newest ``keep`` stay,
-    so a long-running Space does not fill its disk with reports."""
-    root = settings.cache_dir / "exports"
+def exports_root() -> Path:
+    """Downloads live in the system temp folder: gradio serves files only from there, the working
+    directory, or its own cache (a file under ~/.cache is refused, so the run would never finish)."""
+    return Path(tempfile.gettempdir()) / "adapters_ui-exports"
+
+
+def export_folder(root: Path | None = None, keep: int = KEEP_EXPORTS) -> Path:
+    """A fresh folder for one run's downloads; only the newest ``keep`` stay, so a long-running
+    Space does not fill its disk with reports."""
+    root = root or exports_root()
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=root))
     older = sorted((p for p in root.iterdir() if p.is_dir() and p != folder), key=lambda p: p.stat().st_mtime)
