@@ -19,6 +19,8 @@ from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+INT_SETTINGS = ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes",
+                "max_prompts", "max_outputs", "max_runs")
 
 
 def _default_cache_dir() -> Path:
@@ -50,6 +52,14 @@ class Settings:
     max_adapters: int = 16
     # Largest adapter weights file accepted, in bytes. env: ADAPTERS_UI_MAX_ADAPTER_BYTES
     max_adapter_bytes: int = 2 * 1024**3
+    # Most prompts in one comparison (a shared Space must not be held for hours).
+    # env: ADAPTERS_UI_MAX_PROMPTS
+    max_prompts: int = 64
+    # Most outputs (prompts x variants) in one comparison. env: ADAPTERS_UI_MAX_OUTPUTS
+    max_outputs: int = 256
+    # Most model requests (comparisons, chat replies, API calls) admitted at once; more wait
+    # in gradio's queue. They take the model in turns, one batch each. env: ADAPTERS_UI_MAX_RUNS
+    max_runs: int = 16
     # Public mode (a shared Space): pickled .bin adapters are refused outright.
     # env: ADAPTERS_UI_PUBLIC (1/true/yes)
     public: bool = False
@@ -65,7 +75,7 @@ class Settings:
             raise ConfigError(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)}.")
         if self.dtype not in DTYPES:
             raise ConfigError(f"Unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}.")
-        for name in ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes"):
+        for name in INT_SETTINGS:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
 
@@ -85,7 +95,7 @@ class Settings:
             values["adapter_dirs"] = tuple(
                 Path(p).expanduser() for p in env["ADAPTERS_UI_ADAPTER_DIR"].split(os.pathsep) if p
             )
-        for key in ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes"):
+        for key in INT_SETTINGS:
             raw = env.get(f"ADAPTERS_UI_{key.upper()}")
             if raw:
                 try:

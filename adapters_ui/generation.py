@@ -12,6 +12,7 @@ from typing import Callable
 
 import torch
 
+from .config import Settings
 from .errors import ConfigError
 
 
@@ -46,6 +47,41 @@ class GenerationSettings:
         return kwargs
 
 
+_NUMBERS = {"max_new_tokens": int, "seed": int, "temperature": float, "top_p": float, "batch_size": int}
+
+
+def generation_settings(settings: Settings, **overrides) -> GenerationSettings:
+    """Decoding settings from the app's defaults and a request's values (None = default).
+
+    Values may come as text from a form or an API client; a bad one is a one-line ConfigError.
+    ``max_new_tokens`` is capped by ``settings.max_new_tokens_cap``.
+
+        >>> generation_settings(Settings(), max_new_tokens="16").max_new_tokens
+        16
+    """
+    values = {"max_new_tokens": settings.max_new_tokens}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        kind = _NUMBERS.get(key)
+        if kind is not None:
+            try:
+                number = float(str(value).strip())
+                value = kind(number)
+                if kind is int and number != value:
+                    raise ValueError
+            except (TypeError, ValueError, OverflowError):
+                whole = "a whole number" if kind is int else "a number"
+                raise ConfigError(f"{key} must be {whole}, got {value!r}.") from None
+        values[key] = value
+    if values["max_new_tokens"] > settings.max_new_tokens_cap:
+        raise ConfigError(
+            f"max_new_tokens {values['max_new_tokens']} is over the cap of {settings.max_new_tokens_cap}: "
+            "ask for fewer (or raise ADAPTERS_UI_MAX_NEW_TOKENS_CAP)."
+        )
+    return GenerationSettings(**values)
+
+
 def format_prompt(tokenizer, prompt: str, use_chat_template: bool = True) -> str:
     """The text the model sees: the chat template with a generation prompt, when the tokenizer has one."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
@@ -65,6 +101,15 @@ def format_chat(tokenizer, messages: list[dict]) -> str:
 
 
 OnRows = Callable[[list[str]], None]  # the partial text of every row, after each new token
+
+
+@dataclass(frozen=True)
+class GeneratedRows:
+    """What one ``generate`` call wrote: each row's new text, and whether the row ended by
+    itself (end of text or max_new_tokens) rather than being cut off by a stop."""
+
+    texts: list[str]
+    complete: list[bool]
 
 
 class RowStreamer:
@@ -108,7 +153,7 @@ def generate_texts(
     on_rows: OnRows | None = None,
     stop: threading.Event | None = None,
     **extra,
-) -> list[str]:
+) -> GeneratedRows:
     """One ``generate`` call over ``texts`` (left-padded); returns only the new text of each row.
 
     ``on_rows`` hears every row's text so far after each token (live streaming); ``stop``,
@@ -128,4 +173,16 @@ def generate_texts(
     with torch.inference_mode():
         output = model.generate(**encoded, **settings.generate_kwargs(tokenizer), **extra)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]  # [rows, new] (left padding: prompts end together)
-    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_tokens]
+    decoded = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_tokens]
+    return GeneratedRows(decoded, _ended(model, tokenizer, new_tokens, settings.max_new_tokens))
+
+
+def _ended(model, tokenizer, new_tokens: torch.Tensor, max_new_tokens: int) -> list[bool]:
+    """Per row: did it end by itself? A call that ran all its steps ended every row; a call cut
+    short (Stop) ended only the rows that already wrote an end-of-text (then padding) token."""
+    if new_tokens.shape[1] >= max_new_tokens:
+        return [True] * new_tokens.shape[0]
+    ends = model.generation_config.eos_token_id
+    ends = set(ends if isinstance(ends, (list, tuple)) else [ends]) | {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    ends.discard(None)
+    return [any(int(t) in ends for t in row) for row in new_tokens]

@@ -1,19 +1,23 @@
 """Attached adapters: validate -> attach -> list -> detach, with rollback on failure.
 
-The registry owns the bookkeeping (names, caps, what each adapter is and costs); the
-model worker owns the tensors. An attach either completes or leaves nothing behind.
+The registry is the one record of what is attached (names, caps, what each adapter is and
+costs); the backend owns only what is loaded in the model. An attach either completes or
+leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
-from .engine import BASE, ModelWorker, route_for
+from .backends.inprocess import route_for
+from .backends.protocol import BASE, Backend
 from .errors import AdapterError, AdaptersUIError, first_line
-from .validation import AdapterSpec, check_targets, read_adapter
+from .scheduler import TurnQueue
+from .validation import AdapterSpec, read_adapter
 
 
 @dataclass(frozen=True)
@@ -82,46 +86,54 @@ def same_model(a: str, b: str) -> bool:
 
 
 class AdapterRegistry:
-    def __init__(self, worker: ModelWorker, settings: Settings, base_name: str):
-        self.worker = worker
+    """The one record of what is attached. Model work (loading into the backend) takes a
+    model turn; attaches and detaches are serialised among themselves, never with generation."""
+
+    def __init__(self, backend: Backend, turns: TurnQueue, settings: Settings, base_name: str):
+        self.backend = backend
+        self.turns = turns
         self.settings = settings
         self.base_name = base_name
         self._info: dict[str, AdapterInfo] = {}
+        self._changing = threading.Lock()
+        self.version = 0  # bumped by every attach and detach, so a page can tell its lists are stale
 
     def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:
         """Validate and attach one adapter folder; raises AdapterError and leaves nothing behind."""
-        with self.worker.lock:
+        with self._changing:
             if len(self._info) >= self.settings.max_adapters:
                 raise AdapterError(
                     f"{len(self._info)} adapters are attached, the most allowed: detach one first "
                     "(or raise ADAPTERS_UI_MAX_ADAPTERS)."
                 )
             spec = read_adapter(
-                path,
-                name,
-                taken=set(self._info),
-                public=self.settings.public,
-                max_bytes=self.settings.max_adapter_bytes,
+                path, name, taken=set(self._info), public=self.settings.public, max_bytes=self.settings.max_adapter_bytes
             )
-            check_targets(spec, self.worker.model)
-            try:
-                self.worker.load(spec)  # rolls itself back on failure
-            except AdaptersUIError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - PEFT's own errors, already rolled back
-                raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}") from exc
+            refusal = self.backend.refusal(spec)
+            if refusal:
+                raise AdapterError(refusal)
+            with self.turns.turn():
+                try:
+                    self.backend.attach(spec)  # rolls itself back on failure
+                except AdaptersUIError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - PEFT's own errors, already rolled back
+                    raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}") from exc
             info = describe(spec, self.base_name)
-            self._info[spec.name] = info
+            self._info = {**self._info, spec.name: info}
+            self.version += 1
             return info
 
     def detach(self, name: str) -> None:
-        with self.worker.lock:
+        with self._changing:
             if name not in self._info:
                 if name == BASE:
                     raise AdapterError("The base model cannot be detached: it is what every adapter runs on.")
                 raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._info) or 'none'}.")
-            self.worker.unload(name)
-            del self._info[name]
+            with self.turns.turn():
+                self.backend.detach(name)
+            self._info = {k: v for k, v in self._info.items() if k != name}
+            self.version += 1
 
     def list(self) -> list[AdapterInfo]:
         return list(self._info.values())

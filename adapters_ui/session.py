@@ -1,49 +1,29 @@
-"""What the UI and the CLI both call: "attach these, compare those prompts" -> result objects.
+"""What the UI, the API and the CLI all call: "attach these, compare those prompts" -> runs and results.
 
-    >>> session = Session.start(Settings.from_env())          # loads the base model
-    >>> session.attach("assets/adapters/pirate")               # doctest: +SKIP
-    >>> result = session.compare(["Hi!"], ["base", "pirate"])  # doctest: +SKIP
-    >>> result.outputs("pirate")                                # doctest: +SKIP
+    >>> session = Session.start(Settings.from_env())                       # loads the base model
+    >>> session.attach("assets/adapters/pirate")                            # doctest: +SKIP
+    >>> run = session.start_compare(["Hi!"], ["base", "pirate"], owner="me")  # doctest: +SKIP
+    >>> for event in run: ...                                               # doctest: +SKIP
+    >>> run.result().outputs("pirate")                                      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from .backends.inprocess import InProcessBackend
+from .backends.protocol import BASE, Backend
 from .base_model import LoadedBase, load_base
 from .config import Settings
-from .engine import BASE, ModelWorker, OnOutput
-from .errors import ConfigError, PromptError
-from .generation import GenerationSettings, format_chat
+from .errors import ConfigError, PromptError, UnknownVariantError
+from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
 from .registry import AdapterInfo, AdapterRegistry
+from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
+from .scheduler import TurnQueue
 from .storage import ModelStorage, model_storage, size_ratio
 
-
-@dataclass(frozen=True)
-class PromptResult:
-    prompt: str
-    outputs: dict[str, str]  # variant -> text
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Every variant's output for every prompt, with the settings that made them."""
-
-    variants: tuple[str, ...]
-    results: tuple[PromptResult, ...]
-    settings: GenerationSettings
-    routes: dict[str, str]  # variant -> engine path
-    generate_s: float
-
-    def outputs(self, variant: str) -> list[str]:
-        return [r.outputs[variant] for r in self.results]
-
-    def records(self) -> list[dict]:
-        return [{"prompt": r.prompt, "outputs": dict(r.outputs)} for r in self.results]
+__all__ = ["Comparison", "PromptResult", "Session", "StorageReport"]
 
 
 @dataclass(frozen=True)
@@ -71,25 +51,16 @@ class StorageReport:
         }
 
 
-def generation_settings(settings: Settings, **overrides) -> GenerationSettings:
-    """Defaults from ``settings``; None values are ignored; ``max_new_tokens`` is capped."""
-    values = {"max_new_tokens": settings.max_new_tokens, **{k: v for k, v in overrides.items() if v is not None}}
-    if values["max_new_tokens"] > settings.max_new_tokens_cap:
-        raise ConfigError(
-            f"max_new_tokens {values['max_new_tokens']} is over the cap of {settings.max_new_tokens_cap}: "
-            "ask for fewer (or raise ADAPTERS_UI_MAX_NEW_TOKENS_CAP)."
-        )
-    return GenerationSettings(**values)
-
-
 class Session:
-    """One base model, its attached adapters, and comparisons over them."""
+    """One base model behind a backend, its attached adapters, and the runs over them."""
 
-    def __init__(self, base: LoadedBase, settings: Settings):
+    def __init__(self, base: LoadedBase, settings: Settings, backend: Backend | None = None):
         self.base = base
         self.settings = settings
-        self.worker = ModelWorker(base)
-        self.registry = AdapterRegistry(self.worker, settings, base.source.name)
+        self.backend = backend or InProcessBackend(base)
+        self.turns = TurnQueue()  # every use of the model takes a turn: fair sharing between visitors
+        self.registry = AdapterRegistry(self.backend, self.turns, settings, base.source.name)
+        self.runs = RunBook()
         # Measured now, while the model is bare: mounted adapters add parameters to it in place.
         self._model_storage: ModelStorage = model_storage(base.model, base.source.file)
 
@@ -112,72 +83,85 @@ class Session:
     def variants(self) -> list[str]:
         return [BASE, *self.registry.names]
 
-    def check_variants(self, variants: list[str]) -> None:
-        """UnknownVariantError for a name that is neither "base" nor attached, before any work."""
-        self.worker.plan(list(variants))
+    def check_variants(self, variants: list[str]) -> list[str]:
+        """The variants in the order given, without repeats; UnknownVariantError for a name
+        that is neither "base" nor attached, before any work."""
+        known = self.variants
+        for name in variants:
+            if name not in known:
+                raise UnknownVariantError(f"Unknown variant {name!r}: choose from {', '.join(known)}.")
+        return list(dict.fromkeys(variants))
 
-    # ---- comparing ----------------------------------------------------------------
+    # ---- runs -------------------------------------------------------------------
     def generation_settings(self, **overrides) -> GenerationSettings:
         return generation_settings(self.settings, **overrides)
 
-    def compare(
+    def start_compare(
         self,
         prompts: list[str],
         variants: list[str] | None = None,
         settings: GenerationSettings | None = None,
-        on_output: OnOutput | None = None,
-        on_partial: OnOutput | None = None,
-        stop: threading.Event | None = None,
-    ) -> Comparison:
-        """Run every prompt through every variant (default: base and all adapters).
-        ``on_output`` hears each finished output, ``on_partial`` each output so far, token by token;
-        setting ``stop`` ends the run early with StoppedError."""
-        prompts = [p.strip() for p in prompts if p and p.strip()]
-        if not prompts:
+        owner: str = "local",
+        references: list[str | None] | None = None,
+        kind: str = "compare",
+    ) -> CompareRun:
+        """Start running every prompt through every variant (default: base and all adapters).
+        Everything that can be wrong is checked here, before any model work."""
+        pairs = [(p.strip(), ref) for p, ref in zip(prompts, references or [None] * len(prompts)) if p and p.strip()]
+        if not pairs:
             raise PromptError("No prompts given: enter at least one prompt.")
-        variants = list(dict.fromkeys(variants or self.variants))
+        variants = self.check_variants(list(variants or self.variants))
+        if not variants:
+            raise PromptError("No variants chosen: pick the base and/or at least one adapter.")
+        self._check_caps(len(pairs), len(variants))
         settings = settings or self.generation_settings()
-        started = time.perf_counter()
-        plan = self.worker.plan(variants)  # checks the variant names before any work
-        outputs = self.worker.generate(prompts, variants, settings, on_output, on_partial, stop=stop)
-        elapsed = time.perf_counter() - started
-        routes = {name: route for _, route, names in plan.steps for name in names}
-        results = tuple(
-            PromptResult(prompt, {v: outputs[(i, v)] for v in variants}) for i, prompt in enumerate(prompts)
-        )
-        return Comparison(tuple(variants), results, settings, routes, elapsed)
+        texts = [format_prompt(self.base.tokenizer, p, settings.use_chat_template) for p, _ in pairs]
+        request = RunRequest([p for p, _ in pairs], texts, variants, settings, [ref for _, ref in pairs])
+        return self.runs.add(CompareRun(self.backend, self.turns, request, owner, kind).start())
 
-    def chat(
-        self,
-        messages: list[dict],
-        variant: str = BASE,
-        settings: GenerationSettings | None = None,
-        on_partial: Callable[[str], None] | None = None,
-    ) -> str:
-        """The next assistant reply of one variant to a conversation ([{role, content}, ...])."""
+    def compare(self, prompts: list[str], variants: list[str] | None = None,
+                settings: GenerationSettings | None = None, owner: str = "local") -> Comparison:
+        """Run to the end and return the comparison (a failed run raises its one-line error)."""
+        return self.start_compare(prompts, variants, settings, owner).result()
+
+    def start_chat(self, messages: list[dict], variant: str = BASE, settings: GenerationSettings | None = None,
+                   owner: str = "local") -> CompareRun:
+        """One variant's next assistant reply to a conversation ([{role, content}, ...])."""
         if not messages or messages[-1].get("role") != "user" or not str(messages[-1].get("content", "")).strip():
             raise PromptError("No message given: type a message first.")
-        return self._one(format_chat(self.base.tokenizer, messages), variant, settings, on_partial)
+        return self._start_one(str(messages[-1]["content"]), format_chat(self.base.tokenizer, messages), variant, settings, owner)
 
-    def complete(
-        self,
-        text: str,
-        variant: str = BASE,
-        settings: GenerationSettings | None = None,
-        on_partial: Callable[[str], None] | None = None,
-    ) -> str:
-        """Raw continuation of ``text`` (no chat template) by one variant."""
+    def start_completion(self, text: str, variant: str = BASE, settings: GenerationSettings | None = None,
+                         owner: str = "local") -> CompareRun:
+        """One variant's raw continuation of ``text`` (no chat template)."""
         if not text or not text.strip():
             raise PromptError("No text given: type the start of a text to continue.")
-        return self._one(text, variant, settings, on_partial)
+        return self._start_one(text, text, variant, settings, owner)
 
-    def _one(self, text: str, variant: str, settings, on_partial) -> str:
+    def chat(self, messages: list[dict], variant: str = BASE, settings: GenerationSettings | None = None) -> str:
+        return self.start_chat(messages, variant, settings).result().outputs(variant)[0]
+
+    def complete(self, text: str, variant: str = BASE, settings: GenerationSettings | None = None) -> str:
+        return self.start_completion(text, variant, settings).result().outputs(variant)[0]
+
+    def _start_one(self, shown: str, text: str, variant: str, settings, owner: str) -> CompareRun:
         self.check_variants([variant])
-        partial = (lambda _i, _v, so_far: on_partial(so_far)) if on_partial else None
-        outputs = self.worker.generate(
-            [text], [variant], settings or self.generation_settings(), on_partial=partial, formatted=True
-        )
-        return outputs[(0, variant)]
+        request = RunRequest([shown], [text], [variant], settings or self.generation_settings())
+        return self.runs.add(CompareRun(self.backend, self.turns, request, owner, kind="playground").start())
+
+    def _check_caps(self, prompts: int, variants: int) -> None:
+        limit = self.settings.max_prompts
+        if prompts > limit:
+            raise ConfigError(
+                f"{prompts} prompts is over the limit of {limit} per comparison: "
+                "run fewer at a time (or raise ADAPTERS_UI_MAX_PROMPTS)."
+            )
+        limit = self.settings.max_outputs
+        if prompts * variants > limit:
+            raise ConfigError(
+                f"{prompts} prompts x {variants} variants = {prompts * variants} outputs is over the limit of {limit} "
+                "per comparison: pick fewer prompts or variants (or raise ADAPTERS_UI_MAX_OUTPUTS)."
+            )
 
     # ---- storage --------------------------------------------------------------------
     def storage(self) -> StorageReport:

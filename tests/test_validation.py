@@ -188,7 +188,7 @@ def test_bad_adapter_is_refused_cleanly(make_bad, error, words, tiny_session, ti
     assert "\n" not in message and len(message) < 400
     assert not (tmp_path / "PWNED").exists(), "a pickle ran code"
     assert tiny_session.variants == ["base", "lora_b", "ia3"]
-    assert "candidate" not in tiny_session.worker.names
+    assert "candidate" not in tiny_session.backend._specs and "candidate" not in tiny_session.registry.names
     assert tiny_session.compare(["hi", "ok"], settings=settings).records() == before.records()
     tiny_session.attach(tiny_adapters["lora"], "candidate")  # the name is free again and attaching still works
 

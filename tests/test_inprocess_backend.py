@@ -1,7 +1,7 @@
-"""The comparison engine gives, for every PEFT type, exactly what plain PEFT gives alone.
+"""The in-process backend gives, for every PEFT type, exactly what plain PEFT gives alone.
 
 Reference = PeftModel.from_pretrained on a fresh copy of the base, one adapter, one prompt,
-greedy. The engine instead batches, mixes LoRA adapters with base rows, and swaps
+greedy. The backend instead batches, mixes LoRA adapters with base rows, and swaps
 adapter families in and out of one model; none of that may change a single token.
 """
 
@@ -15,7 +15,9 @@ import torch
 
 from helpers import adapter_configs, plain_generate, plain_peft_outputs
 
-from adapters_ui.engine import BATCH, MIXED, SINGLE, route_for
+from adapters_ui.backends.inprocess import route_for
+from adapters_ui.backends.protocol import BATCH, MIXED, SINGLE
+from adapters_ui.runs import Output, Partial
 from adapters_ui.errors import UnknownVariantError, PromptError
 
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea and the sky", "x"]
@@ -59,8 +61,8 @@ def test_route_for_each_type():
 def test_unmount_restores_the_base_model_exactly(tiny_session, tiny_adapters, pristine_base):
     for path in tiny_adapters.values():
         tiny_session.attach(path)
-    list(tiny_session.worker.mount_all())
-    tiny_session.worker._unmount()
+    list(tiny_session.backend.mount_all())
+    tiny_session.backend._unmount()
     restored = tiny_session.base.model.state_dict()
     original = pristine_base.state_dict()
     assert restored.keys() == original.keys()
@@ -73,8 +75,8 @@ def test_every_adapter_tensor_sits_on_the_base_device(tiny_session, tiny_adapter
         tiny_session.attach(path)
     device = next(tiny_session.base.model.parameters()).device
     seen = 0
-    for _family in tiny_session.worker.mount_all():
-        tensors = tiny_session.worker.adapter_tensors()
+    for _family in tiny_session.backend.mount_all():
+        tensors = tiny_session.backend.adapter_tensors()
         assert tensors, "each mounted family must expose adapter tensors"
         assert {t.device for t in tensors.values()} == {device}
         seen += len(tensors)
@@ -87,12 +89,12 @@ def test_detach_removes_the_adapter_and_frees_its_weights(tiny_session, tiny_ada
 
     tiny_session.attach(tiny_adapters["lora"])
     tiny_session.attach(tiny_adapters["lora_b"])
-    spec_ref = weakref.ref(next(iter(tiny_session.worker.spec("lora").state_dict.values())))
+    spec_ref = weakref.ref(next(iter(tiny_session.backend._specs["lora"].state_dict.values())))
     tiny_session.detach("lora")
     gc.collect()
     assert spec_ref() is None
     assert tiny_session.variants == ["base", "lora_b"]
-    assert len(tiny_session.worker.adapter_tensors()) == 2 * 2 * 2  # lora_b only: 2 layers x (k, o) x (A, B)
+    assert len(tiny_session.backend.adapter_tensors()) == 2 * 2 * 2  # lora_b only: 2 layers x (k, o) x (A, B)
     with pytest.raises(UnknownVariantError, match="Unknown variant 'lora'"):
         tiny_session.compare(["hi"], ["base", "lora"])
 
@@ -109,9 +111,9 @@ def test_subset_of_variants_and_order(tiny_session, tiny_adapters):
 def test_outputs_are_reported_as_they_are_ready(tiny_session, tiny_adapters):
     tiny_session.attach(tiny_adapters["lora"])
     tiny_session.attach(tiny_adapters["prompt"])
-    heard = []
-    result = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=3),
-                                  on_output=lambda i, v, t: heard.append((i, v, t)))
+    run = tiny_session.start_compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=3))
+    heard = [(e.index, e.variant, e.text) for e in run if isinstance(e, Output)]
+    result = run.result()
     assert sorted(heard) == sorted((i, v, r.outputs[v]) for i, r in enumerate(result.results) for v in result.variants)
 
 
@@ -162,15 +164,17 @@ def test_streaming_reports_every_output_as_it_grows(tiny_session, tiny_adapters)
         tiny_session.attach(tiny_adapters[name])
     partials: dict[tuple[int, str], list[str]] = {}
     finished: list[tuple[int, str]] = []
-    result = tiny_session.compare(
-        PROMPTS[:3],
-        settings=tiny_session.generation_settings(max_new_tokens=TOKENS),
-        on_output=lambda i, v, text: finished.append((i, v)),
-        on_partial=lambda i, v, text: partials.setdefault((i, v), []).append(text),
-    )
+    run = tiny_session.start_compare(PROMPTS[:3], settings=tiny_session.generation_settings(max_new_tokens=TOKENS))
+    for event in run:
+        if isinstance(event, Partial):
+            for row, text in event.texts.items():
+                partials.setdefault(row, []).append(text)
+        elif isinstance(event, Output):
+            finished.append((event.index, event.variant))
+    result = run.result()
     assert set(partials) == set(finished) == {(i, v) for i in range(3) for v in result.variants}
     for (index, variant), texts in partials.items():
-        assert len(texts) == TOKENS, (index, variant)  # one call per new token (no EOS in a random model)
+        assert len(texts) == TOKENS, (index, variant)  # one event per new token (no EOS in a random model)
         assert texts[-1] == result.results[index].outputs[variant]
         assert len(texts[0]) < len(texts[-1])
 
@@ -188,10 +192,12 @@ def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_ad
     reference = pristine_base if variant == "base" else PeftModel.from_pretrained(copy.deepcopy(pristine_base), str(tiny_adapters[variant]))
     settings = tiny_session.generation_settings(max_new_tokens=TOKENS)
     messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "More?"}]
-    streamed: list[str] = []
-    reply = tiny_session.chat(messages, variant, settings, on_partial=streamed.append)
+    run = tiny_session.start_chat(messages, variant, settings)
+    streamed = [text for e in run if isinstance(e, Partial) for text in e.texts.values()]
+    reply = run.result().outputs(variant)[0]
     assert reply == plain_generate(reference, tokenizer, format_chat(tokenizer, messages), TOKENS, formatted=True)
-    assert streamed[-1] == reply
+    assert streamed[-1] == reply and len(streamed) == TOKENS
+    assert tiny_session.chat(messages, variant, settings) == reply
     assert tiny_session.complete("Once upon", variant, settings) == plain_generate(
         reference, tokenizer, "Once upon", TOKENS, formatted=True
     )
@@ -212,21 +218,25 @@ def test_playground_calls_reject_bad_input(call, error, tiny_session):
 
 
 def test_stop_ends_a_comparison_early_and_the_next_one_is_exact(tiny_session, tiny_adapters):
-    """The Stop button: the run ends at the next token with StoppedError; nothing is left half-mounted."""
-    from adapters_ui.errors import StoppedError
-
+    """Stop: the run ends at the next token; what was written is kept and marked as cut off;
+    nothing is left half-mounted."""
     for name in ("lora", "dora"):
         tiny_session.attach(tiny_adapters[name])
     settings = tiny_session.generation_settings(max_new_tokens=TOKENS)
-    expected = tiny_session.compare(PROMPTS, settings=settings).records()
-    stop, tokens_seen = threading.Event(), []
-
-    def on_partial(index, variant, text):
-        tokens_seen.append(text)
-        if len(tokens_seen) == 3 * len(PROMPTS):  # a few tokens into the first batch
-            stop.set()
-
-    with pytest.raises(StoppedError, match="Stopped after 0 finished outputs"):
-        tiny_session.compare(PROMPTS, settings=settings, on_partial=on_partial, stop=stop)
-    assert len(tokens_seen) < len(PROMPTS) * TOKENS  # it did not run to the end
-    assert tiny_session.compare(PROMPTS, settings=settings).records() == expected
+    expected = tiny_session.compare(PROMPTS, settings=settings)
+    run = tiny_session.start_compare(PROMPTS, settings=settings)
+    steps = 0
+    for event in run:
+        if isinstance(event, Partial):
+            steps += 1
+            if steps == 3:  # three tokens into the first batch
+                run.stop()
+    stopped = run.result()
+    assert stopped.status == "stopped" and stopped.counts() == (0, len(PROMPTS) * 3)
+    first_batch = [r for r in stopped.results if r.cut_off]
+    assert len(first_batch) == len(PROMPTS) and all(set(r.cut_off) == {"base", "lora"} for r in first_batch)
+    for got, full in zip(stopped.results, expected.results):
+        for variant in ("base", "lora"):  # the cut-off text is the start of the full one
+            assert full.outputs[variant].startswith(got.outputs[variant]) and got.outputs[variant] != full.outputs[variant]
+        assert got.outputs["dora"] is None  # never ran
+    assert tiny_session.compare(PROMPTS, settings=settings).records() == expected.records()

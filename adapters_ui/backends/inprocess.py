@@ -1,8 +1,8 @@
-"""The model worker: the one place that touches the model, behind one lock.
+"""The in-process backend: transformers + PEFT on this machine's CPU or GPU.
 
 PEFT keeps the active adapter as global state and one ``PeftModel`` holds adapters of
-one PEFT type only. So the worker keeps the base model plain and *mounts* one family
-(all attached adapters of one PEFT type) at a time; switching families unloads the
+one PEFT type only. So the backend keeps the base model plain and *mounts* one family
+(all loaded adapters of one PEFT type) at a time; switching families unloads the
 injected layers and re-injects the other family's adapters from the tensors kept in
 memory (milliseconds for adapter-sized weights).
 
@@ -20,34 +20,28 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 
-from .base_model import LoadedBase
-from .errors import (
+from ..base_model import LoadedBase
+from ..errors import (
     AdapterWeightsError,
     ArchitectureMismatchError,
     ShapeMismatchError,
-    StoppedError,
     UnknownVariantError,
     first_line,
 )
-from .generation import GenerationSettings, format_prompt, generate_texts
-from .validation import AdapterSpec
+from ..generation import GeneratedRows, GenerationSettings, generate_texts
+from ..validation import AdapterSpec, check_targets
+from .protocol import BASE, BATCH, MIXED, SINGLE, Batch, OnRows, Plan
 
-BASE = "base"
-MIXED, BATCH, SINGLE = "mixed", "batch", "single"
 BATCHABLE_TYPES = {"LORA", "IA3", "LOHA", "LOKR"}
 INIT_FLAGS = ("init_lora_weights", "init_weights", "init_ia3_weights")
-
-OnOutput = Callable[[int, str, str], None]  # (prompt index, variant, text)
 
 
 def route_for(config) -> str:
     """The generation path that is correct for this adapter config."""
-    peft_type = str(getattr(config.peft_type, "value", config.peft_type))
+    peft_type = family_of(config)
     if getattr(config, "is_prompt_learning", False):
         return SINGLE
     if peft_type == "LORA":
@@ -64,22 +58,18 @@ def family_of(config) -> str:
     return str(getattr(config.peft_type, "value", config.peft_type))
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Which variants run where, family by family, in the order they will run."""
+class InProcessBackend:
+    """Owns the base model and what is mounted in it. Not thread-safe by design: the session
+    calls it one model turn at a time; the lock only guards against misuse."""
 
-    steps: tuple[tuple[str | None, str, tuple[str, ...]], ...]  # (family or None, route, variants)
-
-
-class ModelWorker:
-    """Owns the base model; serialises attach, detach and generate with one lock."""
+    description = "transformers + PEFT, in process"
 
     def __init__(self, base: LoadedBase):
         self.base = base
         self.model = base.model
         self.tokenizer = base.tokenizer
-        self.lock = threading.RLock()
-        self._specs: dict[str, AdapterSpec] = {}  # attach order = mount order
+        self._lock = threading.RLock()
+        self._specs: dict[str, AdapterSpec] = {}  # loaded adapters, in load order = mount order
         # PEFT-side names ("v1", "v2", ...): user names may clash with PEFT's key prefixes
         # ('lora' is inside 'lora_'), which PEFT warns can re-initialize weights on load.
         self._keys: dict[str, str] = {}
@@ -88,18 +78,14 @@ class ModelWorker:
         self._family: str | None = None
 
     # ---- adapters -------------------------------------------------------------------
-    @property
-    def names(self) -> list[str]:
-        return list(self._specs)
+    def refusal(self, spec: AdapterSpec) -> str | None:
+        return None  # every type validation accepts has a correct route here
 
-    def spec(self, name: str) -> AdapterSpec:
-        return self._specs[name]
-
-    def load(self, spec: AdapterSpec) -> None:
+    def attach(self, spec: AdapterSpec) -> None:
         """Inject ``spec`` into its family; on any failure the model is left as it was."""
-        with self.lock:
-            family = family_of(spec.config)
-            self._mount(family)
+        with self._lock:
+            check_targets(spec, self.model)
+            self._mount(family_of(spec.config))
             self._next_key += 1
             self._keys[spec.name] = f"v{self._next_key}"
             try:
@@ -110,9 +96,9 @@ class ModelWorker:
                 raise
             self._specs[spec.name] = spec
 
-    def unload(self, name: str) -> None:
+    def detach(self, name: str) -> None:
         """Remove an adapter and free its weights."""
-        with self.lock:
+        with self._lock:
             spec = self._specs.pop(name)
             key = self._keys.pop(name)
             if self._family == family_of(spec.config):
@@ -126,102 +112,83 @@ class ModelWorker:
 
     def adapter_tensors(self) -> dict[str, torch.Tensor]:
         """Every adapter parameter of the mounted family, by name (for device checks)."""
-        with self.lock:
+        with self._lock:
             if self._host is None:
                 return {}
             keys = set(self._keys.values())
             return {n: p for n, p in self._host.named_parameters() if keys & set(n.split("."))}
 
-    def mount_all(self) -> Iterable[str]:
+    def mount_all(self):
         """Mount each family in turn (yields its name); for checks that need every adapter injected."""
-        with self.lock:
+        with self._lock:
             for family in dict.fromkeys(family_of(s.config) for s in self._specs.values()):
                 self._mount(family)
                 yield family
 
-    # ---- generation -----------------------------------------------------------------
-    def plan(self, variants: list[str]) -> Plan:
-        unknown = [v for v in variants if v != BASE and v not in self._specs]
-        if unknown:
-            attached = ", ".join([BASE, *self._specs]) or BASE
-            raise UnknownVariantError(f"Unknown variant {unknown[0]!r}: choose from {attached}.")
-        by_family: dict[str, dict[str, list[str]]] = {}
-        for name in variants:
-            if name == BASE:
-                continue
-            config = self._specs[name].config
-            by_family.setdefault(family_of(config), {}).setdefault(route_for(config), []).append(name)
-        # Mounted family first: no re-injection for it.
-        order = sorted(by_family, key=lambda f: f != self._family)
-        steps: list[tuple[str | None, str, tuple[str, ...]]] = []
-        base_pending = BASE in variants
-        for family in order:
-            routes = by_family[family]
-            if MIXED in routes:
-                rows = ((BASE,) if base_pending else ()) + tuple(routes[MIXED])
-                base_pending = False
-                steps.append((family, MIXED, rows))
-            for route in (BATCH, SINGLE):
-                if route in routes:
-                    steps.append((family, route, tuple(routes[route])))
-        if base_pending:
-            steps.insert(0, (None, BATCH, (BASE,)))  # runs on whatever is mounted, adapters disabled
-        return Plan(tuple(steps))
+    # ---- planning -------------------------------------------------------------------
+    def plan(self, variants: list[str], prompt_count: int, settings: GenerationSettings) -> Plan:
+        """Batches family by family (the mounted family first: no re-injection for it); base rows
+        ride in the first mixed LoRA batch, or run on their own when there is none."""
+        with self._lock:
+            unknown = [v for v in variants if v != BASE and v not in self._specs]
+            if unknown:
+                attached = ", ".join([BASE, *self._specs])
+                raise UnknownVariantError(f"Unknown variant {unknown[0]!r}: choose from {attached}.")
+            by_family: dict[str, dict[str, list[str]]] = {}
+            routes: dict[str, str] = {}
+            for name in variants:
+                if name != BASE:
+                    route = routes[name] = route_for(self._specs[name].config)
+                    by_family.setdefault(family_of(self._specs[name].config), {}).setdefault(route, []).append(name)
+            families = sorted(by_family, key=lambda f: f != self._family)
+            prompts = range(prompt_count)
+            size = settings.batch_size
+            batches: list[Batch] = []
+            base_pending = BASE in variants
+            for family in families:
+                mixed = by_family[family].get(MIXED)
+                if mixed:
+                    names = ([BASE] if base_pending else []) + mixed
+                    if base_pending:
+                        routes[BASE], base_pending = MIXED, False
+                    rows = [(i, name) for name in names for i in prompts]  # adapter-major: similar rows together
+                    batches += [Batch(MIXED, tuple(rows[s : s + size]), family) for s in range(0, len(rows), size)]
+                for name in by_family[family].get(BATCH, []):
+                    batches += [Batch(BATCH, tuple((i, name) for i in chunk), family) for chunk in _chunks(prompts, size)]
+                for name in by_family[family].get(SINGLE, []):
+                    batches += [Batch(SINGLE, ((i, name),), family) for i in prompts]
+            if base_pending:
+                routes[BASE] = BATCH
+                batches[:0] = [Batch(BATCH, tuple((i, BASE) for i in chunk)) for chunk in _chunks(prompts, size)]
+            return Plan(tuple(batches), {v: routes[v] for v in variants})
 
+    # ---- generation -----------------------------------------------------------------
     def generate(
         self,
-        prompts: list[str],
-        variants: list[str],
+        batch: Batch,
+        texts: list[str],
         settings: GenerationSettings,
-        on_output: OnOutput | None = None,
-        on_partial: OnOutput | None = None,
-        formatted: bool = False,
+        on_rows: OnRows | None = None,
         stop: threading.Event | None = None,
-    ) -> dict[tuple[int, str], str]:
-        """Outputs for every (prompt index, variant). ``on_output`` hears each as it is ready;
-        ``on_partial`` hears the text so far after every new token (for live streaming).
-        ``formatted``: the prompts are already the model's input text (e.g. a chat transcript).
-        ``stop``: once set, the running batch ends at its next token and StoppedError is raised."""
-        sink = _Sink(on_output, on_partial, stop)
-        texts = prompts if formatted else [format_prompt(self.tokenizer, p, settings.use_chat_template) for p in prompts]
-        with self.lock:
-            for family, route, names in self.plan(variants).steps:
-                if family is None:
-                    self._run_base(texts, settings, sink)
-                    continue
-                self._mount(family)
-                if route == MIXED:
-                    self._run_mixed(texts, names, settings, sink)
-                else:
-                    for name in names:
-                        self._host.set_adapter(self._keys[name])
-                        self._run_rows(self._host, texts, name, settings, sink, one_by_one=route == SINGLE)
-        return sink.outputs
-
-    def _run_base(self, texts, settings, sink) -> None:
-        if self._host is None:
-            self._run_rows(self.model, texts, BASE, settings, sink)
-        else:
-            with self._host.disable_adapter():
-                self._run_rows(self._host, texts, BASE, settings, sink)
-
-    def _run_rows(self, model, texts, variant, settings, sink, one_by_one: bool = False) -> None:
-        size = 1 if one_by_one else settings.batch_size
-        for start in range(0, len(texts), size):
-            keys = [(index, variant) for index in range(start, min(start + size, len(texts)))]
-            chunk = [texts[index] for index, _ in keys]
-            sink.finished(keys, generate_texts(model, self.tokenizer, chunk, settings, sink.streaming(keys), sink.stop))
-
-    def _run_mixed(self, texts, names, settings, sink) -> None:
-        rows = [(i, name) for name in names for i in range(len(texts))]  # adapter-major: similar rows together
-        for start in range(0, len(rows), settings.batch_size):
-            keys = rows[start : start + settings.batch_size]
-            adapter_names = ["__base__" if name == BASE else self._keys[name] for _, name in keys]
-            results = generate_texts(
-                self._host, self.tokenizer, [texts[i] for i, _ in keys], settings, sink.streaming(keys), sink.stop,
-                adapter_names=adapter_names,
-            )
-            sink.finished(keys, results)
+    ) -> GeneratedRows:
+        with self._lock:
+            gone = [v for v in batch.variants if v != BASE and v not in self._specs]
+            if gone:
+                raise UnknownVariantError(
+                    f"Adapter {gone[0]!r} was detached during this run: press Compare to run again without it."
+                )
+            chunk = [texts[i] for i, _ in batch.rows]
+            if batch.group is None:  # base rows only, on whatever is mounted with adapters disabled
+                if self._host is None:
+                    return generate_texts(self.model, self.tokenizer, chunk, settings, on_rows, stop)
+                with self._host.disable_adapter():
+                    return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop)
+            self._mount(batch.group)
+            if batch.route == MIXED:
+                names = ["__base__" if v == BASE else self._keys[v] for _, v in batch.rows]
+                return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop, adapter_names=names)
+            self._host.set_adapter(self._keys[batch.variants[0]])
+            return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop)
 
     # ---- mounting -------------------------------------------------------------------
     def _mount(self, family: str) -> None:
@@ -274,33 +241,8 @@ class ModelWorker:
         self._host.eval()
 
 
-class _Sink:
-    """Collects one ``generate`` request's outputs and passes them on as they come."""
-
-    def __init__(self, on_output: OnOutput | None, on_partial: OnOutput | None, stop: threading.Event | None):
-        self.outputs: dict[tuple[int, str], str] = {}
-        self.on_output = on_output
-        self.on_partial = on_partial
-        self.stop = stop
-
-    def finished(self, keys: list[tuple[int, str]], texts: list[str]) -> None:
-        if self.stop is not None and self.stop.is_set():  # cut short: these texts are not the real outputs
-            raise StoppedError(f"Stopped after {len(self.outputs)} finished outputs: press Compare to run again.")
-        for (index, variant), text in zip(keys, texts):
-            self.outputs[(index, variant)] = text
-            if self.on_output:
-                self.on_output(index, variant, text)
-
-    def streaming(self, keys: list[tuple[int, str]]):
-        """A RowStreamer callback for one batch whose rows are ``keys``; None when nobody listens."""
-        if self.on_partial is None:
-            return None
-
-        def on_rows(texts: list[str]) -> None:
-            for (index, variant), text in zip(keys, texts):
-                self.on_partial(index, variant, text)
-
-        return on_rows
+def _chunks(items: range, size: int) -> list[range]:
+    return [items[s : s + size] for s in range(0, len(items), size)]
 
 
 def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None:

@@ -1,0 +1,83 @@
+"""What the session needs from whatever generates text: the ``Backend`` protocol.
+
+A backend holds the base model (in this process, or behind a server) and the adapters
+loaded into it. The session never touches a model: it asks the backend to plan a
+comparison into batches, then runs the batches one model turn at a time
+(``scheduler.TurnQueue``), so that visitors share the model fairly.
+
+    plan = backend.plan(["base", "pirate"], prompt_count=8, settings=settings)
+    for batch in plan.batches:                 # each batch is one model turn
+        texts = backend.generate(batch, rendered_prompts, settings, on_rows=print, stop=event)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from ..generation import GeneratedRows, GenerationSettings
+from ..validation import AdapterSpec
+
+BASE = "base"  # the variant name of the unadapted base model
+MIXED, BATCH, SINGLE = "mixed", "batch", "single"  # routes: how a variant's rows are batched
+
+OnRows = Callable[[list[str]], None]  # every row's text so far, after each new token
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows generated together in one call: one model turn.
+
+    ``group`` is the backend's own tag (e.g. which adapter family must be mounted)."""
+
+    route: str
+    rows: tuple[tuple[int, str], ...]  # (prompt index, variant)
+    group: str | None = None
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(variant for _, variant in self.rows))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every batch of one comparison, in the order they run, and each variant's route."""
+
+    batches: tuple[Batch, ...]
+    routes: dict[str, str]  # variant -> route
+
+    @property
+    def rows(self) -> int:
+        return sum(len(b.rows) for b in self.batches)
+
+
+class Backend(Protocol):
+    """The generation engine behind a session. Calls are never concurrent: the session
+    serialises them with its TurnQueue."""
+
+    description: str  # for people, e.g. "transformers + PEFT, in process"
+
+    def refusal(self, spec: AdapterSpec) -> str | None:
+        """Why this backend cannot run the adapter (one line), or None when it can."""
+
+    def attach(self, spec: AdapterSpec) -> None:
+        """Load an adapter; on failure nothing of it stays behind."""
+
+    def detach(self, name: str) -> None:
+        """Unload an adapter and free its weights."""
+
+    def plan(self, variants: list[str], prompt_count: int, settings: GenerationSettings) -> Plan:
+        """Split prompts x variants into batches; UnknownVariantError for a variant not loaded."""
+
+    def generate(
+        self,
+        batch: Batch,
+        texts: list[str],
+        settings: GenerationSettings,
+        on_rows: OnRows | None = None,
+        stop: threading.Event | None = None,
+    ) -> GeneratedRows:
+        """Generate one batch from ``texts`` (the rendered prompts, by prompt index). ``on_rows``
+        hears each row's text so far after every token; once ``stop`` is set the call returns
+        at the next token with what was written."""
