@@ -24,6 +24,7 @@ from .training import METHODS, SAVE_DTYPES
 from .validation import NAME_PATTERN
 
 EXIT_ERROR = 1
+EXIT_STOPPED = 130  # Ctrl-C: what was written is still printed (and saved with --json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +127,7 @@ def run_compare(args, settings: Settings) -> int:
         session.attach(path, name)
     if not args.adapter and demo.wants_demo(settings):
         demo.attach_demo_adapters(session)
-    comparison = session.compare(prompts, settings=generation)
+    comparison = follow(session.start_compare(prompts, settings=generation))
     storage = session.storage()
     print_comparison(session, comparison, storage)
     if args.json:
@@ -134,7 +135,31 @@ def run_compare(args, settings: Settings) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"\nwrote {args.json}")
-    return 0
+    return 0 if comparison.complete else EXIT_STOPPED
+
+
+def follow(run) -> "Comparison":
+    """Live progress on stderr while ``run`` works; Ctrl-C stops it and keeps what was written."""
+    from .runs import Ended, Progress
+
+    live = sys.stderr.isatty()
+    try:
+        for event in run.events(heartbeat=1.0):
+            if isinstance(event, Progress) and (live or event.waiting is None):
+                line = f"{event.done} of {event.total} outputs done · {event.generate_s:.0f} s"
+                print(f"\r{line}" if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
+            elif isinstance(event, Ended):
+                break
+    except KeyboardInterrupt:
+        run.stop()
+        print("\nstopping: keeping what was written ...", file=sys.stderr, flush=True)
+    if live:
+        print(file=sys.stderr)
+    comparison = run.result()
+    if not comparison.complete:
+        done, total = comparison.counts()
+        print(f"{comparison.status}: {done} of {total} outputs finished", file=sys.stderr)
+    return comparison
 
 
 def comparison_json(session, comparison, storage) -> dict:
@@ -161,7 +186,12 @@ def print_comparison(session, comparison, storage) -> None:
         print(textwrap.fill(f"[{number}] {result.prompt}", width))
         print("-" * width)
         for variant, text in result.outputs.items():
-            changed = "" if variant == "base" or text != result.outputs.get("base") else " (same as base)"
+            if text is None:
+                text, changed = "", "(not run: stopped)"
+            elif variant in result.cut_off:
+                changed = " [cut off]"
+            else:
+                changed = "" if variant == "base" or text != result.outputs.get("base") else " (same as base)"
             body = textwrap.wrap(text + changed, width - label - 3) or ["(empty)"]
             for i, line in enumerate(body):
                 print(f"{variant if i == 0 else '':<{label}} | {line}")

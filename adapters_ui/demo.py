@@ -45,3 +45,25 @@ def prompt_sets() -> dict[str, Path]:
 
 def demo_prompts() -> list[str]:
     return read_prompts(DEMO_PROMPTS) if DEMO_PROMPTS.is_file() else []
+
+
+# What each shipped demo adapter was trained to do, for the page (one line each).
+DEMO_DESCRIPTIONS = {
+    "pirate": 'LoRA r4 on q/v: answers in pirate speak ("Arr, matey! ... Yo ho ho!").',
+    "json_answer": 'LoRA r16 on every linear layer: answers as one JSON object {"answer": ..., "sentiment": ...}.',
+    "bullets": "DoRA r8: answers as a short list of bullet points.",
+}
+
+
+def demo_description(path: str | Path) -> str | None:
+    """The one-line description of a shipped demo adapter folder, or None for any other adapter."""
+    folder = Path(path).resolve()
+    if folder.parent != DEMO_ADAPTERS.resolve():
+        return None
+    return DEMO_DESCRIPTIONS.get(folder.name)
+
+
+def descriptions_markdown(adapters) -> str:
+    """'**pirate**: ... ' lines for the attached demo adapters (by their attached names); '' when none."""
+    lines = [f"- **{info.name}**: {text}" for info in adapters if (text := demo_description(info.path))]
+    return "**What the demo adapters do**\n" + "\n".join(lines) if lines else ""

@@ -14,6 +14,7 @@ from .metrics import BASE, similarity, word_diff
 ADAPTER_COLUMNS = ["name", "type", "rank", "alpha", "targets", "params", "size", "x smaller", "made for base"]
 
 EMPTY = "<i>(empty)</i>"
+CUT_MARK = '<span class="ag-cut">… cut off by Stop</span>'
 
 # Explicit text and background colours: the views stay readable inside a dark page theme.
 VIEW_CSS = """
@@ -24,6 +25,9 @@ table.ag-grid, table.ag-table {width: 100%; table-layout: fixed; border-collapse
 .ag-grid th, .ag-table th {background: #eef0f6; font-weight: 600;}
 .ag-grid td.same {color: #8a8f99;}
 .ag-grid td.pending {color: #8a8f99; font-style: italic;}
+.ag-grid td.cut {background: #fffbeb;}
+.ag-cut {display: inline-block; margin-left: 4px; padding: 0 4px; border-radius: 3px;
+  background: #fff1c2; color: #7a4b00; font-style: italic; font-size: 13px;}
 .ag-grid tr[data-row] {cursor: pointer;}
 .ag-grid tr[data-row]:hover td {background: #f5f7fb;}
 .ag-grid tr.selected td {background: #e3ebff;}
@@ -68,12 +72,15 @@ def grid_html(
     rows = []
     for row_id, record in zip(row_ids, records):
         outputs = record.get("outputs") or {}
+        cut_off = set(record.get("cut_off") or ())
         base_text = outputs.get(base)
         cells = [f'<td class="prompt"><b>{_text(record["prompt"])}</b></td>']
         for variant in variants:
             text = outputs.get(variant)
             if text is None:
                 cells.append(f'<td class="pending">{html.escape(pending_text)}</td>')
+            elif variant in cut_off:
+                cells.append(f'<td class="cut">{html.escape(text)}{CUT_MARK}</td>')
             elif variant != base and text == base_text:
                 cells.append(f'<td class="same">{_text(text)}</td>')
             else:
@@ -109,10 +116,12 @@ def _pair(left_label: str, left: str, right_label: str, right: str) -> str:
     return f'<div class="ag-pair">{_block(left_label, left)}{_block(right_label, right)}</div>'
 
 
-def diff_panel_html(record: dict, base: str = BASE) -> str:
+def diff_panel_html(record: dict, base: str = BASE, pending_text: str = "still running…") -> str:
     """One prompt: each other variant next to the base output, side by side, with the words the
-    variant drops struck out on the base side and the words it adds marked on its own side."""
+    variant drops struck out on the base side and the words it adds marked on its own side.
+    An output a Stop cut short is labelled so; a missing one shows ``pending_text``."""
     outputs = record.get("outputs") or {}
+    cut_off = set(record.get("cut_off") or ())
     base_text = outputs.get(base)
     base_name = html.escape(base)
     others = [(v, t) for v, t in outputs.items() if v != base]
@@ -122,10 +131,12 @@ def diff_panel_html(record: dict, base: str = BASE) -> str:
                      "which was not run for this prompt: outputs are shown as they are.</p>")
     elif not others:
         parts.append(_block(base_name, _text(base_text)))
+    if base in cut_off:
+        parts.append(f'<p class="ag-note">The {base_name} output was cut off by Stop: differences after its end are not real.</p>')
     for variant, text in others:
-        name = html.escape(variant)
+        name = html.escape(variant) + (" (cut off by Stop)" if variant in cut_off else "")
         if text is None:
-            parts.append(_block(name, '<span class="pending">still running…</span>'))
+            parts.append(_block(name, f'<span class="pending">{html.escape(pending_text)}</span>'))
         elif base_text is None:
             parts.append(_block(name, _text(text)))
         elif text == base_text:

@@ -203,10 +203,16 @@ class CompareRun:
 
     def result(self, timeout: float | None = None) -> Comparison:
         """The comparison once the run ended (finished or stopped); a failed run raises its error."""
-        if not self._ended.wait(timeout):
-            raise TimeoutError(f"The run did not end within {timeout} s.")
+        comparison = self.final(timeout)
         if self._failure is not None:
             raise self._failure
+        return comparison
+
+    def final(self, timeout: float | None = None) -> Comparison:
+        """The comparison once the run ended, whatever its status: a failed one carries its
+        error and keeps what was written before it."""
+        if not self._ended.wait(timeout):
+            raise TimeoutError(f"The run did not end within {timeout} s.")
         return self._result
 
     # ---- the worker thread --------------------------------------------------------------

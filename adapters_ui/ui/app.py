@@ -1,14 +1,15 @@
-"""The dashboard's layout: three tabs (Compare, Adapters, Playground) wired to ``handlers``.
+"""The dashboard's layout: one builder per tab (Compare, Adapters, Playground), then the wiring.
 
 ``create_app()`` builds the Blocks without loading weights or serving; the base model
 loads on the first page view, so importing this module or ``app.py`` is cheap.
-What one visitor does to their own view (results, selected row, playground variant,
-chat) lives in per-session state; the base model and the attached adapters are shared.
+``launch()`` builds and serves. What one visitor does to their own view (results,
+selected row, playground variant, chat) lives in per-session state; the base model and
+the attached adapters are shared, and the model is taken in turns (see ``scheduler``).
 """
 
 from __future__ import annotations
 
-from functools import partial
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -20,12 +21,17 @@ from . import handlers as h
 APP_CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto}
 #header {font-size: 16px}
-#notice, #compare-notice, #play-notice {min-height: 1.6em; font-size: 16px}
+#notice, #play-notice {min-height: 1.6em; font-size: 16px}
+#compare-notice {min-height: 2.2em; font-size: 19px; padding: 6px 10px; border-radius: 8px; background: #f3f6fc}
 #grid {max-height: none}
+#demo-notes {font-size: 15px}
 """
 
 # Every UI event stays off the API: the one public endpoint is `compare` (gr.api below).
 UI_ONLY = {"api_visibility": "private"}
+# Model work is admitted up to Settings.max_runs at once; the TurnQueue then shares the model
+# batch by batch (gradio's default of one at a time per event would queue visitors run by run).
+STOPS = {"concurrency_limit": None, **UI_ONLY}
 
 # A click anywhere in a grid row sends that row's original index (data-row) to the server.
 GRID_CLICK_JS = """
@@ -34,145 +40,183 @@ element.addEventListener('click', (event) => {
   if (row) trigger('click', {row: Number(row.dataset.row)});
 });
 """
+# After Compare, bring the buttons, the progress line and the grid into view.
+SHOW_RESULTS_JS = "() => { document.getElementById('run-bar')?.scrollIntoView({behavior: 'smooth', block: 'start'}); }"
 
 INTRO = (
     "# adapters_ui — what does each fine-tuned adapter change, and what does it cost?\n"
     "One base model, several PEFT adapters: the same prompts through each, outputs side by side, "
     "differences marked, and each adapter's size on disk next to a full copy of the model."
 )
+LIST_SYNC_S = 3.0  # how often a page checks whether another visitor attached or detached an adapter
+
+
+def build_compare_tab(settings: Settings) -> SimpleNamespace:
+    demo_prompts = demo_set.demo_prompts() if demo_set.wants_demo(settings) else []
+    c = SimpleNamespace()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            c.prompts = gr.Textbox(
+                label="Prompts (one per line)", lines=7, max_lines=14, elem_id="prompts",
+                value="\n".join(demo_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
+            )
+            with gr.Row():
+                c.preset = gr.Dropdown(h.prompt_set_choices(), value=None, label="Preset prompt set", scale=1)
+                c.prompt_file = gr.UploadButton("Upload prompts (.txt / .jsonl / .csv)", file_types=[".txt", ".jsonl", ".csv", ".json"],
+                                                type="filepath", scale=1, elem_id="prompt-file")
+        with gr.Column(scale=2):
+            c.variants = gr.CheckboxGroup(label="Variants to run", choices=["base"], value=["base"], elem_id="variants")
+            c.descriptions = gr.Markdown(elem_id="demo-notes")
+            c.max_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", elem_id="max-tokens")
+            with gr.Accordion("Decoding", open=False):
+                c.decoding = gr.Radio([h.GREEDY, h.SAMPLING], value=h.GREEDY, label="Greedy (exact, repeatable) or sampling")
+                with gr.Row():
+                    c.seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                    c.temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
+                    c.top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
+    with gr.Row(elem_id="run-bar"):
+        c.run = gr.Button("Compare", variant="primary", size="lg", elem_id="run", scale=3)
+        c.stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop", scale=1)
+    c.notice = gr.Markdown(elem_id="compare-notice")
+    c.only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
+    c.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
+    c.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
+    with gr.Row():
+        c.storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
+        c.difference_plot = gr.Plot(label="Output differences", show_label=False, elem_id="difference-chart")
+    with gr.Row(equal_height=False):
+        c.scaling_plot = gr.Plot(label="Many tasks", show_label=False, elem_id="scaling-chart", scale=2)
+        with gr.Column(scale=1):
+            gr.Markdown("### Download this comparison\nCSV and JSON for analysis; the HTML report opens offline, charts included. "
+                        "A stopped run can be downloaded too: it holds what was written.")
+            c.csv = gr.DownloadButton("CSV", interactive=False, elem_id="export-csv")
+            c.json = gr.DownloadButton("JSON", interactive=False, elem_id="export-json")
+            c.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="export-html")
+    return c
+
+
+def build_adapters_tab(settings: Settings) -> SimpleNamespace:
+    a = SimpleNamespace()
+    a.notice = gr.Markdown(elem_id="notice")
+    a.name = gr.Textbox(label="Name for the next adapter (optional; default: its folder or repo name)", max_lines=1, elem_id="adapter-name")
+    with gr.Row(equal_height=True):
+        with gr.Column():
+            gr.Markdown("**From the adapter directory**")
+            a.folder = gr.Dropdown(h.folder_choices(settings), label="Adapter folder", allow_custom_value=not settings.public,
+                                   info="assets/adapters and ADAPTERS_UI_ADAPTER_DIR" + ("" if settings.public else "; or type a path on the server"))
+            a.folder_btn = gr.Button("Attach folder", variant="primary")
+        with gr.Column():
+            gr.Markdown("**Upload a zip of an adapter folder**")
+            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights)", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
+        with gr.Column():
+            gr.Markdown("**From the Hugging Face Hub** (when online)")
+            a.hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
+            a.revision = gr.Textbox(label="Revision (optional)", placeholder="main", max_lines=1)
+            a.hub_btn = gr.Button("Attach from Hub")
+    a.table = gr.Dataframe(headers=h.ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True, elem_id="adapters-table",
+                           column_widths=["13%", "8%", "6%", "6%", "25%", "11%", "10%", "9%", "12%"])
+    with gr.Row():
+        a.detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
+        a.detach_btn = gr.Button("Detach", variant="stop", scale=1)
+    return a
+
+
+def build_playground_tab(settings: Settings) -> SimpleNamespace:
+    p = SimpleNamespace()
+    with gr.Row():
+        p.variant = gr.Radio(["base"], value="base", label="Talk to", elem_id="play-variant", scale=3)
+        p.mode = gr.Radio([h.CHAT, h.COMPLETE], value=h.CHAT, label="Mode", scale=1)
+        p.tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", scale=1, elem_id="play-tokens")
+    p.notice = gr.Markdown(elem_id="play-notice")
+    with gr.Column(visible=True) as p.chat_box:
+        p.chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chatbot")
+        with gr.Row():
+            p.message = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=5, elem_id="message")
+            p.send = gr.Button("Send", variant="primary", scale=1)
+            p.stop = gr.Button("Stop", variant="stop", scale=1, elem_id="play-stop")
+    with gr.Column(visible=False) as p.complete_box:
+        p.start_text = gr.Textbox(label="Text to continue (no chat template)", lines=4, elem_id="start-text")
+        with gr.Row():
+            p.complete_btn = gr.Button("Continue", variant="primary", scale=3)
+            p.complete_stop = gr.Button("Stop", variant="stop", scale=1)
+        p.continuation = gr.Textbox(label="Continuation", lines=6, interactive=False, elem_id="continuation")
+    return p
+
+
+def wire_adapters(demo, ui: h.Handlers, header, c, a, p, versions) -> None:
+    """Everything that attaches, detaches or lists adapters refreshes every list and chart."""
+    outputs = [header, a.notice, a.table, a.detach_name, c.variants, p.variant, c.storage_plot, c.scaling_plot,
+               versions, c.descriptions]
+    demo.load(ui.page_load, outputs=outputs, **UI_ONLY)
+    a.folder_btn.click(ui.attach_folder, [a.folder, a.name], outputs, **UI_ONLY)
+    a.upload.upload(ui.attach_zip, [a.upload, a.name], outputs, **UI_ONLY).then(lambda: None, outputs=a.upload, **UI_ONLY)
+    a.hub_btn.click(ui.attach_hub, [a.hub_id, a.revision, a.name], outputs, **UI_ONLY)
+    a.detach_btn.click(ui.detach, [a.detach_name], outputs, **UI_ONLY)
+    gr.Timer(LIST_SYNC_S).tick(ui.sync_lists, [versions, c.variants], [*outputs, c.notice], show_progress="hidden", **STOPS)
+
+
+def wire_compare(ui: h.Handlers, header, c, view, references, model_work: dict) -> None:
+    c.preset.change(ui.load_prompt_set, c.preset, [c.prompts, references, c.notice], **UI_ONLY)
+    c.prompt_file.upload(ui.load_prompt_file, c.prompt_file, [c.prompts, references, c.notice], **UI_ONLY)
+    c.run.click(None, js=SHOW_RESULTS_JS, **UI_ONLY)
+    c.run.click(
+        ui.run_compare,
+        [c.prompts, c.variants, c.max_tokens, c.decoding, c.seed, c.temperature, c.top_p, c.only_differ, references],
+        [c.notice, c.grid, c.diff, view, c.difference_plot, c.csv, c.json, c.html],
+        show_progress_on=[c.notice], **model_work,
+    ).then(ui.header_markdown, outputs=header, **UI_ONLY)
+    c.stop.click(ui.stop_compare, outputs=c.notice, **STOPS)
+    c.grid.click(ui.select_row, [view, c.only_differ], [c.grid, c.diff, view], **UI_ONLY)
+    c.only_differ.change(ui.filter_rows, [view, c.only_differ], c.grid, **UI_ONLY)
+
+
+def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
+    p.mode.change(lambda m: (gr.update(visible=m == h.CHAT), gr.update(visible=m == h.COMPLETE)), p.mode,
+                  [p.chat_box, p.complete_box], **UI_ONLY)
+    p.variant.change(lambda v: gr.update(label=f"Chat with {v}"), p.variant, p.chatbot, **UI_ONLY)
+    for trigger in (p.send.click, p.message.submit):  # Enter during a reply sends the draft once it ends
+        trigger(ui.chat_reply, [p.message, p.chatbot, p.variant, p.tokens], [p.chatbot, p.message, p.notice],
+                trigger_mode="always_last", **model_work)
+    p.chatbot.clear(lambda: "", outputs=p.notice, **UI_ONLY)
+    p.complete_btn.click(ui.complete_text, [p.start_text, p.variant, p.tokens], [p.continuation, p.notice], **model_work)
+    for stop in (p.stop, p.complete_stop):
+        stop.click(ui.stop_playground, outputs=p.notice, **STOPS)
 
 
 def create_app(settings: Settings | None = None) -> gr.Blocks:
-    holder = h.SessionHolder(settings)
-    settings = holder.settings
-    demo_prompts = demo_set.demo_prompts() if demo_set.wants_demo(settings) else []
+    ui = h.Handlers(h.SessionHolder(settings))
+    settings = ui.settings
+    model_work = {"concurrency_limit": settings.max_runs, "concurrency_id": "model", **UI_ONLY}
     with gr.Blocks(title="adapters_ui", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         header = gr.Markdown("Loading the base model…", elem_id="header")
-        view = gr.State(h.CompareView())
-
+        view, references, versions = gr.State(h.CompareView()), gr.State({}), gr.State(-1)
         with gr.Tabs():
-            # ---- Compare -----------------------------------------------------------------
             with gr.Tab("Compare", id="compare"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        prompts = gr.Textbox(
-                            label="Prompts (one per line)", lines=7, max_lines=14, elem_id="prompts",
-                            value="\n".join(demo_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
-                        )
-                        with gr.Row():
-                            preset = gr.Dropdown(h.prompt_set_choices(), value=None, label="Preset prompt set", scale=1)
-                            prompt_file = gr.UploadButton("Upload prompts (.txt / .jsonl / .csv)", file_types=[".txt", ".jsonl", ".csv", ".json"],
-                                                          type="filepath", scale=1, elem_id="prompt-file")
-                    with gr.Column(scale=2):
-                        variants = gr.CheckboxGroup(label="Variants to run", choices=["base"], value=["base"], elem_id="variants")
-                        max_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", elem_id="max-tokens")
-                        with gr.Accordion("Decoding", open=False):
-                            decoding = gr.Radio([h.GREEDY, h.SAMPLING], value=h.GREEDY, label="Greedy (exact, repeatable) or sampling")
-                            with gr.Row():
-                                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                                temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
-                                top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
-                        with gr.Row():
-                            run_btn = gr.Button("Compare", variant="primary", size="lg", elem_id="run", scale=3)
-                            stop_btn = gr.Button("Stop", variant="stop", size="lg", elem_id="stop", scale=1)
-                compare_notice = gr.Markdown(elem_id="compare-notice")
-                only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
-                grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
-                diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
-                with gr.Row():
-                    storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
-                    difference_plot = gr.Plot(label="Output differences", show_label=False, elem_id="difference-chart")
-                with gr.Row(equal_height=False):
-                    scaling_plot = gr.Plot(label="Many tasks", show_label=False, elem_id="scaling-chart", scale=2)
-                    with gr.Column(scale=1):
-                        gr.Markdown("### Download this comparison\nCSV and JSON for analysis; the HTML report opens offline, charts included.")
-                        csv_btn = gr.DownloadButton("CSV", interactive=False, elem_id="export-csv")
-                        json_btn = gr.DownloadButton("JSON", interactive=False, elem_id="export-json")
-                        html_btn = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="export-html")
-
-            # ---- Adapters ----------------------------------------------------------------
+                c = build_compare_tab(settings)
             with gr.Tab("Adapters", id="adapters"):
-                notice = gr.Markdown(elem_id="notice")
-                adapter_name = gr.Textbox(label="Name for the next adapter (optional; default: its folder or repo name)", max_lines=1, elem_id="adapter-name")
-                with gr.Row(equal_height=True):
-                    with gr.Column():
-                        gr.Markdown("**From the adapter directory**")
-                        folder = gr.Dropdown(h.folder_choices(settings), label="Adapter folder", allow_custom_value=not settings.public,
-                                             info="assets/adapters and ADAPTERS_UI_ADAPTER_DIR" + ("" if settings.public else "; or type a path on the server"))
-                        folder_btn = gr.Button("Attach folder", variant="primary")
-                    with gr.Column():
-                        gr.Markdown("**Upload a zip of an adapter folder**")
-                        upload = gr.File(label="adapter.zip (holds adapter_config.json + weights)", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
-                    with gr.Column():
-                        gr.Markdown("**From the Hugging Face Hub** (when online)")
-                        hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
-                        revision = gr.Textbox(label="Revision (optional)", placeholder="main", max_lines=1)
-                        hub_btn = gr.Button("Attach from Hub")
-                table = gr.Dataframe(headers=h.ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True, elem_id="adapters-table",
-                                     column_widths=["13%", "8%", "6%", "6%", "25%", "11%", "10%", "9%", "12%"])
-                with gr.Row():
-                    detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
-                    detach_btn = gr.Button("Detach", variant="stop", scale=1)
-
-            # ---- Playground ---------------------------------------------------------------
+                a = build_adapters_tab(settings)
             with gr.Tab("Playground", id="playground"):
-                with gr.Row():
-                    play_variant = gr.Radio(["base"], value="base", label="Talk to", elem_id="play-variant", scale=3)
-                    mode = gr.Radio([h.CHAT, h.COMPLETE], value=h.CHAT, label="Mode", scale=1)
-                    play_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", scale=1, elem_id="play-tokens")
-                play_notice = gr.Markdown(elem_id="play-notice")
-                with gr.Column(visible=True) as chat_box:
-                    chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chatbot")
-                    with gr.Row():
-                        message = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=5, elem_id="message")
-                        send = gr.Button("Send", variant="primary", scale=1)
-                with gr.Column(visible=False) as complete_box:
-                    start_text = gr.Textbox(label="Text to continue (no chat template)", lines=4, elem_id="start-text")
-                    complete_btn = gr.Button("Continue", variant="primary")
-                    continuation = gr.Textbox(label="Continuation", lines=6, interactive=False, elem_id="continuation")
+                p = build_playground_tab(settings)
+        wire_adapters(demo, ui, header, c, a, p, versions)
+        wire_compare(ui, header, c, view, references, model_work)
+        wire_playground(ui, p, model_work)
+        demo.unload(ui.page_closed)
 
-        # ---- wiring -------------------------------------------------------------------------
-        adapter_outputs = [header, notice, table, detach_name, variants, play_variant, storage_plot, scaling_plot]
-        demo.load(partial(h.page_load, holder), outputs=adapter_outputs, **UI_ONLY)
-        folder_btn.click(partial(h.attach_folder, holder), [folder, adapter_name], adapter_outputs, **UI_ONLY)
-        upload.upload(partial(h.attach_zip, holder), [upload, adapter_name], adapter_outputs, **UI_ONLY).then(
-            lambda: None, outputs=upload, **UI_ONLY
-        )
-        hub_btn.click(partial(h.attach_hub, holder), [hub_id, revision, adapter_name], adapter_outputs, **UI_ONLY)
-        detach_btn.click(partial(h.detach, holder), [detach_name], adapter_outputs, **UI_ONLY)
+        def compare_api(prompts: str, variants: list[str] | str | None = None, max_new_tokens: int | str = 64,
+                        request: gr.Request = None) -> list[dict]:
+            """Prompts (one a line), variant names ("base" and attached adapters, a list or "a, b"; empty = all),
+            max new tokens -> [{prompt, outputs}]. Streams the records so far; a cancelled job stops the run."""
+            yield from ui.api_compare(prompts, variants, max_new_tokens, request)
 
-        preset.change(h.load_prompt_set, preset, [prompts, compare_notice], **UI_ONLY)
-        prompt_file.upload(h.load_prompt_file, prompt_file, [prompts, compare_notice], **UI_ONLY)
-        run_btn.click(
-            partial(h.run_compare, holder),
-            [prompts, variants, max_tokens, decoding, seed, temperature, top_p, only_differ],
-            [compare_notice, grid, diff, view, difference_plot, csv_btn, json_btn, html_btn],
-            show_progress_on=[compare_notice], **UI_ONLY,
-        ).then(partial(h.header_markdown, holder), outputs=header, **UI_ONLY)
-        stop_btn.click(partial(h.stop_compare, holder), outputs=compare_notice, **UI_ONLY)
-        grid.click(h.select_row, [view, only_differ], [grid, diff, view], **UI_ONLY)
-        only_differ.change(h.filter_rows, [view, only_differ], grid, **UI_ONLY)
-
-        mode.change(lambda m: (gr.update(visible=m == h.CHAT), gr.update(visible=m == h.COMPLETE)), mode, [chat_box, complete_box], **UI_ONLY)
-        play_variant.change(lambda v: gr.update(label=f"Chat with {v}"), play_variant, chatbot, **UI_ONLY)
-        chat_inputs = [message, chatbot, play_variant, play_tokens]
-        chat_outputs = [chatbot, message, play_notice]
-        for trigger in (send.click, message.submit):
-            trigger(partial(h.chat_reply, holder), chat_inputs, chat_outputs, **UI_ONLY)
-        chatbot.clear(lambda: "", outputs=play_notice, **UI_ONLY)
-        complete_btn.click(
-            partial(h.complete_text, holder), [start_text, play_variant, play_tokens],
-            [continuation, play_notice], **UI_ONLY,
-        )
-
-        def compare_api(prompts: str, variants: list[str], max_new_tokens: int = 64) -> list[dict]:
-            """Prompts (one a line), variant names ("base" and attached adapters; empty = all), max new tokens -> [{prompt, outputs}]."""
-            return h.compare_records(holder, prompts, variants, max_new_tokens)
-
-        gr.api(compare_api, api_name="compare")
+        gr.api(compare_api, api_name="compare", concurrency_limit=settings.max_runs, concurrency_id="model")
     return demo
 
 
 def launch_kwargs() -> dict:
     return {"theme": gr.themes.Soft(text_size="lg"), "css": APP_CSS, "show_error": True}
+
+
+def launch(settings: Settings | None = None, **overrides) -> None:
+    """Build the app and serve it (blocks until the server stops)."""
+    create_app(settings).launch(**{**launch_kwargs(), **overrides})

@@ -1,13 +1,14 @@
-"""Event handlers: plain functions of a ``SessionHolder`` and the inputs, testable without a server.
+"""Event handlers: methods of ``Handlers``, testable without a server.
 
+Methods (not ``functools.partial``) so that gradio sees each handler's ``gr.Request`` and
+passes it: a visitor's runs are keyed by their session, and only they can stop them.
 Bad input never raises out of a UI handler: it becomes a one-line message in the page
-(``notice``) and every other output keeps its value. Only the API endpoint raises
-``gr.Error``, which gradio_client turns into an exception with the same one line.
+and every other output keeps its value. Only the API raises ``gr.Error``, which
+gradio_client turns into an exception with the same one line.
 """
 
 from __future__ import annotations
 
-import queue
 import shutil
 import tempfile
 import threading
@@ -21,19 +22,22 @@ import pandas as pd
 from .. import charts, sources
 from .. import demo as demo_set
 from ..config import Settings
-from ..errors import AdaptersUIError, PromptError, StoppedError, first_line
+from ..errors import AdaptersUIError, PromptError
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
-from ..prompts import parse_prompt_lines, read_prompts
+from ..prompts import parse_prompt_lines, read_prompt_records
 from ..report import adapter_row, report_data, write_exports
+from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued, Started
 from ..runtime import describe_memory
 from ..session import Session
 from ..storage import format_bytes
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
-STREAM_EVERY_S = 0.5  # the grid redraws at most this often while outputs stream in
+COMPARE, PLAYGROUND = "compare", "playground"  # kinds of run: each has its own Stop button
+STREAM_EVERY_S = 0.5  # the page redraws at most this often while outputs stream in
 KEEP_EXPORTS = 20  # runs whose downloads stay on disk
+NOT_RUN = "not run: stopped first"
 
 
 class SessionHolder:
@@ -42,11 +46,10 @@ class SessionHolder:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
         self._session: Session | None = None
-        self._lock = threading.Lock()
-        self.stops: dict[str, threading.Event] = {}  # visitor (session hash) -> their running comparison's stop
+        self._loading = threading.Lock()
 
     def get(self) -> Session:
-        with self._lock:
+        with self._loading:
             if self._session is None:
                 session = Session.start(self.settings)
                 if demo_set.wants_demo(self.settings):
@@ -64,145 +67,12 @@ def problem(exc: Exception | str) -> str:
     return f"**Error:** {exc}"
 
 
-def failure(exc: BaseException, what: str) -> str:
-    """Our own errors say what to do already; anything else is named, on one line."""
-    return str(exc) if isinstance(exc, AdaptersUIError) else f"{what}: {type(exc).__name__}: {first_line(exc)}"
+def visitor(request: gr.Request | None) -> str:
+    """Whose run this is: the page session (each tab of each browser has its own)."""
+    return getattr(request, "session_hash", None) or "local"
 
 
-def in_background(work):
-    """Run ``work()`` in a thread so that a handler can keep redrawing while the model works:
-    yields None every STREAM_EVERY_S while it runs, then ("done", result) or ("error", exception)."""
-    outcome: queue.Queue = queue.Queue(maxsize=1)
-
-    def run() -> None:
-        try:
-            outcome.put(("done", work()))
-        except Exception as exc:  # noqa: BLE001 -- the caller reports it in the page; the app keeps working
-            outcome.put(("error", exc))
-
-    threading.Thread(target=run, daemon=True).start()
-    while True:
-        try:
-            yield outcome.get(timeout=STREAM_EVERY_S)
-            return
-        except queue.Empty:
-            yield None
-
-
-# ---- header and adapters panel ---------------------------------------------------------
-def header_markdown(holder: SessionHolder) -> str:
-    session = holder.get()
-    base = session.base
-    return " &nbsp;·&nbsp; ".join([
-        f"**Base model:** {base.source.name}",
-        f"**device:** {base.device}",
-        f"**dtype:** {base.dtype_name}",
-        f"**memory:** {describe_memory(base.device)}",
-        f"**adapters:** {len(session.adapters())}",
-    ])
-
-
-def adapters_frame(holder: SessionHolder) -> pd.DataFrame:
-    session = holder.get()
-    storage = session.storage()
-    rows = [adapter_row(info, storage.ratio(info.name)) for info in session.adapters()]
-    return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
-
-
-def refresh(holder: SessionHolder, notice: str = "") -> tuple:
-    """Everything that depends on the attached adapters, in the order of ``adapter_outputs`` in app.py."""
-    session = holder.get()
-    names = [info.name for info in session.adapters()]
-    storage = session.storage().to_dict()
-    return (
-        header_markdown(holder),
-        notice,
-        adapters_frame(holder),
-        gr.update(choices=names, value=None),
-        gr.update(choices=session.variants, value=session.variants),
-        gr.update(choices=session.variants),
-        charts.storage_figure(storage),
-        charts.scaling_figure(storage),
-    )
-
-
-def page_load(holder: SessionHolder) -> tuple:
-    """The first view; a base model that cannot load says why in the header instead of a blank page."""
-    try:
-        return refresh(holder)
-    except AdaptersUIError as exc:
-        return (problem(exc), *[gr.skip()] * 7)
-
-
-def _attached(holder: SessionHolder, attach) -> tuple:
-    try:
-        info = attach(holder.get())
-    except AdaptersUIError as exc:
-        return refresh(holder, problem(exc))
-    ratio = charts.format_ratio(holder.get().storage().ratio(info.name))
-    return refresh(holder, ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
-
-
-def attach_folder(holder: SessionHolder, folder: str | None, name: str | None) -> tuple:
-    """Attach a folder picked from the adapter directory, or typed as a path on the server."""
-    if not (folder or "").strip():
-        return refresh(holder, problem("No adapter folder chosen: pick one from the list or type its path."))
-    if holder.settings.public and folder.strip() not in {path for _, path in folder_choices(holder.settings)}:
-        return refresh(holder, problem("In public mode only the listed adapter folders can be attached: pick one from the list, or upload a zip."))
-    return _attached(holder, lambda s: s.attach(folder.strip(), (name or "").strip() or None))
-
-
-def attach_zip(holder: SessionHolder, upload: str | None, name: str | None) -> tuple:
-    if not upload:
-        return refresh(holder, problem("No zip uploaded: drop a .zip of the adapter folder first."))
-    return _attached(holder, lambda s: sources.attach_zip(s, upload, (name or "").strip() or None))
-
-
-def attach_hub(holder: SessionHolder, repo_id: str | None, revision: str | None, name: str | None) -> tuple:
-    return _attached(
-        holder,
-        lambda s: sources.attach_hub(s, (repo_id or "").strip(), (revision or "").strip() or None, (name or "").strip() or None),
-    )
-
-
-def detach(holder: SessionHolder, name: str | None) -> tuple:
-    session = holder.get()
-    if not name:
-        return refresh(holder, problem("No adapter chosen: pick the adapter to detach."))
-    try:
-        path = next((info.path for info in session.adapters() if info.name == name), None)
-        session.detach(name)
-    except AdaptersUIError as exc:
-        return refresh(holder, problem(exc))
-    if path:
-        sources.remove_upload(path, session.settings)
-    return refresh(holder, ok(f"Detached **{name}**."))
-
-
-# ---- prompts -------------------------------------------------------------------------------
-def load_prompt_set(name: str | None) -> tuple[str, str]:
-    """(prompts text, notice) for a preset set from assets/prompts."""
-    sets = demo_set.prompt_sets()
-    if not name:
-        return gr.skip(), ""
-    if name not in sets:
-        return gr.skip(), problem(f"Unknown prompt set {name!r}: pick one of {', '.join(sets)}.")
-    prompts = read_prompts(sets[name])
-    return "\n".join(prompts), ok(f"Loaded {len(prompts)} prompts from the **{name}** set.")
-
-
-def load_prompt_file(upload: str | None) -> tuple[str, str]:
-    """(prompts text, notice) from an uploaded .txt / .jsonl / .csv / .json file."""
-    if not upload:
-        return gr.skip(), ""
-    try:
-        prompts = read_prompts(Path(upload))
-    except AdaptersUIError as exc:
-        return gr.skip(), problem(exc)
-    return "\n".join(prompts), ok(f"Loaded {len(prompts)} prompts from {Path(upload).name}.")
-
-
-# ---- comparing -----------------------------------------------------------------------------
+# ---- one visitor's comparison -----------------------------------------------------------
 @dataclass
 class CompareView:
     """One visitor's comparison: kept in gr.State, so visitors never see each other's results."""
@@ -211,116 +81,375 @@ class CompareView:
     variants: list[str] = field(default_factory=list)
     selected: int | None = None
     exports: dict[str, str] = field(default_factory=dict)
+    ended: bool = False
+
+    @classmethod
+    def waiting_for(cls, run: CompareRun) -> "CompareView":
+        request = run.request
+        return cls([{"prompt": p, "outputs": {v: None for v in request.variants}} for p in request.prompts],
+                   list(request.variants))
+
+    def apply(self, event) -> None:
+        """Fold one run event into the visible records."""
+        if isinstance(event, Partial):
+            for (index, variant), text in event.texts.items():
+                self.records[index]["outputs"][variant] = text
+        elif isinstance(event, Output):
+            self.records[event.index]["outputs"][event.variant] = event.text
+        elif isinstance(event, Ended):
+            self.records = event.comparison.records()
+            self.ended = True
+
+    def grid(self, only_differ: bool = False) -> str:
+        rows = rows_that_differ(self.records) if only_differ else list(range(len(self.records)))
+        if not self.records:
+            return ""
+        if not rows:
+            return "<p><i>Every variant gave the same output for every prompt.</i></p>"
+        return grid_html([self.records[i] for i in rows], self.variants, row_ids=rows, selected=self.selected,
+                         pending_text=NOT_RUN if self.ended else "…")
+
+    def diff(self) -> str:
+        if self.selected is None or self.selected >= len(self.records):
+            return "<p><i>Click a row of the grid to see each output next to the base, with the words that differ marked.</i></p>" if self.records else ""
+        return diff_panel_html(self.records[self.selected], pending_text=NOT_RUN if self.ended else "still running…")
 
 
-def generation_settings(holder, max_tokens, decoding, seed, temperature, top_p):
-    return holder.get().generation_settings(
-        max_new_tokens=int(max_tokens), do_sample=decoding == SAMPLING, seed=int(seed or 0),
-        temperature=float(temperature), top_p=float(top_p),
-    )
+def run_status(event, run: CompareRun) -> str | None:
+    """The line under the Compare button for this event, or None to keep the current one."""
+    if isinstance(event, Queued):
+        return f"**Waiting** for another visitor's run (position {event.position}); yours starts after their current batch…"
+    if isinstance(event, (Started, Output)):
+        progress = run.progress()
+        return f"**Running:** {progress.done} of {progress.total} outputs done · {progress.generate_s:.0f} s"
+    return None
 
 
-def view_grid(view: CompareView, only_differ: bool) -> str:
-    rows = rows_that_differ(view.records) if only_differ else list(range(len(view.records)))
-    if not view.records:
-        return ""
-    if not rows:
-        return "<p><i>Every variant gave the same output for every prompt.</i></p>"
-    return grid_html([view.records[i] for i in rows], view.variants, row_ids=rows, selected=view.selected)
+def redraws(run: CompareRun, every: float = STREAM_EVERY_S):
+    """The run's events, grouped: yields (status line or None, ended) at most every ``every``
+    seconds while it works, and once when it ends, so the page is not redrawn per token."""
+    last, status = 0.0, None
+    for event in run.events(heartbeat=every):
+        status = run_status(event, run) or status
+        yield event, None
+        now = time.monotonic()
+        if isinstance(event, (Ended, Queued)) or now - last >= every:
+            last = now
+            yield None, status
 
 
-def view_diff(view: CompareView) -> str:
-    if view.selected is None or view.selected >= len(view.records):
-        return "<p><i>Click a row of the grid to see each output next to the base, with the words that differ marked.</i></p>" if view.records else ""
-    return diff_panel_html(view.records[view.selected])
+def ended_notice(comparison: Comparison, differences) -> str:
+    """What the page says when a run has ended: finished, stopped, or failed (with why)."""
+    done, total = comparison.counts()
+    shape = f"{len(comparison.results)} prompts × {len(comparison.variants)} variants"
+    if comparison.status == "failed":
+        return problem(f"{comparison.error} ({done} of {total} outputs were finished and are kept.)")
+    if comparison.status == "stopped":
+        return (f"**Stopped:** {done} of {total} outputs finished ({shape}); cut-off outputs are marked, "
+                "the rest were not run. The downloads hold what was written.")
+    changed = ", ".join(f"{d.variant}: {d.changed}/{d.prompts} changed" for d in differences)
+    return ok(f"{shape} in {comparison.generate_s:.1f} s" + (f" · {changed}" if changed else "")
+              + " · click a row to see the differences")
 
 
-def visitor(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
+class Handlers:
+    """Every UI event of the dashboard, bound to one shared ``SessionHolder``."""
 
+    def __init__(self, holder: SessionHolder):
+        self.holder = holder
+        self.settings = holder.settings
 
-def stop_compare(holder: SessionHolder, request: gr.Request = None) -> str:
-    """The Stop button: ends this visitor's own running comparison (nobody else's) at its next token."""
-    stop = holder.stops.get(visitor(request))
-    if stop is None:
-        return problem("Nothing to stop: no comparison of yours is running.")
-    stop.set()
-    return "**Stopping…**"
+    # ---- header and adapters panel ---------------------------------------------------------
+    def header_markdown(self) -> str:
+        session = self.holder.get()
+        base = session.base
+        return " &nbsp;·&nbsp; ".join([
+            f"**Base model:** {base.source.name}",
+            f"**backend:** {session.backend.description}",
+            f"**device:** {base.device}",
+            f"**dtype:** {base.dtype_name}",
+            f"**memory:** {describe_memory(base.device)}",
+            f"**adapters:** {len(session.adapters())}",
+        ])
 
+    def adapters_frame(self) -> pd.DataFrame:
+        session = self.holder.get()
+        storage = session.storage()
+        rows = [adapter_row(info, storage.ratio(info.name)) for info in session.adapters()]
+        return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
 
-def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p, only_differ,
-                progress=gr.Progress(), request: gr.Request = None):
-    """Generator: yields (notice, grid, diff, view, difference chart, csv, json, html) while outputs stream in."""
-    session = holder.get()
-    try:
-        settings = generation_settings(holder, max_tokens, decoding, seed, temperature, top_p)
+    def refresh(self, notice: str = "", selected: list[str] | None = None) -> tuple:
+        """Everything that depends on the attached adapters, in the order of ``adapter_outputs`` in app.py.
+        ``selected``: the visitor's ticked variants to keep (default: tick everything)."""
+        session = self.holder.get()
+        names = [info.name for info in session.adapters()]
+        storage = session.storage().to_dict()
+        ticked = session.variants if selected is None else [v for v in session.variants if v in selected]
+        return (
+            self.header_markdown(), notice, self.adapters_frame(),
+            gr.update(choices=names, value=None),
+            gr.update(choices=session.variants, value=ticked),
+            gr.update(choices=session.variants),
+            charts.storage_figure(storage), charts.scaling_figure(storage),
+            session.registry.version, demo_set.descriptions_markdown(session.adapters()),
+        )
+
+    def page_load(self) -> tuple:
+        """The first view; a base model that cannot load says why in the header instead of a blank page."""
+        try:
+            return self.refresh()
+        except AdaptersUIError as exc:
+            return (problem(exc), *[gr.skip()] * 9)
+
+    def sync_lists(self, seen_version: int, ticked: list[str] | None) -> tuple:
+        """Timer: when another visitor attached or detached an adapter, bring this page's lists up to date."""
+        session = self.holder._session
+        if session is None or seen_version == session.registry.version:
+            return (gr.skip(),) * 11
+        header, _notice, *rest = self.refresh(selected=ticked or [])
+        gone = [v for v in ticked or [] if v not in session.variants]
+        note = f"**Note:** {', '.join(gone)} {'was' if len(gone) == 1 else 'were'} detached by another visitor." if gone else (
+            "**Note:** the attached adapters changed (another visitor attached one): the lists are up to date.")
+        return (header, gr.skip(), *rest, note)
+
+    def _attached(self, attach) -> tuple:
+        try:
+            info = attach(self.holder.get())
+        except AdaptersUIError as exc:
+            return self.refresh(problem(exc))
+        ratio = charts.format_ratio(self.holder.get().storage().ratio(info.name))
+        return self.refresh(ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
+
+    def attach_folder(self, folder: str | None, name: str | None) -> tuple:
+        """Attach a folder picked from the adapter directory, or typed as a path on the server."""
+        if not (folder or "").strip():
+            return self.refresh(problem("No adapter folder chosen: pick one from the list or type its path."))
+        if self.settings.public and folder.strip() not in {path for _, path in folder_choices(self.settings)}:
+            return self.refresh(problem("In public mode only the listed adapter folders can be attached: pick one from the list, or upload a zip."))
+        return self._attached(lambda s: s.attach(folder.strip(), (name or "").strip() or None))
+
+    def attach_zip(self, upload: str | None, name: str | None) -> tuple:
+        if not upload:
+            return self.refresh(problem("No zip uploaded: drop a .zip of the adapter folder first."))
+        return self._attached(lambda s: sources.attach_zip(s, upload, (name or "").strip() or None))
+
+    def attach_hub(self, repo_id: str | None, revision: str | None, name: str | None) -> tuple:
+        return self._attached(lambda s: sources.attach_hub(
+            s, (repo_id or "").strip(), (revision or "").strip() or None, (name or "").strip() or None))
+
+    def detach(self, name: str | None) -> tuple:
+        session = self.holder.get()
+        if not name:
+            return self.refresh(problem("No adapter chosen: pick the adapter to detach."))
+        try:
+            path = next((info.path for info in session.adapters() if info.name == name), None)
+            session.detach(name)
+        except AdaptersUIError as exc:
+            return self.refresh(problem(exc))
+        if path:
+            sources.remove_upload(path, session.settings)
+        return self.refresh(ok(f"Detached **{name}**."))
+
+    # ---- comparing ---------------------------------------------------------------------------
+    def _start_compare(self, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p,
+                       references: dict | None, owner: str) -> CompareRun:
+        session = self.holder.get()
+        settings = session.generation_settings(
+            max_new_tokens=max_tokens, do_sample=decoding == SAMPLING, seed=seed or 0, temperature=temperature, top_p=top_p)
         prompts = parse_prompt_lines(prompts_text or "")
         if not prompts:
             raise PromptError("No prompts given: type at least one prompt, one per line, or load a set.")
         if not variants:
             raise PromptError("No variants chosen: tick the base and/or at least one adapter.")
-        session.check_variants(variants)  # unknown names fail here, before any work
-    except AdaptersUIError as exc:
-        yield (problem(exc), *[gr.skip()] * 7)
-        return
+        variants = session.check_variants(variants)
+        ordered = [v for v in session.variants if v in variants]  # base first, as in the checkboxes
+        refs = [(references or {}).get(p) for p in prompts]
+        return session.start_compare(prompts, ordered, settings, owner=owner, references=refs, kind=COMPARE)
 
-    variants = [v for v in session.variants if v in variants]  # checked above: all attached; base first
-    view = CompareView([{"prompt": p, "outputs": {v: None for v in variants}} for p in prompts], list(variants))
-    total, done = len(prompts) * len(variants), [0]
-
-    def on_partial(index: int, variant: str, text: str) -> None:
-        view.records[index]["outputs"][variant] = text
-
-    def on_output(index: int, variant: str, text: str) -> None:
-        view.records[index]["outputs"][variant] = text
-        done[0] += 1
-
-    key = visitor(request)
-    stop = holder.stops[key] = threading.Event()
-
-    def work():
+    def run_compare(self, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p, only_differ,
+                    references=None, progress=gr.Progress(), request: gr.Request = None):
+        """Generator: (notice, grid, diff, view, difference chart, csv, json, html) while outputs stream in."""
         try:
-            return session.compare(prompts, variants, settings, on_output, on_partial, stop)
+            run = self._start_compare(prompts_text, variants, max_tokens, decoding, seed, temperature, top_p,
+                                      references, visitor(request))
+        except AdaptersUIError as exc:
+            yield (problem(exc), *[gr.skip()] * 7)
+            return
+        view = CompareView.waiting_for(run)
+        try:
+            yield ("**Starting…**", view.grid(), "", view, *[gr.skip()] * 4)  # old message gone, grid at once
+            for event, status in redraws(run):
+                if event is not None:
+                    view.apply(event)
+                    continue
+                done = run.progress()
+                progress(done.done / max(done.total, 1), desc=status or "Starting…")
+                yield (status or gr.skip(), view.grid(), gr.skip(), view, *[gr.skip()] * 4)
         finally:
-            if holder.stops.get(key) is stop:
-                del holder.stops[key]
+            run.stop()  # the page went away mid-run (generator closed): no work for nobody; no-op once ended
+        yield self._ended(run.final(), view, only_differ)
 
-    started = time.perf_counter()
-    progress(0, desc="Starting")
-    yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)  # the empty grid at once; the bar shows progress
-    for outcome in in_background(work):
-        if outcome is None:
-            elapsed = time.perf_counter() - started
-            progress(done[0] / total, desc=f"{done[0]} of {total} outputs done · {elapsed:.0f} s")
-            yield (gr.skip(), view_grid(view, False), *[gr.skip()] * 6)
-    kind, payload = outcome
-    if isinstance(payload, StoppedError):  # keep what was written so far on screen
-        yield (f"**Stopped:** {done[0]} of {total} outputs were finished; press Compare to run again.",
-               view_grid(view, False), "", view, *[gr.skip()] * 4)
-        return
-    if kind == "error":
-        yield (problem(failure(payload, "The comparison failed")), "", "", CompareView(), *[gr.skip()] * 4)
-        return
+    def _ended(self, comparison: Comparison, view: CompareView, only_differ: bool) -> tuple:
+        session = self.holder.get()
+        differences = difference_summary(view.records)
+        files = write_exports(report_data(session, comparison), export_folder())
+        view.exports = {kind: str(path) for kind, path in files.items()}
+        downloads = [gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")]
+        return (ended_notice(comparison, differences), view.grid(only_differ), view.diff(), view,
+                charts.difference_figure(differences), *downloads)
 
-    comparison = payload
-    view.records = comparison.records()
-    folder = export_folder()
-    files = write_exports(report_data(session, comparison), folder)
-    view.exports = {kind: str(path) for kind, path in files.items()}
-    differences = difference_summary(view.records)
-    changed = ", ".join(f"{d.variant}: {d.changed}/{d.prompts} changed" for d in differences)
-    notice = ok(
-        f"{len(prompts)} prompts × {len(variants)} variants in {comparison.generate_s:.1f} s"
-        + (f" · {changed}" if changed else "")
-        + " · click a row to see the differences"
-    )
-    yield (
-        notice, view_grid(view, only_differ), view_diff(view), view,
-        charts.difference_figure(differences),
-        gr.update(value=view.exports["csv"], interactive=True),
-        gr.update(value=view.exports["json"], interactive=True),
-        gr.update(value=view.exports["html"], interactive=True),
-    )
+    def stop_runs(self, kind: str, request: gr.Request = None) -> str:
+        """A Stop button: ends this visitor's own running ``kind`` of run (nobody else's) at its next token."""
+        if not self.holder.get().runs.stop(visitor(request), kind):
+            return problem(f"Nothing to stop: no {kind} of yours is running.")
+        return "**Stopping…** (what was written is kept)"
+
+    def stop_compare(self, request: gr.Request = None) -> str:
+        return self.stop_runs(COMPARE, request)
+
+    def stop_playground(self, request: gr.Request = None) -> str:
+        return self.stop_runs(PLAYGROUND, request)
+
+    def page_closed(self, request: gr.Request = None) -> None:
+        """The visitor closed or reloaded the page: their runs stop at the next token."""
+        session = self.holder._session
+        if session is not None:
+            session.runs.stop(visitor(request))
+
+    def select_row(self, view: CompareView, only_differ: bool, evt: gr.EventData) -> tuple:
+        """A click on a grid row (its original index travels in the event data) -> the diff panel."""
+        row = (evt._data or {}).get("row") if evt is not None else None
+        if view is None or not isinstance(row, int) or not 0 <= row < len(view.records):
+            return gr.skip(), gr.skip(), view
+        view.selected = row
+        return view.grid(only_differ), view.diff(), view
+
+    def filter_rows(self, view: CompareView, only_differ: bool) -> str:
+        return view.grid(only_differ) if view else ""
+
+    # ---- prompts -------------------------------------------------------------------------------
+    def load_prompt_set(self, name: str | None) -> tuple:
+        """(prompts text, references, notice) for a preset set from assets/prompts."""
+        sets = demo_set.prompt_sets()
+        if not name:
+            return gr.skip(), gr.skip(), ""
+        if name not in sets:
+            return gr.skip(), gr.skip(), problem(f"Unknown prompt set {name!r}: pick one of {', '.join(sets)}.")
+        return self._prompts_loaded(sets[name], f"the **{name}** set")
+
+    def load_prompt_file(self, upload: str | None) -> tuple:
+        """(prompts text, references, notice) from an uploaded .txt / .jsonl / .csv / .json file."""
+        if not upload:
+            return gr.skip(), gr.skip(), ""
+        try:
+            return self._prompts_loaded(Path(upload), Path(upload).name)
+        except AdaptersUIError as exc:
+            return gr.skip(), gr.skip(), problem(exc)
+
+    @staticmethod
+    def _prompts_loaded(path: Path, label: str) -> tuple:
+        records = read_prompt_records(path)
+        references = {r["prompt"]: r["reference"] for r in records if r.get("reference")}
+        with_refs = f" ({len(references)} with a reference answer)" if references else ""
+        return ("\n".join(r["prompt"] for r in records), references,
+                ok(f"Loaded {len(records)} prompts{with_refs} from {label}."))
+
+    # ---- playground ----------------------------------------------------------------------------
+    def chat_reply(self, message: str, history: list[dict], variant: str, max_tokens, request: gr.Request = None):
+        """Generator: (history, message box, notice), the reply growing token by token. The box is
+        cleared once, when the message is taken: what the visitor types meanwhile is kept."""
+        history = list(history or [])
+        if not (message or "").strip():
+            yield history, gr.skip(), problem("No message given: type a message first.")
+            return
+        messages = [{"role": m["role"], "content": _text(m["content"])} for m in history] + [{"role": "user", "content": message}]
+        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        yield from self._stream_one(
+            lambda session, settings: session.start_chat(messages, variant, settings, owner=visitor(request)),
+            variant, max_tokens,
+            show=lambda text, first: ([*history[:-1], {"role": "assistant", "content": text}], "" if first else gr.skip()),
+            undo=lambda: (history[:-2], message),
+        )
+
+    def complete_text(self, text: str, variant: str, max_tokens, request: gr.Request = None):
+        """Generator: (continuation, notice), growing token by token."""
+        yield from self._stream_one(
+            lambda session, settings: session.start_completion(text or "", variant, settings, owner=visitor(request)),
+            variant, max_tokens, show=lambda so_far, first: (so_far,), undo=lambda: (gr.skip(),),
+        )
+
+    def _stream_one(self, start, variant, max_tokens, show, undo):
+        """One playground run: yields ``show(text so far, first)`` + a notice until it ends."""
+        session = self.holder.get()
+        try:
+            run = start(session, session.generation_settings(max_new_tokens=max_tokens))
+        except AdaptersUIError as exc:
+            yield (*undo(), problem(exc))
+            return
+        text, first = "", True
+        try:
+            for event, status in redraws(run):
+                if isinstance(event, Partial):
+                    text = next(iter(event.texts.values()))
+                elif event is None:
+                    waiting = status if status and status.startswith("**Waiting") else None
+                    yield (*show(text, first), waiting or f"**{variant}** is writing…")
+                    first = False
+        finally:
+            run.stop()
+        comparison = run.final()
+        reply = comparison.outputs(variant)[0] or text
+        if comparison.status == "failed":
+            yield (*undo(), problem(comparison.error))
+            return
+        end = ok(f"**{variant}** answered in {comparison.generate_s:.1f} s.") if comparison.complete else f"**Stopped:** {variant}'s reply was cut off."
+        yield (*show(reply, first), end)
+
+    # ---- API -------------------------------------------------------------------------------------
+    def api_compare(self, prompts_text: str, variants, max_new_tokens, request: gr.Request = None):
+        """API generator: the records so far every half second, then all of them. A client that
+        cancels (gradio_client's ``job.cancel()``) closes it, which stops the run."""
+        try:
+            session = self.holder.get()
+            settings = session.generation_settings(max_new_tokens=max_new_tokens)
+            run = session.start_compare(parse_prompt_lines(prompts_text or ""), api_variants(variants), settings,
+                                        owner=f"api:{visitor(request)}", kind="api")
+        except AdaptersUIError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        view = CompareView.waiting_for(run)
+        try:
+            for event, _status in redraws(run):
+                if event is not None:
+                    view.apply(event)
+                else:
+                    yield view.records
+        finally:
+            run.stop()
+        comparison = run.final()
+        if comparison.status == "failed":
+            raise gr.Error(comparison.error, print_exception=False)
+        yield comparison.records()
+
+
+def api_variants(variants) -> list[str] | None:
+    """API variants: a list, or one string of names separated by commas ("base, pirate"); empty = all."""
+    if variants is None:
+        return None
+    if isinstance(variants, str):
+        variants = variants.split(",")
+    names = [str(v).strip() for v in variants if str(v).strip()]
+    return names or None
+
+
+def _text(content) -> str:
+    """Chatbot message content as plain text (gradio may hand back a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return str(content)
 
 
 def exports_root() -> Path:
@@ -339,86 +468,6 @@ def export_folder(root: Path | None = None, keep: int = KEEP_EXPORTS) -> Path:
     for stale in older[: max(0, len(older) - (keep - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
     return folder
-
-
-def select_row(view: CompareView, only_differ: bool, evt: gr.EventData) -> tuple:
-    """A click on a grid row (its original index travels in the event data) -> the diff panel."""
-    row = (evt._data or {}).get("row") if evt is not None else None
-    if view is None or not isinstance(row, int) or not 0 <= row < len(view.records):
-        return gr.skip(), gr.skip(), view
-    view.selected = row
-    return view_grid(view, only_differ), view_diff(view), view
-
-
-def filter_rows(view: CompareView, only_differ: bool) -> str:
-    return view_grid(view, only_differ) if view else ""
-
-
-# ---- playground ----------------------------------------------------------------------------
-def chat_reply(holder: SessionHolder, message: str, history: list[dict], variant: str, max_tokens):
-    """Generator: (history, cleared message box, notice) with the reply growing token by token."""
-    history = list(history or [])
-    if not (message or "").strip():
-        yield history, gr.skip(), problem("No message given: type a message first.")
-        return
-    messages = [{"role": m["role"], "content": _text(m["content"])} for m in history] + [{"role": "user", "content": message}]
-    history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-    yield from _stream_one(
-        lambda session, settings, on_partial: session.chat(messages, variant, settings, on_partial),
-        holder, variant, max_tokens,
-        show=lambda text: ([*history[:-1], {"role": "assistant", "content": text}], ""),
-        undo=lambda: (history[:-2], message),
-    )
-
-
-def complete_text(holder: SessionHolder, text: str, variant: str, max_tokens):
-    """Generator: (continuation, notice), growing token by token."""
-    yield from _stream_one(
-        lambda session, settings, on_partial: session.complete(text or "", variant, settings, on_partial),
-        holder, variant, max_tokens, show=lambda so_far: (so_far,), undo=lambda: (gr.skip(),),
-    )
-
-
-def _stream_one(call, holder, variant, max_tokens, show, undo):
-    """Run one playground generation in a thread and yield ``show(text so far)`` + a notice."""
-    session = holder.get()
-    latest = [""]
-    try:
-        settings = session.generation_settings(max_new_tokens=int(max_tokens))
-    except AdaptersUIError as exc:
-        yield (*undo(), problem(exc))
-        return
-    started = time.perf_counter()
-    for outcome in in_background(lambda: call(session, settings, lambda text: latest.__setitem__(0, text))):
-        if outcome is None:
-            yield (*show(latest[0]), f"**Running:** {variant} is writing…")
-    kind, payload = outcome
-    if kind == "error":
-        yield (*undo(), problem(failure(payload, f"{variant} failed")))
-        return
-    yield (*show(payload), ok(f"**{variant}** answered in {time.perf_counter() - started:.1f} s."))
-
-
-def _text(content) -> str:
-    """Chatbot message content as plain text (gradio may hand back a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(_text(part) for part in content)
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    return str(content)
-
-
-# ---- API -----------------------------------------------------------------------------------
-def compare_records(holder: SessionHolder, prompts_text: str, variants: list[str] | None, max_new_tokens) -> list[dict]:
-    """API: prompts (one a line), variant names (empty = all), max new tokens -> [{prompt, outputs}]."""
-    try:
-        session = holder.get()
-        settings = session.generation_settings(max_new_tokens=int(max_new_tokens))
-        return session.compare(parse_prompt_lines(prompts_text or ""), list(variants or []) or None, settings).records()
-    except AdaptersUIError as exc:
-        raise gr.Error(str(exc)) from None
 
 
 def prompt_set_choices() -> list[str]:
