@@ -12,8 +12,8 @@ import math
 
 import plotly.graph_objects as go
 
+from .formatting import byte_tick_label, byte_unit, format_bytes, format_ratio
 from .metrics import VariantDifference
-from .storage import format_bytes
 
 HEIGHT = 380
 FONT_SIZE = 15
@@ -23,16 +23,6 @@ NO_ADAPTERS_SCALING = "Attach an adapter to see what many tasks cost"
 NO_COMPARISON = "Run a comparison to see how outputs differ"
 
 _ADAPTER_COLOR, _FULL_COLOR, _CHANGED_COLOR, _SIMILAR_COLOR = "#4c72b0", "#c44e52", "#dd8452", "#55a868"
-
-
-def format_times(ratio: float) -> str:
-    """A size ratio for people: whole numbers with separators from 10 up (``1,234``), else ``3.2``."""
-    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
-
-
-def format_ratio(ratio: float) -> str:
-    """``570.6`` -> ``"571x smaller"``, ``3.24`` -> ``"3.2x smaller"``, ``0.5`` -> ``"2.0x larger"``."""
-    return f"{format_times(ratio)}x smaller" if ratio >= 1 else f"{format_times(1 / ratio)}x larger"
 
 
 def _styled(fig: go.Figure, title: str, **layout) -> go.Figure:
@@ -55,13 +45,6 @@ def _empty(title: str, message: str) -> go.Figure:
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font={"size": FONT_SIZE + 3, "color": "#6b7280"})
     return _styled(fig, title, xaxis={"visible": False}, yaxis={"visible": False})
-
-
-def _power_label(exponent: int) -> str:
-    """Tick label for ``10**exponent`` bytes: 3 -> ``1 kB``, 8 -> ``100 MB``."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    unit = min(exponent // 3, len(units) - 1) if exponent >= 0 else 0
-    return f"{10 ** (exponent - 3 * unit):g} {units[unit]}"
 
 
 def storage_figure(storage: dict) -> go.Figure:
@@ -97,16 +80,8 @@ def storage_figure(storage: dict) -> go.Figure:
     return _styled(fig, title, uniformtext={"minsize": 13, "mode": "show"}, yaxis={
         "type": "log", "title": "bytes on disk (log scale)",
         "range": [low - 0.2, math.log10(max(sizes)) + 1.1],  # headroom for the labels above the bars
-        "tickvals": [10 ** k for k in ticks], "ticktext": [_power_label(k) for k in ticks],
+        "tickvals": [10 ** k for k in ticks], "ticktext": [byte_tick_label(k) for k in ticks],
     })
-
-
-def _unit(n: float) -> tuple[str, float]:
-    """The unit that keeps the biggest value readable: ``("GB", 1e9)`` for 5.4e9."""
-    for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return name, size
-    return "B", 1.0
 
 
 def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
@@ -122,7 +97,7 @@ def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
     tasks = list(range(1, max_tasks + 1))
     copies = [n * full for n in tasks]
     shared = [full + n * mean_adapter for n in tasks]
-    unit, size = _unit(max(copies[-1], shared[-1]))
+    unit, size = byte_unit(max(copies[-1], shared[-1]))
 
     fig = go.Figure()
     for name, values, color in (("N full fine-tuned copies", copies, _FULL_COLOR),

@@ -11,8 +11,6 @@ from adapters_ui.charts import (
     NO_ADAPTERS_SCALING,
     NO_COMPARISON,
     difference_figure,
-    format_ratio,
-    format_times,
     scaling_figure,
     storage_figure,
 )
@@ -32,21 +30,6 @@ def storage(**adapter_bytes: int) -> dict:
             for name, n in adapter_bytes.items()
         },
     }
-
-
-@pytest.mark.parametrize(
-    "ratio, times, text",
-    [
-        (570.58, "571", "571x smaller"),
-        (12_345.6, "12,346", "12,346x smaller"),
-        (10.0, "10", "10x smaller"),
-        (3.24, "3.2", "3.2x smaller"),
-        (1.0, "1.0", "1.0x smaller"),
-        (0.5, "0.5", "2.0x larger"),
-    ],
-)
-def test_ratio_text(ratio, times, text):
-    assert (format_times(ratio), format_ratio(ratio)) == (times, text)
 
 
 def test_storage_figure_bars_labels_and_log_axis():

@@ -22,13 +22,13 @@ from .. import charts, sources
 from .. import demo as demo_set
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError, StoppedError, first_line
+from ..formatting import format_bytes, format_ratio
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompts
 from ..report import adapter_row, report_data, write_exports
 from ..runtime import describe_memory
 from ..session import Session
-from ..storage import format_bytes
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
@@ -139,7 +139,7 @@ def _attached(holder: SessionHolder, attach) -> tuple:
         info = attach(holder.get())
     except AdaptersUIError as exc:
         return refresh(holder, problem(exc))
-    ratio = charts.format_ratio(holder.get().storage().ratio(info.name))
+    ratio = format_ratio(holder.get().storage().ratio(info.name))
     return refresh(holder, ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
 
 
