@@ -78,3 +78,9 @@ def dtype_name(dtype: object) -> str:
     name = str(dtype).removeprefix("torch.")
     return _SAFETENSORS_DTYPES.get(name) or name.upper()
 
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``…`` when cut (chart labels stay one width)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,6 +17,7 @@ from adapters_ui.formatting import (
     format_bytes,
     format_ratio,
     format_times,
+    shorten,
 )
 
 
@@ -117,6 +118,26 @@ def test_axis_units_and_sizes_use_one_table():
 )
 def test_dtype_name(dtype, name):
     assert dtype_name(dtype) == name
+
+
+@pytest.mark.parametrize(
+    "text, limit, expected, error",
+    [
+        ("pirate", 18, "pirate", None),
+        ("customer_support_v2_long_name", 18, "customer_support_…", None),
+        ("abc", 3, "abc", None),
+        ("abcd", 3, "ab…", None),
+        ("abcd", 1, "…", None),
+        ("abcd", 0, None, "limit must be at least 1"),
+    ],
+)
+def test_shorten(text, limit, expected, error):
+    if error:
+        with pytest.raises(ValueError, match=error):
+            shorten(text, limit)
+    else:
+        assert shorten(text, limit) == expected
+        assert len(shorten(text, limit)) <= limit
 
 
 def test_formatting_imports_nothing():
