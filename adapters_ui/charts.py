@@ -35,9 +35,14 @@ _ADAPTER_COLOR, _FULL_COLOR, _CHANGED_COLOR, _SIMILAR_COLOR = "#4c72b0", "#c44e5
 
 
 def _styled(fig: go.Figure, title: str, **layout) -> go.Figure:
-    """The one look every figure shares: clean template, big font, legend on top, small margins."""
+    """The one look every figure shares: clean template, big font, legend on top, small margins.
+
+    Width is never fixed (``autosize``): the page decides it, and a figure drawn while its
+    tab was hidden must be free to take its box's width when shown.
+    """
     fig.update_layout(
         template="plotly_white",
+        autosize=True,
         title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
         font={"size": FONT_SIZE},
         height=HEIGHT,

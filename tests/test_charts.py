@@ -154,3 +154,13 @@ def test_shared_look(fig):
     assert fig.layout.font.size >= 14 and fig.layout.font.size == FONT_SIZE
     assert fig.layout.height == 380 and fig.layout.legend.orientation == "h"
     assert fig.layout.template.layout.paper_bgcolor == "white"  # plotly_white
+
+
+@pytest.mark.parametrize("count", [0, 1, 16])
+def test_no_figure_fixes_its_width(count):
+    """The page sets the width: a fixed one overflows a half-width column, or a chart drawn in a hidden tab."""
+    adapters = storage(**{f"a{i}": 1_000_000 + i for i in range(count)})
+    summary = [VariantDifference(f"a{i}", 1, 1, 1.0, 0.5) for i in range(count)]
+    for fig in (storage_figure(adapters), scaling_figure(adapters), difference_figure(summary)):
+        assert fig.layout.width is None and fig.layout.autosize is True
+        assert fig.layout.template.layout.width is None
