@@ -2,51 +2,54 @@
 
 Inputs are the dicts and dataclasses the core already returns (``StorageReport.to_dict()``,
 ``metrics.difference_summary``), so the UI and the HTML report draw the same figures.
-Every figure reads on a projector (large font, fixed height) and says what to do when
-there is nothing to draw yet.
+Every figure reads on a projector (large font, fixed height; the storage chart adds a
+row per adapter) and says what to do when there is nothing to draw yet.
 """
 
 from __future__ import annotations
 
+import html
 import math
 
 import plotly.graph_objects as go
 
+from .formatting import byte_tick_label, byte_unit, format_bytes, format_ratio, shorten
 from .metrics import VariantDifference
-from .storage import format_bytes
 
 HEIGHT = 380
 FONT_SIZE = 15
+ROW_PX = 30  # storage chart: one bar row, room for a 13 px label inside a 22 px bar
+NAME_CHARS = 18  # storage chart: adapter names longer than this end in "…" on the axis
 FULL_COPY = "full model copy"
 NO_ADAPTERS = "Attach an adapter to see its size"
 NO_ADAPTERS_SCALING = "Attach an adapter to see what many tasks cost"
 NO_COMPARISON = "Run a comparison to see how outputs differ"
 
+_LABEL_SIZE = 13
+_MAX_BAR_PX = 40
+_MAX_TICKS = 5  # log ticks on the storage axis: more would touch at 500 px
+_INSIDE_SHARE = 0.45  # a bar ending closer than this share of the axis to its right end gets its label inside
+_STORAGE_MARGIN = {"l": 10, "r": 20, "t": 60, "b": 60}  # the y axis widens "l" to fit the names (automargin)
+
 _ADAPTER_COLOR, _FULL_COLOR, _CHANGED_COLOR, _SIMILAR_COLOR = "#4c72b0", "#c44e52", "#dd8452", "#55a868"
 
 
-def format_times(ratio: float) -> str:
-    """A size ratio for people: whole numbers with separators from 10 up (``1,234``), else ``3.2``."""
-    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
-
-
-def format_ratio(ratio: float) -> str:
-    """``570.6`` -> ``"571x smaller"``, ``3.24`` -> ``"3.2x smaller"``, ``0.5`` -> ``"2.0x larger"``."""
-    return f"{format_times(ratio)}x smaller" if ratio >= 1 else f"{format_times(1 / ratio)}x larger"
-
-
 def _styled(fig: go.Figure, title: str, **layout) -> go.Figure:
-    """The one look every figure shares: clean template, big font, legend on top, small margins."""
+    """The one look every figure shares: clean template, big font, legend on top, small margins.
+
+    Width is never fixed (``autosize``): the page decides it, and a figure drawn while its
+    tab was hidden must be free to take its box's width when shown.
+    """
     fig.update_layout(
         template="plotly_white",
+        autosize=True,
         title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
         font={"size": FONT_SIZE},
         height=HEIGHT,
         margin={"l": 70, "r": 20, "t": 90, "b": 50},
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
-        **layout,
     )
-    return fig
+    return fig.update_layout(**layout)  # a second pass, so a figure may change one default (margin, height)
 
 
 def _empty(title: str, message: str) -> go.Figure:
@@ -57,56 +60,68 @@ def _empty(title: str, message: str) -> go.Figure:
     return _styled(fig, title, xaxis={"visible": False}, yaxis={"visible": False})
 
 
-def _power_label(exponent: int) -> str:
-    """Tick label for ``10**exponent`` bytes: 3 -> ``1 kB``, 8 -> ``100 MB``."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    unit = min(exponent // 3, len(units) - 1) if exponent >= 0 else 0
-    return f"{10 ** (exponent - 3 * unit):g} {units[unit]}"
-
-
 def storage_figure(storage: dict) -> go.Figure:
-    """One bar per adapter and one for a full fine-tuned copy, bytes on a log axis.
+    """One horizontal bar per adapter, then one for a full fine-tuned copy, bytes on a log axis.
 
-    Each adapter bar is labelled ``943.0 kB`` / ``vs 538.1 MB`` / ``571x smaller``: the log
-    axis makes both visible, the label gives the real ratio.
+    Horizontal, so 16 adapter names stay readable at half a laptop screen: names on the
+    y axis (cut to ``NAME_CHARS``, full name in the hover), one row each, and the figure
+    grows ``ROW_PX`` per row. Each adapter reads ``943.0 kB · 571x smaller`` beside its
+    bar; the full copy states its own size once, inside its bar. The log axis makes a
+    1 MB adapter and a 538 MB copy both visible; the label gives the real ratio.
     """
     title = "Bytes on disk: adapters vs a full model copy"
     adapters = storage.get("adapters") or {}
     if not adapters:
         return _empty(title, NO_ADAPTERS)
     full = storage["full_model_bytes"]
-    names = [*adapters, FULL_COPY]
+    names = [*adapters, FULL_COPY]  # y categories: the full names, so two cut alike never share a row
     sizes = [max(a["bytes"], 1) for a in adapters.values()] + [max(full, 1)]
-    labels = [f"{format_bytes(a['bytes'])}<br>vs {format_bytes(full)}<br><b>{format_ratio(full / max(a['bytes'], 1))}</b>"
-              for a in adapters.values()]
-    labels.append(f"{format_bytes(full)}<br>({storage.get('full_model_dtype', '?')})")
-    hovers = [f"{name}<br>{format_bytes(a['bytes'])} on disk<br>{a['params']:,} params ({a['dtype']})"
-              for name, a in adapters.items()]
-    full_hover = f"{FULL_COPY}<br>{format_bytes(full)}<br>{storage.get('full_model_params', 0):,} params"
+    low, high = math.floor(math.log10(min(sizes))) - 0.15, math.log10(max(sizes)) + 0.05
+    labels = [f"{format_bytes(a['bytes'])} · {format_ratio(full / max(a['bytes'], 1))}" for a in adapters.values()]
+    labels.append(f"{format_bytes(full)} ({storage.get('full_model_dtype', '?')})")
+    # A label beside a long bar would run off the chart: those go inside their bar, in white.
+    inside = [(high - math.log10(n)) / (high - low) < _INSIDE_SHARE for n in sizes]
+    full_hover = (f"{FULL_COPY}<br>{format_bytes(full)} as {storage.get('full_model_dtype', '?')}"
+                  f"<br>{storage.get('full_model_params', 0):,} params")
     if storage.get("base_file_bytes"):
         full_hover += f"<br>base weights file: {format_bytes(storage['base_file_bytes'])}"
-    hovers.append(full_hover)
+    hovers = [f"{html.escape(name)}<br>{format_bytes(a['bytes'])} on disk<br>{a['params']:,} params ({a['dtype']})"
+              for name, a in adapters.items()] + [full_hover]
 
     fig = go.Figure(go.Bar(
-        x=names, y=sizes, text=labels, textposition="outside", textangle=0, cliponaxis=False,
+        y=names, x=sizes, orientation="h", text=labels, textposition=["inside" if i else "outside" for i in inside],
+        insidetextanchor="end", textangle=0, constraintext="none", cliponaxis=False,
+        textfont={"size": _LABEL_SIZE, "color": ["white" if i else "#1f2937" for i in inside]},
         hovertext=hovers, hoverinfo="text", marker_color=[_ADAPTER_COLOR] * len(adapters) + [_FULL_COLOR],
         showlegend=False,
     ))
-    low, high = math.floor(math.log10(min(sizes))), math.ceil(math.log10(max(sizes)))
-    ticks = list(range(low, high + 1))
-    return _styled(fig, title, uniformtext={"minsize": 13, "mode": "show"}, yaxis={
-        "type": "log", "title": "bytes on disk (log scale)",
-        "range": [low - 0.2, math.log10(max(sizes)) + 1.1],  # headroom for the labels above the bars
-        "tickvals": [10 ** k for k in ticks], "ticktext": [_power_label(k) for k in ticks],
-    })
+    exponents = range(math.ceil(low), math.floor(high) + 1)
+    step = max(1, math.ceil(len(exponents) / _MAX_TICKS))  # every decade, or every other one on a wide span
+    ticks = [k for k in exponents if (k - exponents[0]) % step == 0]
+    height = max(HEIGHT, _STORAGE_MARGIN["t"] + _STORAGE_MARGIN["b"] + len(names) * ROW_PX)
+    row_px = (height - _STORAGE_MARGIN["t"] - _STORAGE_MARGIN["b"]) / len(names)
+    return _styled(
+        fig, title, height=height, margin=_STORAGE_MARGIN,
+        bargap=max(0.25, 1 - _MAX_BAR_PX / row_px),  # two bars in 380 px would each be 100 px thick
+        xaxis={"type": "log", "title": "on disk (log scale)", "range": [low, high],
+               "tickvals": [10**k for k in ticks], "ticktext": [byte_tick_label(k) for k in ticks]},
+        yaxis={"type": "category", "autorange": "reversed", "automargin": True, "tickfont": {"size": _LABEL_SIZE}, "ticklabelstandoff": 6,
+               "tickvals": names, "ticktext": _axis_names(names)},
+    )
 
 
-def _unit(n: float) -> tuple[str, float]:
-    """The unit that keeps the biggest value readable: ``("GB", 1e9)`` for 5.4e9."""
-    for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return name, size
-    return "B", 1.0
+def _axis_names(names: list[str]) -> list[str]:
+    """Names cut to ``NAME_CHARS`` for the axis; two that would cut alike get a few more characters each."""
+    labels = []
+    for name in names:
+        for limit in range(NAME_CHARS, NAME_CHARS + 9):
+            label = shorten(name, limit)
+            if not any(other != name and shorten(other, limit) == label for other in names):
+                break
+        else:  # alike for 26 characters: show the end, where versions usually differ
+            label = name[:8] + "…" + name[9 - NAME_CHARS:]
+        labels.append(html.escape(label))
+    return labels
 
 
 def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
@@ -122,7 +137,7 @@ def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
     tasks = list(range(1, max_tasks + 1))
     copies = [n * full for n in tasks]
     shared = [full + n * mean_adapter for n in tasks]
-    unit, size = _unit(max(copies[-1], shared[-1]))
+    unit, size = byte_unit(max(copies[-1], shared[-1]))
 
     fig = go.Figure()
     for name, values, color in (("N full fine-tuned copies", copies, _FULL_COLOR),

@@ -18,8 +18,8 @@ from pathlib import Path
 from . import demo
 from .config import DEVICES, DTYPES, Settings
 from .errors import AdaptersUIError, PromptError
+from .formatting import format_bytes
 from .prompts import read_prompts
-from .storage import format_bytes
 from .training import METHODS, SAVE_DTYPES
 from .validation import NAME_PATTERN
 

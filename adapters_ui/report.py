@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .charts import difference_figure, format_times, scaling_figure, storage_figure
+from .charts import difference_figure, scaling_figure, storage_figure
+from .formatting import format_bytes, format_times
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 from .metrics import difference_summary
-from .storage import format_bytes
 
 if TYPE_CHECKING:  # only for annotations: building a report never needs a model
     from .registry import AdapterInfo

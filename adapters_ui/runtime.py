@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .storage import format_bytes
+from .formatting import format_bytes
 
 _STATM = Path("/proc/self/statm")  # "size resident shared ..." in pages (Linux)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from . import demo
 from .config import Settings
 from .errors import AdapterSourceError, first_line
+from .formatting import format_bytes
 from .registry import AdapterInfo
-from .storage import format_bytes
 from .validation import name_from_folder
 
 CONFIG_FILE = "adapter_config.json"

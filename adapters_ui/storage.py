@@ -22,27 +22,12 @@ from pathlib import Path
 import torch
 
 from .errors import AdapterNotFoundError, AdapterWeightsError, UnsafeWeightsError
+from .formatting import dtype_name
 
 WEIGHTS_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 
 # Safetensors caps its JSON header at 100 MB; a bigger length field means a corrupt file.
 _MAX_HEADER_BYTES = 100_000_000
-
-# torch dtypes spelled the way safetensors headers spell them, so .bin and .safetensors agree.
-_TORCH_TO_SAFETENSORS = {
-    torch.float64: "F64",
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-    torch.float8_e4m3fn: "F8_E4M3",
-    torch.float8_e5m2: "F8_E5M2",
-}
 
 
 @dataclass(frozen=True)
@@ -212,10 +197,6 @@ def load_bin_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    return _TORCH_TO_SAFETENSORS.get(dtype) or str(dtype).removeprefix("torch.").upper()
-
-
 def weights_info(path: Path) -> dict[str, TensorInfo]:
     """Dtype and shape of every tensor in a weights file, whichever of the two formats it is."""
     path = Path(path)
@@ -223,7 +204,7 @@ def weights_info(path: Path) -> dict[str, TensorInfo]:
         return read_safetensors_header(path)
     if path.suffix == ".bin":
         return {
-            name: TensorInfo(dtype=_dtype_name(t.dtype), shape=tuple(t.shape))
+            name: TensorInfo(dtype=dtype_name(t.dtype), shape=tuple(t.shape))
             for name, t in load_bin_state_dict(path).items()
         }
     raise AdapterWeightsError(
@@ -256,7 +237,7 @@ def adapter_storage(folder: Path, tensors: dict[str, torch.Tensor] | None = None
     if tensors is None:
         info = weights_info(weights)
     else:
-        info = {name: TensorInfo(_dtype_name(t.dtype), tuple(t.shape)) for name, t in tensors.items()}
+        info = {name: TensorInfo(dtype_name(t.dtype), tuple(t.shape)) for name, t in tensors.items()}
     if not info:
         raise AdapterWeightsError(
             f"{_where(weights)} holds no tensors: re-save the adapter after training it."
@@ -316,20 +297,3 @@ def size_ratio(full_bytes: int, adapter_bytes: int) -> float:
     if adapter_bytes <= 0:
         raise ValueError(f"adapter_bytes must be positive, got {adapter_bytes}")
     return full_bytes / adapter_bytes
-
-
-_UNITS = ("kB", "MB", "GB", "TB", "PB")
-
-
-def format_bytes(n: int) -> str:
-    """Decimal units, as disks and the Hub report them: ``912 B``, ``1.8 MB``, ``538.1 MB``."""
-    if n < 0:
-        raise ValueError(f"byte count must not be negative, got {n}")
-    if n < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in _UNITS:
-        value /= 1000
-        if round(value, 1) < 1000 or unit == _UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")

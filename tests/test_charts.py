@@ -7,12 +7,13 @@ import pytest
 from adapters_ui.charts import (
     FONT_SIZE,
     FULL_COPY,
+    HEIGHT,
+    NAME_CHARS,
     NO_ADAPTERS,
     NO_ADAPTERS_SCALING,
     NO_COMPARISON,
+    ROW_PX,
     difference_figure,
-    format_ratio,
-    format_times,
     scaling_figure,
     storage_figure,
 )
@@ -34,40 +35,61 @@ def storage(**adapter_bytes: int) -> dict:
     }
 
 
-@pytest.mark.parametrize(
-    "ratio, times, text",
-    [
-        (570.58, "571", "571x smaller"),
-        (12_345.6, "12,346", "12,346x smaller"),
-        (10.0, "10", "10x smaller"),
-        (3.24, "3.2", "3.2x smaller"),
-        (1.0, "1.0", "1.0x smaller"),
-        (0.5, "0.5", "2.0x larger"),
-    ],
-)
-def test_ratio_text(ratio, times, text):
-    assert (format_times(ratio), format_ratio(ratio)) == (times, text)
-
-
 def test_storage_figure_bars_labels_and_log_axis():
     fig = storage_figure(storage(pirate=943_000, formal=3_700_000))
     (bars,) = fig.data
-    assert list(bars.x) == ["pirate", "formal", FULL_COPY]
-    assert list(bars.y) == [943_000, 3_700_000, FULL]
-    assert fig.layout.yaxis.type == "log"
-    # 538,060,032 / 943,000 = 570.58 -> "571x smaller"
-    assert bars.text[0] == "943.0 kB<br>vs 538.1 MB<br><b>571x smaller</b>"
-    assert bars.text[1] == "3.7 MB<br>vs 538.1 MB<br><b>145x smaller</b>"
-    assert "235,750 params" in bars.hovertext[0]
-    assert "134,515,008 params" in bars.hovertext[2]
+    assert bars.orientation == "h" and fig.layout.yaxis.autorange == "reversed"  # names on the left, top to bottom
+    assert list(bars.y) == ["pirate", "formal", FULL_COPY]
+    assert list(bars.x) == [943_000, 3_700_000, FULL]
+    assert fig.layout.xaxis.type == "log"
+    # 538,060,032 / 943,000 = 570.58 -> "571x smaller"; the full copy states its size once, on its own bar
+    assert list(bars.text) == ["943.0 kB · 571x smaller", "3.7 MB · 145x smaller", "538.1 MB (float32)"]
+    assert list(bars.textposition) == ["outside", "outside", "inside"]
+    assert "235,750 params (F32)" in bars.hovertext[0]
+    assert "134,515,008 params" in bars.hovertext[2] and "as float32" in bars.hovertext[2]
+    colors = list(bars.marker.color)
+    assert colors[0] == colors[1] != colors[2]  # the full copy in its own colour
     assert "Bytes on disk" in fig.layout.title.text
 
 
-def test_storage_figure_log_ticks_span_the_bars():
+def test_storage_figure_log_ticks_stay_inside_the_axis_and_few():
     fig = storage_figure(storage(tiny=5_000))
-    ticks = list(fig.layout.yaxis.tickvals)
-    assert ticks[0] <= 5_000 and ticks[-1] >= FULL
-    assert fig.layout.yaxis.ticktext[0] == "1 kB" and fig.layout.yaxis.ticktext[-1] == "1 GB"
+    low, high = fig.layout.xaxis.range
+    ticks = list(fig.layout.xaxis.tickvals)
+    assert 10**low < 5_000 and 10**high > FULL
+    assert all(10**low <= t <= 10**high for t in ticks) and len(ticks) <= 5  # 1 kB .. 100 MB: every other decade
+    assert list(fig.layout.xaxis.ticktext) == ["1 kB", "100 kB", "10 MB"]
+
+
+def test_storage_figure_grows_a_row_per_adapter():
+    heights = [storage_figure(storage(**{f"a{i}": 1_000_000 for i in range(n)})).layout.height for n in range(1, 17)]
+    assert heights[0] == HEIGHT and heights == sorted(heights)
+    assert heights[-1] >= 17 * ROW_PX + 100  # 16 adapters + the full copy, with room for title and axis
+    assert heights[-1] <= 700  # still fits a laptop screen
+
+
+def test_storage_figure_long_names_are_cut_but_stay_apart():
+    long = {"customer_support_v2_long_name": 9_400_000, "customer_support_v3_long_name": 10_000_000}
+    fig = storage_figure(storage(pirate=943_000, **long))
+    (bars,) = fig.data
+    shown = list(fig.layout.yaxis.ticktext)
+    assert list(fig.layout.yaxis.tickvals) == list(bars.y)  # rows are the full names: no two bars share one
+    assert shown[0] == "pirate" and shown[-1] == FULL_COPY
+    assert shown[1] != shown[2] and all(s.endswith("…") and len(s) <= NAME_CHARS + 8 for s in shown[1:3])
+    assert "customer_support_v2_long_name" in bars.hovertext[1]
+
+
+def test_storage_figure_puts_labels_of_long_bars_inside():
+    fig = storage_figure(storage(small=900_000, big=300_000_000, bigger=900_000_000))
+    (bars,) = fig.data
+    assert list(bars.textposition) == ["outside", "inside", "inside", "inside"]
+    assert bars.text[2] == "900.0 MB · 1.7x larger"
+
+
+def test_storage_figure_names_are_text():
+    fig = storage_figure(storage(**{"a<b>": 1_000_000, "2024": 2_000_000}))
+    assert fig.layout.yaxis.type == "category"  # "2024" is a name, not a position on a number line
+    assert fig.layout.yaxis.ticktext[0] == "a&lt;b&gt;" and fig.data[0].hovertext[0].startswith("a&lt;b&gt;<br>")
 
 
 def test_scaling_figure_numbers_at_n():
@@ -132,3 +154,13 @@ def test_shared_look(fig):
     assert fig.layout.font.size >= 14 and fig.layout.font.size == FONT_SIZE
     assert fig.layout.height == 380 and fig.layout.legend.orientation == "h"
     assert fig.layout.template.layout.paper_bgcolor == "white"  # plotly_white
+
+
+@pytest.mark.parametrize("count", [0, 1, 16])
+def test_no_figure_fixes_its_width(count):
+    """The page sets the width: a fixed one overflows a half-width column, or a chart drawn in a hidden tab."""
+    adapters = storage(**{f"a{i}": 1_000_000 + i for i in range(count)})
+    summary = [VariantDifference(f"a{i}", 1, 1, 1.0, 0.5) for i in range(count)]
+    for fig in (storage_figure(adapters), scaling_figure(adapters), difference_figure(summary)):
+        assert fig.layout.width is None and fig.layout.autosize is True
+        assert fig.layout.template.layout.width is None

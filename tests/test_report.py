@@ -13,6 +13,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from adapters_ui.formatting import format_bytes
 from adapters_ui.html_views import (
     ADAPTER_COLUMNS,
     VIEW_CSS,
@@ -31,7 +32,6 @@ from adapters_ui.report import (
     to_json,
     write_exports,
 )
-from adapters_ui.storage import format_bytes
 
 XSS = "<script>alert('x')</script>"
 RECORDS = [

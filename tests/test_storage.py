@@ -20,7 +20,6 @@ from adapters_ui.storage import (
     TensorInfo,
     adapter_storage,
     find_weights_file,
-    format_bytes,
     load_bin_state_dict,
     model_storage,
     read_safetensors_header,
@@ -393,31 +392,6 @@ def test_size_ratio(full, adapter, expected):
 def test_size_ratio_rejects_empty_adapter(adapter):
     with pytest.raises(ValueError):
         size_ratio(1000, adapter)
-
-
-@pytest.mark.parametrize(
-    "n, text",
-    [
-        (0, "0 B"),
-        (912, "912 B"),
-        (999, "999 B"),
-        (1000, "1.0 kB"),
-        (1_840, "1.8 kB"),
-        (1_800_000, "1.8 MB"),
-        (538_100_000, "538.1 MB"),
-        (999_949, "999.9 kB"),
-        (999_999, "1.0 MB"),
-        (2_500_000_000, "2.5 GB"),
-        (12_000_000_000_000, "12.0 TB"),
-    ],
-)
-def test_format_bytes(n, text):
-    assert format_bytes(n) == text
-
-
-def test_format_bytes_rejects_negative():
-    with pytest.raises(ValueError):
-        format_bytes(-1)
 
 
 def test_session_full_model_size_ignores_mounted_adapters(tiny_session, tiny_adapters, pristine_base):

@@ -23,6 +23,7 @@ from .. import charts, sources
 from .. import demo as demo_set
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError
+from ..formatting import format_bytes, format_ratio
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompt_records
@@ -30,7 +31,6 @@ from ..report import adapter_row, report_data, write_exports
 from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued, Started
 from ..runtime import describe_memory
 from ..session import Session
-from ..storage import format_bytes
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
@@ -217,7 +217,7 @@ class Handlers:
             info = attach(self.holder.get())
         except AdaptersUIError as exc:
             return self.refresh(problem(exc))
-        ratio = charts.format_ratio(self.holder.get().storage().ratio(info.name))
+        ratio = format_ratio(self.holder.get().storage().ratio(info.name))
         return self.refresh(ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
 
     def attach_folder(self, folder: str | None, name: str | None) -> tuple:

@@ -1,0 +1,86 @@
+"""Numbers for people: byte sizes, size ratios, dtype names, and the byte units of chart axes.
+
+One home, one unit table, so the CLI, the UI, the report and the charts never disagree
+about how big something is. Pure functions on plain values (no torch, no plotly):
+
+    >>> format_bytes(943_000), format_ratio(538_060_032 / 943_000)
+    ('943.0 kB', '571x smaller')
+    >>> byte_unit(5.4e9), byte_tick_label(8)
+    (('GB', 1000000000.0), '100 MB')
+"""
+
+from __future__ import annotations
+
+# Decimal units, as disks and the Hub report them; unit i is 1000**i bytes.
+BYTE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+# torch dtypes spelled the way safetensors headers spell them, so .bin and .safetensors agree.
+_SAFETENSORS_DTYPES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+}
+
+
+def format_bytes(n: int) -> str:
+    """``912 B``, ``1.8 MB``, ``538.1 MB``: one decimal, and never ``1000.0 kB`` (that is ``1.0 MB``)."""
+    if n < 0:
+        raise ValueError(f"byte count must not be negative, got {n}")
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in BYTE_UNITS[1:]:
+        value /= 1000
+        if round(value, 1) < 1000 or unit == BYTE_UNITS[-1]:
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def byte_unit(n: float) -> tuple[str, float]:
+    """The biggest unit that keeps ``n`` at 1 or more, for an axis of linear bytes: 5.4e9 -> ``("GB", 1e9)``."""
+    for power in range(len(BYTE_UNITS) - 1, 0, -1):
+        if n >= 1000**power:
+            return BYTE_UNITS[power], float(1000**power)
+    return BYTE_UNITS[0], 1.0
+
+
+def byte_tick_label(exponent: int) -> str:
+    """Tick label for ``10**exponent`` bytes on a log axis: 3 -> ``1 kB``, 8 -> ``100 MB``."""
+    power = min(exponent // 3, len(BYTE_UNITS) - 1) if exponent >= 0 else 0
+    return f"{10 ** (exponent - 3 * power):g} {BYTE_UNITS[power]}"
+
+
+def format_times(ratio: float) -> str:
+    """A size ratio's number: whole with separators from 10 up (``1,234``), else one decimal (``3.2``)."""
+    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
+
+
+def format_ratio(ratio: float) -> str:
+    """``570.6`` -> ``"571x smaller"``, ``3.24`` -> ``"3.2x smaller"``, ``0.5`` -> ``"2.0x larger"``."""
+    return f"{format_times(ratio)}x smaller" if ratio >= 1 else f"{format_times(1 / ratio)}x larger"
+
+
+def dtype_name(dtype: object) -> str:
+    """A torch dtype as safetensors headers name it (``torch.bfloat16`` -> ``BF16``), so both formats agree.
+
+    Takes the dtype object or its string, so this module needs no torch; unknown dtypes
+    are upper-cased (``torch.complex64`` -> ``COMPLEX64``).
+    """
+    name = str(dtype).removeprefix("torch.")
+    return _SAFETENSORS_DTYPES.get(name) or name.upper()
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``…`` when cut (chart labels stay one width)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
