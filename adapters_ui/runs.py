@@ -231,6 +231,9 @@ class CompareRun:
             status, error = FAILED, f"The comparison failed: {type(exc).__name__}: {first_line(exc)}"
             self._failure = AdaptersUIError(error)
         self._result = self._comparison(status, error)
+        done, total = self._result.counts()
+        log.info("%s run of %s %s: %d of %d outputs, %.1f s model time, %.1f s waiting", self.kind, self.owner,
+                 status, done, total, self._result.generate_s, self._result.waited_s)
         self._ended.set()
         self._events.put(Ended(self._result))
 

@@ -26,6 +26,7 @@ CACHE = ROOT / ".cache" / "test-models"  # shared with the integration tests: th
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]
 LOAD_S, RUN_S = 240, 300  # first load may dequantize the GGUF (~35 s); a compare on 2 CPU cores
+SERVER_LOG: list[Path] = []  # the running app's log (one line per ended run)
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) to run the browser tests", allow_module_level=True)
@@ -45,6 +46,7 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTERS_UI_")}
     env.update(ADAPTERS_UI_CACHE_DIR=str(CACHE), GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
                GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    SERVER_LOG[:] = [log]
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -187,6 +189,62 @@ def test_export_the_report(page, tmp_path):
     assert [r["prompt"] for r in rows] == PROMPTS and rows[0]["pirate"] == rows[0]["pirate_copy"]
 
 
+def server_log_lines(words: str) -> list[str]:
+    return [line for line in SERVER_LOG[0].read_text().splitlines() if words in line]
+
+
+def wait_for_log(words: str, count: int, timeout_s: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(lines := server_log_lines(words)) >= count:
+            return lines
+        time.sleep(0.25)
+    raise AssertionError(f"no {count} log lines with {words!r}: {server_log_lines('run of')}")
+
+
+def start_long_compare(page) -> None:
+    page.get_by_role("tab", name="Compare").click()
+    page.fill("#prompts textarea", "\n".join(PROMPTS))
+    tokens = page.locator("#max-tokens input[type=number]")
+    tokens.fill("300")
+    tokens.press("Enter")
+    page.click("#run")
+    page.wait_for_function("[...document.querySelectorAll('#grid td')].some(td => td.innerText.length > 10 && !td.querySelector('b'))",
+                           timeout=RUN_S * 1000)
+
+
+def test_stop_is_per_visitor_and_a_reload_stops_the_abandoned_run(page, browser, server, tmp_path):
+    """Two visitors in two browser contexts: B's Stop does not touch A's run; A's does, and keeps
+    what was written (marked as cut off, downloadable). A reload ends the abandoned run."""
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    other.goto(server)
+    wait_text(other, "#header", "adapters: 4", LOAD_S)
+    start_long_compare(page)
+    other.click("#stop")
+    wait_text(other, "#compare-notice", "Nothing to stop")
+    written = len(page.inner_text("#grid"))
+    page.wait_for_timeout(1500)
+    assert len(page.inner_text("#grid")) > written, "A's run must go on after B's Stop"
+    assert "Stopped" not in page.inner_text("#compare-notice")
+
+    page.click("#stop")
+    wait_text(page, "#compare-notice", "Stopped:", 60)
+    assert page.locator("#grid td.cut .ag-cut").count() > 0  # cut-off outputs are marked
+    assert page.locator("#export-html").is_enabled()  # and what was written can be downloaded
+    with page.expect_download() as info:
+        page.click("#export-json")
+    assert '"status": "stopped"' in Path(info.value.path()).read_text()
+    page.screenshot(path=str(tmp_path / "stopped.png"), full_page=True)
+
+    stopped_before = len(server_log_lines("stopped"))
+    start_long_compare(page)
+    page.reload()  # the visitor leaves mid-run: the server must not keep generating for nobody
+    wait_text(page, "#header", "adapters: 4", LOAD_S)
+    wait_for_log("compare run of", 0)
+    assert len(wait_for_log("stopped", stopped_before + 1, timeout_s=60)) == stopped_before + 1
+    other.context.close()
+
+
 def last_bot_message(page) -> str:
     return page.locator("#chatbot .message-row.bot-row").last.inner_text()
 
@@ -227,6 +285,16 @@ def test_playground_switches_variants_and_each_visitor_keeps_their_own(page, bro
     assert other.locator("#play-variant").get_by_label("base", exact=True).is_checked()
     assert other.locator("#chatbot .message-row").count() == 0
     json_reply = chat(other, "json_answer", "Tell me about the moon.")
+    # a draft typed while a reply streams in survives it (it used to be wiped by each update)
+    other.fill("#play-tokens input[type=number]", "120")
+    other.press("#play-tokens input[type=number]", "Enter")
+    other.fill("#message textarea", "Tell me a long story about a dragon.")
+    other.press("#message textarea", "Enter")
+    wait_text(other, "#play-notice", "is writing", RUN_S)
+    other.locator("#message textarea").press_sequentially("And then a dog?")
+    other.click("#play-stop")
+    wait_text(other, "#play-notice", "Stopped:", 60)
+    assert other.input_value("#message textarea") == "And then a dog?"
     assert json_reply.startswith("{")
     assert page.locator("#play-variant").get_by_label("base", exact=True).is_checked()
     page.locator("#chatbot button[aria-label=Clear]").click()

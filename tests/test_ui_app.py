@@ -31,10 +31,20 @@ def holder(tiny_settings):
     return h.SessionHolder(tiny_settings)
 
 
-def test_attach_detach_refresh_everything_that_lists_adapters(holder, tiny_adapters):
-    header, notice, table, detach_choices, variants, play_variants, storage, scaling = h.attach_folder(
-        holder, str(tiny_adapters["lora"]), "pirate"
+@pytest.fixture
+def ui(holder):
+    return h.Handlers(holder)
+
+
+def as_visitor(name: str) -> gr.Request:
+    return gr.Request(session_hash=name)
+
+
+def test_attach_detach_refresh_everything_that_lists_adapters(ui, holder, tiny_adapters):
+    header, notice, table, detach_choices, variants, play_variants, storage, scaling, version, notes = ui.attach_folder(
+        str(tiny_adapters["lora"]), "pirate"
     )
+    assert version == holder.get().registry.version == 1 and notes == ""  # not a demo adapter: no description
     assert "**adapters:** 1" in header and "**memory:**" in header
     assert notice.startswith("**Done:** Attached **pirate** (LoRA,")
     assert list(table["name"]) == ["pirate"] and table["type"][0] == "LoRA" and table["made for base"][0] == "yes"
@@ -42,7 +52,7 @@ def test_attach_detach_refresh_everything_that_lists_adapters(holder, tiny_adapt
     assert variants["value"] == ["base", "pirate"] and play_variants["choices"] in (["base", "pirate"], [("base", "base"), ("pirate", "pirate")])
     assert [bar.name for bar in storage.data][:1] and "pirate" in json.dumps(storage.to_plotly_json()["data"])
     assert len(scaling.data) == 2
-    _header, notice, table, *_ = h.detach(holder, "pirate")
+    _header, notice, table, *_ = ui.detach("pirate")
     assert notice == "**Done:** Detached **pirate**." and table.empty
     assert holder.get().variants == ["base"]
 
@@ -50,53 +60,54 @@ def test_attach_detach_refresh_everything_that_lists_adapters(holder, tiny_adapt
 @pytest.mark.parametrize(
     "call, words",
     [
-        (lambda hd, a: h.attach_folder(hd, "/no/such/folder", ""), "Adapter folder not found"),
-        (lambda hd, a: h.attach_folder(hd, str(a["lora"]), "base"), "reserved"),
-        (lambda hd, a: h.attach_folder(hd, "", ""), "No adapter folder chosen"),
-        (lambda hd, a: h.attach_zip(hd, None, ""), "No zip uploaded"),
-        (lambda hd, a: h.attach_zip(hd, str(a["lora"] / "adapter_config.json"), ""), "is not a zip file"),
-        (lambda hd, a: h.attach_hub(hd, "gpt2", "", ""), "is not a Hub repo id"),
-        (lambda hd, a: h.attach_hub(hd, "owner/name", "", ""), "Hub downloads are off"),
-        (lambda hd, a: h.detach(hd, ""), "No adapter chosen"),
-        (lambda hd, a: h.detach(hd, "ghost"), "ghost"),
+        (lambda hd, a: hd.attach_folder("/no/such/folder", ""), "Adapter folder not found"),
+        (lambda hd, a: hd.attach_folder(str(a["lora"]), "base"), "reserved"),
+        (lambda hd, a: hd.attach_folder("", ""), "No adapter folder chosen"),
+        (lambda hd, a: hd.attach_zip(None, ""), "No zip uploaded"),
+        (lambda hd, a: hd.attach_zip(str(a["lora"] / "adapter_config.json"), ""), "is not a zip file"),
+        (lambda hd, a: hd.attach_hub("gpt2", "", ""), "is not a Hub repo id"),
+        (lambda hd, a: hd.attach_hub("owner/name", "", ""), "Hub downloads are off"),
+        (lambda hd, a: hd.detach(""), "No adapter chosen"),
+        (lambda hd, a: hd.detach("ghost"), "ghost"),
     ],
 )
-def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, words, holder, tiny_adapters):
-    h.attach_folder(holder, str(tiny_adapters["ia3"]), "kept")
-    _header, notice, table, *_ = call(holder, tiny_adapters)
+def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, words, ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["ia3"]), "kept")
+    _header, notice, table, *_ = call(ui, tiny_adapters)
     assert notice.startswith("**Error:** ") and words in notice and "\n" not in notice
     assert list(table["name"]) == ["kept"] and holder.get().variants == ["base", "kept"]
 
 
 def test_a_base_that_cannot_load_says_why_in_the_header(tmp_path):
-    holder = h.SessionHolder(h.Settings(base_model=str(tmp_path / "missing"), cache_dir=tmp_path / "cache"))
-    header, *rest = h.page_load(holder)
+    ui = h.Handlers(h.SessionHolder(h.Settings(base_model=str(tmp_path / "missing"), cache_dir=tmp_path / "cache")))
+    header, *rest = ui.page_load()
     assert header.startswith("**Error:** ") and "missing" in header and "\n" not in header
     assert all(value == SKIP for value in rest)
 
 
 def test_public_mode_attaches_only_listed_folders(tiny_settings, tiny_adapters):
-    holder = h.SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,)))
-    _header, notice, table, *_ = h.attach_folder(holder, "/etc", "")
+    ui = h.Handlers(h.SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,))))
+    _header, notice, table, *_ = ui.attach_folder("/etc", "")
     assert notice.startswith("**Error:** In public mode only the listed adapter folders") and table.empty
-    _header, notice, table, *_ = h.attach_folder(holder, str(tiny_adapters["lora"].resolve()), "")
+    _header, notice, table, *_ = ui.attach_folder(str(tiny_adapters["lora"].resolve()), "")
     assert notice.startswith("**Done:** Attached **lora**")
 
 
-def test_attach_an_uploaded_zip(holder, tiny_adapters, tmp_path):
+def test_attach_an_uploaded_zip(ui, holder, tiny_adapters, tmp_path):
     upload = tmp_path / "my_adapter.zip"
     with zipfile.ZipFile(upload, "w") as zf:
         for file in tiny_adapters["dora"].iterdir():
             zf.write(file, file.name)
-    _header, notice, table, *_ = h.attach_zip(holder, str(upload), "")
+    _header, notice, table, *_ = ui.attach_zip(str(upload), "")
     assert "Attached **my_adapter** (DoRA" in notice and list(table["name"]) == ["my_adapter"]
 
 
-def test_compare_streams_then_fills_grid_charts_and_exports(holder, tiny_adapters):
-    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
-    updates = drain(h.run_compare(holder, *compare_args(tokens=40)))
+def test_compare_streams_then_fills_grid_charts_and_exports(ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    updates = drain(ui.run_compare(*compare_args(tokens=40)))
     assert len(updates) >= 2, "the grid must be shown while outputs are still coming in"
-    assert all(u[0] == SKIP for u in updates[:-1])  # while it runs, gr.Progress shows the count on the notice
+    assert updates[0][0] == "**Starting…**"  # the previous message is replaced at once
+    assert all(u[0] == SKIP or u[0].startswith("**Running:**") for u in updates[1:-1])
     assert updates[0][1].count('class="pending"') == 4  # every cell waits, then fills as outputs arrive
     notice, grid, diff, view, chart, csv_file, json_file, html_file = updates[-1]
     assert notice.startswith("**Done:** 2 prompts × 2 variants") and "lora: 2/2 changed" in notice
@@ -105,7 +116,7 @@ def test_compare_streams_then_fills_grid_charts_and_exports(holder, tiny_adapter
     assert "Click a row" in diff
     assert [trace.name for trace in chart.data] and chart.data[0].y[0] == 100.0
     exported = json.loads(Path(json_file["value"]).read_text())
-    assert exported["records"] == view.records
+    assert exported["results"] == view.records
     assert Path(csv_file["value"]).read_text().startswith("prompt,base,lora")
     assert "Plotly" in Path(html_file["value"]).read_text()
 
@@ -119,8 +130,8 @@ def test_compare_streams_then_fills_grid_charts_and_exports(holder, tiny_adapter
         (compare_args(tokens=100_000), "over the cap"),
     ],
 )
-def test_bad_compare_input_is_one_line_and_leaves_the_view_alone(args, words, holder):
-    (update,) = drain(h.run_compare(holder, *args))
+def test_bad_compare_input_is_one_line_and_leaves_the_view_alone(args, words, ui):
+    (update,) = drain(ui.run_compare(*args))
     assert update[0].startswith("**Error:** ") and words in update[0]
     assert all(value == SKIP for value in update[1:])
 
@@ -137,7 +148,7 @@ def test_export_folders_keep_only_the_newest_runs(tmp_path):
     assert all(f.parent == tmp_path / "exports" for f in folders)
 
 
-def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(holder, tiny_adapters, monkeypatch, tmp_path):
+def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(ui, holder, tiny_adapters, monkeypatch, tmp_path):
     """Regression: with the default cache (~/.cache/adapters_ui) gradio refused the report files
     and the run never finished. Gradio serves files from the temp folder, the working directory or its cache."""
     import os
@@ -145,11 +156,11 @@ def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(holder
 
     from gradio import utils
 
-    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
     (tmp_path / "system-temp").mkdir()
     monkeypatch.chdir(tmp_path / "system-temp")
-    final = drain(h.run_compare(holder, *compare_args()))[-1]
+    final = drain(ui.run_compare(*compare_args()))[-1]
     assert final[0].startswith("**Done:**"), final[0]
     files = final[5:]
     for file in files:
@@ -162,73 +173,181 @@ def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(holder
         assert allowed, path
 
 
-def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(holder, tiny_adapters):
-    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
-    assert h.stop_compare(holder, None).startswith("**Error:** Nothing to stop")
-    run = h.run_compare(holder, *compare_args(prompts="\n".join(f"Prompt {i}" for i in range(6)), tokens=400))
-    next(run)  # the empty grid: the run is under way
-    assert set(holder.stops) == {"local"}
-    assert h.stop_compare(holder, gr.Request(session_hash="someone else")).startswith("**Error:** Nothing to stop")
-    assert h.stop_compare(holder, None) == "**Stopping…**"
-    notice, grid, _diff, _view, *rest = drain(run)[-1]
-    assert notice.startswith("**Stopped:** ") and grid.count("<tr data-row=") == 6 and rest == [SKIP] * 4
-    assert holder.stops == {}
-    # the app keeps working: the next comparison runs to the end
-    assert drain(h.run_compare(holder, *compare_args()))[-1][0].startswith("**Done:**")
+def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(ui, holder, tiny_adapters):
+    """Regression: handlers wrapped in functools.partial never got the request, so every visitor
+    was "local" and anyone's Stop stopped everyone's run."""
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    assert ui.stop_compare(as_visitor("alice")).startswith("**Error:** Nothing to stop")
+    many = "\n".join(f"Prompt {i}" for i in range(6))
+    alice = ui.run_compare(*compare_args(prompts=many, tokens=400), request=as_visitor("alice"))
+    bob = ui.run_compare(*compare_args(prompts="Hi", tokens=30), request=as_visitor("bob"))
+    next(alice), next(bob)  # both under way
+    assert ui.stop_compare(as_visitor("carol")).startswith("**Error:** Nothing to stop")
+    assert ui.stop_compare(as_visitor("alice")).startswith("**Stopping…**")
+    notice, grid, _diff, view, chart, *downloads = drain(alice)[-1]
+    assert notice.startswith("**Stopped:** 0 of 12 outputs finished") and grid.count("<tr data-row=") == 6
+    assert grid.count('class="cut"') == 12 and "cut off by Stop" in grid  # one batch of 12 rows, all cut short
+    assert downloads[0]["interactive"] and json.loads(Path(downloads[1]["value"]).read_text())["status"] == "stopped"
+    assert drain(bob)[-1][0].startswith("**Done:** 1 prompts × 2 variants")  # bob's run was not touched
+    assert holder.get().runs.running("alice") == []
+    assert drain(ui.run_compare(*compare_args()))[-1][0].startswith("**Done:**")  # the app keeps working
 
 
-def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(holder, tiny_adapters):
-    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
-    view = drain(h.run_compare(holder, *compare_args()))[-1][3]
+def test_a_stopped_run_marks_what_never_ran(ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    ui.attach_folder(str(tiny_adapters["ia3"]), "ia3")  # batch route: runs after the mixed LoRA batch
+    run = ui.run_compare(*compare_args(variants=("base", "lora", "ia3"), tokens=300), request=as_visitor("alice"))
+    next(run)
+    ui.stop_compare(as_visitor("alice"))
+    _notice, grid, diff, view, chart, *_ = drain(run)[-1]
+    assert grid.count(h.NOT_RUN) >= 2 and view.ended  # ia3 never ran: said so, not a bare "…"
+    assert ui.select_row(view, False, gr.EventData(None, {"row": 0}))[1].count(h.NOT_RUN) >= 1
+
+
+def test_closing_the_page_stops_that_visitor_s_runs_only(ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    session = holder.get()
+    gone = session.start_compare(["a", "b"], settings=session.generation_settings(max_new_tokens=400), owner="alice")
+    kept = session.start_compare(["c"], settings=session.generation_settings(max_new_tokens=20), owner="bob")
+    ui.page_closed(as_visitor("alice"))
+    assert gone.result(60).status == "stopped" and kept.result(60).status == "finished"
+
+
+def test_a_closed_page_s_generator_stops_its_run(ui, holder, tiny_adapters):
+    """Gradio closes the handler's generator when the page goes away mid-run."""
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    updates = ui.run_compare(*compare_args(tokens=400), request=as_visitor("alice"))
+    next(updates)
+    (run,) = holder.get().runs.running("alice")
+    updates.close()
+    assert run.result(60).status == "stopped"
+
+
+def test_another_visitor_s_attach_and_detach_reach_this_page(ui, holder, tiny_adapters):
+    first = ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    seen = first[8]
+    assert ui.sync_lists(seen, ["base", "lora"]) == (SKIP,) * 11  # nothing changed: nothing redrawn
+    ui.attach_folder(str(tiny_adapters["ia3"]), "ia3")
+    ui.detach("lora")  # another visitor, as far as this page knows
+    header, _notice, _table, _detach, variants, play, *_rest, version, _notes, note = ui.sync_lists(seen, ["base", "lora"])
+    assert variants["choices"] in (["base", "ia3"], [("base", "base"), ("ia3", "ia3")]) and variants["value"] == ["base"]
+    assert "lora was detached by another visitor" in note and version == holder.get().registry.version
+
+
+def test_prompt_files_keep_their_references_for_the_run(ui, holder, tmp_path):
+    upload = tmp_path / "qa.jsonl"
+    upload.write_text('{"prompt": "Capital of France?", "reference": "Paris"}\n{"prompt": "Hi"}\n')
+    text, references, notice = ui.load_prompt_file(str(upload))
+    assert text == "Capital of France?\nHi" and references == {"Capital of France?": "Paris"}
+    assert "1 with a reference answer" in notice
+    view = drain(ui.run_compare(text, ["base"], 3, h.GREEDY, 0, 0.7, 0.9, False, references))[-1][3]
+    assert view.records[0]["reference"] == "Paris" and "reference" not in view.records[1]
+
+
+def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    view = drain(ui.run_compare(*compare_args()))[-1][3]
     view.records.append({"prompt": "same", "outputs": {"base": "x", "lora": "x"}})
-    grid, diff, view = h.select_row(view, False, gr.EventData(None, {"row": 1}))
+    grid, diff, view = ui.select_row(view, False, gr.EventData(None, {"row": 1}))
     assert view.selected == 1 and 'class="selected"' in grid and "What?" in diff and 'class="add"' in diff
-    assert h.select_row(view, False, gr.EventData(None, {"row": 99}))[:2] == (SKIP, SKIP)
-    assert h.filter_rows(view, True).count("<tr data-row=") == 2
-    assert h.filter_rows(view, False).count("<tr data-row=") == 3
+    assert ui.select_row(view, False, gr.EventData(None, {"row": 99}))[:2] == (SKIP, SKIP)
+    assert ui.filter_rows(view, True).count("<tr data-row=") == 2
+    assert ui.filter_rows(view, False).count("<tr data-row=") == 3
 
 
-def test_playground_chat_and_complete_give_the_session_s_answer(holder, tiny_adapters):
-    h.attach_folder(holder, str(tiny_adapters["lora"]), "lora")
+def test_playground_chat_and_complete_give_the_session_s_answer(ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
     session = holder.get()
     settings = session.generation_settings(max_new_tokens=6)
-    history, message, notice = drain(h.chat_reply(holder, "Hi", [], "lora", 6))[-1]
-    assert message == "" and notice.startswith("**Done:** **lora** answered")
+    updates = drain(ui.chat_reply("Hi", [], "lora", 6))
+    history, message, notice = updates[-1]
+    assert updates[0][1] == "" and all(u[1] == SKIP for u in updates[1:])  # cleared once: a new draft survives
+    assert notice.startswith("**Done:** **lora** answered")
     assert history == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": session.chat([{"role": "user", "content": "Hi"}], "lora", settings)}]
-    history2, *_ = drain(h.chat_reply(holder, "More", history, "base", 6))[-1]
+    history2, *_ = drain(ui.chat_reply("More", history, "base", 6))[-1]
     assert history2[:2] == history and len(history2) == 4
-    continuation, notice = drain(h.complete_text(holder, "Once upon", "base", 6))[-1]
+    continuation, notice = drain(ui.complete_text("Once upon", "base", 6))[-1]
     assert continuation == session.complete("Once upon", "base", settings)
     # bad input: the message stays in the box, the history is untouched
-    history3, message, notice = drain(h.chat_reply(holder, "Hi", history, "ghost", 6))[-1]
+    history3, message, notice = drain(ui.chat_reply("Hi", history, "ghost", 6))[-1]
     assert history3 == history and message == "Hi" and "Unknown variant 'ghost'" in notice
 
 
-def test_prompt_sets_and_uploads(tmp_path):
-    text, notice = h.load_prompt_set("general")
+def test_playground_stop_cuts_the_reply_and_keeps_it(ui, holder):
+    reply = ui.chat_reply("Hi", [], "base", 400, request=as_visitor("alice"))
+    next(reply)
+    assert ui.stop_playground(as_visitor("bob")).startswith("**Error:** Nothing to stop")
+    assert ui.stop_compare(as_visitor("alice")).startswith("**Error:** Nothing to stop")  # a chat is not a comparison
+    assert ui.stop_playground(as_visitor("alice")).startswith("**Stopping…**")
+    history, _message, notice = drain(reply)[-1]
+    assert notice == "**Stopped:** base's reply was cut off." and 0 < len(history[-1]["content"])
+
+
+def test_prompt_sets_and_uploads(ui, tmp_path):
+    text, references, notice = ui.load_prompt_set("general")
     assert len(text.splitlines()) == 16 and "16 prompts" in notice
     upload = tmp_path / "mine.csv"
     upload.write_text("prompt\nHi there\nBye\n")
-    assert h.load_prompt_file(str(upload)) == ("Hi there\nBye", "**Done:** Loaded 2 prompts from mine.csv.")
+    assert ui.load_prompt_file(str(upload)) == ("Hi there\nBye", {}, "**Done:** Loaded 2 prompts from mine.csv.")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
-    text, notice = h.load_prompt_file(str(bad))
+    text, references, notice = ui.load_prompt_file(str(bad))
     assert text == SKIP and notice.startswith("**Error:** ")
 
 
-def test_compare_api_through_gradio_client(tiny_settings, tiny_adapters):
+def test_compare_api_through_gradio_client(tiny_settings, tiny_adapters, capfd):
     from gradio_client import Client
 
     demo = create_app(tiny_settings)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
         result = client.predict("Hi there\nBye", ["base"], 4, api_name="/compare")
         assert [r["prompt"] for r in result] == ["Hi there", "Bye"]
         assert set(result[0]["outputs"]) == {"base"}
-        with pytest.raises(Exception, match="Unknown variant 'ghost'"):
-            client.predict("Hi", ["base", "ghost"], 4, api_name="/compare")
+        assert client.predict("Hi", "base", "3", api_name="/compare")[0]["outputs"].keys() == {"base"}  # a string of names
+        capfd.readouterr()
+        for variants, tokens, words in ((["base", "ghost"], 4, "Unknown variant 'ghost'"),
+                                        ("pirate", 4, "Unknown variant 'pirate'"),  # not split into letters
+                                        (["base"], "abc", "max_new_tokens must be a whole number, got 'abc'")):
+            with pytest.raises(Exception, match=words):
+                client.predict("Hi", variants, tokens, api_name="/compare")
+        assert "Traceback" not in capfd.readouterr().err  # expected errors are one line, not a server traceback
         # the UI's own events (attach a folder by path, ...) are not callable from outside
         assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/compare"]
     finally:
         demo.close()
+
+
+def test_an_api_client_can_cancel_its_run(tiny_settings):
+    import time
+
+    from gradio_client import Client
+
+    demo = create_app(tiny_settings)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+    try:
+        prompts = "\n".join(f"p{i}" for i in range(48))  # three batches of 16
+        job = Client(demo.local_url, verbose=False).submit(prompts, ["base"], 300, api_name="/compare")
+        session = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (session and session.runs._runs):
+            session = demo.fns and _session_of(demo)
+            time.sleep(0.2)
+        (run,) = session.runs._runs
+        while not run.outputs and time.monotonic() < deadline:
+            time.sleep(0.1)  # the first batch is done
+        job.cancel()
+        result = run.final(60)
+        assert result.status == "stopped" and result.counts()[0] < 48
+    finally:
+        demo.close()
+
+
+def _session_of(demo):
+    """The app's shared session, found through the compare endpoint's bound handler."""
+    for fn in demo.fns.values():
+        handlers = getattr(getattr(fn.fn, "__self__", None), "holder", None)
+        if handlers is not None and handlers._session is not None:
+            return handlers._session
+    return None
