@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import demo
 from .config import DEVICES, DTYPES, Settings
@@ -22,6 +23,9 @@ from .formatting import format_bytes
 from .prompts import read_prompts
 from .training import METHODS, SAVE_DTYPES
 from .validation import NAME_PATTERN
+
+if TYPE_CHECKING:
+    from .runs import Comparison
 
 EXIT_ERROR = 1
 EXIT_STOPPED = 130  # Ctrl-C: what was written is still printed (and saved with --json)
@@ -138,42 +142,38 @@ def run_compare(args, settings: Settings) -> int:
     return 0 if comparison.complete else EXIT_STOPPED
 
 
-def follow(run) -> "Comparison":
-    """Live progress on stderr while ``run`` works; Ctrl-C stops it and keeps what was written."""
-    from .runs import Ended, Progress
+def follow(run) -> Comparison:
+    """Live progress on stderr while ``run`` works; Ctrl-C stops it and keeps what was written.
+    On a terminal one line is redrawn every second; otherwise a line is printed per change."""
+    from .runs import Ended, Progress, Queued, Started
 
-    live = sys.stderr.isatty()
+    live, shown = sys.stderr.isatty(), ""
     try:
         for event in run.events(heartbeat=1.0):
-            if isinstance(event, Progress) and (live or event.waiting is None):
-                line = f"{event.done} of {event.total} outputs done · {event.generate_s:.0f} s"
-                print(f"\r{line}" if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
-            elif isinstance(event, Ended):
+            if isinstance(event, Ended):
                 break
+            if isinstance(event, Queued):
+                line = f"waiting for another run (position {event.position})"
+            elif isinstance(event, (Started, Progress)):
+                now = run.progress()
+                line = f"{now.done} of {now.total} outputs done" + (f" · {now.generate_s:.0f} s" if live else "")
+            else:
+                continue
+            if line != shown:
+                print(f"\r{line}" if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
+                shown = line
     except KeyboardInterrupt:
         run.stop()
         print("\nstopping: keeping what was written ...", file=sys.stderr, flush=True)
     if live:
         print(file=sys.stderr)
-    comparison = run.result()
+    comparison = run.final()
+    if comparison.status == "failed":
+        raise AdaptersUIError(comparison.error)
     if not comparison.complete:
         done, total = comparison.counts()
         print(f"{comparison.status}: {done} of {total} outputs finished", file=sys.stderr)
     return comparison
-
-
-def comparison_json(session, comparison, storage) -> dict:
-    return {
-        "base_model": session.base.source.name,
-        "device": str(session.base.device),
-        "dtype": session.base.dtype_name,
-        "variants": list(comparison.variants),
-        "routes": comparison.routes,
-        "settings": {"max_new_tokens": comparison.settings.max_new_tokens, "do_sample": comparison.settings.do_sample},
-        "results": comparison.records(),
-        "storage": storage.to_dict(),
-        "timing": {"load_s": round(session.base.load_s, 3), "generate_s": round(comparison.generate_s, 3)},
-    }
 
 
 def print_comparison(session, comparison, storage) -> None:

@@ -73,7 +73,3 @@ class AdapterSourceError(AdapterError):
 
 class UnknownVariantError(AdaptersUIError):
     """A comparison asked for a variant that is not attached."""
-
-
-class StoppedError(AdaptersUIError):
-    """The person who asked for a generation stopped it before it finished."""

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import demo as demo_set
 from .backends.inprocess import InProcessBackend
 from .backends.protocol import BASE, Backend
 from .base_model import LoadedBase, load_base
@@ -23,7 +25,7 @@ from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 from .scheduler import TurnQueue
 from .storage import ModelStorage, model_storage, size_ratio
 
-__all__ = ["Comparison", "PromptResult", "Session", "StorageReport"]
+__all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageReport"]
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,27 @@ class Session:
     # ---- storage --------------------------------------------------------------------
     def storage(self) -> StorageReport:
         return StorageReport(self._model_storage, {info.name: info for info in self.adapters()})
+
+
+class SessionHolder:
+    """The one session every visitor of an app shares; the base model loads on first use,
+    with the demo adapters when the base is the embedded default (so importing the app is cheap)."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self._session: Session | None = None
+        self._loading = threading.Lock()
+
+    @property
+    def loaded(self) -> Session | None:
+        """The session if it has loaded, without loading it."""
+        return self._session
+
+    def get(self) -> Session:
+        with self._loading:
+            if self._session is None:
+                session = Session.start(self.settings)
+                if demo_set.wants_demo(self.settings):
+                    demo_set.attach_demo_adapters(session)
+                self._session = session
+            return self._session

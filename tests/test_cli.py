@@ -87,3 +87,32 @@ def test_real_entry_point_never_prints_a_traceback(tiny_base_dir, tiny_adapters,
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1] == f"error: {bad / 'adapter_config.json'} is not valid JSON at line 1, column 2: fix or re-save the adapter."
+
+
+def test_ctrl_c_stops_the_comparison_and_keeps_what_was_written(tiny_base_dir, tiny_adapters, tmp_path):
+    """Live progress on stderr; SIGINT ends the run cleanly: exit 130, outputs so far printed and saved."""
+    import signal
+
+    prompts = tmp_path / "many.txt"
+    prompts.write_text("\n".join(f"Prompt number {i}" for i in range(24)) + "\n")  # 48 rows: 3 batches of 16
+    out = tmp_path / "partial.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapters_ui", "compare", "--base", str(tiny_base_dir), "--adapter", f"lora={tiny_adapters['lora']}",
+         "--prompts", str(prompts), "--max-new-tokens", "300", "--json", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    progress = []
+    for line in process.stderr:  # one line per change of the count
+        progress.append(line.strip())
+        if line.startswith("16 of 48 outputs done"):
+            process.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    assert progress[0] == "0 of 48 outputs done" and "Traceback" not in stderr
+    assert "stopping: keeping what was written" in stderr and "stopped: " in stderr
+    assert "[cut off]" in stdout or "(not run: stopped)" in stdout
+    data = json.loads(out.read_text())
+    assert data["status"] == "stopped"
+    finished = [text for r in data["results"] for text in r["outputs"].values() if text is not None]
+    assert 16 <= len(finished) < 48

@@ -348,6 +348,6 @@ def _session_of(demo):
     """The app's shared session, found through the compare endpoint's bound handler."""
     for fn in demo.fns.values():
         handlers = getattr(getattr(fn.fn, "__self__", None), "holder", None)
-        if handlers is not None and handlers._session is not None:
-            return handlers._session
+        if handlers is not None and handlers.loaded is not None:
+            return handlers.loaded
     return None

@@ -40,6 +40,9 @@ element.addEventListener('click', (event) => {
   if (row) trigger('click', {row: Number(row.dataset.row)});
 });
 """
+# A plot redrawn while its tab is hidden keeps plotly's default 700 px width; a window resize
+# makes every (responsive) plot re-measure its box once the tab shows again.
+RESIZE_PLOTS_JS = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 50); }"
 # After Compare, bring the buttons, the progress line and the grid into view.
 SHOW_RESULTS_JS = "() => { document.getElementById('run-bar')?.scrollIntoView({behavior: 'smooth', block: 'start'}); }"
 
@@ -192,7 +195,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         header = gr.Markdown("Loading the base model…", elem_id="header")
         view, references, versions = gr.State(h.CompareView()), gr.State({}), gr.State(-1)
         with gr.Tabs():
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab("Compare", id="compare") as compare_tab:
                 c = build_compare_tab(settings)
             with gr.Tab("Adapters", id="adapters"):
                 a = build_adapters_tab(settings)
@@ -202,6 +205,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         wire_compare(ui, header, c, view, references, model_work)
         wire_playground(ui, p, model_work)
         demo.unload(ui.page_closed)
+        compare_tab.select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
 
         def compare_api(prompts: str, variants: list[str] | str | None = None, max_new_tokens: int | str = 64,
                         request: gr.Request = None) -> list[dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from ..prompts import parse_prompt_lines, read_prompt_records
 from ..report import adapter_row, report_data, write_exports
 from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued, Started
 from ..runtime import describe_memory
-from ..session import Session
+from ..session import SessionHolder
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
@@ -38,24 +37,6 @@ COMPARE, PLAYGROUND = "compare", "playground"  # kinds of run: each has its own 
 STREAM_EVERY_S = 0.5  # the page redraws at most this often while outputs stream in
 KEEP_EXPORTS = 20  # runs whose downloads stay on disk
 NOT_RUN = "not run: stopped first"
-
-
-class SessionHolder:
-    """One base model and its adapters, shared by every visitor; loaded on first use."""
-
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings.from_env()
-        self._session: Session | None = None
-        self._loading = threading.Lock()
-
-    def get(self) -> Session:
-        with self._loading:
-            if self._session is None:
-                session = Session.start(self.settings)
-                if demo_set.wants_demo(self.settings):
-                    demo_set.attach_demo_adapters(session)
-                self._session = session
-            return self._session
 
 
 def ok(message: str) -> str:
@@ -203,7 +184,7 @@ class Handlers:
 
     def sync_lists(self, seen_version: int, ticked: list[str] | None) -> tuple:
         """Timer: when another visitor attached or detached an adapter, bring this page's lists up to date."""
-        session = self.holder._session
+        session = self.holder.loaded
         if session is None or seen_version == session.registry.version:
             return (gr.skip(),) * 11
         header, _notice, *rest = self.refresh(selected=ticked or [])
@@ -312,7 +293,7 @@ class Handlers:
 
     def page_closed(self, request: gr.Request = None) -> None:
         """The visitor closed or reloaded the page: their runs stop at the next token."""
-        session = self.holder._session
+        session = self.holder.loaded
         if session is not None:
             session.runs.stop(visitor(request))
 
