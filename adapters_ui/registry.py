@@ -6,10 +6,10 @@ model worker owns the tensors. An attach either completes or leaves nothing behi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .base_model import same_model
 from .config import Settings
 from .engine import BASE, ModelWorker, route_for
 from .errors import AdapterError, AdaptersUIError, first_line
@@ -69,16 +69,6 @@ def _variant(config, peft_type: str) -> str:
     names = {"IA3": "IA3", "LOHA": "LoHa", "LOKR": "LoKr", "PROMPT_TUNING": "prompt tuning",
              "PREFIX_TUNING": "prefix tuning", "P_TUNING": "p-tuning"}
     return names.get(peft_type, peft_type)
-
-
-def same_model(a: str, b: str) -> bool:
-    """Whether two model names mean the same model: 'org/SmolLM2-135M-Instruct' == 'SmolLM2-135M-Instruct.Q4_1.gguf'."""
-
-    def key(name: str) -> str:
-        stem = Path(name.rstrip("/")).name.lower().removesuffix(".gguf")
-        return re.sub(r"[.-](q\d\w*|f16|f32|bf16)$", "", stem)
-
-    return key(a) == key(b)
 
 
 class AdapterRegistry:

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .base_model import short_model_name
 from .charts import difference_figure, format_times, scaling_figure, storage_figure
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 from .metrics import difference_summary
@@ -57,8 +58,15 @@ def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
         "params": f"{info.params:,}",
         "size": format_bytes(info.bytes_on_disk),
         "x smaller": format_times(times_smaller),
-        "made for base": {True: "yes", False: f"no: made for {info.base_model}", None: "unknown"}[info.base_match],
+        "made for base": made_for_base(info),
     }
+
+
+def made_for_base(info: AdapterInfo) -> str:
+    """"yes", "unknown", or "no: made for <short name>" (one line: never a long server path)."""
+    if info.base_match is None or not info.base_model:
+        return "unknown"
+    return "yes" if info.base_match else f"no: made for {short_model_name(info.base_model)}"
 
 
 def report_data(session: Session, comparison: Comparison) -> ReportData:

@@ -7,12 +7,15 @@ import html
 import io
 import json
 import re
+import shutil
 from dataclasses import asdict
 from datetime import datetime
 
 import pandas as pd
 import pytest
 
+from adapters_ui.base_model import EMBEDDED_NAME, embedded_gguf_path, file_sha256
+from adapters_ui.demo import DEMO_ADAPTERS
 from adapters_ui.html_views import (
     ADAPTER_COLUMNS,
     VIEW_CSS,
@@ -23,8 +26,10 @@ from adapters_ui.html_views import (
     grid_html,
 )
 from adapters_ui.metrics import difference_summary
+from adapters_ui.registry import describe
 from adapters_ui.report import (
     ReportData,
+    adapter_row,
     report_data,
     to_csv,
     to_html,
@@ -32,6 +37,7 @@ from adapters_ui.report import (
     write_exports,
 )
 from adapters_ui.storage import format_bytes
+from adapters_ui.validation import read_adapter
 
 XSS = "<script>alert('x')</script>"
 RECORDS = [
@@ -218,3 +224,27 @@ def test_view_css_covers_every_class_the_views_use():
     for selector in ("table.ag-grid", "td.same", "td.pending", "tr[data-row]", "tr.selected", "ins.add", "del.rem",
                      "white-space: pre-wrap", "overflow-wrap: anywhere", "table-layout: fixed", "line-through"):
         assert selector in VIEW_CSS
+
+
+@pytest.mark.parametrize(
+    "recorded, cell",
+    [
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "yes"),
+        ("{package}", "yes"),  # made on the embedded default, loaded from its package folder
+        ("{cache}/gguf/{key}", "yes"),  # ... or from its dequantized copy
+        ("/srv/team/checkpoints/run-17/SmolLM2-360M-Instruct", "no: made for SmolLM2-360M-Instruct"),
+        ("Qwen/Qwen2.5-0.5B-Instruct", "no: made for Qwen/Qwen2.5-0.5B-Instruct"),
+        (None, "unknown"),
+    ],
+)
+def test_made_for_base_cell_of_a_demo_adapter(recorded, cell, tmp_path):
+    """A real demo adapter whose config records another name for its base, against the embedded default."""
+    gguf = embedded_gguf_path()
+    folder = shutil.copytree(DEMO_ADAPTERS / "pirate", tmp_path / "pirate")
+    config = json.loads((folder / "adapter_config.json").read_text())
+    if recorded is not None:
+        recorded = recorded.format(package=gguf.parent, cache=tmp_path / "cache", key=file_sha256(gguf)[:32])
+    config["base_model_name_or_path"] = recorded
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    row = adapter_row(describe(read_adapter(folder), EMBEDDED_NAME), 500.0)
+    assert row["made for base"] == cell
