@@ -178,7 +178,7 @@ def print_storage(storage) -> None:
         return
     print(f"{'adapter':<20} {'type':<14} {'params':>12} {'on disk':>10} {'x smaller':>10}")
     for name, info in storage.adapters.items():
-        print(f"{name:<20} {info.variant:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
+        print(f"{name:<20} {info.method:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
 
 
 def run_train(args, settings: Settings) -> int:
@@ -203,7 +203,7 @@ def run_inspect(args, settings: Settings) -> int:
     match = {True: "yes", False: "NO", None: "unknown (config names no base)"}[info.base_match]
     rows = [
         ("name", info.name),
-        ("type", f"{info.variant} ({info.peft_type})"),
+        ("type", f"{info.method} ({info.peft_type})"),
         ("engine path", info.route),
         ("rank", info.rank if info.rank is not None else "-"),
         ("alpha", info.alpha if info.alpha is not None else "-"),

@@ -21,8 +21,8 @@ class AdapterInfo:
     """One row of the adapters table."""
 
     name: str
-    peft_type: str  # e.g. LORA, IA3; DoRA and rsLoRA are LORA with a flag, shown in `variant`
-    variant: str  # "LoRA", "DoRA", "rsLoRA", "IA3", "prompt tuning", ...
+    peft_type: str  # e.g. LORA, IA3; DoRA and rsLoRA are LORA with a flag, shown in `method`
+    method: str  # "LoRA", "DoRA", "rsLoRA", "IA3", "prompt tuning", ... (a variant is base-or-an-adapter)
     route: str  # engine path: mixed | batch | single
     rank: int | None
     alpha: float | None
@@ -46,7 +46,7 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
     return AdapterInfo(
         name=spec.name,
         peft_type=spec.peft_type,
-        variant=_variant(config, spec.peft_type),
+        method=_method(config, spec.peft_type),
         route=route_for(config),
         rank=int(rank) if rank else None,
         alpha=float(alpha) if alpha else None,
@@ -61,7 +61,7 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
     )
 
 
-def _variant(config, peft_type: str) -> str:
+def _method(config, peft_type: str) -> str:
     if peft_type == "LORA":
         if getattr(config, "use_dora", False):
             return "DoRA"

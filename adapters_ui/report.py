@@ -51,7 +51,7 @@ def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
     """One adapters-table row, formatted for people (the UI's table has the same columns)."""
     return {
         "name": info.name,
-        "type": info.variant,
+        "type": info.method,
         "rank": info.rank,
         "alpha": info.alpha,
         "targets": ", ".join(info.target_modules),

@@ -172,7 +172,7 @@ def test_zip_layouts_attach_like_the_folder(kind, zip_name, inside, name, tiny_s
     assert upload.is_relative_to((tiny_session.settings.cache_dir / "uploads").resolve())
     assert sorted(p.name for p in upload.iterdir()) == sorted(p.name for p in folder.iterdir())
     assert (upload / "adapter_model.safetensors").read_bytes() == (folder / "adapter_model.safetensors").read_bytes()
-    assert (info.params, info.variant, info.bytes_on_disk) == (direct.params, direct.variant, direct.bytes_on_disk)
+    assert (info.params, info.method, info.bytes_on_disk) == (direct.params, direct.method, direct.bytes_on_disk)
     settings = tiny_session.generation_settings(max_new_tokens=4)
     result = tiny_session.compare(["Hi", "Say ok"], ["direct", name], settings)
     assert result.outputs(name) == result.outputs("direct")

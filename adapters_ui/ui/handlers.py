@@ -140,7 +140,7 @@ def _attached(holder: SessionHolder, attach) -> tuple:
     except AdaptersUIError as exc:
         return refresh(holder, problem(exc))
     ratio = charts.format_ratio(holder.get().storage().ratio(info.name))
-    return refresh(holder, ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
+    return refresh(holder, ok(f"Attached **{info.name}** ({info.method}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
 
 
 def attach_folder(holder: SessionHolder, folder: str | None, name: str | None) -> tuple:
