@@ -205,7 +205,8 @@ def run_inspect(args, settings: Settings) -> int:
         ("name", info.name),
         ("type", f"{info.method} ({info.peft_type})"),
         ("engine path", info.route),
-        ("rank", info.rank if info.rank is not None else "-"),
+        ("virtual tokens", info.virtual_tokens) if info.virtual_tokens is not None
+        else ("rank", info.rank if info.rank is not None else "-"),
         ("alpha", info.alpha if info.alpha is not None else "-"),
         ("targets", ", ".join(info.target_modules) or "-"),
         ("params", f"{info.params:,}"),

@@ -24,7 +24,8 @@ class AdapterInfo:
     peft_type: str  # e.g. LORA, IA3; DoRA and rsLoRA are LORA with a flag, shown in `method`
     method: str  # "LoRA", "DoRA", "rsLoRA", "IA3", "prompt tuning", ... (a variant is base-or-an-adapter)
     route: str  # engine path: mixed | batch | single
-    rank: int | None
+    rank: int | None  # None for methods without one (IA3, prompt learning)
+    virtual_tokens: int | None  # prompt learning only: the learned tokens put before each prompt
     alpha: float | None
     target_modules: tuple[str, ...]
     params: int
@@ -40,7 +41,9 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
     config = spec.config
     targets = getattr(config, "target_modules", None) or ()
     targets = (targets,) if isinstance(targets, str) else tuple(sorted(targets))
-    rank = getattr(config, "r", None) or getattr(config, "num_virtual_tokens", None)
+    prompt_learning = getattr(config, "is_prompt_learning", False)
+    rank = None if prompt_learning else getattr(config, "r", None)
+    virtual_tokens = getattr(config, "num_virtual_tokens", None) if prompt_learning else None
     alpha = getattr(config, "lora_alpha", None) or getattr(config, "alpha", None)
     named_base = getattr(config, "base_model_name_or_path", None) or None
     return AdapterInfo(
@@ -49,6 +52,7 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
         method=_method(config, spec.peft_type),
         route=route_for(config),
         rank=int(rank) if rank else None,
+        virtual_tokens=int(virtual_tokens) if virtual_tokens else None,
         alpha=float(alpha) if alpha else None,
         target_modules=targets,
         params=spec.storage.params,

@@ -52,7 +52,7 @@ def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
     return {
         "name": info.name,
         "type": info.method,
-        "rank": info.rank,
+        "rank": rank_cell(info),
         "alpha": info.alpha,
         "targets": ", ".join(info.target_modules),
         "params": f"{info.params:,}",
@@ -60,6 +60,13 @@ def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
         "x smaller": format_times(times_smaller),
         "made for base": made_for_base(info),
     }
+
+
+def rank_cell(info: AdapterInfo) -> int | str | None:
+    """The rank, or for prompt learning (which has none) its number of virtual tokens: '8 virtual tokens'."""
+    if info.virtual_tokens is not None:
+        return f"{info.virtual_tokens} virtual tokens"
+    return info.rank
 
 
 def made_for_base(info: AdapterInfo) -> str:

@@ -248,3 +248,23 @@ def test_made_for_base_cell_of_a_demo_adapter(recorded, cell, tmp_path):
     (folder / "adapter_config.json").write_text(json.dumps(config))
     row = adapter_row(describe(read_adapter(folder), EMBEDDED_NAME), 500.0)
     assert row["made for base"] == cell
+
+
+@pytest.mark.parametrize(
+    "kind, rank, virtual_tokens, cell",
+    [
+        ("lora", 4, None, 4),
+        ("rslora", 8, None, 8),
+        ("loha", 4, None, 4),
+        ("lokr", 4, None, 4),
+        ("ia3", None, None, None),
+        ("prompt", None, 4, "4 virtual tokens"),  # prompt tuning has no rank
+        ("ptuning", None, 4, "4 virtual tokens"),
+    ],
+)
+def test_rank_only_for_methods_that_have_one(kind, rank, virtual_tokens, cell, tiny_session, tiny_adapters):
+    info = tiny_session.attach(tiny_adapters[kind], kind)
+    assert (info.rank, info.virtual_tokens) == (rank, virtual_tokens)
+    row = adapter_row(info, tiny_session.storage().ratio(kind))
+    assert row["rank"] == cell
+    assert f"<td>{'' if cell is None else cell}</td>" in adapter_table_html([row])
