@@ -52,6 +52,16 @@ class BaseSource:
         return None if self.kind == "hub" else Path(self.location)
 
 
+@dataclass(frozen=True)
+class BaseInfo:
+    """What exports say about the loaded base: plain data, no model."""
+
+    name: str
+    device: str
+    dtype: str
+    load_s: float
+
+
 @dataclass
 class LoadedBase:
     model: torch.nn.Module
@@ -65,6 +75,9 @@ class LoadedBase:
     @property
     def dtype_name(self) -> str:
         return str(self.dtype).removeprefix("torch.")
+
+    def info(self) -> BaseInfo:
+        return BaseInfo(self.source.name, str(self.device), self.dtype_name, self.load_s)
 
 
 def embedded_gguf_path() -> Path:

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from . import demo
 from .config import DEVICES, DTYPES, Settings
 from .errors import AdaptersUIError, PromptError
 from .prompts import read_prompts
+from .report import report_data, to_json
 from .storage import format_bytes
 from .training import METHODS, SAVE_DTYPES
 from .validation import NAME_PATTERN
@@ -130,25 +130,11 @@ def run_compare(args, settings: Settings) -> int:
     storage = session.storage()
     print_comparison(session, comparison, storage)
     if args.json:
-        payload = comparison_json(session, comparison, storage)
+        data = report_data(session.base.info(), session.adapters(), storage.to_dict(), comparison)
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        args.json.write_text(to_json(data), encoding="utf-8")
         print(f"\nwrote {args.json}")
     return 0
-
-
-def comparison_json(session, comparison, storage) -> dict:
-    return {
-        "base_model": session.base.source.name,
-        "device": str(session.base.device),
-        "dtype": session.base.dtype_name,
-        "variants": list(comparison.variants),
-        "routes": comparison.routes,
-        "settings": {"max_new_tokens": comparison.settings.max_new_tokens, "do_sample": comparison.settings.do_sample},
-        "results": comparison.records(),
-        "storage": storage.to_dict(),
-        "timing": {"load_s": round(session.base.load_s, 3), "generate_s": round(comparison.generate_s, 3)},
-    }
 
 
 def print_comparison(session, comparison, storage) -> None:

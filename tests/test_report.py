@@ -14,6 +14,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from helpers import JSON_KEYS
+
 from adapters_ui.base_model import EMBEDDED_NAME, embedded_gguf_path, file_sha256
 from adapters_ui.demo import DEMO_ADAPTERS
 from adapters_ui.html_views import (
@@ -56,10 +58,10 @@ STORAGE = {
                  "formal": {"bytes": 3_700_000, "params": 1_000, "dtype": "F32", "times_smaller": 145.4}},
 }
 DATA = ReportData(
-    base_model="org/Tiny<Model>", device="cpu", dtype="float32", variants=["base", "pirate", "formal"], records=RECORDS,
-    settings={"max_new_tokens": 8, "do_sample": False}, generate_s=1.25,
-    routes={"base": "mixed", "pirate": "mixed", "formal": "single"}, adapters=ADAPTER_ROWS, storage=STORAGE,
-    created="2025-01-02T03:04:05+00:00",
+    base_model="org/Tiny<Model>", device="cpu", dtype="float32", created="2025-01-02T03:04:05+00:00",
+    settings={"max_new_tokens": 8, "do_sample": False}, routes={"base": "mixed", "pirate": "mixed", "formal": "single"},
+    variants=["base", "pirate", "formal"], results=RECORDS, adapters=ADAPTER_ROWS, storage=STORAGE,
+    timing={"load_s": 0.5, "generate_s": 1.25},
 )
 
 
@@ -74,15 +76,15 @@ def test_csv_reads_back_to_the_records():
 
 
 def test_csv_leaves_missing_outputs_empty():
-    data = ReportData(**{**asdict(DATA), "records": [{"prompt": "p", "outputs": {"base": "b", "pirate": None}}]})
+    data = ReportData(**{**asdict(DATA), "results": [{"prompt": "p", "outputs": {"base": "b", "pirate": None}}]})
     assert to_csv(data).splitlines() == ["prompt,base,pirate,formal", "p,b,,"]
 
 
 def test_json_has_every_key_and_the_differences():
     document = json.loads(to_json(DATA))
-    assert list(document) == ["base_model", "device", "dtype", "created", "settings", "generate_s", "routes", "variants",
-                              "records", "differences", "adapters", "storage"]
-    assert document["records"] == RECORDS and document["storage"] == STORAGE and document["adapters"] == ADAPTER_ROWS
+    assert list(document) == JSON_KEYS
+    assert document["results"] == RECORDS and document["storage"] == STORAGE and document["adapters"] == ADAPTER_ROWS
+    assert document["timing"] == {"load_s": 0.5, "generate_s": 1.25}
     assert document["differences"] == [asdict(d) for d in difference_summary(RECORDS)]
     assert [d["variant"] for d in document["differences"]] == ["pirate", "formal"]
     assert document["differences"][0]["changed"] == 2 and document["differences"][1]["changed"] == 1
@@ -109,18 +111,21 @@ def test_write_exports_makes_the_folder_and_three_files(tmp_path):
     paths = write_exports(DATA, folder)
     assert paths == {"csv": folder / "comparison.csv", "json": folder / "comparison.json", "html": folder / "report.html"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
-    assert json.loads(paths["json"].read_text(encoding="utf-8"))["records"] == RECORDS
+    assert json.loads(paths["json"].read_text(encoding="utf-8"))["results"] == RECORDS
     assert paths["csv"].read_text(encoding="utf-8") == to_csv(DATA)
 
 
 def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_path):
     tiny_session.attach(tiny_adapters["lora"], "lora")
     comparison = tiny_session.compare(["Hello", "What?"], ["base", "lora"], tiny_session.generation_settings(max_new_tokens=4))
-    data = report_data(tiny_session, comparison)
+    storage = tiny_session.storage()
+    data = report_data(tiny_session.base.info(), tiny_session.adapters(), storage.to_dict(), comparison)
     assert (data.base_model, data.device, data.dtype) == (tiny_session.base.source.name, "cpu", tiny_session.base.dtype_name)
-    assert data.variants == ["base", "lora"] and data.records == comparison.records()
+    assert data.variants == ["base", "lora"] and data.results == comparison.records()
     assert data.settings["max_new_tokens"] == 4 and set(data.routes) == {"base", "lora"}
-    assert data.storage == tiny_session.storage().to_dict()
+    assert data.storage == storage.to_dict()
+    assert data.timing == {"load_s": round(tiny_session.base.load_s, 3), "generate_s": round(comparison.generate_s, 3)}
+    assert data.adapters == [adapter_row(info, storage.ratio(info.name)) for info in tiny_session.adapters()]  # as the UI's table
     (row,) = data.adapters
     info = tiny_session.adapters()[0]
     assert list(row) == ADAPTER_COLUMNS
@@ -128,7 +133,8 @@ def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_p
     assert row["targets"] == "q_proj, v_proj" and row["params"] == f"{info.params:,}"
     assert datetime.fromisoformat(data.created).tzinfo is not None
     paths = write_exports(data, tmp_path)
-    assert json.loads(paths["json"].read_text(encoding="utf-8"))["variants"] == ["base", "lora"]
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert list(document) == JSON_KEYS and document["variants"] == ["base", "lora"]
 
 
 # ---- the HTML views the report is made of ------------------------------------------------

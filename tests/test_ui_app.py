@@ -105,7 +105,7 @@ def test_compare_streams_then_fills_grid_charts_and_exports(holder, tiny_adapter
     assert "Click a row" in diff
     assert [trace.name for trace in chart.data] and chart.data[0].y[0] == 100.0
     exported = json.loads(Path(json_file["value"]).read_text())
-    assert exported["records"] == view.records
+    assert exported["results"] == view.records
     assert Path(csv_file["value"]).read_text().startswith("prompt,base,lora")
     assert "Plotly" in Path(html_file["value"]).read_text()
 

@@ -305,7 +305,7 @@ def run_compare(holder: SessionHolder, prompts_text, variants, max_tokens, decod
     comparison = payload
     view.records = comparison.records()
     folder = export_folder()
-    files = write_exports(report_data(session, comparison), folder)
+    files = write_exports(report_data(session.base.info(), session.adapters(), session.storage().to_dict(), comparison), folder)
     view.exports = {kind: str(path) for kind, path in files.items()}
     differences = difference_summary(view.records)
     changed = ", ".join(f"{d.variant}: {d.changed}/{d.prompts} changed" for d in differences)
