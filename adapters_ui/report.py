@@ -1,10 +1,12 @@
 """Exports of one comparison: CSV for spreadsheets, JSON for scripts, one HTML file for people.
 
-The HTML report is self-contained (plotly.js and the CSS inlined, no external URL), so a
-stakeholder can open it offline, months later:
+The JSON document is the same from the UI's export and from ``compare --json``: both go
+through ``report_data`` and ``to_json``. The HTML report is self-contained (plotly.js and
+the CSS inlined, no external URL), so a stakeholder can open it offline, months later:
 
-    >>> data = report_data(session, session.compare(["Hi!"]))  # doctest: +SKIP
-    >>> write_exports(data, Path("exports"))                     # doctest: +SKIP
+    >>> storage = session.storage().to_dict()                                            # doctest: +SKIP
+    >>> data = report_data(session.base.info(), session.adapters(), storage, comparison)  # doctest: +SKIP
+    >>> write_exports(data, Path("exports"))                                             # doctest: +SKIP
     {'csv': ..., 'json': ..., 'html': ...}
 """
 
@@ -17,65 +19,106 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
+from .base_model import BaseInfo, short_model_name
 from .charts import difference_figure, scaling_figure, storage_figure
 from .formatting import format_bytes, format_times
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 from .metrics import difference_summary
+from .storage import size_ratio
 
 if TYPE_CHECKING:  # only for annotations: building a report never needs a model
     from .registry import AdapterInfo
-    from .session import Comparison, Session
+
+
+class ComparisonResult(Protocol):
+    """What an export reads from a finished comparison (``session.Comparison`` has it)."""
+
+    @property
+    def variants(self) -> Sequence[str]: ...
+    @property
+    def routes(self) -> Mapping[str, str]: ...  # variant -> engine path
+    @property
+    def settings(self) -> Any: ...  # the GenerationSettings dataclass
+    @property
+    def generate_s(self) -> float: ...
+    @property
+    def waited_s(self) -> float: ...  # waiting for other visitors' batches
+    @property
+    def status(self) -> str: ...  # finished | stopped | failed
+    @property
+    def error(self) -> str | None: ...
+    def records(self) -> list[dict]: ...  # [{"prompt": str, "outputs": {variant: text | None}, "cut_off"?: [...]}]
 
 
 @dataclass(frozen=True)
 class ReportData:
-    """Everything an export shows, as plain data (no model, no session)."""
+    """Everything an export shows, as plain data (no model, no session). The JSON document has
+    these keys in this order, with ``differences`` after ``results``."""
 
     base_model: str
     device: str
     dtype: str
-    variants: list[str]
-    records: list[dict]  # [{"prompt": str, "outputs": {variant: text}}]
+    created: str  # ISO time
     settings: dict  # generation settings
-    generate_s: float
     routes: dict[str, str]  # variant -> engine path
+    variants: list[str]
+    results: list[dict]  # [{"prompt": str, "outputs": {variant: text}}]
     adapters: list[dict]  # rows for html_views.adapter_table_html
     storage: dict  # StorageReport.to_dict()
-    created: str  # ISO time
+    timing: dict[str, float]  # {"load_s": ..., "generate_s": ..., "waited_s": ...}
+    status: str = "finished"  # stopped: outputs so far (cut-off ones listed per result); failed: see error
+    error: str | None = None
 
 
 def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
     """One adapters-table row, formatted for people (the UI's table has the same columns)."""
     return {
         "name": info.name,
-        "type": info.variant,
-        "rank": info.rank,
+        "type": info.method,
+        "rank": rank_cell(info),
         "alpha": info.alpha,
         "targets": ", ".join(info.target_modules),
         "params": f"{info.params:,}",
         "size": format_bytes(info.bytes_on_disk),
         "x smaller": format_times(times_smaller),
-        "made for base": {True: "yes", False: f"no: made for {info.base_model}", None: "unknown"}[info.base_match],
+        "made for base": made_for_base(info),
     }
 
 
-def report_data(session: Session, comparison: Comparison) -> ReportData:
-    """Snapshot a session's base and adapters with one comparison's results."""
-    storage = session.storage()
+def rank_cell(info: AdapterInfo) -> int | str | None:
+    """The rank, or for prompt learning (which has none) its number of virtual tokens: '8 virtual tokens'."""
+    if info.virtual_tokens is not None:
+        return f"{info.virtual_tokens} virtual tokens"
+    return info.rank
+
+
+def made_for_base(info: AdapterInfo) -> str:
+    """"yes", "unknown", or "no: made for <short name>" (one line: never a long server path)."""
+    if info.base_match is None or not info.base_model:
+        return "unknown"
+    return "yes" if info.base_match else f"no: made for {short_model_name(info.base_model)}"
+
+
+def report_data(base: BaseInfo, adapters: Sequence[AdapterInfo], storage: dict, comparison: ComparisonResult) -> ReportData:
+    """One comparison with the base and adapters it ran on; ``storage`` is ``StorageReport.to_dict()``."""
+    full = storage["full_model_bytes"]
     return ReportData(
-        base_model=session.base.source.name,
-        device=str(session.base.device),
-        dtype=session.base.dtype_name,
-        variants=list(comparison.variants),
-        records=comparison.records(),
-        settings=asdict(comparison.settings),
-        generate_s=comparison.generate_s,
-        routes=dict(comparison.routes),
-        adapters=[adapter_row(info, storage.ratio(info.name)) for info in session.adapters()],
-        storage=storage.to_dict(),
+        base_model=base.name,
+        device=base.device,
+        dtype=base.dtype,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 - Python 3.10 has no datetime.UTC
+        settings=asdict(comparison.settings),
+        routes=dict(comparison.routes),
+        variants=list(comparison.variants),
+        results=comparison.records(),
+        adapters=[adapter_row(info, size_ratio(full, info.bytes_on_disk)) for info in adapters],
+        storage=storage,
+        timing={"load_s": round(base.load_s, 3), "generate_s": round(comparison.generate_s, 3),
+                "waited_s": round(comparison.waited_s, 3)},
+        status=comparison.status,
+        error=comparison.error,
     )
 
 
@@ -84,29 +127,25 @@ def to_csv(data: ReportData) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["prompt", *data.variants])
-    for record in data.records:
+    for record in data.results:
         outputs = record["outputs"]
         writer.writerow([record["prompt"], *("" if outputs.get(v) is None else outputs[v] for v in data.variants)])
     return out.getvalue()
 
 
+def to_document(data: ReportData) -> dict:
+    """The JSON document: every field of ``data``, plus the per-adapter difference summary after ``results``."""
+    document = {}
+    for key, value in asdict(data).items():
+        document[key] = value
+        if key == "results":
+            document["differences"] = [asdict(d) for d in difference_summary(data.results)]
+    return document
+
+
 def to_json(data: ReportData) -> str:
-    """Everything, plus the per-adapter difference summary, as indented UTF-8 JSON."""
-    document = {
-        "base_model": data.base_model,
-        "device": data.device,
-        "dtype": data.dtype,
-        "created": data.created,
-        "settings": data.settings,
-        "generate_s": data.generate_s,
-        "routes": data.routes,
-        "variants": data.variants,
-        "records": data.records,
-        "differences": [asdict(d) for d in difference_summary(data.records)],
-        "adapters": data.adapters,
-        "storage": data.storage,
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    """``to_document`` as indented UTF-8 JSON (readable text, not \\u escapes), ending in a newline."""
+    return json.dumps(to_document(data), indent=2, ensure_ascii=False) + "\n"
 
 
 _PAGE_CSS = """
@@ -124,7 +163,7 @@ def _meta(items: dict[str, str]) -> str:
 
 
 def _summary_table(data: ReportData) -> str:
-    summary = difference_summary(data.records)
+    summary = difference_summary(data.results)
     if not summary:
         return '<p class="ag-note">No base output to compare against.</p>'
     head = "".join(f"<th>{c}</th>" for c in ("adapter", "prompts", "changed", "changed (%)", "mean word similarity (%)"))
@@ -138,12 +177,25 @@ def _summary_table(data: ReportData) -> str:
 
 def _charts(data: ReportData) -> str:
     """The three figures; plotly.js is inlined once, with the first."""
-    figures = [storage_figure(data.storage), scaling_figure(data.storage), difference_figure(difference_summary(data.records))]
+    figures = [storage_figure(data.storage), scaling_figure(data.storage), difference_figure(difference_summary(data.results))]
     config = {"displaylogo": False, "responsive": True}
     return "".join(
         fig.to_html(full_html=False, include_plotlyjs=(i == 0), include_mathjax=False, config=config)
         for i, fig in enumerate(figures)
     )
+
+
+NOT_RUN = "not run: the comparison ended first"
+
+
+def _status_line(data: ReportData) -> str:
+    """'finished', or how much of a stopped or failed comparison was written."""
+    if data.status == "finished":
+        return "finished"
+    total = len(data.results) * len(data.variants)
+    done = sum(1 for r in data.results for v, text in r["outputs"].items() if text is not None and v not in r.get("cut_off", ()))
+    why = f": {data.error}" if data.error else " by Stop (cut-off outputs are marked)"
+    return f"{data.status}{why} · {done} of {total} outputs finished"
 
 
 def to_html(data: ReportData) -> str:
@@ -154,7 +206,8 @@ def to_html(data: ReportData) -> str:
     meta = _meta({
         "base model": data.base_model, "device": data.device, "dtype": data.dtype,
         "generation settings": settings or "—", "engine routes": routes or "—",
-        "generation time": f"{data.generate_s:.1f} s for {len(data.records)} prompts x {len(data.variants)} variants",
+        "generation time": f"{data.timing['generate_s']:.1f} s for {len(data.results)} prompts x {len(data.variants)} variants",
+        "status": _status_line(data),
         "created": data.created,
     })
     sections = [
@@ -162,8 +215,8 @@ def to_html(data: ReportData) -> str:
         "<h2>Adapters</h2>", adapter_table_html(data.adapters),
         "<h2>Charts</h2>", _charts(data),
         "<h2>How outputs differ from the base</h2>", _summary_table(data),
-        "<h2>Outputs</h2>", grid_html(data.records, data.variants) or '<p class="ag-note">No prompts.</p>',
-        "<h2>Word differences, prompt by prompt</h2>", *(diff_panel_html(r) for r in data.records),
+        "<h2>Outputs</h2>", grid_html(data.results, data.variants, pending_text=NOT_RUN) or '<p class="ag-note">No prompts.</p>',
+        "<h2>Word differences, prompt by prompt</h2>", *(diff_panel_html(r, pending_text=NOT_RUN) for r in data.results),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

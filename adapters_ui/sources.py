@@ -3,7 +3,8 @@
 Each source ends in an ordinary adapter folder that ``Session.attach`` validates, so the
 checks live in one place. Uploads are untrusted: a zip is unpacked only after every entry
 is checked (no absolute or ``..`` paths, no links, bounded count and size), into a fresh
-folder under ``<cache_dir>/uploads`` that is removed again if anything fails.
+folder under ``<cache_dir>/uploads`` that is removed again if anything fails. Errors name
+the upload by its own file name (or the Hub repo by its id), never by a folder on the server.
 
     >>> adapter_folder_choices(Settings())[0]                   # doctest: +SKIP
     ('bullets  (assets/adapters)', '/.../assets/adapters/bullets')
@@ -20,11 +21,12 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import demo
 from .config import Settings
-from .errors import AdapterSourceError, first_line
+from .errors import AdaptersUIError, AdapterSourceError, first_line
 from .formatting import format_bytes
 from .registry import AdapterInfo
 from .validation import name_from_folder
@@ -93,6 +95,29 @@ def adapter_folder_choices(settings: Settings) -> list[tuple[str, str]]:
 
 
 # ---- uploaded zips -----------------------------------------------------------------------
+
+
+def _upload_label(zip_path: str | Path) -> str:
+    """The uploaded file's own name (gradio keeps it), never the temp folder it waits in."""
+    return Path(zip_path).name or "(unnamed upload)"
+
+
+def _os_reason(exc: OSError) -> str:
+    """Why a file operation failed, without the path it failed on ('No space left on device')."""
+    return exc.strerror or type(exc).__name__
+
+
+@contextmanager
+def _shown_as(folder: Path, shown: str):
+    """Errors raised inside name ``shown`` where they would name the server folder ``folder``:
+    '/srv/cache/uploads/tmpab12/a/adapter_config.json is not valid JSON' -> 'pirate.zip/a/adapter_config.json ...'."""
+    try:
+        yield
+    except AdaptersUIError as exc:
+        message = str(exc)
+        if str(folder) not in message:
+            raise
+        raise type(exc)(message.replace(str(folder), shown)) from None
 
 
 def _entry_parts(name: str) -> tuple[str, ...] | None:
@@ -177,12 +202,12 @@ def _write_entries(label: str, archive: zipfile.ZipFile, files: list, top: Path,
 def _extract(zip_path: str | Path, dest_root: Path, max_bytes: int) -> tuple[Path, Path]:
     """(the new temp folder, the adapter folder inside it); nothing is left behind on failure."""
     zip_path = Path(zip_path)
-    label = zip_path.name or str(zip_path)
+    label = _upload_label(zip_path)
     limit = max_bytes + ZIP_ALLOWANCE_BYTES
     try:
         archive = zipfile.ZipFile(zip_path)
     except (FileNotFoundError, IsADirectoryError):
-        raise AdapterSourceError(f"Zip file {zip_path} not found: upload the .zip of the adapter folder again.") from None
+        raise AdapterSourceError(f"Zip file {label} not found: upload the .zip of the adapter folder again.") from None
     except (zipfile.BadZipFile, EOFError, ValueError, OSError):
         raise AdapterSourceError(
             f"{label} is not a zip file: upload a .zip of the adapter folder (the folder that holds {CONFIG_FILE})."
@@ -194,7 +219,7 @@ def _extract(zip_path: str | Path, dest_root: Path, max_bytes: int) -> tuple[Pat
             top = Path(tempfile.mkdtemp(dir=dest_root)).resolve()
         except OSError as exc:
             raise AdapterSourceError(
-                f"Could not unpack {label} into {dest_root} ({first_line(exc)}): free disk space or set ADAPTERS_UI_CACHE_DIR."
+                f"Could not unpack {label} on the server ({_os_reason(exc)}): free disk space or set ADAPTERS_UI_CACHE_DIR."
             ) from None
         try:
             _write_entries(label, archive, files, top, limit)
@@ -216,7 +241,7 @@ def _extract(zip_path: str | Path, dest_root: Path, max_bytes: int) -> tuple[Pat
                 ) from None
             if isinstance(exc, OSError):
                 raise AdapterSourceError(
-                    f"Could not unpack {label} into {dest_root} ({first_line(exc)}): free disk space or set ADAPTERS_UI_CACHE_DIR."
+                    f"Could not unpack {label} on the server ({_os_reason(exc)}): free disk space or set ADAPTERS_UI_CACHE_DIR."
                 ) from None
             raise
     return top, top.joinpath(*adapter_parts)
@@ -246,7 +271,8 @@ def attach_zip(session, zip_path: str | Path, name: str | None = None) -> Adapte
     try:
         if not (name and name.strip()):
             name = adapter_name(Path(zip_path).stem if folder == top else folder.name)
-        return session.attach(folder, name.strip())
+        with _shown_as(top, _upload_label(zip_path)):
+            return session.attach(folder, name.strip())
     except BaseException:
         shutil.rmtree(top, ignore_errors=True)
         raise
@@ -307,7 +333,7 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _hub_error(exc: BaseException, repo_id: str, where: str, settings: Settings) -> AdapterSourceError | None:
+def _hub_error(exc: BaseException, repo_id: str, where: str) -> AdapterSourceError | None:
     """The one-line error for a failed snapshot_download, or None when it is not a known failure."""
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -354,8 +380,7 @@ def _hub_error(exc: BaseException, repo_id: str, where: str, settings: Settings)
         return AdapterSourceError(unreachable.format(f"{type(exc).__name__}: {first_line(exc)}"))
     if isinstance(exc, OSError):
         return AdapterSourceError(
-            f"Could not save {where} under {settings.cache_dir / 'hub'} ({first_line(exc)}): "
-            "free disk space or set ADAPTERS_UI_CACHE_DIR."
+            f"Could not save {where} on the server ({_os_reason(exc)}): free disk space or set ADAPTERS_UI_CACHE_DIR."
         )
     return None
 
@@ -380,7 +405,7 @@ def download_hub_adapter(repo_id: str, revision: str | None, settings: Settings)
             repo_id, revision=revision, allow_patterns=patterns, cache_dir=settings.cache_dir / "hub",
         ))
     except Exception as exc:  # mapped to one line below; unknown failures propagate
-        error = _hub_error(exc, repo_id, where, settings)
+        error = _hub_error(exc, repo_id, where)
         if error is None:
             raise
         raise error from exc
@@ -399,6 +424,8 @@ def download_hub_adapter(repo_id: str, revision: str | None, settings: Settings)
 def attach_hub(session, repo_id: str, revision: str | None = None, name: str | None = None) -> AdapterInfo:
     """Download an adapter from the Hub and attach it; the default name is the repo's name part."""
     folder = download_hub_adapter(repo_id, revision, session.settings)
+    repo_id, revision = check_repo_id(repo_id), _check_revision(revision)
     if not (name and name.strip()):
-        name = adapter_name(check_repo_id(repo_id).split("/", 1)[1])
-    return session.attach(folder, name.strip())
+        name = adapter_name(repo_id.split("/", 1)[1])
+    with _shown_as(folder, f"{repo_id}@{revision}" if revision else repo_id):
+        return session.attach(folder, name.strip())

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import torch
 
+# The one JSON document of both the UI's export and `compare --json`, keys in order.
+JSON_KEYS = ["base_model", "device", "dtype", "created", "settings", "routes", "variants", "results", "differences",
+             "adapters", "storage", "timing", "status", "error"]
+
 SPECIALS = ["<unk>", "<|im_start|>", "<|im_end|>"]
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapters_ui.base_model import EMBEDDED_NAME, load_base, pick_device, pick_dtype, resolve_source
+from adapters_ui.base_model import (
+    EMBEDDED_NAME,
+    embedded_gguf_path,
+    file_sha256,
+    gguf_cache_key,
+    load_base,
+    pick_device,
+    pick_dtype,
+    resolve_source,
+    same_model,
+    short_model_name,
+)
 from adapters_ui.config import Settings
 from adapters_ui.errors import BaseModelError, ConfigError
 
@@ -67,3 +78,52 @@ def test_bad_settings(env, words):
 def test_settings_from_env_and_flags():
     settings = Settings.from_env({"ADAPTERS_UI_DEVICE": "CPU", "ADAPTERS_UI_PUBLIC": "yes", "ADAPTERS_UI_DEMO": "0"}, dtype="float16")
     assert (settings.device, settings.dtype, settings.public, settings.demo) == ("cpu", "float16", True, False)
+
+
+# ---- does an adapter's recorded base mean this base? ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "recorded, same",
+    [
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", True),
+        ("{package}", True),  # loaded from the package folder with gguf_file=...
+        ("{package}/", True),
+        ("{package}/SmolLM2-135M-Instruct.Q4_1.gguf", True),
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", True),
+        ("{cache}/gguf/{key}", True),  # the dequantized copy this app makes
+        ("/home/me/models/SmolLM2-135M-Instruct", True),
+        ("{cache}/gguf/0123456789abcdef0123456789abcdef", False),  # some other GGUF's copy
+        ("HuggingFaceTB/SmolLM2-360M-Instruct", False),
+        ("/srv/models/llm_other", False),
+        ("meta-llama/Llama-3.2-1B", False),
+    ],
+)
+def test_same_model_recognises_the_embedded_default(recorded, same, tmp_path):
+    gguf = embedded_gguf_path()
+    recorded = recorded.format(package=gguf.parent, cache=tmp_path, key=file_sha256(gguf)[:32])
+    assert same_model(recorded, EMBEDDED_NAME) is same
+    assert same_model(EMBEDDED_NAME, recorded) is same
+
+
+def test_the_cache_key_names_the_folder_load_base_writes(tmp_path):
+    """The key same_model accepts is the folder the dequantized copy really lands in."""
+    gguf = embedded_gguf_path()
+    assert gguf_cache_key(gguf) == file_sha256(gguf)[:32]
+
+
+@pytest.mark.parametrize(
+    "name, short",
+    [
+        ("HuggingFaceTB/SmolLM2-360M-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct"),
+        ("/work/main/.venv/lib/python3.11/site-packages/llm_other", "llm_other"),
+        ("/srv/models/Llama-3.2-1B/", "Llama-3.2-1B"),
+        ("/data/models/Qwen2.5-0.5B.Q4_K_M.gguf", "Qwen2.5-0.5B.Q4_K_M.gguf"),
+        (r"C:\Users\me\models\phi-2", "phi-2"),
+        ("/root/.cache/adapters_ui/gguf/0123456789abcdef0123456789abcdef", "dequantized GGUF 01234567"),
+        ("/m/" + "x" * 80, "x" * 47 + "…"),
+    ],
+)
+def test_short_model_name(name, short):
+    assert short_model_name(name) == short
+    assert "/home" not in short and "\n" not in short and len(short) <= 48

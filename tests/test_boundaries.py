@@ -1,5 +1,6 @@
 """Layering: the core never imports gradio; importing the app loads no weights."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,73 @@ def run_python(code: str) -> str:
     return done.stdout.strip()
 
 
-def test_core_does_not_import_gradio():
-    modules = "base_model cli config engine errors generation prompts registry session storage validation".split()
-    code = "import sys\n" + "".join(f"import adapters_ui.{m}\n" for m in modules) + "print('gradio' in sys.modules)"
-    assert run_python(code) == "False"
+def package_modules() -> list[str]:
+    """Every module of the package, found in its file tree (a module added tomorrow is checked too)."""
+    package = ROOT / "adapters_ui"
+    names = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+CORE = [m for m in package_modules() if m != "adapters_ui.ui" and not m.startswith("adapters_ui.ui.")]
+
+# In one fresh interpreter, import the modules one by one and note after each whether gradio is
+# loaded, and which module of the package asked for it first (a finder that only watches).
+# One interpreter, not one per module: each would spend seconds importing torch again, and
+# importing any adapters_ui.X runs adapters_ui/__init__ first anyway.
+# __main__ runs the CLI when imported: --help makes that a quiet SystemExit.
+IMPORT_IN_TURN = """
+import contextlib, importlib, io, json, sys
+importers = []
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "gradio" and not importers:
+            frame = sys._getframe(1)
+            while frame and not frame.f_globals.get("__name__", "").startswith("adapters_ui"):
+                frame = frame.f_back
+            importers.append(frame.f_globals["__name__"] if frame else "?")
+        return None  # only watching: the real finders do the import
+
+sys.meta_path.insert(0, Watch())
+seen = []
+sys.argv = ["adapters_ui", "--help"]
+for module in json.loads(sys.stdin.read()):
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            importlib.import_module(module)
+        except SystemExit:
+            pass
+    seen.append([module, "gradio" in sys.modules])
+print(json.dumps({"seen": seen, "importer": importers[0] if importers else None}))
+"""
+
+
+def gradio_after_each(modules: list[str]) -> tuple[list[tuple[str, bool]], str | None]:
+    """([(module, whether gradio is loaded once it is imported)], the module that imported gradio first)."""
+    done = subprocess.run([sys.executable, "-c", IMPORT_IN_TURN], cwd=ROOT, input=json.dumps(modules),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return [tuple(pair) for pair in result["seen"]], result["importer"]
+
+
+def test_every_core_module_is_found():
+    assert {"adapters_ui", "adapters_ui.__main__", "adapters_ui.cli", "adapters_ui.session", "adapters_ui.report"} <= set(CORE)
+    assert len(CORE) >= 20 and not any(m == "adapters_ui.ui" or m.startswith("adapters_ui.ui.") for m in CORE)
+
+
+def test_no_core_module_imports_gradio():
+    """Only adapters_ui/ui/ may import gradio. The last import is a control: the check must see gradio there."""
+    seen, importer = gradio_after_each([*CORE, "adapters_ui.ui.handlers"])
+    assert [module for module, _ in seen] == [*CORE, "adapters_ui.ui.handlers"]
+    first = next((module for module, loaded in seen if loaded), None)
+    assert first == "adapters_ui.ui.handlers", (
+        f"{importer} imports gradio (found while importing {first}): only adapters_ui/ui/ may import it"
+    )
+    assert importer.startswith("adapters_ui.ui."), "the check cannot see who imports gradio"
 
 
 def test_importing_the_app_loads_no_model():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import JSON_KEYS
+
 from adapters_ui.cli import main, parse_adapter_arg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +27,10 @@ def test_compare_writes_the_documented_json(tiny_base_dir, tiny_adapters, tmp_pa
     ])
     assert code == 0
     data = json.loads(out.read_text())
-    assert set(data) >= {"base_model", "device", "dtype", "variants", "results", "storage", "timing"}
+    assert list(data) == JSON_KEYS  # the same document as the UI's JSON export
+    assert data["settings"]["max_new_tokens"] == 6 and set(data["routes"]) == {"base", "pirate", "ia3"}
+    assert [row["name"] for row in data["adapters"]] == ["pirate", "ia3"]
+    assert [d["variant"] for d in data["differences"]] == ["pirate", "ia3"]
     assert data["variants"] == ["base", "pirate", "ia3"]
     assert data["device"] == "cpu" and data["dtype"] == "float32"
     assert [r["prompt"] for r in data["results"]] == ["Hello there", "What is 2+2?"]

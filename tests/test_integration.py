@@ -111,7 +111,7 @@ def test_no_network_is_touched(tmp_path):
 
 def test_adapters_made_on_the_default_name_it(smol, tmp_path):
     """An adapter trained on the embedded default records its hub name, so the match check says yes."""
-    from adapters_ui.registry import same_model
+    from adapters_ui.base_model import same_model
 
     folder = make_adapter(smol.model, adapter_configs()["lora"], tmp_path / "named")
     recorded = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]

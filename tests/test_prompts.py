@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapters_ui.errors import PromptError
-from adapters_ui.prompts import parse_prompt_lines, read_prompt_records, read_prompts
+from adapters_ui.demo import PROMPT_SETS
+from adapters_ui.prompts import PromptItem, parse_prompt_lines, read_prompt_items, read_prompts
 
 
 @pytest.mark.parametrize(
@@ -107,14 +108,23 @@ def test_folder_is_not_a_prompt_file(tmp_path):
         ("p.jsonl", '{"prompt": "a", "reference": " ra "}\n{"prompt": "b"}\n{"prompt": "c", "reference": null}',
          [("a", "ra"), ("b", None), ("c", None)]),
         ("p.jsonl", '{"prompt": "a", "reference": ""}', [("a", None)]),
+        ("p.jsonl", '{"prompt": "a"}\n{"prompt": "b"}', [("a", None), ("b", None)]),
+        ("p.jsonl", '{"prompt": "  ", "reference": "orphan"}\n{"prompt": "b", "reference": "rb"}', [("b", "rb")]),
         ("p.csv", "prompt,Reference\na,ra\nb,\n", [("a", "ra"), ("b", None)]),
+        ("p.csv", 'reference,prompt\n"two\nlines",a\n', [("a", "two\nlines")]),  # any column order, quoted newlines
         ("p.csv", "prompt\na\n", [("a", None)]),
         ("p.json", '[{"prompt": "a", "reference": "ra"}, "b"]', [("a", "ra"), ("b", None)]),
+        ("p.json", '[{"prompt": "a"}, {"prompt": "b"}]', [("a", None), ("b", None)]),
     ],
 )
-def test_read_prompt_records_keeps_references(tmp_path, name, content, expected):
+def test_read_prompt_items_keeps_references(tmp_path, name, content, expected):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
-    records = read_prompt_records(path)
-    assert records == [{"prompt": p, "reference": r} for p, r in expected]
+    assert read_prompt_items(path) == [PromptItem(p, r) for p, r in expected]
     assert read_prompts(path) == [p for p, _ in expected]
+
+
+def test_the_demo_set_carries_its_references():
+    items = read_prompt_items(PROMPT_SETS / "demo.jsonl")
+    assert items and all(item.reference for item in items)
+    assert [item.text for item in items] == read_prompts(PROMPT_SETS / "demo.jsonl")

@@ -7,12 +7,17 @@ import html
 import io
 import json
 import re
+import shutil
 from dataclasses import asdict
 from datetime import datetime
 
 import pandas as pd
 import pytest
 
+from helpers import JSON_KEYS
+
+from adapters_ui.base_model import EMBEDDED_NAME, embedded_gguf_path, file_sha256
+from adapters_ui.demo import DEMO_ADAPTERS
 from adapters_ui.formatting import format_bytes
 from adapters_ui.html_views import (
     ADAPTER_COLUMNS,
@@ -24,14 +29,17 @@ from adapters_ui.html_views import (
     grid_html,
 )
 from adapters_ui.metrics import difference_summary
+from adapters_ui.registry import describe
 from adapters_ui.report import (
     ReportData,
+    adapter_row,
     report_data,
     to_csv,
     to_html,
     to_json,
     write_exports,
 )
+from adapters_ui.validation import read_adapter
 
 XSS = "<script>alert('x')</script>"
 RECORDS = [
@@ -50,10 +58,10 @@ STORAGE = {
                  "formal": {"bytes": 3_700_000, "params": 1_000, "dtype": "F32", "times_smaller": 145.4}},
 }
 DATA = ReportData(
-    base_model="org/Tiny<Model>", device="cpu", dtype="float32", variants=["base", "pirate", "formal"], records=RECORDS,
-    settings={"max_new_tokens": 8, "do_sample": False}, generate_s=1.25,
-    routes={"base": "mixed", "pirate": "mixed", "formal": "single"}, adapters=ADAPTER_ROWS, storage=STORAGE,
-    created="2025-01-02T03:04:05+00:00",
+    base_model="org/Tiny<Model>", device="cpu", dtype="float32", created="2025-01-02T03:04:05+00:00",
+    settings={"max_new_tokens": 8, "do_sample": False}, routes={"base": "mixed", "pirate": "mixed", "formal": "single"},
+    variants=["base", "pirate", "formal"], results=RECORDS, adapters=ADAPTER_ROWS, storage=STORAGE,
+    timing={"load_s": 0.5, "generate_s": 1.25},
 )
 
 
@@ -68,15 +76,15 @@ def test_csv_reads_back_to_the_records():
 
 
 def test_csv_leaves_missing_outputs_empty():
-    data = ReportData(**{**asdict(DATA), "records": [{"prompt": "p", "outputs": {"base": "b", "pirate": None}}]})
+    data = ReportData(**{**asdict(DATA), "results": [{"prompt": "p", "outputs": {"base": "b", "pirate": None}}]})
     assert to_csv(data).splitlines() == ["prompt,base,pirate,formal", "p,b,,"]
 
 
 def test_json_has_every_key_and_the_differences():
     document = json.loads(to_json(DATA))
-    assert list(document) == ["base_model", "device", "dtype", "created", "settings", "generate_s", "routes", "variants",
-                              "records", "differences", "adapters", "storage"]
-    assert document["records"] == RECORDS and document["storage"] == STORAGE and document["adapters"] == ADAPTER_ROWS
+    assert list(document) == JSON_KEYS
+    assert document["results"] == RECORDS and document["storage"] == STORAGE and document["adapters"] == ADAPTER_ROWS
+    assert document["timing"] == {"load_s": 0.5, "generate_s": 1.25}
     assert document["differences"] == [asdict(d) for d in difference_summary(RECORDS)]
     assert [d["variant"] for d in document["differences"]] == ["pirate", "formal"]
     assert document["differences"][0]["changed"] == 2 and document["differences"][1]["changed"] == 1
@@ -103,18 +111,23 @@ def test_write_exports_makes_the_folder_and_three_files(tmp_path):
     paths = write_exports(DATA, folder)
     assert paths == {"csv": folder / "comparison.csv", "json": folder / "comparison.json", "html": folder / "report.html"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
-    assert json.loads(paths["json"].read_text(encoding="utf-8"))["records"] == RECORDS
+    assert json.loads(paths["json"].read_text(encoding="utf-8"))["results"] == RECORDS
     assert paths["csv"].read_text(encoding="utf-8") == to_csv(DATA)
 
 
 def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_path):
     tiny_session.attach(tiny_adapters["lora"], "lora")
     comparison = tiny_session.compare(["Hello", "What?"], ["base", "lora"], tiny_session.generation_settings(max_new_tokens=4))
-    data = report_data(tiny_session, comparison)
+    storage = tiny_session.storage()
+    data = report_data(tiny_session.base.info(), tiny_session.adapters(), storage.to_dict(), comparison)
     assert (data.base_model, data.device, data.dtype) == (tiny_session.base.source.name, "cpu", tiny_session.base.dtype_name)
-    assert data.variants == ["base", "lora"] and data.records == comparison.records()
+    assert data.variants == ["base", "lora"] and data.results == comparison.records()
     assert data.settings["max_new_tokens"] == 4 and set(data.routes) == {"base", "lora"}
-    assert data.storage == tiny_session.storage().to_dict()
+    assert data.storage == storage.to_dict()
+    assert data.timing == {"load_s": round(tiny_session.base.load_s, 3), "generate_s": round(comparison.generate_s, 3),
+                           "waited_s": round(comparison.waited_s, 3)}
+    assert data.status == "finished" and data.error is None
+    assert data.adapters == [adapter_row(info, storage.ratio(info.name)) for info in tiny_session.adapters()]  # as the UI's table
     (row,) = data.adapters
     info = tiny_session.adapters()[0]
     assert list(row) == ADAPTER_COLUMNS
@@ -122,7 +135,8 @@ def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_p
     assert row["targets"] == "q_proj, v_proj" and row["params"] == f"{info.params:,}"
     assert datetime.fromisoformat(data.created).tzinfo is not None
     paths = write_exports(data, tmp_path)
-    assert json.loads(paths["json"].read_text(encoding="utf-8"))["variants"] == ["base", "lora"]
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert list(document) == JSON_KEYS and document["variants"] == ["base", "lora"]
 
 
 # ---- the HTML views the report is made of ------------------------------------------------
@@ -218,3 +232,47 @@ def test_view_css_covers_every_class_the_views_use():
     for selector in ("table.ag-grid", "td.same", "td.pending", "tr[data-row]", "tr.selected", "ins.add", "del.rem",
                      "white-space: pre-wrap", "overflow-wrap: anywhere", "table-layout: fixed", "line-through"):
         assert selector in VIEW_CSS
+
+
+@pytest.mark.parametrize(
+    "recorded, cell",
+    [
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "yes"),
+        ("{package}", "yes"),  # made on the embedded default, loaded from its package folder
+        ("{cache}/gguf/{key}", "yes"),  # ... or from its dequantized copy
+        ("/srv/team/checkpoints/run-17/SmolLM2-360M-Instruct", "no: made for SmolLM2-360M-Instruct"),
+        ("Qwen/Qwen2.5-0.5B-Instruct", "no: made for Qwen/Qwen2.5-0.5B-Instruct"),
+        (None, "unknown"),
+    ],
+)
+def test_made_for_base_cell_of_a_demo_adapter(recorded, cell, tmp_path):
+    """A real demo adapter whose config records another name for its base, against the embedded default."""
+    gguf = embedded_gguf_path()
+    folder = shutil.copytree(DEMO_ADAPTERS / "pirate", tmp_path / "pirate")
+    config = json.loads((folder / "adapter_config.json").read_text())
+    if recorded is not None:
+        recorded = recorded.format(package=gguf.parent, cache=tmp_path / "cache", key=file_sha256(gguf)[:32])
+    config["base_model_name_or_path"] = recorded
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    row = adapter_row(describe(read_adapter(folder), EMBEDDED_NAME), 500.0)
+    assert row["made for base"] == cell
+
+
+@pytest.mark.parametrize(
+    "kind, rank, virtual_tokens, cell",
+    [
+        ("lora", 4, None, 4),
+        ("rslora", 8, None, 8),
+        ("loha", 4, None, 4),
+        ("lokr", 4, None, 4),
+        ("ia3", None, None, None),
+        ("prompt", None, 4, "4 virtual tokens"),  # prompt tuning has no rank
+        ("ptuning", None, 4, "4 virtual tokens"),
+    ],
+)
+def test_rank_only_for_methods_that_have_one(kind, rank, virtual_tokens, cell, tiny_session, tiny_adapters):
+    info = tiny_session.attach(tiny_adapters[kind], kind)
+    assert (info.rank, info.virtual_tokens) == (rank, virtual_tokens)
+    row = adapter_row(info, tiny_session.storage().ratio(kind))
+    assert row["rank"] == cell
+    assert f"<td>{'' if cell is None else cell}</td>" in adapter_table_html([row])

@@ -172,7 +172,7 @@ def test_zip_layouts_attach_like_the_folder(kind, zip_name, inside, name, tiny_s
     assert upload.is_relative_to((tiny_session.settings.cache_dir / "uploads").resolve())
     assert sorted(p.name for p in upload.iterdir()) == sorted(p.name for p in folder.iterdir())
     assert (upload / "adapter_model.safetensors").read_bytes() == (folder / "adapter_model.safetensors").read_bytes()
-    assert (info.params, info.variant, info.bytes_on_disk) == (direct.params, direct.variant, direct.bytes_on_disk)
+    assert (info.params, info.method, info.bytes_on_disk) == (direct.params, direct.method, direct.bytes_on_disk)
     settings = tiny_session.generation_settings(max_new_tokens=4)
     result = tiny_session.compare(["Hi", "Say ok"], ["direct", name], settings)
     assert result.outputs(name) == result.outputs("direct")
@@ -312,6 +312,10 @@ def case_weights_removed(t, tmp):
     return write_zip(tmp / "noweights.zip", entries)
 
 
+def case_broken_config(t, tmp):
+    return write_zip(tmp / "broken.zip", {**good(t, "a/"), "a/adapter_config.json": b"{oops"})
+
+
 def case_name_taken(t, tmp):
     return write_zip(tmp / "kept.zip", good(t))  # top-level files: default name "kept", already attached
 
@@ -343,7 +347,8 @@ BAD_ZIPS = [
     (case_damaged, errors.AdapterSourceError, "damaged.zip is damaged"),
     (case_duplicate_entry, errors.AdapterSourceError, "holds the same path twice"),
     (case_unknown_peft_type, errors.UnknownPeftTypeError, "Unknown peft_type 'SUPER_LORA'"),
-    (case_weights_removed, errors.AdapterWeightsError, "weights are missing"),
+    (case_weights_removed, errors.AdapterWeightsError, "noweights.zip/a has no adapter_model.safetensors (or adapter_model.bin)"),
+    (case_broken_config, errors.AdapterConfigError, "broken.zip/a/adapter_config.json is not valid JSON at line 1"),
     (case_name_taken, errors.AdapterNameError, "'kept' is already attached"),
     (case_bad_default_name, errors.AdapterNameError, "'base' is reserved"),
 ]
@@ -368,10 +373,24 @@ def test_bad_zip_is_refused_cleanly(make_bad, error, words, capped_session, tiny
     message = str(caught.value)
     assert words in message
     assert "\n" not in message and len(message) < 400
+    assert str(tmp_path) not in message, "the message names a folder on the server"
     assert uploads(capped_session) == before, "a failed upload left files behind"
     assert capped_session.variants == ["base", "ia3", "kept"]
     assert Path(kept.path).is_dir()
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_unpack_failure_names_only_the_upload(tiny_adapters, tmp_path):
+    """The cache folder cannot be written (here: it is a file): the message says why, not where."""
+    blocked = tmp_path / "server" / "cache"
+    blocked.parent.mkdir()
+    blocked.write_text("a file where the cache folder should be")
+    archive = write_zip(tmp_path / "gradio" / "ab12" / "pirate.zip", good(tiny_adapters))
+    with pytest.raises(errors.AdapterSourceError) as caught:
+        extract_adapter_zip(archive, blocked / "uploads", CAP)
+    assert str(caught.value) == (
+        "Could not unpack pirate.zip on the server (Not a directory): free disk space or set ADAPTERS_UI_CACHE_DIR."
+    )
 
 
 def test_unpacking_counts_real_bytes(tiny_adapters, tmp_path):
@@ -659,6 +678,29 @@ def test_hub_repo_without_adapter(files, public, words, fake_hub, tiny_settings,
     with pytest.raises(errors.AdapterSourceError) as caught:
         download_hub_adapter("owner/name", None, tiny_settings.replace(public=public))
     assert str(caught.value).startswith(words)
+
+
+def test_hub_adapter_errors_name_the_repo_not_the_cache(fake_hub, tiny_settings, tiny_adapters, monkeypatch):
+    session = Session.start(tiny_settings)
+    point_hub_at(monkeypatch, fake_hub.url)
+    fake_hub.files = {**folder_entries(tiny_adapters["lora"]), "adapter_config.json": b"{oops"}
+    with pytest.raises(errors.AdapterConfigError) as caught:
+        attach_hub(session, "owner/name", "v1")
+    message = str(caught.value)
+    assert message.startswith("owner/name@v1/adapter_config.json is not valid JSON at line 1")
+    assert str(tiny_settings.cache_dir) not in message
+
+
+def test_hub_download_that_cannot_be_saved_names_no_folder(fake_hub, tiny_settings, tiny_adapters, tmp_path, monkeypatch):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    point_hub_at(monkeypatch, fake_hub.url)
+    fake_hub.files = folder_entries(tiny_adapters["lora"])
+    with pytest.raises(errors.AdapterSourceError) as caught:
+        download_hub_adapter("owner/name", None, tiny_settings.replace(cache_dir=blocked))
+    assert str(caught.value) == (
+        "Could not save owner/name on the server (Not a directory): free disk space or set ADAPTERS_UI_CACHE_DIR."
+    )
 
 
 def test_hub_name_default_is_sanitised():

@@ -25,7 +25,7 @@ from ..errors import AdaptersUIError, PromptError
 from ..formatting import format_bytes, format_ratio
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
-from ..prompts import parse_prompt_lines, read_prompt_records
+from ..prompts import parse_prompt_lines, read_prompt_items
 from ..report import adapter_row, report_data, write_exports
 from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued, Started
 from ..runtime import describe_memory
@@ -199,7 +199,7 @@ class Handlers:
         except AdaptersUIError as exc:
             return self.refresh(problem(exc))
         ratio = format_ratio(self.holder.get().storage().ratio(info.name))
-        return self.refresh(ok(f"Attached **{info.name}** ({info.variant}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
+        return self.refresh(ok(f"Attached **{info.name}** ({info.method}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
 
     def attach_folder(self, folder: str | None, name: str | None) -> tuple:
         """Attach a folder picked from the adapter directory, or typed as a path on the server."""
@@ -273,7 +273,7 @@ class Handlers:
     def _ended(self, comparison: Comparison, view: CompareView, only_differ: bool) -> tuple:
         session = self.holder.get()
         differences = difference_summary(view.records)
-        files = write_exports(report_data(session, comparison), export_folder())
+        files = write_exports(report_data(session.base.info(), session.adapters(), session.storage().to_dict(), comparison), export_folder())
         view.exports = {kind: str(path) for kind, path in files.items()}
         downloads = [gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")]
         return (ended_notice(comparison, differences), view.grid(only_differ), view.diff(), view,
@@ -329,11 +329,11 @@ class Handlers:
 
     @staticmethod
     def _prompts_loaded(path: Path, label: str) -> tuple:
-        records = read_prompt_records(path)
-        references = {r["prompt"]: r["reference"] for r in records if r.get("reference")}
+        items = read_prompt_items(path)
+        references = {item.text: item.reference for item in items if item.reference}
         with_refs = f" ({len(references)} with a reference answer)" if references else ""
-        return ("\n".join(r["prompt"] for r in records), references,
-                ok(f"Loaded {len(records)} prompts{with_refs} from {label}."))
+        return ("\n".join(item.text for item in items), references,
+                ok(f"Loaded {len(items)} prompts{with_refs} from {label}."))
 
     # ---- playground ----------------------------------------------------------------------------
     def chat_reply(self, message: str, history: list[dict], variant: str, max_tokens, request: gr.Request = None):

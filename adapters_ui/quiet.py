@@ -1,0 +1,44 @@
+"""Silence the library warnings that are known to be harmless here, and only those.
+
+Each filter names one message and the module that raises it, so any other warning, from
+the same libraries too, still shows. Without them, starting the app with the demo
+adapters prints PEFT and transformers warnings that say nothing about the user's adapters:
+
+    >>> quiet_known_warnings()   # once, before loading the base; calling it again is harmless
+"""
+
+from __future__ import annotations
+
+import warnings
+
+# (category, start of the message (a regex), module that raises it (a regex), why it is harmless)
+KNOWN_HARMLESS = (
+    (
+        UserWarning,
+        r"Could not find a config file in .* - will assume that the vocabulary was not modified",
+        r"peft\.utils\.save_and_load",
+        "The engine lists an adapter's tensor names with get_peft_model_state_dict, which looks the "
+        "base's config up on the Hub to see if the vocabulary was resized; offline it cannot, and the "
+        "answer only matters when saving resized embeddings, which attaching never does. Once per attach.",
+    ),
+    (
+        FutureWarning,
+        r"`is_gradient_checkpointing` is deprecated",
+        r"transformers\.modeling_utils",
+        "PEFT probes this deprecated transformers property when it wraps the base model; nothing here "
+        "uses it. Once per mounted adapter family.",
+    ),
+    (
+        UserWarning,
+        r"Position ids are not supported for parameter efficient tuning\. Ignoring position ids",
+        r"peft\.peft_model",
+        "Prompt-learning adapters run one prompt at a time without padding (engine route 'single'), so "
+        "the default positions PEFT falls back to are the right ones. Once per generate call.",
+    ),
+)
+
+
+def quiet_known_warnings() -> None:
+    """Add one targeted ignore filter per entry of KNOWN_HARMLESS (in front of the others)."""
+    for category, message, module, _why in KNOWN_HARMLESS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module + r"\Z")
