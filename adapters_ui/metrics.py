@@ -111,9 +111,10 @@ class VariantDifference:
 def difference_summary(records: list[dict], base: str = BASE) -> list[VariantDifference]:
     """One entry per non-base variant, in the order of the first record's outputs.
 
-    ``records``: ``[{"prompt": str, "outputs": {variant: text}}]``. A prompt counts for a
-    variant only when both it and the base have an output (not missing, not None), so a
-    half-finished comparison can be summarised too. Empty when there is no base.
+    ``records``: ``[{"prompt": str, "outputs": {variant: text}, "cut_off"?: [variant, ...]}]``.
+    A prompt counts for a variant only when both it and the base have a complete output (not
+    missing, not None, not cut off by a Stop), so a stopped comparison is summarised on what
+    really finished. Empty when there is no base.
     """
     if not records or base not in records[0]["outputs"]:
         return []
@@ -125,6 +126,7 @@ def difference_summary(records: list[dict], base: str = BASE) -> list[VariantDif
             (r["outputs"].get(base), r["outputs"].get(variant))
             for r in records
             if r["outputs"].get(base) is not None and r["outputs"].get(variant) is not None
+            and not {base, variant} & set(r.get("cut_off") or ())
         ]
         n = len(pairs)
         changed = sum(text != base_text for base_text, text in pairs)

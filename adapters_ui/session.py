@@ -20,6 +20,7 @@ from .base_model import LoadedBase, load_base
 from .config import Settings
 from .errors import ConfigError, PromptError, UnknownVariantError
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
+from .quiet import quiet_known_warnings
 from .registry import AdapterInfo, AdapterRegistry
 from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 from .scheduler import TurnQueue
@@ -187,6 +188,7 @@ class SessionHolder:
     def get(self) -> Session:
         with self._loading:
             if self._session is None:
+                quiet_known_warnings()  # the app's log shows runs, not PEFT's harmless chatter
                 session = Session.start(self.settings)
                 if demo_set.wants_demo(self.settings):
                     demo_set.attach_demo_adapters(session)

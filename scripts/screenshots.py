@@ -4,7 +4,9 @@
 
 Starts the dashboard in this process (embedded SmolLM2 + demo adapters), runs the demo
 prompts, and saves compare.png, compare_running.png, diff.png, adapters.png,
-playground.png and report.png (the exported HTML report, opened from disk).
+playground.png, report.png (the exported HTML report, opened from disk), stopped.png
+(a run stopped early: cut-off and never-run outputs marked) and storage_16.png (the
+storage chart with 16 adapters attached).
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ def main() -> None:
                 wait_text(page, "#play-notice", f"{variant} answered")
             page.screenshot(path=str(args.out / "playground.png"), full_page=True)
 
+            stopped_run(page, args.out)
+            sixteen_adapters(page, args.out)
+
             report_page = browser.new_page(viewport={"width": 1280, "height": 900})
             report_page.goto(report.as_uri())
             report_page.wait_for_selector(".js-plotly-plot .main-svg")
@@ -89,6 +94,41 @@ def main() -> None:
     finally:
         demo.close()
     print(f"screenshots in {args.out}")
+
+
+def stopped_run(page, out: Path) -> None:
+    """A long run, stopped a few seconds in, at a laptop's 1280x800."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("tab", name="Compare").click()
+    tokens = page.locator("#max-tokens input[type=number]")
+    tokens.fill("200")
+    tokens.press("Enter")
+    page.click("#run")
+    page.wait_for_function("[...document.querySelectorAll('#grid td')].filter(td => td.innerText.length > 40).length >= 4",
+                           timeout=600_000)
+    page.click("#stop")
+    wait_text(page, "#compare-notice", "Stopped:")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(out / "stopped.png"), full_page=True)
+
+
+def sixteen_adapters(page, out: Path) -> None:
+    """Attach copies of the demo adapters (under other names) until 16 are attached."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.get_by_role("tab", name="Adapters").click()
+    names = ["formal_tone", "customer_support_v2", "customer_support_v3", "sql_writer", "summarize_short", "emoji",
+             "legal_plain_english", "french", "kids_explainer", "haiku", "code_review_assistant", "tiny", "shakespeare"]
+    for i, name in enumerate(names):
+        folder = ("pirate", "json_answer", "bullets")[i % 3]
+        page.fill("#adapter-name textarea, #adapter-name input", name)
+        page.locator("input[aria-label='Adapter folder']").fill(str(ROOT / "assets" / "adapters" / folder))
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Attach folder").click()
+        wait_text(page, "#notice", f"Attached {name}")
+    wait_text(page, "#header", "adapters: 16")
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_timeout(1500)
+    page.locator("#storage-chart").screenshot(path=str(out / "storage_16.png"))
 
 
 if __name__ == "__main__":

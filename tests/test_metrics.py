@@ -134,3 +134,16 @@ def test_difference_summary_edges(records, base, expected):
 def test_rows_that_differ(outputs, differs):
     records = [{"prompt": "same", "outputs": {"base": "s", "x": "s"}}, {"prompt": "p", "outputs": outputs}]
     assert rows_that_differ(records) == ([1] if differs else [])
+
+
+def test_cut_off_outputs_do_not_count_as_differences():
+    """A Stop cuts outputs at any token: "The" against '{"' says nothing about the adapter."""
+    from adapters_ui.metrics import difference_summary
+
+    records = [
+        {"prompt": "a", "outputs": {"base": "The", "json": '{"'}, "cut_off": ["base", "json"]},
+        {"prompt": "b", "outputs": {"base": "Blue sky", "json": '{"answer": "blue"}'}},
+        {"prompt": "c", "outputs": {"base": "Red", "json": "Red"}, "cut_off": ["json"]},
+    ]
+    (summary,) = difference_summary(records)
+    assert (summary.variant, summary.prompts, summary.changed) == ("json", 1, 1)
