@@ -92,3 +92,16 @@ def test_importing_the_app_loads_no_model():
         "print(type(app.demo).__name__, len(calls))"
     )
     assert run_python(code) == "Blocks 0"
+
+
+def test_ui_handlers_are_short_and_leave_threads_to_the_core():
+    """Threads, locks and queues live in the core (runs, scheduler); a handler only folds run events into the page."""
+    import ast
+
+    source = (ROOT / "adapters_ui" / "ui" / "handlers.py").read_text()
+    tree = ast.parse(source)
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"threading", "queue", "concurrent", "multiprocessing"}
+    long = {f.name: f.end_lineno - f.lineno + 1 for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.end_lineno - f.lineno >= 40}
+    assert long == {}
