@@ -24,6 +24,7 @@ FULL_COPY = "full model copy"
 NO_ADAPTERS = "Attach an adapter to see its size"
 NO_ADAPTERS_SCALING = "Attach an adapter to see what many tasks cost"
 NO_COMPARISON = "Run a comparison to see how outputs differ"
+NO_COMPLETE_PAIRS = "No adapter has a complete output next to the base's yet"
 
 _LABEL_SIZE = 13
 _MAX_BAR_PX = 40
@@ -160,6 +161,9 @@ def difference_figure(summary: list[VariantDifference]) -> go.Figure:
     title = "How much each adapter changes the outputs"
     if not summary:
         return _empty(title, NO_COMPARISON)
+    summary = [d for d in summary if d.prompts]  # adapters with no complete output next to a complete base
+    if not summary:
+        return _empty(title, NO_COMPLETE_PAIRS)
     names = [d.variant for d in summary]
     fig = go.Figure()
     for name, values, color in (

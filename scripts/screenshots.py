@@ -104,7 +104,8 @@ def stopped_run(page, out: Path) -> None:
     tokens.fill("200")
     tokens.press("Enter")
     page.click("#run")
-    page.wait_for_function("[...document.querySelectorAll('#grid td')].filter(td => td.innerText.length > 40).length >= 4",
+    wait_text(page, "#compare-notice", "Running:")  # the new run's grid has replaced the last one
+    page.wait_for_function("[...document.querySelectorAll('#grid td:not(.prompt)')].filter(td => td.innerText.length > 60).length >= 8",
                            timeout=600_000)
     page.click("#stop")
     wait_text(page, "#compare-notice", "Stopped:")

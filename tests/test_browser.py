@@ -209,6 +209,7 @@ def start_long_compare(page) -> None:
     tokens.fill("300")
     tokens.press("Enter")
     page.click("#run")
+    wait_text(page, "#compare-notice", "Running:", RUN_S)  # this run's grid has replaced the last one
     page.wait_for_function("[...document.querySelectorAll('#grid td')].some(td => td.innerText.length > 10 && !td.querySelector('b'))",
                            timeout=RUN_S * 1000)
 

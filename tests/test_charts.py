@@ -164,3 +164,13 @@ def test_no_figure_fixes_its_width(count):
     for fig in (storage_figure(adapters), scaling_figure(adapters), difference_figure(summary)):
         assert fig.layout.width is None and fig.layout.autosize is True
         assert fig.layout.template.layout.width is None
+
+
+def test_difference_chart_of_a_run_stopped_before_any_complete_pair_says_so():
+    from adapters_ui.charts import NO_COMPLETE_PAIRS, difference_figure
+    from adapters_ui.metrics import VariantDifference
+
+    fig = difference_figure([VariantDifference("pirate", 0, 0, 0.0, 0.0), VariantDifference("json", 0, 0, 0.0, 0.0)])
+    assert not fig.data and fig.layout.annotations[0].text == NO_COMPLETE_PAIRS
+    fig = difference_figure([VariantDifference("pirate", 0, 0, 0.0, 0.0), VariantDifference("json", 2, 1, 0.5, 0.7)])
+    assert list(fig.data[0].x) == ["json"]
