@@ -459,21 +459,21 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 def generate_base_answers(prompts: list[str]) -> tuple[dict[str, str], float]:
     """Greedy base answers (MAX_NEW_TOKENS each); returns (prompt -> answer, seconds spent)."""
     from adapters_ui.config import Settings
+    from adapters_ui.runs import Output
     from adapters_ui.session import Session
 
-    session = Session.start(Settings(cache_dir=CACHE_DIR))
+    # one offline run over every prompt: no caps meant for a shared Space
+    session = Session.start(Settings(cache_dir=CACHE_DIR, max_prompts=len(prompts), max_outputs=len(prompts)))
     settings = session.generation_settings(max_new_tokens=MAX_NEW_TOKENS, batch_size=BATCH_SIZE)
     started = time.perf_counter()
+    run = session.start_compare(prompts, ["base"], settings)
     done = 0
-
-    def progress(index: int, variant: str, text: str) -> None:
-        nonlocal done
-        done += 1
-        if done % BATCH_SIZE == 0 or done == len(prompts):
-            print(f"  {done}/{len(prompts)} answers, {time.perf_counter() - started:.0f} s", flush=True)
-
-    result = session.compare(prompts, ["base"], settings, on_output=progress)
-    return dict(zip(prompts, result.outputs("base"))), time.perf_counter() - started
+    for event in run:
+        if isinstance(event, Output):
+            done += 1
+            if done % BATCH_SIZE == 0 or done == len(prompts):
+                print(f"  {done}/{len(prompts)} answers, {time.perf_counter() - started:.0f} s", flush=True)
+    return dict(zip(prompts, run.result().outputs("base"))), time.perf_counter() - started
 
 
 def base_answers(prompts: list[str], regenerate: bool) -> dict[str, str]:
