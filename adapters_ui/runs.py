@@ -158,7 +158,8 @@ class CompareRun:
         self._ended = threading.Event()
         self._result: Comparison | None = None
         self._failure: AdaptersUIError | None = None
-        self._generate_s = 0.0
+        self._generate_s = 0.0  # model time of finished turns
+        self._turn_began: float | None = None  # start of the turn in progress
         self._waiting: int | None = None
         self._started = time.perf_counter()
         self._thread = threading.Thread(target=self._work, name=f"compare-run-{owner}", daemon=True)
@@ -197,9 +198,11 @@ class CompareRun:
                 return
 
     def progress(self) -> Progress:
-        wall = time.perf_counter() - self._started
-        return Progress(len(self.outputs) - len(self.cut_off), self.total, self._generate_s,
-                        max(0.0, wall - self._generate_s), self._waiting)
+        now = time.perf_counter()
+        began = self._turn_began
+        generate_s = self._generate_s + (now - began if began is not None else 0.0)  # the running batch counts
+        return Progress(len(self.outputs) - len(self.cut_off), self.total, generate_s,
+                        max(0.0, now - self._started - generate_s), self._waiting)
 
     def result(self, timeout: float | None = None) -> Comparison:
         """The comparison once the run ended (finished or stopped); a failed run raises its error."""
@@ -242,7 +245,7 @@ class CompareRun:
         while not self._stop.is_set() and (self.plan is None or done < len(self.plan.batches)):
             with self.turns.turn(on_wait=self._on_wait, cancel=self._stop):
                 self._waiting = None
-                began = time.perf_counter()
+                began = self._turn_began = time.perf_counter()
                 try:
                     if self.plan is None:
                         r = self.request
@@ -252,6 +255,7 @@ class CompareRun:
                     done += 1
                 finally:
                     self._generate_s += time.perf_counter() - began
+                    self._turn_began = None
             self._events.put(self.progress())
 
     def _on_wait(self, position: int) -> None:

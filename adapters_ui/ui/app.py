@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from .. import charts
 from .. import demo as demo_set
 from ..config import Settings
 from ..html_views import VIEW_CSS
@@ -86,7 +87,7 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
     c.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
     with gr.Row():
         c.storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
-        c.difference_plot = gr.Plot(label="Output differences", show_label=False, elem_id="difference-chart")
+        c.difference_plot = gr.Plot(charts.difference_figure([]), label="Output differences", show_label=False, elem_id="difference-chart")
     with gr.Row(equal_height=False):
         c.scaling_plot = gr.Plot(label="Many tasks", show_label=False, elem_id="scaling-chart", scale=2)
         with gr.Column(scale=1):
