@@ -95,7 +95,7 @@ def rank_cell(info: AdapterInfo) -> int | str | None:
 
 
 def made_for_base(info: AdapterInfo) -> str:
-    """"yes", "unknown", or "no: made for <short name>" (one line: never a long server path)."""
+    """'yes', 'unknown', or 'no: made for <short name>' (one line: never a long server path)."""
     if info.base_match is None or not info.base_model:
         return "unknown"
     return "yes" if info.base_match else f"no: made for {short_model_name(info.base_model)}"
