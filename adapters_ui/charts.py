@@ -157,21 +157,33 @@ def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
 
 
 def difference_figure(summary: list[VariantDifference]) -> go.Figure:
-    """Per adapter: how many prompts it changed, and how close its words stay to the base (both %)."""
+    """Per adapter: how many prompts it changed, and how close its words stay to the base (both %).
+
+    Horizontal, like the storage chart beside it: one row per adapter (names cut as there),
+    two bars per row, and the figure grows ``2 * ROW_PX`` per row, so 16 adapters stay readable.
+    Adapters with no complete output next to a complete base (a run stopped early) are left out.
+    """
     title = "How much each adapter changes the outputs"
     if not summary:
         return _empty(title, NO_COMPARISON)
-    summary = [d for d in summary if d.prompts]  # adapters with no complete output next to a complete base
+    summary = [d for d in summary if d.prompts]
     if not summary:
         return _empty(title, NO_COMPLETE_PAIRS)
     names = [d.variant for d in summary]
     fig = go.Figure()
     for name, values, color in (
-        ("prompts changed vs base (%)", [100 * d.share_changed for d in summary], _CHANGED_COLOR),
-        ("mean word similarity to base (%)", [100 * d.mean_similarity for d in summary], _SIMILAR_COLOR),
+        ("prompts changed vs base", [100 * d.share_changed for d in summary], _CHANGED_COLOR),
+        ("mean word similarity to base", [100 * d.mean_similarity for d in summary], _SIMILAR_COLOR),
     ):
         fig.add_trace(go.Bar(
-            x=names, y=values, name=name, marker_color=color, text=[f"{v:.0f}%" for v in values],
-            textposition="auto", hovertemplate=f"%{{x}}: %{{y:.1f}}%<extra>{name}</extra>",
+            y=names, x=values, name=name, orientation="h", marker_color=color, text=[f"{v:.0f}%" for v in values],
+            textposition="auto", textangle=0, hovertemplate=f"%{{y}}: %{{x:.1f}}%<extra>{name}</extra>",
         ))
-    return _styled(fig, title, barmode="group", yaxis={"range": [0, 100], "title": "%", "ticksuffix": "%"})
+    margin = {**_STORAGE_MARGIN, "t": 100}  # room for the legend under the title
+    height = max(HEIGHT, margin["t"] + margin["b"] + len(names) * 2 * ROW_PX)
+    return _styled(
+        fig, title, barmode="group", height=height, margin=margin, bargap=0.25,
+        xaxis={"range": [0, 100], "title": "% of prompts / % of words", "ticksuffix": "%"},
+        yaxis={"type": "category", "autorange": "reversed", "automargin": True, "tickfont": {"size": _LABEL_SIZE},
+               "tickvals": names, "ticktext": _axis_names(names)},
+    )

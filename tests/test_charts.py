@@ -118,11 +118,19 @@ def test_difference_figure_values():
     summary = [VariantDifference("pirate", 4, 4, 1.0, 0.53), VariantDifference("formal", 4, 1, 0.25, 0.9)]
     fig = difference_figure(summary)
     changed, similar = fig.data
-    assert (changed.name, similar.name) == ("prompts changed vs base (%)", "mean word similarity to base (%)")
-    assert list(changed.x) == ["pirate", "formal"]
-    assert list(changed.y) == pytest.approx([100, 25]) and list(similar.y) == pytest.approx([53, 90])
+    assert (changed.name, similar.name) == ("prompts changed vs base", "mean word similarity to base")
+    assert list(changed.y) == ["pirate", "formal"] and changed.orientation == "h"
+    assert list(changed.x) == pytest.approx([100, 25]) and list(similar.x) == pytest.approx([53, 90])
     assert list(changed.text) == ["100%", "25%"] and list(similar.text) == ["53%", "90%"]
-    assert tuple(fig.layout.yaxis.range) == (0, 100) and fig.layout.barmode == "group"
+    assert tuple(fig.layout.xaxis.range) == (0, 100) and fig.layout.barmode == "group"
+
+
+def test_difference_figure_grows_a_row_per_adapter_and_keeps_names_apart():
+    few = difference_figure([VariantDifference(f"a{i}", 4, 1, 0.25, 0.9) for i in range(3)])
+    many = [VariantDifference(f"customer_support_v{i}_long_name", 4, 1, 0.25, 0.9) for i in range(16)]
+    fig = difference_figure(many)
+    assert fig.layout.height > few.layout.height
+    assert len(set(fig.layout.yaxis.ticktext)) == 16  # cut names still tell the adapters apart
 
 
 @pytest.mark.parametrize(
@@ -173,4 +181,4 @@ def test_difference_chart_of_a_run_stopped_before_any_complete_pair_says_so():
     fig = difference_figure([VariantDifference("pirate", 0, 0, 0.0, 0.0), VariantDifference("json", 0, 0, 0.0, 0.0)])
     assert not fig.data and fig.layout.annotations[0].text == NO_COMPLETE_PAIRS
     fig = difference_figure([VariantDifference("pirate", 0, 0, 0.0, 0.0), VariantDifference("json", 2, 1, 0.5, 0.7)])
-    assert list(fig.data[0].x) == ["json"]
+    assert list(fig.data[0].y) == ["json"]

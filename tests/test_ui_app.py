@@ -114,7 +114,7 @@ def test_compare_streams_then_fills_grid_charts_and_exports(ui, holder, tiny_ada
     assert grid.count("<tr data-row=") == 2 and "<th>lora</th>" in grid
     assert [r["prompt"] for r in view.records] == ["Hello", "What?"] and view.variants == ["base", "lora"]
     assert "Click a row" in diff
-    assert [trace.name for trace in chart.data] and chart.data[0].y[0] == 100.0
+    assert [trace.name for trace in chart.data] and chart.data[0].x[0] == 100.0
     exported = json.loads(Path(json_file["value"]).read_text())
     assert exported["results"] == view.records
     assert Path(csv_file["value"]).read_text().startswith("prompt,base,lora")
