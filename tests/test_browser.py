@@ -286,16 +286,21 @@ def test_playground_switches_variants_and_each_visitor_keeps_their_own(page, bro
     assert other.locator("#play-variant").get_by_label("base", exact=True).is_checked()
     assert other.locator("#chatbot .message-row").count() == 0
     json_reply = chat(other, "json_answer", "Tell me about the moon.")
-    # a draft typed while a reply streams in survives it (it used to be wiped by each update)
+    # a draft typed while a reply streams in survives it (it used to be wiped by each update), and
+    # Enter during the reply sends it once the reply ends (it used to be ignored)
     other.fill("#play-tokens input[type=number]", "120")
     other.press("#play-tokens input[type=number]", "Enter")
+    rows = other.locator("#chatbot .message-row").count()
     other.fill("#message textarea", "Tell me a long story about a dragon.")
     other.press("#message textarea", "Enter")
     wait_text(other, "#play-notice", "is writing", RUN_S)
     other.locator("#message textarea").press_sequentially("And then a dog?")
-    other.click("#play-stop")
-    wait_text(other, "#play-notice", "Stopped:", 60)
     assert other.input_value("#message textarea") == "And then a dog?"
+    other.press("#message textarea", "Enter")
+    other.wait_for_function(f"document.querySelectorAll('#chatbot .message-row').length === {rows + 4}", timeout=RUN_S * 1000)
+    assert other.locator("#chatbot .message-row").nth(rows + 2).inner_text() == "And then a dog?"
+    other.click("#play-stop")  # the second reply: Stop cuts it short and keeps it
+    wait_text(other, "#play-notice", "Stopped:", 60)
     assert json_reply.startswith("{")
     assert page.locator("#play-variant").get_by_label("base", exact=True).is_checked()
     page.locator("#chatbot button[aria-label=Clear]").click()
