@@ -6,6 +6,7 @@ The core (this package minus ``ui/``) never imports gradio.
 from .config import Settings
 from .errors import AdaptersUIError
 from .generation import GenerationSettings
-from .session import Comparison, Session
+from .runs import CompareRun, Comparison
+from .session import Session
 
-__all__ = ["AdaptersUIError", "Comparison", "GenerationSettings", "Session", "Settings"]
+__all__ = ["AdaptersUIError", "CompareRun", "Comparison", "GenerationSettings", "Session", "Settings"]
