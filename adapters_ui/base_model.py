@@ -30,6 +30,7 @@ import torch
 
 from .config import Settings
 from .errors import BaseModelError, first_line
+from .formatting import shorten
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def _model_key(name: str) -> str:
         last = EMBEDDED_NAME  # the installed package folder (what loading the GGUF from it records)
     elif _CACHE_KEY.fullmatch(last) and last == _embedded_cache_key():
         last = EMBEDDED_NAME  # the dequantized copy of the embedded GGUF
-    stem = _last_part(last).lower().removesuffix(".gguf")
+    stem = _last_part(last).lower().removesuffix(".gguf")  # EMBEDDED_NAME carries its owner
     return _QUANT_SUFFIX.sub("", stem)
 
 
@@ -166,7 +167,7 @@ def short_model_name(name: str) -> str:
     else:
         last = _last_part(name)
         short = f"dequantized GGUF {last[:8]}" if _CACHE_KEY.fullmatch(last) else last
-    return short if len(short) <= SHORT_NAME_CHARS else short[: SHORT_NAME_CHARS - 1] + "…"
+    return shorten(short, SHORT_NAME_CHARS)
 
 
 @functools.lru_cache(maxsize=1)

@@ -111,7 +111,8 @@ def quiet_libraries() -> None:
 
 
 def run_compare(args, settings: Settings) -> int:
-    from .session import Session, generation_settings
+    from .generation import generation_settings
+    from .session import Session
 
     # Everything that can be checked without the model is checked before loading it.
     references = None

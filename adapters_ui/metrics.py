@@ -135,6 +135,15 @@ def difference_summary(records: list[dict], base: str = BASE) -> list[VariantDif
     return summary
 
 
+def finished_outputs(records: list[dict], variants: list[str]) -> tuple[int, int]:
+    """(complete outputs, all outputs) of ``records``: missing (None) and cut-off ones are not complete."""
+    done = sum(
+        1 for r in records for v in variants
+        if r["outputs"].get(v) is not None and v not in (r.get("cut_off") or ())
+    )
+    return done, len(records) * len(variants)
+
+
 def rows_that_differ(records: list[dict]) -> list[int]:
     """Indices of records whose finished outputs (None = still running) are not all identical."""
     return [

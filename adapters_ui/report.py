@@ -25,7 +25,7 @@ from .base_model import BaseInfo, short_model_name
 from .charts import difference_figure, scaling_figure, storage_figure
 from .formatting import format_bytes, format_times
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
-from .metrics import difference_summary
+from .metrics import difference_summary, finished_outputs
 from .storage import size_ratio
 
 if TYPE_CHECKING:  # only for annotations: building a report never needs a model
@@ -192,8 +192,7 @@ def _status_line(data: ReportData) -> str:
     """'finished', or how much of a stopped or failed comparison was written."""
     if data.status == "finished":
         return "finished"
-    total = len(data.results) * len(data.variants)
-    done = sum(1 for r in data.results for v, text in r["outputs"].items() if text is not None and v not in r.get("cut_off", ()))
+    done, total = finished_outputs(data.results, data.variants)
     why = f": {data.error}" if data.error else " by Stop (cut-off outputs are marked)"
     return f"{data.status}{why} · {done} of {total} outputs finished"
 

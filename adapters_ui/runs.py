@@ -23,6 +23,7 @@ from typing import Iterator
 from .backends.protocol import Backend, Plan
 from .errors import AdaptersUIError, first_line
 from .generation import GenerationSettings
+from .metrics import finished_outputs
 from .scheduler import TurnCancelled, TurnQueue
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ class Comparison:
 
     def counts(self) -> tuple[int, int]:
         """(finished outputs, all outputs): cut-off and missing ones are not finished."""
-        done = sum(1 for r in self.results for v, text in r.outputs.items() if text is not None and v not in r.cut_off)
-        return done, len(self.results) * len(self.variants)
+        return finished_outputs(self.records(), list(self.variants))
 
     def records(self) -> list[dict]:
         """Plain rows for views and exports: prompt, outputs, and, when present, reference and cut_off."""

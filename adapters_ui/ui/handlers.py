@@ -20,6 +20,7 @@ import pandas as pd
 
 from .. import charts, sources
 from .. import demo as demo_set
+from ..backends.protocol import BASE
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError
 from ..formatting import format_bytes, format_ratio
@@ -29,7 +30,7 @@ from ..prompts import parse_prompt_lines, read_prompt_items
 from ..report import adapter_row, report_data, write_exports
 from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued, Started
 from ..runtime import describe_memory
-from ..session import SessionHolder
+from ..session import SessionHolder, StorageReport
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
@@ -153,26 +154,28 @@ class Handlers:
             f"**adapters:** {len(session.adapters())}",
         ])
 
-    def adapters_frame(self) -> pd.DataFrame:
-        session = self.holder.get()
-        storage = session.storage()
-        rows = [adapter_row(info, storage.ratio(info.name)) for info in session.adapters()]
+    @staticmethod
+    def adapters_frame(storage: StorageReport) -> pd.DataFrame:
+        rows = [adapter_row(info, storage.ratio(name)) for name, info in storage.adapters.items()]
         return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
 
     def refresh(self, notice: str = "", selected: list[str] | None = None) -> tuple:
         """Everything that depends on the attached adapters, in the order of ``adapter_outputs`` in app.py.
         ``selected``: the visitor's ticked variants to keep (default: tick everything)."""
         session = self.holder.get()
-        names = [info.name for info in session.adapters()]
-        storage = session.storage().to_dict()
-        ticked = session.variants if selected is None else [v for v in session.variants if v in selected]
+        version = session.registry.version  # read first: a change after this is synced by the next tick
+        report = session.storage()  # one snapshot of the attached adapters for every list below
+        names = list(report.adapters)
+        variants = [BASE, *names]
+        ticked = variants if selected is None else [v for v in variants if v in selected]
+        storage = report.to_dict()
         return (
-            self.header_markdown(), notice, self.adapters_frame(),
+            self.header_markdown(), notice, self.adapters_frame(report),
             gr.update(choices=names, value=None),
-            gr.update(choices=session.variants, value=ticked),
-            gr.update(choices=session.variants),
+            gr.update(choices=variants, value=ticked),
+            gr.update(choices=variants),
             charts.storage_figure(storage), charts.scaling_figure(storage),
-            session.registry.version, demo_set.descriptions_markdown(session.adapters()),
+            version, demo_set.descriptions_markdown(report.adapters.values()),
         )
 
     def page_load(self) -> tuple:
@@ -263,8 +266,8 @@ class Handlers:
                 if event is not None:
                     view.apply(event)
                     continue
-                done = run.progress()
-                progress(done.done / max(done.total, 1), desc=status or "Starting…")
+                now = run.progress()
+                progress(now.done / max(now.total, 1), desc=status or "Starting…")
                 yield (status or gr.skip(), view.grid(), gr.skip(), view, *[gr.skip()] * 4)
         finally:
             run.stop()  # the page went away mid-run (generator closed): no work for nobody; no-op once ended
