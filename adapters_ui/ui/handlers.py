@@ -28,7 +28,7 @@ from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompt_items
 from ..report import adapter_row, report_data, write_exports
-from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued, Started
+from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued
 from ..runtime import describe_memory
 from ..session import SessionHolder, StorageReport
 
@@ -97,27 +97,27 @@ class CompareView:
         return diff_panel_html(self.records[self.selected], pending_text=NOT_RUN if self.ended else "still running…")
 
 
-def run_status(event, run: CompareRun) -> str | None:
-    """The line under the Compare button for this event, or None to keep the current one."""
-    if isinstance(event, Queued):
-        return f"**Waiting** for another visitor's run (position {event.position}); yours starts after their current batch…"
-    if isinstance(event, (Started, Output)):
-        progress = run.progress()
-        return f"**Running:** {progress.done} of {progress.total} outputs done · {progress.generate_s:.0f} s"
-    return None
+def run_status(run: CompareRun) -> str | None:
+    """The line under the Compare button now: waiting (with the place in line), running (with the
+    count and the model time so far, the running batch included), or None before the first turn."""
+    progress = run.progress()
+    if progress.waiting is not None:
+        return f"**Waiting** for another visitor's run (position {progress.waiting}); yours starts after their current batch…"
+    if run.plan is None:
+        return None
+    return f"**Running:** {progress.done} of {progress.total} outputs done · {progress.generate_s:.0f} s"
 
 
 def redraws(run: CompareRun, every: float = STREAM_EVERY_S):
-    """The run's events, grouped: yields (status line or None, ended) at most every ``every``
-    seconds while it works, and once when it ends, so the page is not redrawn per token."""
-    last, status = 0.0, None
+    """The run's events, each as (event, None), and at most every ``every`` seconds (and when the
+    run waits or ends) a (None, status line) to redraw with, so the page is not redrawn per token."""
+    last = 0.0
     for event in run.events(heartbeat=every):
-        status = run_status(event, run) or status
         yield event, None
         now = time.monotonic()
         if isinstance(event, (Ended, Queued)) or now - last >= every:
             last = now
-            yield None, status
+            yield None, run_status(run)
 
 
 def ended_notice(comparison: Comparison, differences) -> str:
