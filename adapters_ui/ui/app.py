@@ -167,7 +167,7 @@ def wire_compare(ui: h.Handlers, header, c, view, references, model_work: dict) 
         ui.run_compare,
         [c.prompts, c.variants, c.max_tokens, c.decoding, c.seed, c.temperature, c.top_p, c.only_differ, references],
         [c.notice, c.grid, c.diff, view, c.difference_plot, c.csv, c.json, c.html],
-        show_progress_on=[c.notice], **model_work,
+        show_progress="hidden", **model_work,  # the line under the buttons says how far it is
     ).then(ui.header_markdown, outputs=header, **UI_ONLY)
     c.stop.click(ui.stop_compare, outputs=c.notice, **STOPS)
     c.grid.click(ui.select_row, [view, c.only_differ], [c.grid, c.diff, view], **UI_ONLY)

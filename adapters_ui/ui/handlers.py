@@ -251,7 +251,7 @@ class Handlers:
         return session.start_compare(prompts, ordered, settings, owner=owner, references=refs, kind=COMPARE)
 
     def run_compare(self, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p, only_differ,
-                    references=None, progress=gr.Progress(), request: gr.Request = None):
+                    references=None, request: gr.Request = None):
         """Generator: (notice, grid, diff, view, difference chart, csv, json, html) while outputs stream in."""
         try:
             run = self._start_compare(prompts_text, variants, max_tokens, decoding, seed, temperature, top_p,
@@ -266,8 +266,6 @@ class Handlers:
                 if event is not None:
                     view.apply(event)
                     continue
-                now = run.progress()
-                progress(now.done / max(now.total, 1), desc=status or "Starting…")
                 yield (status or gr.skip(), view.grid(), gr.skip(), view, *[gr.skip()] * 4)
         finally:
             run.stop()  # the page went away mid-run (generator closed): no work for nobody; no-op once ended
