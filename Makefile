@@ -2,6 +2,16 @@
 #   make run    set everything up, start the app
 #   make test   set everything up, run the whole test suite
 #
+# Optional:
+#   make postgres  start a local PostgreSQL test server (scripts/postgres.sh start:
+#                  installs Debian's postgresql with apt-get when missing, port
+#                  ADAPTERS_UI_PG_PORT=54329, data in .cache/postgres, or in
+#                  /tmp/adapters_ui-postgres-PORT when the postgres user cannot reach
+#                  the clone, e.g. under /root). Without it the PostgreSQL variants of
+#                  the database tests are skipped (in CI, CI=true, they fail); to run them:
+#                    make postgres && export ADAPTERS_UI_TEST_POSTGRES_URL=$(scripts/postgres.sh url)
+#                  (stop it: scripts/postgres.sh stop). `make test` never needs it.
+#
 # Overridable variables (make VAR=value ... or environment):
 #   PYTHON       interpreter used to create the venv          (python3)
 #   VENV         virtual environment folder                    (.venv)
@@ -33,7 +43,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # that; drop only those lines (everything else, errors included, stays).
 PIP_FILTER := sed -u "/^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$/d"
 
-.PHONY: setup browser run test bench clean
+.PHONY: setup browser postgres run test bench clean
 
 ## setup: create $(VENV) and install runtime + dev deps + the embedded model (instant when up to date)
 setup: $(STAMP)
@@ -78,6 +88,10 @@ browser:
 	fi; \
 	echo "WARNING: $(CHROMIUM) is missing and could not be installed ($$msg);"; \
 	echo "         the browser tests will be skipped. Install Chromium yourself to run them."
+
+## postgres: start the local PostgreSQL test server (idempotent; prints its URL)
+postgres:
+	@bash scripts/postgres.sh start
 
 ## run: start the app on the embedded SmolLM2-135M-Instruct at http://127.0.0.1:7860
 run: setup

@@ -1,7 +1,7 @@
-"""Plotly figures from plain data: what adapters cost on disk, and how their outputs differ.
+"""Plotly figures from plain data: what adapters cost on disk, how their outputs differ, what reviewers preferred.
 
 Inputs are the dicts and dataclasses the core already returns (``StorageReport.to_dict()``,
-``metrics.difference_summary``), so the UI and the HTML report draw the same figures.
+``metrics.difference_summary``, ``review_stats``), so the UI and the HTML reports draw the same figures.
 Every figure reads on a projector (large font, fixed height; the storage chart adds a
 row per adapter) and says what to do when there is nothing to draw yet.
 """
@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from .formatting import byte_tick_label, byte_unit, format_bytes, format_ratio, shorten
 from .metrics import VariantDifference
+from .review_stats import Strength
 
 HEIGHT = 380
 FONT_SIZE = 15
@@ -184,6 +185,68 @@ def difference_figure(summary: list[VariantDifference]) -> go.Figure:
     return _styled(
         fig, title, barmode="group", height=height, margin=margin, bargap=0.25,
         xaxis={"range": [0, 100], "title": "% of prompts / % of words", "ticksuffix": "%"},
+        yaxis={"type": "category", "autorange": "reversed", "automargin": True, "tickfont": {"size": _LABEL_SIZE},
+               "tickvals": names, "ticktext": _axis_names(names)},
+    )
+
+
+NO_JUDGEMENTS = "Collect blind-review judgements to see who beats whom"
+NO_STRENGTHS = "Collect blind-review judgements to see each variant's strength"
+_WIN_SCALE = [[0.0, "#c44e52"], [0.5, "#f7f7f7"], [1.0, "#4c72b0"]]  # red: row loses, white: even, blue: row wins
+
+
+def win_matrix_figure(variants: list[str], matrix: list[list[float | None]]) -> go.Figure:
+    """Heatmap of ``review_stats.win_matrix``: the row variant beats the column variant this often.
+
+    White is an even split (0.5), blue the row winning, red the row losing, so a strong
+    variant reads as a blue row. Pairs nobody judged (and the diagonal) show "—".
+    """
+    title = "How often the row variant beats the column variant"
+    if len(variants) < 2 or all(cell is None for row in matrix for cell in row):
+        return _empty(title, NO_JUDGEMENTS)
+    text = [["—" if cell is None else f"{100 * cell:.0f}%" for cell in row] for row in matrix]
+    hovers = [[f"{html.escape(a)} vs {html.escape(b)}: " + ("not judged" if cell is None else f"{100 * cell:.1f}% won")
+               for b, cell in zip(variants, row)] for a, row in zip(variants, matrix)]
+    labels = _axis_names(list(variants))
+    fig = go.Figure(go.Heatmap(
+        z=matrix, x=list(variants), y=list(variants), text=text, texttemplate="%{text}", textfont={"size": _LABEL_SIZE},
+        hovertext=hovers, hoverinfo="text", colorscale=_WIN_SCALE, zmin=0, zmax=1, zmid=0.5, xgap=2, ygap=2,
+        colorbar={"title": {"text": "row wins"}, "tickformat": ".0%"},
+    ))
+    side = max(HEIGHT, 150 + len(variants) * 2 * ROW_PX)
+    return _styled(
+        fig, title, height=side, margin={"l": 10, "r": 20, "t": 60, "b": 60},
+        xaxis={"type": "category", "title": "opponent (column)", "tickvals": list(variants), "ticktext": labels,
+               "automargin": True, "side": "bottom"},
+        yaxis={"type": "category", "title": "variant (row)", "autorange": "reversed", "automargin": True,
+               "tickvals": list(variants), "ticktext": labels},
+    )
+
+
+def strength_figure(strengths: list[Strength]) -> go.Figure:
+    """Bradley–Terry strengths, one dot per variant, bootstrap 95% interval as whiskers.
+
+    Rows keep the order given (``bradley_terry`` ranks best first, drawn at the top); the
+    dotted line marks the average variant (1000). Overlapping whiskers: no clear winner yet.
+    """
+    title = "Strength (Bradley–Terry, Elo-like scale) with 95% interval"
+    if not strengths:
+        return _empty(title, NO_STRENGTHS)
+    names = [s.variant for s in strengths]
+    scores = [s.score for s in strengths]
+    fig = go.Figure(go.Scatter(
+        x=scores, y=names, mode="markers+text", text=[f"{x:.0f}" for x in scores], textposition="top center",
+        marker={"size": 12, "color": _ADAPTER_COLOR}, showlegend=False, cliponaxis=False,  # the top row's label
+        error_x={"type": "data", "symmetric": False, "array": [s.high - s.score for s in strengths],
+                 "arrayminus": [s.score - s.low for s in strengths], "thickness": 2, "width": 6},
+        hovertext=[f"{html.escape(s.variant)}: {s.score:.0f} (95% interval {s.low:.0f}–{s.high:.0f})" for s in strengths],
+        hoverinfo="text",
+    ))
+    fig.add_vline(x=1000, line={"dash": "dot", "color": "#8a8f99"})
+    height = max(HEIGHT, _STORAGE_MARGIN["t"] + _STORAGE_MARGIN["b"] + len(names) * 2 * ROW_PX)
+    return _styled(
+        fig, title, height=height, margin=_STORAGE_MARGIN,
+        xaxis={"title": "strength (1000 = average variant; +400 = 10:1 odds)"},
         yaxis={"type": "category", "autorange": "reversed", "automargin": True, "tickfont": {"size": _LABEL_SIZE},
                "tickvals": names, "ticktext": _axis_names(names)},
     )

@@ -60,6 +60,13 @@ class Settings:
     # Most model requests (comparisons, chat replies, API calls) admitted at once; more wait
     # in gradio's queue. They take the model in turns, one batch each. env: ADAPTERS_UI_MAX_RUNS
     max_runs: int = 16
+    # Where saved comparisons and reviews live: a SQLAlchemy URL, e.g.
+    # postgresql+psycopg://user:password@host:5432/adapters_ui for replicas sharing one store.
+    # None = SQLite file adapters_ui.db in cache_dir. env: ADAPTERS_UI_DATABASE_URL
+    database_url: str | None = None
+    # The address people reach this app at, for links printed by the CLI (the web UI uses the
+    # address the visitor came in by). env: ADAPTERS_UI_PUBLIC_URL
+    public_url: str = "http://127.0.0.1:7860"
     # Public mode (a shared Space): pickled .bin adapters are refused outright.
     # env: ADAPTERS_UI_PUBLIC (1/true/yes)
     public: bool = False
@@ -91,6 +98,10 @@ class Settings:
                 values[key] = env[f"ADAPTERS_UI_{key.upper()}"].lower()
         if env.get("ADAPTERS_UI_CACHE_DIR"):
             values["cache_dir"] = Path(env["ADAPTERS_UI_CACHE_DIR"]).expanduser()
+        if env.get("ADAPTERS_UI_DATABASE_URL"):
+            values["database_url"] = env["ADAPTERS_UI_DATABASE_URL"].strip()
+        if env.get("ADAPTERS_UI_PUBLIC_URL"):
+            values["public_url"] = env["ADAPTERS_UI_PUBLIC_URL"].strip()
         if env.get("ADAPTERS_UI_ADAPTER_DIR"):
             values["adapter_dirs"] = tuple(
                 Path(p).expanduser() for p in env["ADAPTERS_UI_ADAPTER_DIR"].split(os.pathsep) if p
@@ -108,6 +119,11 @@ class Settings:
             values["demo"] = env["ADAPTERS_UI_DEMO"].strip().lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def database(self) -> str:
+        """The database URL in use: ``database_url``, else the SQLite file under ``cache_dir``."""
+        return self.database_url or f"sqlite:///{self.cache_dir / 'adapters_ui.db'}"
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)

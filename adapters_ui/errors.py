@@ -73,3 +73,11 @@ class AdapterSourceError(AdapterError):
 
 class UnknownVariantError(AdaptersUIError):
     """A comparison asked for a variant that is not attached."""
+
+
+class StoreError(AdaptersUIError):
+    """The database is unreachable, or a saved comparison id is unknown or malformed."""
+
+
+class ReviewError(AdaptersUIError):
+    """A review link, vote or review setting is unusable, or the caller may not do this."""

@@ -18,6 +18,7 @@ from .backends.inprocess import route_for
 from .backends.protocol import BASE, Backend
 from .errors import AdapterError, AdaptersUIError, first_line
 from .scheduler import TurnQueue
+from .storage import file_sha256
 from .validation import AdapterSpec, read_adapter
 
 
@@ -40,6 +41,7 @@ class AdapterInfo:
     base_match: bool | None  # None when the config names no base
     path: str
     weights_format: str  # safetensors | bin
+    sha256: str = ""  # of the weights file: a saved comparison says exactly which weights made its outputs
 
 
 def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
@@ -67,6 +69,7 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
         base_match=None if named_base is None else same_model(named_base, base_name),
         path=str(spec.path),
         weights_format=spec.weights_file.suffix.lstrip("."),
+        sha256=file_sha256(spec.weights_file),
     )
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import copy
 import os
+import uuid
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before any import reads it: no test may reach a hub
+
+# Read before `isolated_env` removes every ADAPTERS_UI_* variable from each test.
+# Set by .ci/run (after `make postgres`); locally: export ADAPTERS_UI_TEST_POSTGRES_URL=$(scripts/postgres.sh url)
+TEST_POSTGRES_URL = os.environ.get("ADAPTERS_UI_TEST_POSTGRES_URL", "").strip()
 
 import pytest
 
@@ -55,3 +60,102 @@ def tiny_session(tiny_settings) -> Session:
 def pristine_base(tiny_session):
     """An untouched copy of the tiny session's base model, for plain-PEFT references."""
     return copy.deepcopy(tiny_session.base.model)
+
+
+# --- databases: every storage test runs on SQLite and on a real PostgreSQL server ------------------
+
+POSTGRES_SKIP = "PostgreSQL not running: run `make postgres` and export ADAPTERS_UI_TEST_POSTGRES_URL=$(scripts/postgres.sh url)"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The test server's admin engine (AUTOCOMMIT, the URL's own database), or the reason there is none.
+
+    Checked once per session: (engine, None) when the server answers, else (None, reason).
+    """
+    if not TEST_POSTGRES_URL:
+        yield None, "ADAPTERS_UI_TEST_POSTGRES_URL is not set"
+        return
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(
+            TEST_POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5}
+        )
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable server", reported below
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        try:
+            url = sa.make_url(TEST_POSTGRES_URL).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - not even a URL: show it as given
+            url = TEST_POSTGRES_URL
+        yield None, f"cannot connect to ADAPTERS_UI_TEST_POSTGRES_URL={url}: {type(exc).__name__}: {first_line}"
+        return
+    yield engine, None
+    engine.dispose()
+
+
+def _no_postgres(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(
+            f"PostgreSQL test server missing in CI: {reason} (.ci/run starts it with `make postgres` and exports the URL)",
+            pytrace=False,
+        )
+    pytest.skip(f"{POSTGRES_SKIP} ({reason})")
+
+
+@pytest.fixture
+def make_database_url(postgres_server, tmp_path):
+    """make_database_url("sqlite" | "postgresql") -> the URL of a new, empty database; all dropped after the test.
+
+    SQLite: a file in tmp_path (the first one `adapters_ui.db`). PostgreSQL: `CREATE DATABASE t_<hex>` on the
+    ADAPTERS_UI_TEST_POSTGRES_URL server, `DROP DATABASE ... WITH (FORCE)` afterwards.
+    No server: the test is skipped locally and fails in CI (CI=true).
+    """
+    engine, reason = postgres_server
+    created: list[str] = []
+    sqlite_count = 0
+
+    def make(backend: str) -> str:
+        nonlocal sqlite_count
+        if backend == "sqlite":
+            sqlite_count += 1
+            suffix = "" if sqlite_count == 1 else f"-{sqlite_count}"
+            return f"sqlite:///{tmp_path}/adapters_ui{suffix}.db"
+        if backend != "postgresql":
+            raise ValueError(f"unknown database backend {backend!r}: sqlite or postgresql")
+        if engine is None:
+            _no_postgres(reason)
+        import sqlalchemy as sa
+
+        name = f"t_{uuid.uuid4().hex}"
+        # FILE_COPY (PostgreSQL 15+) copies the tiny template ~6x faster than the default WAL_LOG.
+        strategy = " STRATEGY = FILE_COPY" if (engine.dialect.server_version_info or (0,)) >= (15,) else ""
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{strategy}'))
+        created.append(name)
+        return engine.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if created:
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            for name in created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request, make_database_url) -> str:
+    """The SQLAlchemy URL of an empty database, new for each test, on each backend in turn.
+
+    sqlite: `sqlite:///<tmp_path>/adapters_ui.db`; postgresql: a fresh `t_<hex>` database on the test server,
+    dropped after the test (skipped locally without a server, failed in CI: see make_database_url).
+    """
+    return make_database_url(request.param)

@@ -127,3 +127,24 @@ def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int, formatted
         out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
                              temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
     return tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def report_document(prompts: int = 3, variants: tuple[str, ...] = ("base", "pirate", "formal"), status: str = "finished"):
+    """A finished comparison's export data with distinct outputs that never name their variant:
+    ``reply_text(i, k)`` is prompt i's output of the k-th variant."""
+    from adapters_ui.report import ReportData
+
+    results = [{"prompt": f"Prompt number {i}?", "outputs": {v: reply_text(i, k) for k, v in enumerate(variants)}} for i in range(prompts)]
+    adapters = {v: {"bytes": 40_000 * (k + 1), "params": 10_000 * (k + 1), "dtype": "float32",
+                    "times_smaller": round(540_000_000 / (40_000 * (k + 1)), 1)}
+                for k, v in enumerate(variants) if v != "base"}
+    storage = {"full_model_bytes": 540_000_000, "full_model_params": 135_000_000, "full_model_dtype": "float32",
+               "base_file_bytes": None, "adapters": adapters}
+    return ReportData(base_model="tiny/base", device="cpu", dtype="float32", created="2026-11-30T00:00:00+00:00",
+                      settings={"max_new_tokens": 8}, routes={v: "batch" for v in variants}, variants=list(variants),
+                      results=results, adapters=[], storage=storage,
+                      timing={"load_s": 1.0, "generate_s": 2.0, "waited_s": 0.0}, status=status)
+
+
+def reply_text(prompt_index: int, variant_index: int) -> str:
+    return f"Reply {variant_index}/{prompt_index}: the quick brown fox."

@@ -12,6 +12,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
+from adapters_ui.store import Database
+from adapters_ui.store.saved import load_comparison
 from adapters_ui.ui import handlers as h
 from adapters_ui.ui.app import create_app
 
@@ -314,7 +316,13 @@ def test_compare_api_through_gradio_client(tiny_settings, tiny_adapters, capfd):
                 client.predict("Hi", variants, tokens, api_name="/compare")
         assert "Traceback" not in capfd.readouterr().err  # expected errors are one line, not a server traceback
         # the UI's own events (attach a folder by path, ...) are not callable from outside
-        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/compare"]
+        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/compare", "/compare_and_save"]
+        saved = client.predict("Hi there", ["base"], 3, api_name="/compare_and_save")
+        assert saved["permalink"].endswith(f"/?run={saved['id']}") and len(saved["owner_key"]) >= 32
+        again = load_comparison(Database.open(tiny_settings.database), saved["id"])
+        assert again.data.results == saved["results"] and again.data.variants == ["base"]
+        with pytest.raises(Exception, match="Unknown variant 'ghost'"):
+            client.predict("Hi", ["ghost"], 3, api_name="/compare_and_save")
     finally:
         demo.close()
 

@@ -17,7 +17,9 @@ from .. import charts
 from .. import demo as demo_set
 from ..config import Settings
 from ..html_views import VIEW_CSS
+from ..store import DatabaseHolder
 from . import handlers as h
+from .saved import SavedHandlers
 
 APP_CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto}
@@ -96,7 +98,45 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
             c.csv = gr.DownloadButton("CSV", interactive=False, elem_id="export-csv")
             c.json = gr.DownloadButton("JSON", interactive=False, elem_id="export-json")
             c.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="export-html")
+            gr.Markdown("### Keep it\nSave a finished comparison for a permalink that reopens it read-only, "
+                        "and for blind reviews by your stakeholders.")
+            c.save = gr.Button("Save comparison", elem_id="save-comparison")
+            c.save_notice = gr.Markdown(elem_id="save-notice")
     return c
+
+
+def build_saved_tab() -> SimpleNamespace:
+    """Saved comparisons, read-only: nothing here runs the model."""
+    s = SimpleNamespace()
+    with gr.Row(equal_height=True):
+        s.choice = gr.Dropdown([], label="Saved comparisons (newest first)", scale=4, elem_id="saved-list")
+        s.open = gr.Button("Open", variant="primary", scale=1, elem_id="open-saved")
+    s.notice = gr.Markdown(elem_id="saved-notice")
+    s.meta = gr.Markdown(elem_id="saved-meta")
+    s.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="saved-grid", padding=False)
+    s.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="saved-diff")
+    with gr.Row():
+        s.storage_plot = gr.Plot(show_label=False, elem_id="saved-storage-chart")
+        s.difference_plot = gr.Plot(show_label=False, elem_id="saved-difference-chart")
+    with gr.Row(equal_height=False):
+        s.scaling_plot = gr.Plot(show_label=False, elem_id="saved-scaling-chart", scale=2)
+        with gr.Column(scale=1):
+            s.csv = gr.DownloadButton("CSV", interactive=False, elem_id="saved-csv")
+            s.json = gr.DownloadButton("JSON", interactive=False, elem_id="saved-json")
+            s.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="saved-html")
+    with gr.Accordion("Blind review by stakeholders", open=True, visible=False, elem_id="review-form") as s.review_box:
+        gr.Markdown("Reviewers see one prompt and two unnamed outputs (A and B, in random order) and pick the better one. "
+                    "You get a reviewer link to send and an owner link with the results.")
+        with gr.Row():
+            s.review_variants = gr.CheckboxGroup([], label="Variants taking part (at least 2)", elem_id="review-variants", scale=3)
+            s.pairing = gr.Radio([("Every pair", "all"), ("Each adapter against the base", "vs_base")], value="all",
+                                 label="Pairs", scale=2)
+            s.per_pair = gr.Number(1, label="Judgements each pair needs", precision=0, minimum=1, maximum=50, scale=1,
+                                   elem_id="per-pair")
+        s.title = gr.Textbox(label="Title reviewers see (optional; do not name the variants)", max_lines=1, elem_id="review-title-input")
+        s.create = gr.Button("Create review", variant="primary", elem_id="create-review")
+        s.links = gr.Markdown(elem_id="review-links")
+    return s
 
 
 def build_adapters_tab(settings: Settings) -> SimpleNamespace:
@@ -187,24 +227,51 @@ def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
         stop.click(ui.stop_playground, outputs=p.notice, **STOPS)
 
 
-def create_app(settings: Settings | None = None) -> gr.Blocks:
+def wire_saved(demo, saved: SavedHandlers, tabs, c, s, compare_view, saved_view, owned) -> None:
+    opened = [s.notice, s.meta, s.grid, s.diff, saved_view, s.storage_plot, s.scaling_plot, s.difference_plot,
+              s.csv, s.json, s.html, s.review_box]
+    demo.load(saved.page_open, owned, [tabs, s.choice, *opened], **UI_ONLY
+              ).then(saved.review_form, saved_view, s.review_variants, **UI_ONLY)
+    c.save.click(saved.save, [compare_view, owned], [c.save_notice, owned, s.choice], trigger_mode="once", **UI_ONLY)
+    s.open.click(saved.open, [s.choice, owned], opened, **UI_ONLY).then(saved.review_form, saved_view, s.review_variants, **UI_ONLY)
+    s.grid.click(_select_saved_row, saved_view, [s.grid, s.diff, saved_view], **UI_ONLY)
+    s.create.click(saved.create_review, [saved_view, s.review_variants, s.pairing, s.per_pair, s.title, owned], s.links,
+                   trigger_mode="once", **UI_ONLY)
+
+
+def _select_saved_row(view: h.CompareView, evt: gr.EventData) -> tuple:
+    row = (evt._data or {}).get("row") if evt is not None else None
+    if view is None or not isinstance(row, int) or not 0 <= row < len(view.records):
+        return gr.skip(), gr.skip(), view
+    view.selected = row
+    return view.grid(), view.diff(), view
+
+
+def create_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:
     ui = h.Handlers(h.SessionHolder(settings))
     settings = ui.settings
+    saved = SavedHandlers(database or DatabaseHolder(settings.database), ui.holder)
     model_work = {"concurrency_limit": settings.max_runs, "concurrency_id": "model", **UI_ONLY}
     with gr.Blocks(title="adapters_ui", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         header = gr.Markdown("Loading the base model…", elem_id="header")
         view, references, versions = gr.State(h.CompareView()), gr.State({}), gr.State(-1)
-        with gr.Tabs():
+        saved_view = gr.State(h.CompareView())
+        owned = gr.BrowserState({}, storage_key="adapters_ui_saved")  # saved id -> owner key, in this browser only
+        with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare") as compare_tab:
                 c = build_compare_tab(settings)
             with gr.Tab("Adapters", id="adapters"):
                 a = build_adapters_tab(settings)
             with gr.Tab("Playground", id="playground"):
                 p = build_playground_tab(settings)
+            with gr.Tab("Saved", id="saved") as saved_tab:
+                s = build_saved_tab()
         wire_adapters(demo, ui, header, c, a, p, versions)
         wire_compare(ui, header, c, view, references, model_work)
         wire_playground(ui, p, model_work)
+        wire_saved(demo, saved, tabs, c, s, view, saved_view, owned)
+        saved_tab.select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
         demo.unload(ui.page_closed)
         compare_tab.select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
 
@@ -215,6 +282,14 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
             yield from ui.api_compare(prompts, variants, max_new_tokens, request)
 
         gr.api(compare_api, api_name="compare", concurrency_limit=settings.max_runs, concurrency_id="model")
+
+        def compare_and_save(prompts: str, variants: list[str] | str | None = None, max_new_tokens: int | str = 64,
+                             request: gr.Request = None) -> dict:
+            """Like compare, then saves the finished comparison -> {id, permalink, owner_key, results}.
+            The owner key is shown once: a public Space asks for it to create reviews."""
+            return saved.api_compare_and_save(prompts, variants, max_new_tokens, request)
+
+        gr.api(compare_and_save, api_name="compare_and_save", concurrency_limit=settings.max_runs, concurrency_id="model")
     return demo
 
 

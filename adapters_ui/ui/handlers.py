@@ -27,7 +27,7 @@ from ..formatting import format_bytes, format_ratio
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompt_items
-from ..report import adapter_row, report_data, write_exports
+from ..report import ReportData, adapter_row, report_data, write_exports
 from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued
 from ..runtime import describe_memory
 from ..session import SessionHolder, StorageReport
@@ -64,6 +64,9 @@ class CompareView:
     selected: int | None = None
     exports: dict[str, str] = field(default_factory=dict)
     ended: bool = False
+    report: ReportData | None = None  # a finished run's export data, ready to save
+    report_adapters: list = field(default_factory=list)  # the AdapterInfo of that moment (sizes, hashes)
+    saved_id: str | None = None  # set when the view shows a saved comparison
 
     @classmethod
     def waiting_for(cls, run: CompareRun) -> "CompareView":
@@ -274,7 +277,11 @@ class Handlers:
     def _ended(self, comparison: Comparison, view: CompareView, only_differ: bool) -> tuple:
         session = self.holder.get()
         differences = difference_summary(view.records)
-        files = write_exports(report_data(session.base.info(), session.adapters(), session.storage().to_dict(), comparison), export_folder())
+        adapters = session.adapters()
+        data = report_data(session.base.info(), adapters, session.storage().to_dict(), comparison)
+        files = write_exports(data, export_folder())
+        if comparison.complete:
+            view.report, view.report_adapters = data, adapters
         view.exports = {kind: str(path) for kind, path in files.items()}
         downloads = [gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")]
         return (ended_notice(comparison, differences), view.grid(only_differ), view.diff(), view,

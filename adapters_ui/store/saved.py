@@ -1,0 +1,125 @@
+"""Saved comparisons: a finished comparison frozen with everything needed to show it again.
+
+What is kept is the export document (``report.ReportData``: prompts, references, variants,
+outputs, settings, base model, storage) plus each adapter's name, type, size and weights
+SHA-256. Reopening needs no model and no attached adapter, so a permalink still works
+after the adapters are gone or the app runs another base:
+
+    >>> ref = save_comparison(db, data, session.adapters())  # doctest: +SKIP
+    >>> load_comparison(db, ref.id).data.results             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Sequence
+
+from sqlalchemy import select
+
+from ..errors import StoreError
+from ..report import ReportData
+from .database import Database, iso_time, utc_now
+from .schema import SavedRun
+from .tokens import new_id, new_token, same_secret, token_hash, well_formed
+
+if TYPE_CHECKING:
+    from ..registry import AdapterInfo
+
+LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class SavedRef:
+    """What saving returns. ``owner_key`` is shown once; the database keeps only its hash."""
+
+    id: str
+    owner_key: str
+    created: str
+
+
+@dataclass(frozen=True)
+class SavedComparison:
+    id: str
+    created: str
+    data: ReportData
+    adapters: list[dict]  # name, type, peft_type, bytes, sha256 of each adapter that took part
+
+
+@dataclass(frozen=True)
+class SavedSummary:
+    """One line of the list of saved comparisons."""
+
+    id: str
+    created: str
+    base_model: str
+    prompts: int
+    variants: list[str]
+
+
+def adapter_fingerprints(adapters: Sequence[AdapterInfo], variants: Sequence[str]) -> list[dict]:
+    """Name, type, size and weights hash of the adapters among ``variants``."""
+    return [
+        {"name": a.name, "type": a.method, "peft_type": a.peft_type, "bytes": a.bytes_on_disk,
+         "sha256": a.sha256, "weights_format": a.weights_format}
+        for a in adapters if a.name in variants
+    ]
+
+
+def save_comparison(db: Database, data: ReportData, adapters: Sequence[AdapterInfo]) -> SavedRef:
+    """Store a finished comparison; a stopped or failed one is refused (its outputs are incomplete)."""
+    if data.status != "finished":
+        raise StoreError(f"This comparison {data.status} before the end: only a finished comparison "
+                         "can be saved. Run it again to the end, then save.")
+    if not data.results:
+        raise StoreError("There is nothing to save: run a comparison first.")
+    document = asdict(data)
+    document["saved_adapters"] = adapter_fingerprints(adapters, data.variants)
+    ref = SavedRef(id=new_id(), owner_key=new_token(), created=utc_now().isoformat(timespec="seconds"))
+    row = SavedRun(id=ref.id, owner_key_hash=token_hash(ref.owner_key), created_at=utc_now(), base_model=data.base_model,
+                   prompts=len(data.results), variants=list(data.variants), document=document)
+    with db.transaction() as tx:
+        tx.add(row)
+    return ref
+
+
+def load_comparison(db: Database, comparison_id: str) -> SavedComparison:
+    """The saved comparison ``comparison_id``, or a one-line StoreError for a malformed or unknown id."""
+    with db.transaction() as tx:
+        row = _row(tx, comparison_id)
+        document = dict(row.document)
+    adapters = document.pop("saved_adapters", [])
+    data = ReportData(**{f.name: document[f.name] for f in fields(ReportData) if f.name in document})
+    return SavedComparison(id=row.id, created=iso_time(row.created_at), data=data, adapters=adapters)
+
+
+def list_comparisons(db: Database, ids: Sequence[str] | None = None, limit: int = LIST_LIMIT) -> list[SavedSummary]:
+    """Newest first; ``ids`` limits the list to those (a public Space lists only a visitor's own)."""
+    query = select(SavedRun.id, SavedRun.created_at, SavedRun.base_model, SavedRun.prompts, SavedRun.variants)
+    if ids is not None:
+        query = query.where(SavedRun.id.in_([i for i in ids if well_formed(i)]))
+    query = query.order_by(SavedRun.created_at.desc()).limit(limit)
+    with db.transaction() as tx:
+        rows = tx.execute(query).all()
+    return [SavedSummary(id=r.id, created=iso_time(r.created_at), base_model=r.base_model, prompts=r.prompts,
+                         variants=list(r.variants)) for r in rows]
+
+
+def is_owner(db: Database, comparison_id: str, owner_key: str | None) -> bool:
+    """Whether ``owner_key`` is the key given when ``comparison_id`` was saved."""
+    with db.transaction() as tx:
+        return same_secret(owner_key, _row(tx, comparison_id).owner_key_hash)
+
+
+def _row(tx, comparison_id: str) -> SavedRun:
+    if not well_formed(comparison_id):
+        raise StoreError(f"{_quoted(comparison_id)} is not a saved comparison id: copy the whole ?run= link.")
+    row = tx.get(SavedRun, comparison_id)
+    if row is None:
+        raise StoreError(f"No saved comparison has the id {comparison_id!r}: check the link, or save the comparison again.")
+    return row
+
+
+def _quoted(value: str | None) -> str:
+    text = "" if value is None else str(value)
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+

@@ -1,0 +1,250 @@
+"""The review pages: an app of their own, mounted at /review, so blindness is structural.
+
+It never receives the attached adapters or any variant name: the reviewer page gets a
+prompt, two outputs labelled A and B, and an opaque pair id. The owner page (``?owner=``)
+shows the results. Which page a visitor gets depends only on the secret in the link:
+
+    /review/?reviewer=<token>   judge pairs: A better / B better / tie / both bad / skip
+    /review/?owner=<token>      win rates, Bradley–Terry, win matrix, agreement, comments, exports
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import gradio as gr
+
+from .. import charts
+from ..config import Settings
+from ..errors import AdaptersUIError
+from ..review_report import results_html, results_tables_html
+from ..review_stats import to_csv, to_json
+from ..store import DatabaseHolder
+from ..store import reviews as store
+from .handlers import export_folder, problem
+
+UI_ONLY = {"api_visibility": "private"}
+VOTES = {"concurrency_limit": 16, "concurrency_id": "votes"}  # database work: many reviewers at once
+ANSWERS = (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"), ("both_bad", "Both are bad"), ("skip", "Skip"))
+REVIEW_CSS = """
+.gradio-container {max-width: 1200px !important; margin: auto}
+#review-notice {min-height: 1.6em; font-size: 17px}
+#review-progress {font-size: 18px}
+#output-a textarea, #output-b textarea, #review-prompt textarea {font-size: 16px}
+"""
+
+
+@dataclass(frozen=True)
+class ReviewerState:
+    """Kept server-side (gr.State): the pair on screen and the id its vote will carry, so a double
+    click or a retried request sends the same vote id and counts once."""
+
+    token: str = ""
+    name: str = ""
+    task_id: str = ""
+    vote_id: str = ""
+
+
+def oauth_enabled() -> bool:
+    """Hugging Face login exists only on a Space with ``hf_oauth: true`` (it sets OAUTH_CLIENT_ID)."""
+    return bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID"))
+
+
+def query(request: gr.Request | None, key: str) -> str:
+    return ((getattr(request, "query_params", None) or {}).get(key) or "").strip()
+
+
+class ReviewHandlers:
+    """Every event of the review pages, bound to one database."""
+
+    def __init__(self, database: DatabaseHolder):
+        self.database = database
+
+    # ---- opening a link ------------------------------------------------------------------
+    def open_link(self, request: gr.Request = None) -> tuple:
+        """-> (title, notice, state, join box, task box, results box, owner token)."""
+        reviewer, owner = query(request, "reviewer"), query(request, "owner")
+        hidden = (gr.update(visible=False),) * 3
+        try:
+            if owner:
+                store.review_results(self.database.get(), owner_token=owner)  # checks the link
+                return ("# Review results", "", ReviewerState(), *_visible(results=True), owner)
+            if reviewer:
+                title = store.review_title(self.database.get(), reviewer)
+                return (f"# {title}", _join_help(), ReviewerState(token=reviewer), *_visible(join=True), "")
+        except AdaptersUIError as exc:
+            return ("# Blind review", problem(exc), ReviewerState(), *hidden, "")
+        return ("# Blind review", problem("This page needs a review link: ask the review's owner for one."),
+                ReviewerState(), *hidden, "")
+
+    # ---- the reviewer ------------------------------------------------------------------------
+    def join_page(self, state: ReviewerState, name: str, profile: gr.OAuthProfile | None = None) -> tuple:
+        """-> (notice, state, join box, task box, progress, prompt, A, B, comment)."""
+        name = getattr(profile, "username", None) or name
+        try:
+            name, done, _total = store.join_review(self.database.get(), state.token, name)
+        except AdaptersUIError as exc:
+            return (problem(exc), state, *[gr.skip()] * 7)
+        state = replace(state, name=name)
+        welcome = f"Welcome back, **{name}**: you answered {done} so far." if done else f"Thank you, **{name}**."
+        return self._show_next(state, welcome)
+
+    def vote(self, choice: str, state: ReviewerState, comment: str) -> tuple:
+        """One answer for the pair on screen; the next pair shows only after the vote committed."""
+        try:
+            receipt = store.cast_vote(self.database.get(), state.token, state.name, state.task_id, choice,
+                                      comment, vote_id=state.vote_id)
+        except AdaptersUIError as exc:
+            return (problem(exc), state, *[gr.skip()] * 7)
+        said = "Skipped." if choice == "skip" else "Vote recorded."
+        return self._show_next(state, f"{said} ({receipt.done} answered)")
+
+    def _show_next(self, state: ReviewerState, notice: str) -> tuple:
+        try:
+            task = store.next_task(self.database.get(), state.token, state.name)
+        except AdaptersUIError as exc:
+            return (problem(exc), state, *[gr.skip()] * 7)
+        if task is None:
+            done = f"{notice} **All done:** nothing is left for you to judge. Thank you!"
+            return (done, replace(state, task_id="", vote_id=""), gr.update(visible=False), gr.update(visible=False),
+                    *[gr.skip()] * 5)
+        state = replace(state, task_id=task.task_id, vote_id=str(uuid.uuid4()))
+        progress = f"**{task.done + 1} of {task.total}** · judge A against B for this prompt"
+        return (notice, state, gr.update(visible=False), gr.update(visible=True), progress, task.prompt, task.a,
+                task.b, "")
+
+    # ---- the owner ---------------------------------------------------------------------------
+    def results_page(self, owner: str) -> tuple:
+        """-> (notice, summary, tables, win matrix, strengths, csv, json, html)."""
+        try:
+            snapshot = store.review_results(self.database.get(), owner_token=owner)
+        except AdaptersUIError as exc:
+            return (problem(exc), *[gr.skip()] * 7)
+        results = store.summarise_review(snapshot)
+        folder = export_folder()
+        files = {"csv": (folder / "review.csv", to_csv(results)), "json": (folder / "review.json", to_json(results)),
+                 "html": (folder / "review.html", results_html(results))}
+        for path, text in files.values():
+            Path(path).write_text(text, encoding="utf-8")
+        return ("", _summary(snapshot.info, results), results_tables_html(results),
+                charts.win_matrix_figure(results.variants, results.win_matrix), charts.strength_figure(results.strengths),
+                *(gr.update(value=str(files[k][0]), interactive=True) for k in ("csv", "json", "html")))
+
+    def close_review(self, owner: str) -> str:
+        try:
+            store.revoke_review(self.database.get(), owner)
+        except AdaptersUIError as exc:
+            return problem(exc)
+        return "**Closed:** the reviewer link takes no more votes; the results stay here."
+
+    def delete(self, owner: str) -> tuple:
+        try:
+            store.delete_review(self.database.get(), owner)
+        except AdaptersUIError as exc:
+            return problem(exc), gr.skip()
+        return "**Deleted:** the review, its votes and both links are gone.", gr.update(visible=False)
+
+    # ---- API -------------------------------------------------------------------------------------
+    def api_join(self, token: str, name: str) -> dict:
+        name, done, total = self._api(store.join_review, token, name)
+        return {"name": name, "done": done, "total": total}
+
+    def api_next(self, token: str, name: str) -> dict | None:
+        task = self._api(store.next_task, token, name)
+        return None if task is None else task.__dict__.copy()
+
+    def api_vote(self, token: str, name: str, task_id: str, choice: str, comment: str = "", vote_id: str = "") -> dict:
+        receipt = self._api(store.cast_vote, token, name, task_id, choice, comment, vote_id or None)
+        return {**receipt.__dict__, "next": self.api_next(token, name)}
+
+    def api_results(self, owner: str) -> dict:
+        return store.summarise_review(self._api(store.review_results, owner_token=owner)).to_document()
+
+    def _api(self, call, *args, **kwargs):
+        try:
+            return call(self.database.get(), *args, **kwargs)
+        except AdaptersUIError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+
+def _visible(join: bool = False, task: bool = False, results: bool = False) -> tuple:
+    return gr.update(visible=join), gr.update(visible=task), gr.update(visible=results)
+
+
+def _join_help() -> str:
+    return ("You will see one prompt and two answers, **A** and **B**, from unnamed models. Pick the better one, "
+            "a tie, or *both bad*. Give your name to start; with the same name you resume where you stopped.")
+
+
+def _summary(info: store.ReviewInfo, results) -> str:
+    pairing = store.PAIRINGS[info.pairing]
+    state = " · **closed**" if info.revoked else ""
+    return (f"## {info.title}\n{results.judgements_count} judgements from {len(results.reviewers)} reviewers · "
+            f"{info.items} pairs ({pairing}), {info.per_pair} judgement(s) each wanted · variants: "
+            f"{', '.join(info.variants)}{state}")
+
+
+def create_review_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:
+    settings = settings or Settings.from_env()
+    ui = ReviewHandlers(database or DatabaseHolder(settings.database))
+    with gr.Blocks(title="adapters_ui review") as app:
+        title = gr.Markdown("# Blind review", elem_id="review-title")
+        notice = gr.Markdown(elem_id="review-notice")
+        state, owner = gr.State(ReviewerState()), gr.State("")
+        with gr.Column(visible=False) as join_box:
+            if oauth_enabled():
+                gr.LoginButton()
+            name = gr.Textbox(label="Your name", max_length=store.MAX_NAME, max_lines=1, elem_id="reviewer-name")
+            start = gr.Button("Start reviewing", variant="primary", elem_id="start-review")
+        with gr.Column(visible=False) as task_box:
+            progress = gr.Markdown(elem_id="review-progress")
+            prompt = gr.Textbox(label="Prompt", interactive=False, lines=2, max_lines=12, elem_id="review-prompt")
+            with gr.Row(equal_height=True):
+                out_a = gr.Textbox(label="A", interactive=False, lines=6, max_lines=30, elem_id="output-a")
+                out_b = gr.Textbox(label="B", interactive=False, lines=6, max_lines=30, elem_id="output-b")
+            comment = gr.Textbox(label=f"Comment (optional, up to {store.MAX_COMMENT} characters)", lines=2,
+                                 max_length=store.MAX_COMMENT, elem_id="review-comment")
+            with gr.Row():
+                buttons = {choice: gr.Button(label, variant="primary" if choice in "ab" else "secondary",
+                                             elem_id=f"vote-{choice}") for choice, label in ANSWERS}
+        with gr.Column(visible=False) as results_box:
+            summary = gr.Markdown(elem_id="results-summary")
+            with gr.Row():
+                matrix_plot = gr.Plot(show_label=False, elem_id="win-matrix")
+                strength_plot = gr.Plot(show_label=False, elem_id="strengths")
+            tables = gr.HTML(elem_id="results-tables")
+            with gr.Row():
+                csv_file = gr.DownloadButton("CSV", interactive=False, elem_id="review-csv")
+                json_file = gr.DownloadButton("JSON", interactive=False, elem_id="review-json")
+                html_file = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="review-html")
+            with gr.Row():
+                refresh = gr.Button("Refresh results", elem_id="refresh-results")
+                close = gr.Button("Close voting", variant="stop", elem_id="close-review")
+                remove = gr.Button("Delete review", variant="stop", elem_id="delete-review")
+        shown = [notice, state, join_box, task_box, progress, prompt, out_a, out_b, comment]
+        results_out = [notice, summary, tables, matrix_plot, strength_plot, csv_file, json_file, html_file]
+        app.load(ui.open_link, outputs=[title, notice, state, join_box, task_box, results_box, owner], **UI_ONLY
+                 ).then(lambda o: ui.results_page(o) if o else (gr.skip(),) * 8, owner, results_out, **UI_ONLY)
+        for trigger in (start.click, name.submit):
+            trigger(ui.join_page, [state, name], shown, **UI_ONLY, **VOTES)
+        for choice, button in buttons.items():
+            button.click(_answer(ui, choice), [state, comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
+        refresh.click(ui.results_page, owner, results_out, **UI_ONLY)
+        close.click(ui.close_review, owner, notice, **UI_ONLY)
+        remove.click(ui.delete, owner, [notice, results_box], **UI_ONLY)
+        gr.api(ui.api_join, api_name="join", **VOTES)
+        gr.api(ui.api_next, api_name="next", **VOTES)
+        gr.api(ui.api_vote, api_name="vote", **VOTES)
+        gr.api(ui.api_results, api_name="results")
+    return app
+
+
+def _answer(ui: ReviewHandlers, choice: str):
+    """One button's handler (a named function per answer: gradio reads its signature)."""
+    def answer(state: ReviewerState, comment: str) -> tuple:
+        return ui.vote(choice, state, comment)
+    answer.__name__ = f"answer_{choice}"
+    return answer

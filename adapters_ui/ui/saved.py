@@ -1,0 +1,156 @@
+"""Saving a comparison, the Saved tab (read-only permalinks), and creating blind reviews.
+
+A saved comparison is shown from the database alone: no model runs and no adapter needs
+to be attached, so ``?run=<id>`` works after a restart or under another base model.
+Which saved comparisons a visitor owns lives in their browser (``gr.BrowserState``:
+id -> owner key); on a public Space the list shows only those, and only their owner
+can start a review.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import charts
+from ..errors import AdaptersUIError, StoreError
+from ..formatting import format_bytes
+from ..links import comparison_link, owner_link, reviewer_link
+from ..metrics import difference_summary
+from ..prompts import parse_prompt_lines
+from ..report import report_data, write_exports
+from ..session import SessionHolder
+from ..store import DatabaseHolder
+from ..store import reviews as review_store
+from ..store import saved as saved_store
+from .handlers import CompareView, api_variants, export_folder, ok, problem, visitor
+
+OPEN_OUTPUTS = 12  # notice, meta, grid, diff, view, storage, scaling, differences, csv, json, html, review box
+
+
+def base_url(request: gr.Request | None) -> str:
+    """The address the visitor reached the app by (behind a proxy: the forwarded one)."""
+    if request is None:
+        return ""
+    headers = request.headers
+    host = headers.get("x-forwarded-host") or headers.get("host") or ""
+    scheme = headers.get("x-forwarded-proto") or request.request.url.scheme
+    return f"{scheme}://{host}" if host else ""
+
+
+def run_id_of(text: str) -> str:
+    """A pasted permalink or a bare id -> the id."""
+    text = (text or "").strip()
+    return text.split("run=", 1)[1].split("&", 1)[0] if "run=" in text else text
+
+
+class SavedHandlers:
+    def __init__(self, database: DatabaseHolder, holder: SessionHolder):
+        self.database = database
+        self.holder = holder
+        self.settings = holder.settings
+
+    # ---- saving from the Compare tab -----------------------------------------------------
+    def save(self, view: CompareView, owned: dict | None, request: gr.Request = None) -> tuple:
+        """-> (notice, owned, saved list)."""
+        owned = dict(owned or {})
+        if view is None or view.report is None:
+            return problem("Run a comparison to the end first: only a finished comparison can be saved."), owned, gr.skip()
+        try:
+            ref = saved_store.save_comparison(self.database.get(), view.report, view.report_adapters)
+        except AdaptersUIError as exc:
+            return problem(exc), owned, gr.skip()
+        owned[ref.id] = ref.owner_key
+        link = comparison_link(base_url(request), ref.id)
+        notice = ok(f"saved. Permalink (read-only, survives restarts): [{link}]({link}) · open it in the **Saved** tab "
+                    "to start a blind review.")
+        return notice, owned, self.choices(owned, ref.id)
+
+    # ---- the Saved tab ----------------------------------------------------------------------
+    def choices(self, owned: dict | None, selected: str | None = None):
+        ids = None if not self.settings.public else list(owned or {})
+        try:
+            rows = saved_store.list_comparisons(self.database.get(), ids=ids)
+        except AdaptersUIError:
+            return gr.update(choices=[])
+        labels = [(f"{r.created[:16].replace('T', ' ')} · {r.prompts} prompts · {', '.join(r.variants)}", r.id) for r in rows]
+        return gr.update(choices=labels, value=selected)
+
+    def page_open(self, owned: dict | None, request: gr.Request = None) -> tuple:
+        """On page load: the list, and with ``?run=<id>`` that comparison opened in the Saved tab."""
+        wanted = (getattr(request, "query_params", None) or {}).get("run")
+        if not wanted:
+            return (gr.skip(), self.choices(owned), *[gr.skip()] * OPEN_OUTPUTS)
+        return (gr.Tabs(selected="saved"), self.choices(owned, wanted), *self.open(wanted, owned))
+
+    def open(self, comparison_id: str | None, owned: dict | None) -> tuple:
+        """A saved comparison, read-only: meta, grid, diffs, charts, downloads, and the review form."""
+        try:
+            saved = saved_store.load_comparison(self.database.get(), run_id_of(comparison_id or ""))
+        except StoreError as exc:
+            return (problem(exc), *[gr.skip()] * (OPEN_OUTPUTS - 1))
+        data = saved.data
+        view = CompareView(records=data.results, variants=list(data.variants), ended=True)
+        view.saved_id = saved.id
+        files = write_exports(data, export_folder())
+        downloads = [gr.update(value=str(files[k]), interactive=True) for k in ("csv", "json", "html")]
+        owns = not self.settings.public or saved.id in (owned or {})
+        return ("", meta_markdown(saved), view.grid(), view.diff(), view, charts.storage_figure(data.storage),
+                charts.scaling_figure(data.storage), charts.difference_figure(difference_summary(data.results)),
+                *downloads, gr.update(visible=owns))
+
+    def review_form(self, view: CompareView):
+        """The variants a review may compare: those of the open comparison, all ticked."""
+        variants = list(view.variants) if view else []
+        return gr.update(choices=variants, value=variants)
+
+    def create_review(self, view: CompareView, variants, pairing, per_pair, title, owned: dict | None,
+                      request: gr.Request = None) -> str:
+        if view is None or not getattr(view, "saved_id", None):
+            return problem("Open a saved comparison first.")
+        try:
+            links = review_store.create_review(
+                self.database.get(), view.saved_id, variants or [], pairing, _whole(per_pair), title,
+                owner_key=(owned or {}).get(view.saved_id), require_owner=self.settings.public)
+        except AdaptersUIError as exc:
+            return problem(exc)
+        root = base_url(request)
+        reviewer, owner = reviewer_link(root, links.reviewer_token), owner_link(root, links.owner_token)
+        return (f"**Review created:** {links.items} pairs to judge.\n\n"
+                f"- **Reviewer link** (send it to your reviewers; it shows no variant names): [{reviewer}]({reviewer})\n"
+                f"- **Owner link** (results; keep it private, it is shown only now): [{owner}]({owner})")
+
+
+    # ---- API -------------------------------------------------------------------------------------
+    def api_compare_and_save(self, prompts_text: str, variants, max_new_tokens, request: gr.Request = None) -> dict:
+        """Run a comparison to the end, save it -> {id, permalink, owner_key, results}."""
+        try:
+            session = self.holder.get()
+            settings = session.generation_settings(max_new_tokens=max_new_tokens)
+            run = session.start_compare(parse_prompt_lines(prompts_text or ""), api_variants(variants), settings,
+                                        owner=f"api:{visitor(request)}", kind="api")
+            try:
+                comparison = run.result()
+            finally:
+                run.stop()  # no-op once ended; ends the run if this request fails or is dropped
+            data = report_data(session.base.info(), session.adapters(), session.storage().to_dict(), comparison)
+            ref = saved_store.save_comparison(self.database.get(), data, session.adapters())
+        except AdaptersUIError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return {"id": ref.id, "permalink": comparison_link(base_url(request), ref.id), "owner_key": ref.owner_key,
+                "results": comparison.records()}
+
+
+def _whole(value) -> int | object:
+    """A gr.Number value as an int when it is one (the store gives the one-line error otherwise)."""
+    return int(value) if isinstance(value, (int, float)) and float(value).is_integer() else value
+
+
+def meta_markdown(saved: saved_store.SavedComparison) -> str:
+    data = saved.data
+    settings = ", ".join(f"{k}={v}" for k, v in data.settings.items())
+    lines = [f"### Saved comparison `{saved.id}`",
+             f"**Base model:** {data.base_model} · **saved:** {saved.created} · **{len(data.results)} prompts** × "
+             f"**{len(data.variants)} variants** ({', '.join(data.variants)}) · **settings:** {settings or '—'}"]
+    for a in saved.adapters:
+        lines.append(f"- **{a['name']}**: {a['type']}, {format_bytes(a['bytes'])}, weights sha256 `{a['sha256'][:16]}…`")
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""One server for both apps: the dashboard at / and the review pages at /review.
+
+The review pages are a separate gradio app so that a reviewer's page and every response
+it gets are built without the dashboard's components (which list adapter names).
+
+    >>> app = create_server()          # doctest: +SKIP  (a FastAPI app; uvicorn serves it)
+    >>> serve()                        # doctest: +SKIP  (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+from fastapi import FastAPI
+
+from ..config import Settings
+from ..links import REVIEW_PATH
+from ..store import DatabaseHolder
+from .app import create_app, launch_kwargs
+from .review_app import REVIEW_CSS, create_review_app
+
+
+def create_server(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    database = DatabaseHolder(settings.database)
+    server = FastAPI()
+    kwargs = launch_kwargs()
+    review = create_review_app(settings, database)
+    review.queue(default_concurrency_limit=16)
+    gr.mount_gradio_app(server, review, path=REVIEW_PATH, **{**kwargs, "css": REVIEW_CSS})
+    gr.mount_gradio_app(server, create_app(settings, database), path="", **kwargs)
+    return server
+
+
+def serve(server: FastAPI | None = None) -> None:
+    """Serve both apps (blocks); host and port as gradio reads them, so a Space needs nothing more."""
+    import uvicorn
+
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    print(f"adapters_ui on http://{host}:{port} (reviews under {REVIEW_PATH}/)", flush=True)
+    uvicorn.run(server or create_server(), host=host, port=port, log_level="warning")

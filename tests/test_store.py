@@ -1,0 +1,209 @@
+"""The storage layer against SQLite and a real PostgreSQL: migrations, saved comparisons, reviews, votes."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from helpers import reply_text, report_document
+from sqlalchemy import inspect, select
+
+from adapters_ui.errors import ReviewError, StoreError
+from adapters_ui.store import Database
+from adapters_ui.store.reviews import (cast_vote, create_review, delete_review, join_review, next_task, review_results,
+                                       revoke_review, review_title)
+from adapters_ui.store.saved import is_owner, list_comparisons, load_comparison, save_comparison
+from adapters_ui.store.schema import Base, Vote
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database.open(database_url)
+    yield database
+    database.close()
+
+
+def saved(db, **kwargs):
+    return save_comparison(db, report_document(**kwargs), [])
+
+
+def test_migrations_reach_head_and_match_the_schema(db, database_url):
+    assert db.revision() == db.head() == "0001"
+    Database.open(database_url).close()  # a second open finds nothing to do
+    tables = set(inspect(db.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    for name, table in Base.metadata.tables.items():
+        columns = {c["name"] for c in inspect(db.engine).get_columns(name)}
+        assert columns == set(table.columns.keys()), name
+
+
+def test_sqlite_runs_in_wal_mode(db):
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_saved_comparison_round_trips_and_lists(db):
+    data = report_document(prompts=2)
+    ref = save_comparison(db, data, [])
+    assert len(ref.id) >= 22 and len(ref.owner_key) >= 32
+    again = load_comparison(db, ref.id)
+    assert again.data == data
+    assert [s.id for s in list_comparisons(db)] == [ref.id]
+    assert list_comparisons(db, ids=["not-this-one-000000"]) == []
+    assert is_owner(db, ref.id, ref.owner_key) and not is_owner(db, ref.id, "x" * 32)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("", "is not a saved comparison id"),
+    ("short", "is not a saved comparison id"),
+    ("<script>alert(1)</script>", "is not a saved comparison id"),
+    ("A" * 22, "No saved comparison has the id"),
+])
+def test_unknown_and_malformed_ids_get_one_line(db, bad, message):
+    with pytest.raises(StoreError, match=message) as caught:
+        load_comparison(db, bad)
+    assert "\n" not in str(caught.value)
+
+
+def test_stopped_comparisons_are_not_saved(db):
+    with pytest.raises(StoreError, match="only a finished comparison"):
+        saved(db, status="stopped")
+    assert list_comparisons(db) == []
+
+
+@pytest.mark.parametrize("variants, pairing, per_pair, error", [
+    (["base"], "all", 1, "at least 2 variants"),
+    (["base", "nope"], "all", 1, "took no part"),
+    (["pirate", "formal"], "vs_base", 1, "needs the base"),
+    (["base", "pirate"], "sideways", 1, "Unknown pairing"),
+    (["base", "pirate"], "all", 0, "from 1 to 50"),
+    (["base", "pirate"], "all", 3, None),
+    (["base", "pirate", "formal"], "vs_base", 2, None),
+])
+def test_review_settings_are_checked(db, variants, pairing, per_pair, error):
+    ref = saved(db)
+    if error:
+        with pytest.raises(ReviewError, match=error):
+            create_review(db, ref.id, variants, pairing, per_pair)
+        return
+    links = create_review(db, ref.id, variants, pairing, per_pair)
+    pairs = 1 if len(variants) == 2 else 2
+    assert links.items == 3 * pairs
+
+
+def test_public_mode_needs_the_owner_key(db):
+    ref = saved(db)
+    with pytest.raises(ReviewError, match="Only the owner"):
+        create_review(db, ref.id, ["base", "pirate"], require_owner=True, owner_key="y" * 32)
+    assert create_review(db, ref.id, ["base", "pirate"], require_owner=True, owner_key=ref.owner_key).items == 3
+
+
+def test_a_reviewer_sees_no_names_and_votes_land_on_the_right_variant(db):
+    ref = saved(db, prompts=4)
+    links = create_review(db, ref.id, ["base", "pirate", "formal"], "all", 1)
+    assert join_review(db, links.reviewer_token, "Ada") == ("Ada", 0, 12)
+    seen = 0
+    while (task := next_task(db, links.reviewer_token, "ada")) is not None:
+        for text in (task.task_id, task.prompt):
+            assert not any(name in text for name in ("base", "pirate", "formal"))
+        # always prefer the pirate (variant 1), else tie: the stored choice must follow the variant, not the side
+        pirate = reply_text(int(task.prompt.split()[-1].rstrip("?")), 1)
+        choice = "a" if task.a == pirate else "b" if task.b == pirate else "tie"
+        receipt = cast_vote(db, links.reviewer_token, "ADA", task.task_id, choice, vote_id=str(uuid.uuid4()))
+        seen += 1
+        assert receipt.recorded and not receipt.duplicate and (receipt.done, receipt.total) == (seen, 12)
+    snapshot = review_results(db, owner_token=links.owner_token)
+    assert len(snapshot.judgements) == 12 and {j.reviewer for j in snapshot.judgements} == {"Ada"}
+    for j in snapshot.judgements:
+        expected = "left" if j.left == "pirate" else "right" if j.right == "pirate" else "tie"
+        assert j.choice == expected
+
+
+def test_the_same_vote_twice_counts_once(db):
+    links = create_review(db, saved(db).id, ["base", "pirate"])
+    join_review(db, links.reviewer_token, "Bo")
+    task = next_task(db, links.reviewer_token, "Bo")
+    vote = str(uuid.uuid4())
+    first = cast_vote(db, links.reviewer_token, "Bo", task.task_id, "a", vote_id=vote)
+    again = cast_vote(db, links.reviewer_token, "Bo", task.task_id, "a", vote_id=vote)
+    other_id = cast_vote(db, links.reviewer_token, "Bo", task.task_id, "b", vote_id=str(uuid.uuid4()))
+    assert (first.duplicate, again.duplicate, other_id.duplicate) == (False, True, True)
+    with db.transaction() as tx:
+        assert len(tx.scalars(select(Vote)).all()) == 1
+
+
+def test_skips_are_not_judgements_and_do_not_come_back(db):
+    links = create_review(db, saved(db, prompts=2).id, ["base", "pirate"])
+    join_review(db, links.reviewer_token, "Cy")
+    task = next_task(db, links.reviewer_token, "Cy")
+    cast_vote(db, links.reviewer_token, "Cy", task.task_id, "skip")
+    following = next_task(db, links.reviewer_token, "Cy")
+    assert following.task_id != task.task_id and (following.done, following.total) == (1, 2)
+    assert review_results(db, owner_token=links.owner_token).judgements == []
+
+
+def test_full_pairs_are_not_offered_to_more_reviewers(db):
+    links = create_review(db, saved(db, prompts=1).id, ["base", "pirate"], per_pair=1)
+    for name in ("Ann", "Ben"):
+        join_review(db, links.reviewer_token, name)
+    task = next_task(db, links.reviewer_token, "Ann")
+    cast_vote(db, links.reviewer_token, "Ann", task.task_id, "tie")
+    assert next_task(db, links.reviewer_token, "Ben") is None
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Di", t.task_id, "maybe"), "Unknown answer"),
+    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Di", t.task_id, "a", "x" * 1001), "at most 1000"),
+    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Di", "Z" * 22, "a"), "not part of your review"),
+    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Nobody", t.task_id, "a"), "Give your name"),
+    (lambda db, l, t: cast_vote(db, l.owner_token, "Di", t.task_id, "a"), "review link is unknown"),
+    (lambda db, l, t: next_task(db, "bad token!", "Di"), "malformed"),
+    (lambda db, l, t: review_results(db, owner_token=l.reviewer_token), "owner link is unknown"),
+    (lambda db, l, t: join_review(db, l.reviewer_token, "   "), "Give your name"),
+])
+def test_bad_review_calls_get_one_line_errors(db, call, error):
+    links = create_review(db, saved(db).id, ["base", "pirate"])
+    join_review(db, links.reviewer_token, "Di")
+    task = next_task(db, links.reviewer_token, "Di")
+    with pytest.raises(ReviewError, match=error) as caught:
+        call(db, links, task)
+    assert "\n" not in str(caught.value)
+
+
+def test_revoked_and_deleted_reviews(db):
+    links = create_review(db, saved(db).id, ["base", "pirate"])
+    assert review_title(db, links.reviewer_token).startswith("Blind review")
+    assert revoke_review(db, links.owner_token).revoked
+    with pytest.raises(ReviewError, match="closed by its owner"):
+        join_review(db, links.reviewer_token, "Ed")
+    assert review_results(db, owner_token=links.owner_token).info.revoked
+    delete_review(db, links.owner_token)
+    with pytest.raises(ReviewError, match="owner link is unknown"):
+        review_results(db, owner_token=links.owner_token)
+
+
+def test_concurrent_reviewers_store_every_vote_once(db):
+    """8 reviewers vote on every pair from their own threads, each vote sent twice: all stored, none twice."""
+    links = create_review(db, saved(db, prompts=5).id, ["base", "pirate", "formal"], per_pair=8)
+    errors = []
+
+    def review(name):
+        try:
+            join_review(db, links.reviewer_token, name)
+            while (task := next_task(db, links.reviewer_token, name)) is not None:
+                vote = str(uuid.uuid4())
+                for _ in range(2):
+                    cast_vote(db, links.reviewer_token, name, task.task_id, "a", vote_id=vote)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=review, args=(f"r{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(review_results(db, owner_token=links.owner_token).judgements) == 8 * 15
