@@ -31,9 +31,10 @@ def base_url(request: gr.Request | None) -> str:
     """The address the visitor reached the app by (behind a proxy: the forwarded one)."""
     if request is None:
         return ""
-    headers = request.headers
+    headers = request.headers or {}
     host = headers.get("x-forwarded-host") or headers.get("host") or ""
-    scheme = headers.get("x-forwarded-proto") or request.request.url.scheme
+    inner = getattr(request, "request", None)  # the HTTP request (absent when a test builds gr.Request)
+    scheme = headers.get("x-forwarded-proto") or (inner.url.scheme if inner is not None else "http")
     return f"{scheme}://{host}" if host else ""
 
 

@@ -1,0 +1,109 @@
+"""The Saved tab and the Save button, handler by handler (no server): saving, permalinks, reviews, public mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from helpers import report_document
+
+from adapters_ui.config import Settings
+from adapters_ui.store import DatabaseHolder
+from adapters_ui.store.saved import save_comparison
+from adapters_ui.ui import handlers as h
+from adapters_ui.ui.saved import OPEN_OUTPUTS, SavedHandlers, run_id_of
+
+
+def visitor(name="a", **params) -> gr.Request:
+    return gr.Request(session_hash=name, headers={"host": "demo.example:7860"}, query_params=params)
+
+
+@pytest.fixture
+def database(tiny_settings):
+    return DatabaseHolder(tiny_settings.database)
+
+
+def saved_ui(settings: Settings, database: DatabaseHolder) -> SavedHandlers:
+    return SavedHandlers(database, h.SessionHolder(settings))
+
+
+def finished_view(settings: Settings, variants=("base", "lora")) -> h.CompareView:
+    ui = h.Handlers(h.SessionHolder(settings))
+    ended = list(ui.run_compare("Hello\nWhat?", list(variants), 4, h.GREEDY, 0, 0.7, 0.9, False, request=visitor()))[-1]
+    return ended[3]
+
+
+def test_a_finished_comparison_saves_and_reopens_read_only(tiny_settings, database):
+    view = finished_view(tiny_settings, variants=("base",))
+    ui = saved_ui(tiny_settings, database)
+    notice, owned, listing = ui.save(view, {}, visitor())
+    (saved_id, owner_key), = owned.items()
+    assert f"http://demo.example:7860/?run={saved_id}" in notice and len(owner_key) >= 32
+    assert [value for _label, value in listing["choices"]] == [saved_id]
+    opened = ui.open(f"http://demo.example:7860/?run={saved_id}", owned)  # a pasted link works like the id
+    assert len(opened) == OPEN_OUTPUTS and opened[0] == ""
+    notice, meta, grid, diff, saved_view = opened[:5]
+    assert saved_id in meta and saved_view.records == view.records and saved_view.saved_id == saved_id
+    assert all(r["outputs"]["base"] in grid for r in view.records if r["outputs"]["base"].strip())
+    assert all(Path(d["value"]).is_file() for d in opened[8:11])
+    assert opened[11]["visible"] is True  # private mode: anyone here may start a review
+
+
+def test_saving_needs_a_finished_run(tiny_settings, database):
+    ui = saved_ui(tiny_settings, database)
+    notice, owned, _ = ui.save(h.CompareView(), {"x": "y"}, visitor())
+    assert notice.startswith("**Error:** Run a comparison to the end first") and owned == {"x": "y"}
+
+
+def test_a_permalink_opens_under_another_base_without_loading_it(tiny_settings, database):
+    """The saved view is read from the database alone: a base model that does not exist is never touched."""
+    ref = save_comparison(database.get(), report_document(), [])
+    elsewhere = tiny_settings.replace(base_model="/no/such/model")
+    ui = saved_ui(elsewhere, database)
+    tabs, listing, *opened = ui.page_open({}, visitor(run=ref.id))
+    assert tabs.selected == "saved" and listing["value"] == ref.id
+    assert opened[0] == "" and "tiny/base" in opened[1]
+    assert ui.holder.loaded is None
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("", "is not a saved comparison id"),
+    ("?run=<img src=x>", "is not a saved comparison id"),
+    ("B" * 22, "No saved comparison has the id"),
+])
+def test_unknown_and_malformed_permalinks_get_one_line(tiny_settings, database, bad, words):
+    notice, *rest = saved_ui(tiny_settings, database).open(bad, {})
+    assert notice.startswith("**Error:** ") and words in notice and "\n" not in notice
+    assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in rest)  # nothing else changes
+
+
+def test_creating_a_review_gives_two_links(tiny_settings, database):
+    ref = save_comparison(database.get(), report_document(prompts=2), [])
+    ui = saved_ui(tiny_settings, database)
+    view = ui.open(ref.id, {})[4]
+    assert ui.review_form(view)["choices"] == ["base", "pirate", "formal"]
+    links = ui.create_review(view, ["base", "pirate"], "all", 2.0, "", {}, visitor())
+    assert "2 pairs to judge" in links  # 2 prompts x 1 pair
+    assert "http://demo.example:7860/review/?reviewer=" in links and "http://demo.example:7860/review/?owner=" in links
+    assert ui.create_review(view, ["base"], "all", 1, "", {}, visitor()).startswith("**Error:** A review needs at least 2")
+    assert "from 1 to 50" in ui.create_review(view, ["base", "pirate"], "all", 1.5, "", {}, visitor())
+
+
+def test_public_mode_shows_and_lets_only_the_owner(tiny_settings, database):
+    public = tiny_settings.replace(public=True)
+    mine = save_comparison(database.get(), report_document(), [])
+    theirs = save_comparison(database.get(), report_document(), [])
+    ui = saved_ui(public, database)
+    owned = {mine.id: mine.owner_key}
+    assert [v for _l, v in ui.choices(owned)["choices"]] == [mine.id]  # another visitor's comparison is not listed
+    assert ui.open(mine.id, owned)[11]["visible"] is True
+    opened = ui.open(theirs.id, owned)  # a permalink still opens read-only ...
+    assert opened[0] == "" and opened[11]["visible"] is False  # ... without the review form
+    assert "Only the owner" in ui.create_review(opened[4], ["base", "pirate"], "all", 1, "", owned, visitor())
+    assert "Review created" in ui.create_review(ui.open(mine.id, owned)[4], ["base", "pirate"], "all", 1, "", owned, visitor())
+
+
+def test_run_id_of_reads_links_and_bare_ids():
+    assert run_id_of(" https://x.hf.space/?run=abc&__theme=dark ") == "abc"
+    assert run_id_of("abc") == "abc"
