@@ -107,3 +107,11 @@ def test_public_mode_shows_and_lets_only_the_owner(tiny_settings, database):
 def test_run_id_of_reads_links_and_bare_ids():
     assert run_id_of(" https://x.hf.space/?run=abc&__theme=dark ") == "abc"
     assert run_id_of("abc") == "abc"
+
+
+def test_the_browser_state_key_survives_a_restart(tmp_path):
+    from adapters_ui.ui.saved import browser_secret
+
+    first = browser_secret(tmp_path / "cache")
+    assert len(first) >= 40 and browser_secret(tmp_path / "cache") == first
+    assert oct((tmp_path / "cache" / "browser_state.key").stat().st_mode & 0o777) == "0o600"

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..html_views import VIEW_CSS
 from ..store import DatabaseHolder
 from . import handlers as h
-from .saved import SavedHandlers
+from .saved import SavedHandlers, browser_secret
 
 APP_CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto}
@@ -257,7 +257,8 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
         header = gr.Markdown("Loading the base model…", elem_id="header")
         view, references, versions = gr.State(h.CompareView()), gr.State({}), gr.State(-1)
         saved_view = gr.State(h.CompareView())
-        owned = gr.BrowserState({}, storage_key="adapters_ui_saved")  # saved id -> owner key, in this browser only
+        # saved id -> owner key, in this browser only (encrypted with a key that survives restarts)
+        owned = gr.BrowserState({}, storage_key="adapters_ui_saved", secret=browser_secret(settings.cache_dir))
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare") as compare_tab:
                 c = build_compare_tab(settings)

@@ -9,6 +9,10 @@ can start a review.
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
+
 import gradio as gr
 
 from .. import charts
@@ -36,6 +40,20 @@ def base_url(request: gr.Request | None) -> str:
     inner = getattr(request, "request", None)  # the HTTP request (absent when a test builds gr.Request)
     scheme = headers.get("x-forwarded-proto") or (inner.url.scheme if inner is not None else "http")
     return f"{scheme}://{host}" if host else ""
+
+
+def browser_secret(cache_dir: Path) -> str:
+    """The key gr.BrowserState encrypts owner keys with, kept in the cache folder: gradio's default is new at
+    every start, which would make every browser forget what it saved after a restart."""
+    path = Path(cache_dir) / "browser_state.key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(secret)
+        return secret
 
 
 def run_id_of(text: str) -> str:
