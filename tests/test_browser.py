@@ -9,62 +9,29 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, launch_chromium, wait_text
+
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CACHE = ROOT / ".cache" / "test-models"  # shared with the integration tests: the GGUF is dequantized once
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]
-LOAD_S, RUN_S = 240, 300  # first load may dequantize the GGUF (~35 s); a compare on 2 CPU cores
 SERVER_LOG: list[Path] = []  # the running app's log (one line per ended run)
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) to run the browser tests", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    pytest.skip(MISSING_CHROMIUM, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python app.py`` as a user starts it, on a free port; its log is shown if it dies."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "app.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTERS_UI_")}
-    env.update(ADAPTERS_UI_CACHE_DIR=str(CACHE), GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    SERVER_LOG[:] = [log]
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"app.py did not listen on {port} within 120 s:\n{log.read_text()[-3000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    app = AppServer(tmp_path_factory.mktemp("server") / "app.log")
+    SERVER_LOG[:] = [app.log]
+    yield app.start()
+    app.stop()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +39,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
@@ -86,13 +53,6 @@ def page(browser, server):
     wait_text(page, "#header", "adapters: 3", LOAD_S)
     yield page
     context.close()
-
-
-def wait_text(page, selector: str, text: str, timeout_s: float = 30) -> None:
-    page.wait_for_function(
-        "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
-        arg=[selector, text], timeout=timeout_s * 1000,
-    )
 
 
 def grid_cells(page) -> list[list[str]]:

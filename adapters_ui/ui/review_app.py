@@ -10,7 +10,9 @@ shows the results. Which page a visitor gets depends only on the secret in the l
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +32,7 @@ UI_ONLY = {"api_visibility": "private"}
 VOTES = {"concurrency_limit": 16, "concurrency_id": "votes"}  # database work: many reviewers at once
 ANSWERS = (("a", "A is better"), ("b", "B is better"), ("tie", "Tie"), ("both_bad", "Both are bad"), ("skip", "Skip"))
 REVIEW_CSS = """
-.gradio-container {max-width: 1200px !important; margin: auto}
+.gradio-container {max-width: 1200px !important; width: 100%; margin: auto}
 #review-notice {min-height: 1.6em; font-size: 17px}
 #review-progress {font-size: 18px}
 #output-a textarea, #output-b textarea, #review-prompt textarea {font-size: 16px}
@@ -51,6 +53,11 @@ class ReviewerState:
 def oauth_enabled() -> bool:
     """Hugging Face login exists only on a Space with ``hf_oauth: true`` (it sets OAUTH_CLIENT_ID)."""
     return bool(os.environ.get("OAUTH_CLIENT_ID") and os.environ.get("SPACE_ID"))
+
+
+def as_text(text: str) -> str:
+    """Text a visitor typed, for a Markdown line: HTML escaped and Markdown's special characters quoted."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", html.escape(text))
 
 
 def query(request: gr.Request | None, key: str) -> str:
@@ -89,7 +96,8 @@ class ReviewHandlers:
         except AdaptersUIError as exc:
             return (problem(exc), state, *[gr.skip()] * 7)
         state = replace(state, name=name)
-        welcome = f"Welcome back, **{name}**: you answered {done} so far." if done else f"Thank you, **{name}**."
+        shown = as_text(name)
+        welcome = f"Welcome back, **{shown}**: you answered {done} so far." if done else f"Thank you, **{shown}**."
         return self._show_next(state, welcome)
 
     def vote(self, choice: str, state: ReviewerState, comment: str) -> tuple:
@@ -226,8 +234,10 @@ def create_review_app(settings: Settings | None = None, database: DatabaseHolder
                 remove = gr.Button("Delete review", variant="stop", elem_id="delete-review")
         shown = [notice, state, join_box, task_box, progress, prompt, out_a, out_b, comment]
         results_out = [notice, summary, tables, matrix_plot, strength_plot, csv_file, json_file, html_file]
-        app.load(ui.open_link, outputs=[title, notice, state, join_box, task_box, results_box, owner], **UI_ONLY
-                 ).then(lambda o: ui.results_page(o) if o else (gr.skip(),) * 8, owner, results_out, **UI_ONLY)
+        app.load(ui.open_link, outputs=[title, notice, state, join_box, task_box, results_box, owner],
+                 show_progress="hidden", **UI_ONLY
+                 ).then(lambda o: ui.results_page(o) if o else (gr.skip(),) * 8, owner, results_out,
+                        show_progress="hidden", **UI_ONLY)
         for trigger in (start.click, name.submit):
             trigger(ui.join_page, [state, name], shown, **UI_ONLY, **VOTES)
         for choice, button in buttons.items():
