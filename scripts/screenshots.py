@@ -159,7 +159,7 @@ def judge(reviewer: str, a: str, b: str, rng: random.Random) -> tuple[str, str]:
     else:
         choice = "a" if score_a > score_b else "b"
     loser = b if choice == "a" else a
-    comment = remark if choice in "ab" and dislikes(loser) and rng.random() < 0.3 else ""
+    comment = remark if choice in "ab" and dislikes(loser) and rng.random() < 0.7 else ""
     return choice, comment
 
 
@@ -198,8 +198,9 @@ def saved_and_reviewed(page, browser, url: str, shot) -> None:
         wait_text(reviewer, "#review-progress", f"{answered} of")
         a, b = (reviewer.input_value(f"#output-{side} textarea") for side in "ab")
         choice, comment = judge("Ana", a, b, rng)
-        if answered == 4:  # a pair on screen, mid-review, a comment being written
-            reviewer.fill("#review-comment textarea", "Close call: B explains it a little better.")
+        if answered == 4:  # a pair on screen, mid-review, a comment being written (and sent with the vote)
+            choice, comment = "b", "Close call: B explains it a little better."
+            reviewer.fill("#review-comment textarea", comment)
             reviewer.wait_for_timeout(500)
             shot(reviewer, "review", full_page=True)
         reviewer.fill("#review-comment textarea", comment)
