@@ -207,3 +207,15 @@ def test_concurrent_reviewers_store_every_vote_once(db):
         t.join()
     assert errors == []
     assert len(review_results(db, owner_token=links.owner_token).judgements) == 8 * 15
+
+
+def test_reads_do_not_wait_for_a_writer(db):
+    """A page that only reads (the next pair, results) is served while another request holds the write lock."""
+    ref = saved(db)
+    with db.transaction() as tx:  # a writer in the middle of its transaction
+        tx.execute(select(Vote)).all()
+        done = []
+        reader = threading.Thread(target=lambda: done.append(load_comparison(db, ref.id).id))
+        reader.start()
+        reader.join(timeout=5)
+        assert done == [ref.id], "a read waited for the writer"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,7 @@ from ..errors import StoreError, first_line
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 30_000
+READ_ONLY = "adapters_ui_read_only"  # execution option: this transaction only reads
 MIGRATION_LOCK = 7_310_942  # any fixed number: PostgreSQL advisory lock so replicas migrate one at a time
 
 
@@ -45,6 +46,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    reading = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _engine(url: str) -> Engine:
@@ -63,9 +69,9 @@ def _engine(url: str) -> Engine:
                                  "Point ADAPTERS_UI_DATABASE_URL (or ADAPTERS_UI_CACHE_DIR) at a writable place.") from None
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own BEGIN handling defers the write lock; take it at BEGIN so a read-then-write
-        # transaction never fails halfway with "database is locked" (it waits up to the busy timeout).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # pysqlite's own BEGIN handling defers the write lock; a writing transaction takes it at BEGIN so a
+        # read-then-write never fails halfway with "database is locked". Reads (WAL) need no lock at all.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -85,6 +91,10 @@ class Database:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue on a lock (in turn) instead of
+        # SQLite's busy wait, which retries by sleeping and lets some requests wait far longer than others.
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @classmethod
     def open(cls, url: str) -> "Database":
@@ -135,7 +145,19 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits when the block ends, or rolls back entirely on any error."""
-        session = self._sessions()
+        with self._writer:
+            with self._session(self._sessions) as session:
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it waits for no writer (WAL gives it a consistent snapshot)."""
+        with self._session(self._read_sessions) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, factory) -> Iterator[Session]:
+        session = factory()
         try:
             yield session
             session.commit()

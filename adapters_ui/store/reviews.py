@@ -125,7 +125,7 @@ def create_review(db: Database, comparison_id: str, variants: Sequence[str], pai
 
 def review_results(db: Database, owner_token: str | None = None, review_id: str | None = None) -> ReviewSnapshot:
     """The review's judgements (skips left out), by owner link, or by id for the CLI on the server."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         review = _by_owner(tx, owner_token) if review_id is None else _by_id(tx, review_id)
         rows = tx.execute(
             select(ReviewItem.prompt_index, ReviewItem.left, ReviewItem.right, Reviewer.name, Vote.choice, Vote.comment)
@@ -158,7 +158,7 @@ def delete_review(db: Database, owner_token: str) -> None:
 
 def reviews_of(db: Database, comparison_id: str) -> list[ReviewInfo]:
     """The reviews of one saved comparison (for its owner's page and the CLI)."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         reviews = tx.scalars(select(Review).where(Review.comparison_id == comparison_id).order_by(Review.created_at))
         return [_info(tx, r) for r in reviews]
 
@@ -166,7 +166,7 @@ def reviews_of(db: Database, comparison_id: str) -> list[ReviewInfo]:
 # ---- the reviewer's calls ------------------------------------------------------------
 def review_title(db: Database, reviewer_token: str) -> str:
     """The title the reviewer page shows (checks the link first)."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         return _by_reviewer(tx, reviewer_token).title
 
 
@@ -180,7 +180,7 @@ def join_review(db: Database, reviewer_token: str, name: str) -> tuple[str, int,
 
 def next_task(db: Database, reviewer_token: str, name: str) -> Task | None:
     """The reviewer's next pair (in their own random order), or None when nothing is left for them."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         review = _by_reviewer(tx, reviewer_token)
         reviewer = _reviewer(tx, review, name)
         open_items, done = _open_items(tx, review, reviewer)

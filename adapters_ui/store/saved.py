@@ -84,7 +84,7 @@ def save_comparison(db: Database, data: ReportData, adapters: Sequence[AdapterIn
 
 def load_comparison(db: Database, comparison_id: str) -> SavedComparison:
     """The saved comparison ``comparison_id``, or a one-line StoreError for a malformed or unknown id."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         row = _row(tx, comparison_id)
         document = dict(row.document)
     adapters = document.pop("saved_adapters", [])
@@ -98,7 +98,7 @@ def list_comparisons(db: Database, ids: Sequence[str] | None = None, limit: int 
     if ids is not None:
         query = query.where(SavedRun.id.in_([i for i in ids if well_formed(i)]))
     query = query.order_by(SavedRun.created_at.desc()).limit(limit)
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.execute(query).all()
     return [SavedSummary(id=r.id, created=iso_time(r.created_at), base_model=r.base_model, prompts=r.prompts,
                          variants=list(r.variants)) for r in rows]
@@ -106,7 +106,7 @@ def list_comparisons(db: Database, ids: Sequence[str] | None = None, limit: int 
 
 def is_owner(db: Database, comparison_id: str, owner_key: str | None) -> bool:
     """Whether ``owner_key`` is the key given when ``comparison_id`` was saved."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         return same_secret(owner_key, _row(tx, comparison_id).owner_key_hash)
 
 

@@ -40,4 +40,7 @@ def serve(server: FastAPI | None = None) -> None:
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"adapters_ui on http://{host}:{port} (reviews under {REVIEW_PATH}/)", flush=True)
-    uvicorn.run(server or create_server(), host=host, port=port, log_level="warning")
+    uvicorn.run(server or create_server(), host=host, port=port, log_level="warning",
+                # open pages hold heartbeat streams that gradio ends only once shutdown began: without a
+                # limit, a stop signal would wait for every visitor to close their tab
+                timeout_graceful_shutdown=5)
