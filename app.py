@@ -14,4 +14,9 @@ if __name__ == "__main__":
 
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("adapters_ui").setLevel(logging.INFO)  # one line per run: whose, how it ended, how long
-    serve(app)
+    from adapters_ui.errors import AdaptersUIError
+
+    try:
+        serve(app)
+    except AdaptersUIError as exc:  # e.g. an unreachable ADAPTERS_UI_DATABASE_URL: one line, not a traceback
+        raise SystemExit(f"error: {exc}") from None

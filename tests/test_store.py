@@ -219,3 +219,18 @@ def test_reads_do_not_wait_for_a_writer(db):
         reader.start()
         reader.join(timeout=5)
         assert done == [ref.id], "a read waited for the writer"
+
+
+def test_the_app_stops_at_start_with_one_line_on_an_unreachable_database(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ADAPTERS_UI_DATABASE_URL": "postgresql+psycopg://u:secret@127.0.0.1:1/x",
+           "ADAPTERS_UI_CACHE_DIR": str(tmp_path), "GRADIO_SERVER_PORT": "1"}
+    done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: Cannot open the database at postgresql+psycopg://u:***@")
+    assert "Traceback" not in done.stderr and "secret" not in done.stderr

@@ -25,6 +25,7 @@ def create_server(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     database = DatabaseHolder(settings.database)
     server = FastAPI()
+    server.state.database = database  # serve() opens it (and migrates) before taking requests
     kwargs = launch_kwargs()
     review = create_review_app(settings, database)
     review.queue(default_concurrency_limit=16)
@@ -37,10 +38,13 @@ def serve(server: FastAPI | None = None) -> None:
     """Serve both apps (blocks); host and port as gradio reads them, so a Space needs nothing more."""
     import uvicorn
 
+    server = server or create_server()
+    database = server.state.database.get()  # migrations run now: a bad URL stops the start with one line
+    print(f"database: {database.safe_url} at migration {database.revision()}", flush=True)
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"adapters_ui on http://{host}:{port} (reviews under {REVIEW_PATH}/)", flush=True)
-    uvicorn.run(server or create_server(), host=host, port=port, log_level="warning",
+    uvicorn.run(server, host=host, port=port, log_level="warning",
                 # open pages hold heartbeat streams that gradio ends only once shutdown began: without a
                 # limit, a stop signal would wait for every visitor to close their tab
                 timeout_graceful_shutdown=5)
