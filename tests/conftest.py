@@ -159,3 +159,15 @@ def database_url(request, make_database_url) -> str:
     dropped after the test (skipped locally without a server, failed in CI: see make_database_url).
     """
     return make_database_url(request.param)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one test module's browser tests (tests/browser_helpers.py has the flags)."""
+    from browser_helpers import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

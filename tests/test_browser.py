@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, launch_chromium, wait_text
+from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]
@@ -32,16 +32,6 @@ def server(tmp_path_factory):
     SERVER_LOG[:] = [app.log]
     yield app.start()
     app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, launch_chromium, wait_text
+from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]
@@ -69,16 +69,6 @@ def app(tmp_path_factory):
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

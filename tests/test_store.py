@@ -38,11 +38,12 @@ def test_migrations_reach_head_and_match_the_schema(db, database_url):
         assert columns == set(table.columns.keys()), name
 
 
-def test_sqlite_runs_in_wal_mode(db):
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite only")
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    db = Database.open(f"sqlite:///{tmp_path / 'fresh' / 'a.db'}")  # the folder is made too
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.close()
 
 
 def test_saved_comparison_round_trips_and_lists(db):
