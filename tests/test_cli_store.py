@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from adapters_ui.cli import main, protect_ids
+from adapters_ui.cli import main
+from adapters_ui.cli_store import protect_ids
 from adapters_ui.review_stats import CSV_COLUMNS
 from adapters_ui.store import Database
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
