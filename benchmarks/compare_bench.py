@@ -1,0 +1,232 @@
+"""Cost of comparing K adapters on N prompts: naive loop vs engine vs the base alone vs the compute floor.
+
+On the embedded default (SmolLM2-135M-Instruct), greedy, every output exactly ``--tokens`` long
+(min_new_tokens = max_new_tokens, so early EOS does not flatter anyone). Per cell (K, N):
+
+    (a) naive: PeftModel, set_adapter(name), one generate per prompt per variant
+    (b) engine: session.compare of base + K adapters (the time to its first streamed token too)
+    (c) the base alone on the N prompts in one batch
+    (d) the base alone on one batch of N x (K+1) rows: the same work as (b), without adapters
+    floor: the run's matrix FLOPs / this machine's matmul rate, measured in the same run
+
+It prints a/b, b/c, b/d, b/floor, tokens per second and peak memory, and writes a CSV and a
+plotly chart. The defaults are the issue's target cell (K=4, N=8, 48 tokens):
+
+    python benchmarks/compare_bench.py                       # one cell
+    python benchmarks/compare_bench.py --k 1,2,4,8 --n 1,4,8,16 --no-naive   # the grid (long)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from helpers import make_adapter  # noqa: E402
+
+from adapters_ui.config import Settings  # noqa: E402
+from adapters_ui.generation import GenerationSettings, format_prompt  # noqa: E402
+from adapters_ui.runs import Partial  # noqa: E402
+from adapters_ui.session import Session  # noqa: E402
+
+PROMPTS = [
+    "What is the capital of France?", "Give me a tip for learning to cook.", "Explain photosynthesis in one sentence.",
+    "Name three colours.", "Write a haiku about autumn leaves falling on a quiet pond.", "Why is the sky blue?",
+    "Suggest a name for a grey cat.", "What is 12 times 12?", "How do magnets work?", "Describe a sunrise.",
+    "What is a prime number?", "Give me a packing list for a weekend trip.", "Why do cats purr?",
+    "What does a compiler do?", "Summarise the water cycle.", "Recommend a book for a long flight.",
+]
+TARGETS = [["q_proj", "v_proj"], ["k_proj", "o_proj"], "all-linear", ["up_proj", "down_proj"]]
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedLength(GenerationSettings):
+    """Greedy settings whose every output has exactly max_new_tokens tokens."""
+
+    def generate_kwargs(self, tokenizer) -> dict:
+        return {**super().generate_kwargs(tokenizer), "min_new_tokens": self.max_new_tokens}
+
+
+def matmul_rate(rows: int, hidden: int, inner: int, seconds: float = 1.0) -> float:
+    """FLOP/s of a (rows x hidden) @ (hidden x inner) fp32 product, the shape of one decode step's MLP."""
+    a, b = torch.randn(rows, hidden), torch.randn(hidden, inner)
+    for _ in range(3):
+        a @ b
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        done += 1
+    return 2 * rows * hidden * inner * done / (time.perf_counter() - started)
+
+
+def run_flops(model, prompt_tokens: list[int], new_tokens: int) -> float:
+    """2 x the non-embedding parameters per token processed, the lm_head once per generated token,
+    plus attention (2 x 2 x layers x hidden x context per token)."""
+    config = model.config
+    embed = model.get_input_embeddings().weight.numel()
+    body = sum(p.numel() for p in model.parameters()) - embed  # tied lm_head counted below
+    head = embed
+    layers, hidden = config.num_hidden_layers, config.hidden_size
+    total = 0.0
+    for length in prompt_tokens:
+        total += 2 * body * (length + new_tokens) + 2 * head * new_tokens
+        contexts = list(range(1, length + 1)) + [length + t for t in range(new_tokens)]
+        total += 4 * layers * hidden * sum(contexts)
+    return total
+
+
+def generate_batch(model, tokenizer, texts: list[str], tokens: int) -> float:
+    """Seconds for one left-padded greedy batch of exactly ``tokens`` new tokens."""
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    started = time.perf_counter()
+    with torch.no_grad():
+        model.generate(**encoded, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, temperature=None,
+                       top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
+    return time.perf_counter() - started
+
+
+def naive(session: Session, paths: list[Path], texts: list[str], tokens: int) -> tuple[float, dict]:
+    """set_adapter + one generate per prompt per variant, as tutorials do."""
+    from peft import PeftModel
+
+    tokenizer = session.base.tokenizer
+    fresh = Session.start(session.settings.replace(demo=False)).base.model
+    model = PeftModel.from_pretrained(fresh, str(paths[0]), adapter_name="a0").eval()
+    for i, path in enumerate(paths[1:], 1):
+        model.load_adapter(str(path), adapter_name=f"a{i}")
+    outputs: dict[str, list[str]] = {}
+
+    def one_by_one(name: str) -> list[str]:
+        texts_out = []
+        for text in texts:
+            encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+            with torch.no_grad():
+                out = model.generate(**encoded, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
+                                     temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
+            texts_out.append(tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+        return texts_out
+
+    started = time.perf_counter()
+    with model.disable_adapter():
+        outputs["base"] = one_by_one("base")
+    for i in range(len(paths)):
+        model.set_adapter(f"a{i}")
+        outputs[f"a{i}"] = one_by_one(f"a{i}")
+    return time.perf_counter() - started, outputs
+
+
+def engine(session: Session, prompts: list[str], tokens: int) -> tuple[float, float, object]:
+    """(seconds, seconds to the first streamed token, comparison) of one compare of every variant."""
+    settings = FixedLength(max_new_tokens=tokens, batch_size=GenerationSettings().batch_size)
+    started = time.perf_counter()
+    run = session.start_compare(prompts, None, settings, owner="bench")
+    first = None
+    for event in run:
+        if first is None and isinstance(event, Partial):
+            first = time.perf_counter() - started
+    return time.perf_counter() - started, first or float("nan"), run.result()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cell(session: Session, paths: list[Path], k: int, n: int, tokens: int, with_naive: bool) -> dict:
+    for path in paths[:k]:
+        session.attach(path)
+    tokenizer, model = session.base.tokenizer, session.base.model
+    prompts = (PROMPTS * 8)[:n]
+    texts = [format_prompt(tokenizer, p, True) for p in prompts]
+    rate = matmul_rate(n * (k + 1), model.config.hidden_size, model.config.intermediate_size)
+    engine_s, first_s, comparison = engine(session, prompts, tokens)
+    base_n = generate_batch(model, tokenizer, texts, tokens)
+    base_all = generate_batch(model, tokenizer, texts * (k + 1), tokens)
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts] * (k + 1)
+    floor = run_flops(model, lengths, tokens) / rate
+    row = {"K": k, "N": n, "tokens": tokens, "engine_s": engine_s, "first_token_s": first_s, "base_N_s": base_n,
+           "base_NK_s": base_all, "floor_s": floor, "gflops": rate / 1e9,
+           "tokens_per_s": n * (k + 1) * tokens / engine_s, "peak_rss_mb": peak_rss_mb()}
+    if with_naive:
+        naive_s, naive_out = naive(session, paths[:k], texts, tokens)
+        names = [v for v in comparison.variants if v != "base"]
+        same = comparison.outputs("base") == naive_out["base"] and all(
+            comparison.outputs(v) == naive_out[f"a{i}"] for i, v in enumerate(names))
+        row.update(naive_s=naive_s, identical=same)
+    for name in [a.name for a in session.adapters()]:
+        session.detach(name)
+    return row
+
+
+def show(row: dict) -> None:
+    a = f"a/b {row['naive_s'] / row['engine_s']:5.2f}x  " if "naive_s" in row else ""
+    print(f"K={row['K']:<2} N={row['N']:<2} engine {row['engine_s']:6.1f} s (first token {row['first_token_s']:.2f} s)  "
+          f"{a}b/c {row['engine_s'] / row['base_N_s']:5.2f}  b/d {row['engine_s'] / row['base_NK_s']:5.2f}  "
+          f"b/floor {row['engine_s'] / row['floor_s']:5.2f} (floor {row['floor_s']:.1f} s at {row['gflops']:.0f} GFLOP/s)  "
+          f"{row['tokens_per_s']:6.1f} tok/s  peak {row['peak_rss_mb']:.0f} MB"
+          + (f"  identical {row['identical']}" if "identical" in row else ""), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", default="4", help="adapter counts, comma-separated (LoRA, rank 8)")
+    parser.add_argument("--n", default="8", help="prompt counts, comma-separated")
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive loop (it dominates the run time)")
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "compare_bench")
+    args = parser.parse_args()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    torch.manual_seed(0)
+    ks, ns = [int(x) for x in args.k.split(",")], [int(x) for x in args.n.split(",")]
+    session = Session.start(Settings(cache_dir=ROOT / ".cache" / "test-models", demo=False))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        from peft import LoraConfig
+
+        paths = [make_adapter(session.base.model, LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS[i % 4],
+                                                             init_lora_weights=False, task_type="CAUSAL_LM"),
+                              Path(tmp) / f"lora{i}", seed=i + 1, scale=0.05) for i in range(max(ks))]
+        for k in ks:
+            for n in ns:
+                rows.append(cell(session, paths, k, n, args.tokens, not args.no_naive))
+                show(rows[-1])
+    write(rows, args.out)
+
+
+def write(rows: list[dict], out: Path) -> None:
+    """compare_bench.csv and compare_bench.html (engine time against K and against N, with the floor)."""
+    import plotly.graph_objects as go
+
+    out.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(out / "compare_bench.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    figure = go.Figure()
+    for n in sorted({r["N"] for r in rows}):
+        picked = [r for r in rows if r["N"] == n]
+        figure.add_scatter(x=[r["K"] for r in picked], y=[r["engine_s"] for r in picked], name=f"engine, N={n}")
+        figure.add_scatter(x=[r["K"] for r in picked], y=[r["floor_s"] for r in picked], name=f"floor, N={n}",
+                           line={"dash": "dot"})
+    figure.update_layout(title="Engine time against the number of adapters K", xaxis_title="K adapters",
+                         yaxis_title="seconds")
+    figure.write_html(out / "compare_bench.html", include_plotlyjs=True)
+    print(f"wrote {out / 'compare_bench.csv'} and {out / 'compare_bench.html'}")
+
+
+if __name__ == "__main__":
+    main()
