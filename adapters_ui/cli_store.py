@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .config import Settings
-from .errors import StoreError, first_line
 from .formatting import format_bytes, shorten
 from .report import to_document
 
@@ -83,11 +82,7 @@ def open_database(settings: Settings) -> Iterator[Database]:
     """The store at ``settings.database`` (a one-line StoreError if unreachable), closed afterwards."""
     from .store import Database
 
-    try:
-        db = Database.open(settings.database)
-    except OSError as exc:  # e.g. a SQLite file in a folder that cannot be made
-        raise StoreError(f"Cannot open the database {settings.database}: {first_line(exc)}. "
-                         "Check --database / ADAPTERS_UI_DATABASE_URL.") from None
+    db = Database.open(settings.database)
     try:
         yield db
     finally:

@@ -235,3 +235,9 @@ def test_the_app_stops_at_start_with_one_line_on_an_unreachable_database(tmp_pat
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: Cannot open the database at postgresql+psycopg://u:***@")
     assert "Traceback" not in done.stderr and "secret" not in done.stderr
+
+
+def test_a_sqlite_file_in_an_unwritable_place_is_one_line():
+    with pytest.raises(StoreError, match="Cannot create the database folder /proc/nope") as caught:
+        Database.open("sqlite:////proc/nope/adapters_ui.db")
+    assert "\n" not in str(caught.value)

@@ -240,11 +240,7 @@ def wire_saved(demo, saved: SavedHandlers, tabs, c, s, compare_view, saved_view,
 
 
 def _select_saved_row(view: h.CompareView, evt: gr.EventData) -> tuple:
-    row = (evt._data or {}).get("row") if evt is not None else None
-    if view is None or not isinstance(row, int) or not 0 <= row < len(view.records):
-        return gr.skip(), gr.skip(), view
-    view.selected = row
-    return view.grid(), view.diff(), view
+    return h.select_row(view, False, evt)  # a saved comparison shows every row
 
 
 def create_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:

@@ -100,6 +100,15 @@ class CompareView:
         return diff_panel_html(self.records[self.selected], pending_text=NOT_RUN if self.ended else "still running…")
 
 
+def select_row(view: CompareView, only_differ: bool, evt: gr.EventData | None) -> tuple:
+    """A click on a grid row (its original index travels in the event data) -> (grid, diff panel, view)."""
+    row = (evt._data or {}).get("row") if evt is not None else None
+    if view is None or not isinstance(row, int) or not 0 <= row < len(view.records):
+        return gr.skip(), gr.skip(), view
+    view.selected = row
+    return view.grid(only_differ), view.diff(), view
+
+
 def run_status(run: CompareRun) -> str | None:
     """The line under the Compare button now: waiting (with the place in line), running (with the
     count and the model time so far, the running batch included), or None before the first turn."""
@@ -306,12 +315,7 @@ class Handlers:
             session.runs.stop(visitor(request))
 
     def select_row(self, view: CompareView, only_differ: bool, evt: gr.EventData) -> tuple:
-        """A click on a grid row (its original index travels in the event data) -> the diff panel."""
-        row = (evt._data or {}).get("row") if evt is not None else None
-        if view is None or not isinstance(row, int) or not 0 <= row < len(view.records):
-            return gr.skip(), gr.skip(), view
-        view.selected = row
-        return view.grid(only_differ), view.diff(), view
+        return select_row(view, only_differ, evt)
 
     def filter_rows(self, view: CompareView, only_differ: bool) -> str:
         return view.grid(only_differ) if view else ""
