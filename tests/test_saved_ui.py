@@ -115,3 +115,12 @@ def test_the_browser_state_key_survives_a_restart(tmp_path):
     first = browser_secret(tmp_path / "cache")
     assert len(first) >= 40 and browser_secret(tmp_path / "cache") == first
     assert oct((tmp_path / "cache" / "browser_state.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_empty_saved_tab_says_how_to_fill_it(tiny_settings, database):
+    ui = saved_ui(tiny_settings, database)
+    tabs, listing, notice, *rest = ui.page_open({}, visitor())
+    assert listing["choices"] == [] and "No saved comparison yet" in notice
+    save_comparison(database.get(), report_document(), [])
+    assert ui.page_open({}, visitor())[2] == gr.skip()  # something to open: no note
+    assert ui.open(ui.choices({})["choices"][0][1], {})[-1]["visible"] is True  # the opened view shows

@@ -112,18 +112,19 @@ def build_saved_tab() -> SimpleNamespace:
         s.choice = gr.Dropdown([], label="Saved comparisons (newest first)", scale=4, elem_id="saved-list")
         s.open = gr.Button("Open", variant="primary", scale=1, elem_id="open-saved")
     s.notice = gr.Markdown(elem_id="saved-notice")
-    s.meta = gr.Markdown(elem_id="saved-meta")
-    s.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="saved-grid", padding=False)
-    s.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="saved-diff")
-    with gr.Row():
-        s.storage_plot = gr.Plot(show_label=False, elem_id="saved-storage-chart")
-        s.difference_plot = gr.Plot(show_label=False, elem_id="saved-difference-chart")
-    with gr.Row(equal_height=False):
-        s.scaling_plot = gr.Plot(show_label=False, elem_id="saved-scaling-chart", scale=2)
-        with gr.Column(scale=1):
-            s.csv = gr.DownloadButton("CSV", interactive=False, elem_id="saved-csv")
-            s.json = gr.DownloadButton("JSON", interactive=False, elem_id="saved-json")
-            s.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="saved-html")
+    with gr.Column(visible=False) as s.opened:  # shown once a saved comparison is open
+        s.meta = gr.Markdown(elem_id="saved-meta")
+        s.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="saved-grid", padding=False)
+        s.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="saved-diff")
+        with gr.Row():
+            s.storage_plot = gr.Plot(show_label=False, elem_id="saved-storage-chart")
+            s.difference_plot = gr.Plot(show_label=False, elem_id="saved-difference-chart")
+        with gr.Row(equal_height=False):
+            s.scaling_plot = gr.Plot(show_label=False, elem_id="saved-scaling-chart", scale=2)
+            with gr.Column(scale=1):
+                s.csv = gr.DownloadButton("CSV", interactive=False, elem_id="saved-csv")
+                s.json = gr.DownloadButton("JSON", interactive=False, elem_id="saved-json")
+                s.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="saved-html")
     with gr.Accordion("Blind review by stakeholders", open=True, visible=False, elem_id="review-form") as s.review_box:
         gr.Markdown("Reviewers see one prompt and two unnamed outputs (A and B, in random order) and pick the better one. "
                     "You get a reviewer link to send and an owner link with the results.")
@@ -229,7 +230,7 @@ def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
 
 def wire_saved(demo, saved: SavedHandlers, tabs, c, s, compare_view, saved_view, owned) -> None:
     opened = [s.notice, s.meta, s.grid, s.diff, saved_view, s.storage_plot, s.scaling_plot, s.difference_plot,
-              s.csv, s.json, s.html, s.review_box]
+              s.csv, s.json, s.html, s.review_box, s.opened]
     demo.load(saved.page_open, owned, [tabs, s.choice, *opened], **UI_ONLY
               ).then(saved.review_form, saved_view, s.review_variants, **UI_ONLY)
     c.save.click(saved.save, [compare_view, owned], [c.save_notice, owned, s.choice], trigger_mode="once", **UI_ONLY)

@@ -28,7 +28,10 @@ from ..store import reviews as review_store
 from ..store import saved as saved_store
 from .handlers import CompareView, api_variants, export_folder, ok, problem, visitor
 
-OPEN_OUTPUTS = 12  # notice, meta, grid, diff, view, storage, scaling, differences, csv, json, html, review box
+# notice, meta, grid, diff, view, storage, scaling, differences, csv, json, html, review box, the opened view
+OPEN_OUTPUTS = 13
+NOTHING_SAVED = ("No saved comparison yet: run one in the **Compare** tab, then press **Save comparison** under the "
+                 "downloads.")
 
 
 def base_url(request: gr.Request | None) -> str:
@@ -98,7 +101,9 @@ class SavedHandlers:
         """On page load: the list, and with ``?run=<id>`` that comparison opened in the Saved tab."""
         wanted = (getattr(request, "query_params", None) or {}).get("run")
         if not wanted:
-            return (gr.skip(), self.choices(owned), *[gr.skip()] * OPEN_OUTPUTS)
+            listing = self.choices(owned)
+            empty = NOTHING_SAVED if not listing.get("choices") else gr.skip()
+            return (gr.skip(), listing, empty, *[gr.skip()] * (OPEN_OUTPUTS - 1))
         return (gr.Tabs(selected="saved"), self.choices(owned, wanted), *self.open(wanted, owned))
 
     def open(self, comparison_id: str | None, owned: dict | None) -> tuple:
@@ -115,7 +120,7 @@ class SavedHandlers:
         owns = not self.settings.public or saved.id in (owned or {})
         return ("", meta_markdown(saved), view.grid(), view.diff(), view, charts.storage_figure(data.storage),
                 charts.scaling_figure(data.storage), charts.difference_figure(difference_summary(data.results)),
-                *downloads, gr.update(visible=owns))
+                *downloads, gr.update(visible=owns), gr.update(visible=True))
 
     def review_form(self, view: CompareView):
         """The variants a review may compare: those of the open comparison, all ticked."""
