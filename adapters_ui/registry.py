@@ -17,6 +17,7 @@ from .config import Settings
 from .backends.inprocess import route_for
 from .backends.protocol import BASE, Backend
 from .errors import AdapterError, AdaptersUIError, first_line
+from .model_thread import on_model_thread
 from .scheduler import TurnQueue
 from .storage import file_sha256
 from .validation import AdapterSpec, read_adapter
@@ -112,7 +113,7 @@ class AdapterRegistry:
                 raise AdapterError(refusal)
             with self.turns.turn():
                 try:
-                    self.backend.attach(spec)  # rolls itself back on failure
+                    on_model_thread(self.backend.attach, spec)  # rolls itself back on failure
                 except AdaptersUIError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - PEFT's own errors, already rolled back
@@ -129,7 +130,7 @@ class AdapterRegistry:
                     raise AdapterError("The base model cannot be detached: it is what every adapter runs on.")
                 raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._info) or 'none'}.")
             with self.turns.turn():
-                self.backend.detach(name)
+                on_model_thread(self.backend.detach, name)
             self._info = {k: v for k, v in self._info.items() if k != name}
             self.version += 1
 

@@ -24,6 +24,7 @@ from .backends.protocol import Backend, Plan
 from .errors import AdaptersUIError, first_line
 from .generation import GenerationSettings
 from .metrics import finished_outputs
+from .model_thread import on_model_thread
 from .scheduler import TurnCancelled, TurnQueue
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,7 @@ class CompareRun:
                 try:
                     if self.plan is None:
                         r = self.request
-                        self.plan = self.backend.plan(r.variants, len(r.prompts), r.settings)
+                        self.plan = self.backend.plan(r.variants, r.texts, r.settings)
                         self._events.put(Started(dict(self.plan.routes), len(self.plan.batches), self.total))
                     self._run_batch(self.plan.batches[done])
                     done += 1
@@ -268,7 +269,8 @@ class CompareRun:
         def on_rows(texts: list[str]) -> None:
             self._events.put(Partial(dict(zip(rows, texts))))
 
-        generated = self.backend.generate(batch, self.request.texts, self.request.settings, on_rows, self._stop)
+        generated = on_model_thread(self.backend.generate, batch, self.request.texts, self.request.settings, on_rows,
+                                    self._stop)
         for row, text, complete in zip(rows, generated.texts, generated.complete):
             self.outputs[row] = text
             if not complete:

@@ -20,6 +20,7 @@ from .base_model import LoadedBase, load_base
 from .config import Settings
 from .errors import ConfigError, PromptError, UnknownVariantError
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
+from .model_thread import on_model_thread
 from .quiet import quiet_known_warnings
 from .registry import AdapterInfo, AdapterRegistry
 from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
@@ -70,7 +71,7 @@ class Session:
     @classmethod
     def start(cls, settings: Settings | None = None) -> "Session":
         settings = settings or Settings.from_env()
-        return cls(load_base(settings), settings)
+        return cls(on_model_thread(load_base, settings), settings)
 
     # ---- adapters ---------------------------------------------------------------
     def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import resource
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from helpers import make_adapter  # noqa: E402
 
 from adapters_ui.config import Settings  # noqa: E402
 from adapters_ui.generation import GenerationSettings, format_prompt  # noqa: E402
+from adapters_ui.model_thread import on_model_thread  # noqa: E402
 from adapters_ui.runs import Partial  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402
 
@@ -47,14 +47,6 @@ PROMPTS = [
     "What does a compiler do?", "Summarise the water cycle.", "Recommend a book for a long flight.",
 ]
 TARGETS = [["q_proj", "v_proj"], ["k_proj", "o_proj"], "all-linear", ["up_proj", "down_proj"]]
-
-
-@dataclasses.dataclass(frozen=True)
-class FixedLength(GenerationSettings):
-    """Greedy settings whose every output has exactly max_new_tokens tokens."""
-
-    def generate_kwargs(self, tokenizer) -> dict:
-        return {**super().generate_kwargs(tokenizer), "min_new_tokens": self.max_new_tokens}
 
 
 def matmul_rate(rows: int, hidden: int, inner: int, seconds: float = 1.0) -> float:
@@ -128,7 +120,7 @@ def naive(session: Session, paths: list[Path], texts: list[str], tokens: int) ->
 
 def engine(session: Session, prompts: list[str], tokens: int) -> tuple[float, float, object]:
     """(seconds, seconds to the first streamed token, comparison) of one compare of every variant."""
-    settings = FixedLength(max_new_tokens=tokens, batch_size=GenerationSettings().batch_size)
+    settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
     started = time.perf_counter()
     run = session.start_compare(prompts, None, settings, owner="bench")
     first = None
@@ -148,17 +140,18 @@ def cell(session: Session, paths: list[Path], k: int, n: int, tokens: int, with_
     tokenizer, model = session.base.tokenizer, session.base.model
     prompts = (PROMPTS * 8)[:n]
     texts = [format_prompt(tokenizer, p, True) for p in prompts]
-    rate = matmul_rate(n * (k + 1), model.config.hidden_size, model.config.intermediate_size)
+    # Everything that runs the model goes through the model thread, as the engine does (see model_thread).
+    rate = on_model_thread(matmul_rate, n * (k + 1), model.config.hidden_size, model.config.intermediate_size)
     engine_s, first_s, comparison = engine(session, prompts, tokens)
-    base_n = generate_batch(model, tokenizer, texts, tokens)
-    base_all = generate_batch(model, tokenizer, texts * (k + 1), tokens)
+    base_n = on_model_thread(generate_batch, model, tokenizer, texts, tokens)
+    base_all = on_model_thread(generate_batch, model, tokenizer, texts * (k + 1), tokens)
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts] * (k + 1)
     floor = run_flops(model, lengths, tokens) / rate
     row = {"K": k, "N": n, "tokens": tokens, "engine_s": engine_s, "first_token_s": first_s, "base_N_s": base_n,
            "base_NK_s": base_all, "floor_s": floor, "gflops": rate / 1e9,
            "tokens_per_s": n * (k + 1) * tokens / engine_s, "peak_rss_mb": peak_rss_mb()}
     if with_naive:
-        naive_s, naive_out = naive(session, paths[:k], texts, tokens)
+        naive_s, naive_out = on_model_thread(naive, session, paths[:k], texts, tokens)
         names = [v for v in comparison.variants if v != "base"]
         same = comparison.outputs("base") == naive_out["base"] and all(
             comparison.outputs(v) == naive_out[f"a{i}"] for i, v in enumerate(names))
@@ -166,6 +159,35 @@ def cell(session: Session, paths: list[Path], k: int, n: int, tokens: int, with_
     for name in [a.name for a in session.adapters()]:
         session.detach(name)
     return row
+
+
+def profile_engine(session: Session, paths: list[Path], k: int, n: int, tokens: int, top: int) -> None:
+    """cProfile of one engine run (the engine's own threads included), sorted by own time."""
+    import cProfile
+    import pstats
+    import threading
+
+    for path in paths[:k]:
+        session.attach(path)
+    engine(session, (PROMPTS * 8)[:n], 2)  # warm-up
+    profiler = cProfile.Profile()
+    original = threading.Thread.run
+
+    def profiled_run(thread):  # the run works in its own thread: profile it there
+        profiler.enable()
+        try:
+            original(thread)
+        finally:
+            profiler.disable()
+
+    threading.Thread.run = profiled_run
+    try:
+        seconds, first, _ = engine(session, (PROMPTS * 8)[:n], tokens)
+    finally:
+        threading.Thread.run = original
+    print(f"K={k} N={n} {tokens} tokens: engine {seconds:.1f} s under the profiler (first token {first:.2f} s)")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
 
 
 def show(row: dict) -> None:
@@ -184,6 +206,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--no-naive", action="store_true", help="skip the naive loop (it dominates the run time)")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "compare_bench")
+    parser.add_argument("--profile", type=int, default=0, metavar="TOP",
+                        help="profile one engine run of the first cell with cProfile and print its TOP entries")
     args = parser.parse_args()
     from transformers.utils import logging as hf_logging
 
@@ -196,9 +220,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         from peft import LoraConfig
 
-        paths = [make_adapter(session.base.model, LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS[i % 4],
-                                                             init_lora_weights=False, task_type="CAUSAL_LM"),
-                              Path(tmp) / f"lora{i}", seed=i + 1, scale=0.05) for i in range(max(ks))]
+        paths = on_model_thread(lambda: [
+            make_adapter(session.base.model, LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS[i % 4],
+                                                        init_lora_weights=False, task_type="CAUSAL_LM"),
+                         Path(tmp) / f"lora{i}", seed=i + 1, scale=0.05) for i in range(max(ks))])
+        if args.profile:
+            profile_engine(session, paths, ks[0], ns[0], args.tokens, args.profile)
+            return
         for k in ks:
             for n in ns:
                 rows.append(cell(session, paths, k, n, args.tokens, not args.no_naive))

@@ -68,9 +68,15 @@ def test_each_demo_adapter_does_its_job_on_held_out_prompts(name, comparison):
     assert not any(CHECKS[name](text) for text in result.outputs("base")), "the base must not already do it"
 
 
-def test_the_demo_set_uses_every_engine_path(comparison):
+def test_the_demo_set_runs_in_one_decode_loop(comparison):
+    """LoRA and DoRA rows share the base rows' batches: the demo click runs as few decode loops as rows allow."""
     session, result = comparison
-    assert {info.route for info in session.adapters()} >= {"mixed", "batch"}
+    assert {info.route for info in session.adapters()} == {"mixed"}
+    assert set(result.routes.values()) == {"mixed"}
+    plan = session.backend.plan(list(result.variants), [r.prompt for r in result.results], result.settings)
+    assert plan.rows == len(result.variants) * len(result.results)
+    assert len(plan.batches) == -(-plan.rows // result.settings.batch_size)  # as few loops as the batch size allows
+    assert all(batch.route == "mixed" and len(batch.variants) > 1 for batch in plan.batches)
 
 
 def test_compare_with_no_arguments_uses_the_demo_set(tmp_path, monkeypatch):

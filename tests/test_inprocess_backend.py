@@ -23,7 +23,7 @@ from adapters_ui.errors import UnknownVariantError, PromptError
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea and the sky", "x"]
 TOKENS = 10
 EXPECTED_ROUTE = {
-    "lora": MIXED, "lora_b": MIXED, "rslora": MIXED, "dora": BATCH, "ia3": BATCH,
+    "lora": MIXED, "lora_b": MIXED, "rslora": MIXED, "dora": MIXED, "ia3": BATCH,
     "loha": BATCH, "lokr": BATCH, "prompt": SINGLE, "ptuning": SINGLE,
 }
 
@@ -159,7 +159,8 @@ def test_concurrent_comparisons_do_not_leak_adapters(tiny_session, tiny_adapters
 
 
 def test_streaming_reports_every_output_as_it_grows(tiny_session, tiny_adapters):
-    """Live streaming: each output's partial texts end in its final text, on every route."""
+    """Live streaming: each output's partial texts grow from its first token to its final text, on every route
+    (throttled: not necessarily one event per token, see test_row_stream_*)."""
     for name in ("lora", "dora", "prompt"):  # mixed, batch, single
         tiny_session.attach(tiny_adapters[name])
     partials: dict[tuple[int, str], list[str]] = {}
@@ -174,9 +175,10 @@ def test_streaming_reports_every_output_as_it_grows(tiny_session, tiny_adapters)
     result = run.result()
     assert set(partials) == set(finished) == {(i, v) for i in range(3) for v in result.variants}
     for (index, variant), texts in partials.items():
-        assert len(texts) == TOKENS, (index, variant)  # one event per new token (no EOS in a random model)
+        assert 2 <= len(texts) <= TOKENS, (index, variant)  # the first token at once, then at most one per token
         assert texts[-1] == result.results[index].outputs[variant]
         assert len(texts[0]) < len(texts[-1])
+        assert all(texts[-1].startswith(t.rstrip()) for t in texts), (index, variant)
 
 
 @pytest.mark.parametrize("variant", ["base", "lora", "dora", "prompt"])
@@ -196,7 +198,7 @@ def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_ad
     streamed = [text for e in run if isinstance(e, Partial) for text in e.texts.values()]
     reply = run.result().outputs(variant)[0]
     assert reply == plain_generate(reference, tokenizer, format_chat(tokenizer, messages), TOKENS, formatted=True)
-    assert streamed[-1] == reply and len(streamed) == TOKENS
+    assert streamed[-1] == reply and 2 <= len(streamed) <= TOKENS
     assert tiny_session.chat(messages, variant, settings) == reply
     assert tiny_session.complete("Once upon", variant, settings) == plain_generate(
         reference, tokenizer, "Once upon", TOKENS, formatted=True
@@ -220,23 +222,20 @@ def test_playground_calls_reject_bad_input(call, error, tiny_session):
 def test_stop_ends_a_comparison_early_and_the_next_one_is_exact(tiny_session, tiny_adapters):
     """Stop: the run ends at the next token; what was written is kept and marked as cut off;
     nothing is left half-mounted."""
-    for name in ("lora", "dora"):
+    for name in ("lora", "dora", "ia3"):  # lora and dora share the first batch with base; ia3 has its own
         tiny_session.attach(tiny_adapters[name])
-    settings = tiny_session.generation_settings(max_new_tokens=TOKENS)
+    settings = tiny_session.generation_settings(max_new_tokens=200)  # long enough to stop in the middle
     expected = tiny_session.compare(PROMPTS, settings=settings)
     run = tiny_session.start_compare(PROMPTS, settings=settings)
-    steps = 0
     for event in run:
         if isinstance(event, Partial):
-            steps += 1
-            if steps == 3:  # three tokens into the first batch
-                run.stop()
+            run.stop()  # the first streamed tokens of the first batch
     stopped = run.result()
-    assert stopped.status == "stopped" and stopped.counts() == (0, len(PROMPTS) * 3)
-    first_batch = [r for r in stopped.results if r.cut_off]
-    assert len(first_batch) == len(PROMPTS) and all(set(r.cut_off) == {"base", "lora"} for r in first_batch)
+    mixed = ("base", "lora", "dora")
+    assert stopped.status == "stopped" and stopped.counts() == (0, len(PROMPTS) * 4)
+    assert all(set(r.cut_off) == set(mixed) for r in stopped.results)
     for got, full in zip(stopped.results, expected.results):
-        for variant in ("base", "lora"):  # the cut-off text is the start of the full one
+        for variant in mixed:  # the cut-off text is the start of the full one
             assert full.outputs[variant].startswith(got.outputs[variant]) and got.outputs[variant] != full.outputs[variant]
-        assert got.outputs["dora"] is None  # never ran
+        assert got.outputs["ia3"] is None  # never ran
     assert tiny_session.compare(PROMPTS, settings=settings).records() == expected.records()

@@ -9,16 +9,24 @@ memory (milliseconds for adapter-sized weights).
 Each adapter is routed to a generation path that gives the same text as plain PEFT
 running that adapter alone on one prompt:
 
-    MIXED   plain LoRA / rsLoRA: one generate(adapter_names=[...]) with base rows ("__base__")
-    BATCH   DoRA, IA3, LoHa, LoKr: set_adapter(name), prompts batched with left padding
-            (PEFT's mixed batch refuses DoRA and silently applies IA3/LoHa/LoKr to base rows)
+    MIXED   LoRA, rsLoRA, DoRA on dense layers: one decode loop for the base rows and every such
+            adapter's rows, each row with its own adapter (``row_adapters``)
+    BATCH   IA3, LoHa, LoKr (and LoRA on embeddings or other layer kinds): set_adapter(name),
+            prompts batched with left padding (PEFT's own mixed batch silently applies
+            IA3/LoHa/LoKr to base rows)
     SINGLE  prompt learning and any other type: one prompt at a time, no padding
             (virtual tokens sit in front of the left padding, so padding changes results)
+
+MIXED and BATCH run in this package's decode loop (``decode``: finished rows leave the batch);
+SINGLE runs PEFT's ``generate``. Batches hold as many rows as memory allows (up to
+``batch_size``); when rows must be split, prompts of similar length go together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import threading
 
 import torch
@@ -33,7 +41,9 @@ from ..errors import (
 )
 from ..generation import GeneratedRows, GenerationSettings, generate_texts
 from ..validation import AdapterSpec, check_targets
+from .decode import decode_texts, supports
 from .protocol import BASE, BATCH, MIXED, SINGLE, Batch, OnRows, Plan
+from .row_adapters import BASE_ROW, RowAdapters, mixable
 
 BATCHABLE_TYPES = {"LORA", "IA3", "LOHA", "LOKR"}
 INIT_FLAGS = ("init_lora_weights", "init_weights", "init_ia3_weights")
@@ -45,11 +55,7 @@ def route_for(config) -> str:
     if getattr(config, "is_prompt_learning", False):
         return SINGLE
     if peft_type == "LORA":
-        special = (
-            getattr(config, "use_dora", False)
-            or getattr(config, "alora_invocation_tokens", None)
-            or getattr(config, "lora_bias", False)
-        )
+        special = getattr(config, "alora_invocation_tokens", None) or getattr(config, "lora_bias", False)
         return BATCH if special else MIXED
     return BATCH if peft_type in BATCHABLE_TYPES else SINGLE
 
@@ -76,6 +82,10 @@ class InProcessBackend:
         self._next_key = 0
         self._host = None  # the PeftModel of the mounted family, or None
         self._family: str | None = None
+        self._row_mixable: set[str] = set()  # MIXED-route adapters whose every layer RowAdapters drives
+        # Our decode loop covers our settings; a base whose generation_config adds more (a repetition
+        # penalty, ...) runs PEFT's generate, with PEFT's mixed batch for plain LoRA only.
+        self.own_decode = supports(self.model)
 
     # ---- adapters -------------------------------------------------------------------
     def refusal(self, spec: AdapterSpec) -> str | None:
@@ -95,12 +105,15 @@ class InProcessBackend:
                 self._unmount()  # drops the half-inserted adapter with everything else; others remount on use
                 raise
             self._specs[spec.name] = spec
+            if self._drives_every_layer(self._keys[spec.name]):
+                self._row_mixable.add(spec.name)
 
     def detach(self, name: str) -> None:
         """Remove an adapter and free its weights."""
         with self._lock:
             spec = self._specs.pop(name)
             key = self._keys.pop(name)
+            self._row_mixable.discard(name)
             if self._family == family_of(spec.config):
                 if any(family_of(s.config) == self._family for s in self._specs.values()):
                     self._host.delete_adapter(key)
@@ -126,9 +139,19 @@ class InProcessBackend:
                 yield family
 
     # ---- planning -------------------------------------------------------------------
-    def plan(self, variants: list[str], prompt_count: int, settings: GenerationSettings) -> Plan:
+    def route(self, name: str) -> str:
+        """``route_for`` this adapter, narrowed by what was found at attach: a LoRA with a layer
+        RowAdapters does not drive (or DoRA when PEFT's generate must run) gets its own batches."""
+        config = self._specs[name].config
+        route = route_for(config)
+        if route == MIXED and not (name in self._row_mixable if self.own_decode else not getattr(config, "use_dora", False)):
+            return BATCH
+        return route
+
+    def plan(self, variants: list[str], texts: list[str], settings: GenerationSettings) -> Plan:
         """Batches family by family (the mounted family first: no re-injection for it); base rows
-        ride in the first mixed LoRA batch, or run on their own when there is none."""
+        ride in the first mixed batch, or run on their own when there is none. A batch holds as
+        many rows as fit (``rows_per_batch``); split rows go by prompt length, to cut padding."""
         with self._lock:
             unknown = [v for v in variants if v != BASE and v not in self._specs]
             if unknown:
@@ -138,11 +161,11 @@ class InProcessBackend:
             routes: dict[str, str] = {}
             for name in variants:
                 if name != BASE:
-                    route = routes[name] = route_for(self._specs[name].config)
+                    route = routes[name] = self.route(name)
                     by_family.setdefault(family_of(self._specs[name].config), {}).setdefault(route, []).append(name)
             families = sorted(by_family, key=lambda f: f != self._family)
-            prompts = range(prompt_count)
-            size = settings.batch_size
+            lengths = self._prompt_lengths(texts)
+            size = self.rows_per_batch(max(lengths), settings)
             batches: list[Batch] = []
             base_pending = BASE in variants
             for family in families:
@@ -151,16 +174,35 @@ class InProcessBackend:
                     names = ([BASE] if base_pending else []) + mixed
                     if base_pending:
                         routes[BASE], base_pending = MIXED, False
-                    rows = [(i, name) for name in names for i in prompts]  # adapter-major: similar rows together
-                    batches += [Batch(MIXED, tuple(rows[s : s + size]), family) for s in range(0, len(rows), size)]
+                    batches += [Batch(MIXED, rows, family) for rows in _batches(names, lengths, size)]
                 for name in by_family[family].get(BATCH, []):
-                    batches += [Batch(BATCH, tuple((i, name) for i in chunk), family) for chunk in _chunks(prompts, size)]
+                    batches += [Batch(BATCH, rows, family) for rows in _batches([name], lengths, size)]
                 for name in by_family[family].get(SINGLE, []):
-                    batches += [Batch(SINGLE, ((i, name),), family) for i in prompts]
+                    batches += [Batch(SINGLE, ((i, name),), family) for i in range(len(texts))]
             if base_pending:
                 routes[BASE] = BATCH
-                batches[:0] = [Batch(BATCH, tuple((i, BASE) for i in chunk)) for chunk in _chunks(prompts, size)]
+                batches[:0] = [Batch(BATCH, rows) for rows in _batches([BASE], lengths, size)]
             return Plan(tuple(batches), {v: routes[v] for v in variants})
+
+    def rows_per_batch(self, longest_prompt: int, settings: GenerationSettings) -> int:
+        """How many rows one decode loop may hold: ``settings.batch_size``, fewer when a row's KV
+        cache and activations would not fit in a quarter of the free memory."""
+        config = self.model.config
+        layers = getattr(config, "num_hidden_layers", 1)
+        hidden = getattr(config, "hidden_size", 1)
+        heads = getattr(config, "num_attention_heads", 1)
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        inner = getattr(config, "intermediate_size", None) or 4 * hidden
+        item = torch.finfo(self.model.dtype).bits // 8 if self.model.dtype.is_floating_point else 4
+        tokens = longest_prompt + settings.max_new_tokens
+        kv_cache = 2 * layers * kv_heads * (hidden // heads) * item * tokens
+        prefill = longest_prompt * (4 * hidden + 2 * inner + heads * longest_prompt) * item  # one layer's activations
+        logits = 2 * 4 * getattr(config, "vocab_size", 1)  # last position only, in fp32, plus the processed copy
+        per_row = kv_cache + prefill + logits
+        return max(1, min(settings.batch_size, _free_memory(self.base.device) // 4 // per_row))
+
+    def _prompt_lengths(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     # ---- generation -----------------------------------------------------------------
     def generate(
@@ -178,17 +220,27 @@ class InProcessBackend:
                     f"Adapter {gone[0]!r} was detached during this run: press Compare to run again without it."
                 )
             chunk = [texts[i] for i, _ in batch.rows]
-            if batch.group is None:  # base rows only, on whatever is mounted with adapters disabled
-                if self._host is None:
-                    return generate_texts(self.model, self.tokenizer, chunk, settings, on_rows, stop)
-                with self._host.disable_adapter():
-                    return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop)
-            self._mount(batch.group)
+            if batch.group is not None:
+                self._mount(batch.group)
             if batch.route == MIXED:
-                names = ["__base__" if v == BASE else self._keys[v] for _, v in batch.rows]
-                return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop, adapter_names=names)
+                keys = [BASE_ROW if v == BASE else self._keys[v] for _, v in batch.rows]
+                if not self.own_decode:
+                    return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop, adapter_names=keys)
+                with RowAdapters(self._host, keys) as rows:
+                    return decode_texts(self.model, self.tokenizer, chunk, settings, on_rows, stop, rows.select)
+            if batch.group is None:  # base rows only: whatever is mounted, with adapters disabled
+                with self._host.disable_adapter() if self._host is not None else contextlib.nullcontext():
+                    return self._run(chunk, settings, on_rows, stop)
             self._host.set_adapter(self._keys[batch.variants[0]])
-            return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop)
+            return self._run(chunk, settings, on_rows, stop, single=batch.route == SINGLE)
+
+    def _run(self, texts, settings, on_rows, stop, single: bool = False) -> GeneratedRows:
+        """Our decode loop on the transformers model itself (the injected layers, their active
+        adapter and the disable flag live there; the PeftModel is a wrapper); prompt learning,
+        whose virtual tokens only the PeftModel adds, runs PEFT's generate."""
+        if self.own_decode and not single:
+            return decode_texts(self.model, self.tokenizer, texts, settings, on_rows, stop)
+        return generate_texts(self._host or self.model, self.tokenizer, texts, settings, on_rows, stop)
 
     # ---- mounting -------------------------------------------------------------------
     def _mount(self, family: str) -> None:
@@ -209,6 +261,12 @@ class InProcessBackend:
         return self._host is not None and bool(getattr(self._host, "peft_config", None)) and next(
             iter(self._host.peft_config.values())
         ).is_prompt_learning
+
+    def _drives_every_layer(self, key: str) -> bool:
+        """True when every layer holding adapter ``key`` is one RowAdapters computes per row."""
+        layers = [m for m in self._host.modules()
+                  if any(key in getattr(m, name, {}) for name in getattr(m, "adapter_layer_names", ()))]
+        return bool(layers) and all(mixable(m) for m in layers)
 
     def _inject(self, spec: AdapterSpec) -> None:
         """Create ``spec``'s layers, check every tensor's name and shape, then load its weights."""
@@ -241,8 +299,29 @@ class InProcessBackend:
         self._host.eval()
 
 
-def _chunks(items: range, size: int) -> list[range]:
-    return [items[s : s + size] for s in range(0, len(items), size)]
+def _batches(names: list[str], lengths: list[int], size: int) -> list[tuple[tuple[int, str], ...]]:
+    """Rows (prompt, variant) of ``names`` in batches of at most ``size``. When they must be split,
+    rows with prompts of similar length go together (less padding); inside a batch rows are
+    grouped by variant (contiguous rows per adapter)."""
+    rows = [(i, name) for name in names for i in range(len(lengths))]
+    if len(rows) > size:
+        rows.sort(key=lambda row: lengths[row[0]])
+    order = {name: n for n, name in enumerate(names)}
+    return [tuple(sorted(rows[s : s + size], key=lambda row: (order[row[1]], row[0]))) for s in range(0, len(rows), size)]
+
+
+def _free_memory(device: torch.device) -> int:
+    """Bytes the device can still give: free GPU memory, or the machine's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None:

@@ -5,7 +5,7 @@ loaded into it. The session never touches a model: it asks the backend to plan a
 comparison into batches, then runs the batches one model turn at a time
 (``scheduler.TurnQueue``), so that visitors share the model fairly.
 
-    plan = backend.plan(["base", "pirate"], prompt_count=8, settings=settings)
+    plan = backend.plan(["base", "pirate"], rendered_prompts, settings)
     for batch in plan.batches:                 # each batch is one model turn
         texts = backend.generate(batch, rendered_prompts, settings, on_rows=print, stop=event)
 """
@@ -67,8 +67,9 @@ class Backend(Protocol):
     def detach(self, name: str) -> None:
         """Unload an adapter and free its weights."""
 
-    def plan(self, variants: list[str], prompt_count: int, settings: GenerationSettings) -> Plan:
-        """Split prompts x variants into batches; UnknownVariantError for a variant not loaded."""
+    def plan(self, variants: list[str], texts: list[str], settings: GenerationSettings) -> Plan:
+        """Split prompts (``texts``, rendered) x variants into batches; UnknownVariantError for a
+        variant not loaded."""
 
     def generate(
         self,

@@ -1,0 +1,97 @@
+"""Every row of a batch with its own LoRA adapter (or none): one decode loop for all of them.
+
+PEFT's own mixed batch (``generate(adapter_names=[...])``) rebuilds Python lists of row
+indices in every LoRA layer at every step, copies each adapter's rows out and back with
+fancy indexing, and refuses DoRA. Here the rows arrive grouped by adapter, so each group is
+a contiguous slice (a view, no copy): per layer and step the work is the base layer plus, for
+each adapter present, exactly the arithmetic PEFT does for that adapter alone:
+
+    plain LoRA   result[rows] += lora_B(lora_A(x[rows])) * scaling
+    DoRA         result[rows]  = PEFT's DoRA variant on x[rows] (weight norms computed once per call)
+
+Base rows get nothing added. ``select`` follows the decode loop when finished rows leave.
+
+    with RowAdapters(host, ["__base__", "v1", "v1", "v2"]) as rows:   # keys per row
+        decode(model, ..., on_select=rows.select)
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+BASE_ROW = "__base__"
+
+
+def mixable(module) -> bool:
+    """True for the LoRA layers this module drives: PEFT's dense ``lora.Linear`` (not embeddings,
+    convolutions or quantised layers, which keep their own routes)."""
+    from peft.tuners.lora.layer import Linear
+
+    return type(module) is Linear
+
+
+class RowAdapters:
+    """Patches every LoRA ``Linear`` of ``host`` for the duration of a ``with`` block."""
+
+    def __init__(self, host, keys: list[str]):
+        self.host = host
+        self.segments: list[tuple[str, slice]] = []
+        self._layers: list = []
+        self._caching = None
+        self.assign(keys)
+
+    def assign(self, keys: list[str]) -> None:
+        """Each row's adapter key (``__base__`` for none), as contiguous segments."""
+        self.keys = list(keys)
+        self.segments, start = [], 0
+        for key, group in itertools.groupby(self.keys):
+            length = len(list(group))
+            if key != BASE_ROW:
+                self.segments.append((key, slice(start, start + length)))
+            start += length
+
+    def select(self, keep: torch.Tensor) -> None:
+        """Rows at positions ``keep`` stay in the batch (the others finished)."""
+        self.assign([self.keys[i] for i in keep.tolist()])
+
+    def __enter__(self) -> "RowAdapters":
+        from peft.helpers import DoraCaching
+
+        self._caching = DoraCaching(True)  # eval mode: DoRA's weight norms are computed once, not per step
+        self._caching.__enter__()
+        for module in self.host.modules():
+            if mixable(module):
+                module.forward = self._forward_for(module)  # an instance attribute shadows the class method
+                self._layers.append(module)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for module in self._layers:
+            del module.forward
+        self._layers.clear()
+        self._caching.__exit__(*exc)
+        for module in self.host.modules():  # drop the cached norms: the next call may hold other weights
+            if hasattr(module, "_dora_cache"):
+                module._cache_clear()
+
+    def _forward_for(self, layer):
+        segments = lambda: self.segments  # noqa: E731 - read at call time: select() replaces the list
+
+        def forward(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+            result = layer.base_layer(x, *args, **kwargs)  # [rows, tokens, out]
+            dtype = result.dtype
+            for key, rows in segments():
+                if key not in layer.lora_A:
+                    continue  # this adapter does not touch this layer
+                lora_A, lora_B = layer.lora_A[key], layer.lora_B[key]
+                part = x[rows].to(lora_A.weight.dtype)
+                if key in layer.lora_variant:  # DoRA: PEFT's own variant code on these rows
+                    result[rows] = layer.lora_variant[key].forward(layer, active_adapter=key, x=part,
+                                                                    result=result[rows]).to(dtype)
+                else:
+                    result[rows] += (lora_B(lora_A(part)) * layer.scaling[key]).to(dtype)
+            return result
+
+        return forward
