@@ -10,20 +10,29 @@ On the embedded default (SmolLM2-135M-Instruct), greedy, every output exactly ``
     floor: the run's matrix FLOPs / this machine's matmul rate, measured in the same run
 
 It prints a/b, b/c, b/d, b/floor, tokens per second and peak memory, and writes a CSV and a
-plotly chart. The defaults are the issue's target cell (K=4, N=8, 48 tokens):
+plotly chart (time against K and against N). The defaults are the issue's target cell (K=4, N=8, 48 tokens):
 
     python benchmarks/compare_bench.py                       # one cell
-    python benchmarks/compare_bench.py --k 1,2,4,8 --n 1,4,8,16 --no-naive   # the grid (long)
+    python benchmarks/compare_bench.py --kinds mix           # LoRA, DoRA, IA3 and prompt tuning instead of 4 LoRAs
+    python benchmarks/compare_bench.py --grid                # the issue's grid (long)
+    python benchmarks/compare_bench.py --startup             # `python app.py` to a ready page, and attach time
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
+import json
+import os
 import resource
+import signal
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -31,7 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from helpers import make_adapter  # noqa: E402
+from helpers import adapter_configs, make_adapter  # noqa: E402
 
 from adapters_ui.config import Settings  # noqa: E402
 from adapters_ui.generation import GenerationSettings, format_prompt  # noqa: E402
@@ -47,6 +56,40 @@ PROMPTS = [
     "What does a compiler do?", "Summarise the water cycle.", "Recommend a book for a long flight.",
 ]
 TARGETS = [["q_proj", "v_proj"], ["k_proj", "o_proj"], "all-linear", ["up_proj", "down_proj"]]
+GRID_K, GRID_N = [1, 2, 4, 8], [1, 4, 8, 16]  # the issue's grid, plus K=32 and the mix of kinds at N=8
+
+
+def lora_config(i: int):
+    """The i-th LoRA of the K cells: rank 8, cycling through TARGETS."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS[i % 4], init_lora_weights=False, task_type="CAUSAL_LM")
+
+
+def mix_configs() -> dict:
+    """One adapter of each kind the engine serves differently: LoRA, DoRA, IA3, prompt tuning.
+
+    DoRA and IA3 are the tests' configs (tests/helpers.py); IA3's weights start at 1 and make_adapter
+    perturbs them multiplicatively, which keeps the model sane (init_ia3_weights=False would start them
+    at randn, scaling k, v and down_proj by noise around 0)."""
+    from peft import PromptTuningConfig
+
+    configs = adapter_configs()
+    return {"lora": lora_config(0), "dora": configs["dora"], "ia3": configs["ia3"],
+            "prompt": PromptTuningConfig(num_virtual_tokens=8, task_type="CAUSAL_LM")}
+
+
+def make_adapters(model, folder: Path, loras: int, mix: bool) -> tuple[list[Path], list[Path]]:
+    """(``loras`` LoRA folders, the mix's folders or []), saved under ``folder``; runs on the model thread."""
+    lora_paths = [make_adapter(model, lora_config(i), folder / f"lora{i}", seed=i + 1, scale=0.05) for i in range(loras)]
+    mix_paths = [make_adapter(model, config, folder / name, seed=i + 1, scale=0.05)
+                 for i, (name, config) in enumerate(mix_configs().items())] if mix else []
+    return lora_paths, mix_paths
+
+
+def virtual_tokens(path: Path) -> int:
+    """Tokens a prompt-learning adapter prepends to every prompt (0 for the others): work the floor counts."""
+    return json.loads((path / "adapter_config.json").read_text()).get("num_virtual_tokens") or 0
 
 
 def matmul_rate(rows: int, hidden: int, inner: int, seconds: float = 1.0) -> float:
@@ -88,18 +131,27 @@ def generate_batch(model, tokenizer, texts: list[str], tokens: int) -> float:
     return time.perf_counter() - started
 
 
-def naive(session: Session, paths: list[Path], texts: list[str], tokens: int) -> tuple[float, dict]:
-    """set_adapter + one generate per prompt per variant, as tutorials do."""
-    from peft import PeftModel
+def naive(session: Session, paths: list[Path], names: list[str], texts: list[str], tokens: int) -> tuple[float, dict]:
+    """set_adapter + one generate per prompt per variant, as tutorials do. A PeftModel holds one PEFT method
+    (LoRA and DoRA are one), so each method gets its own PeftModel on its own copy of the base."""
+    from peft import PeftConfig, PeftModel
 
     tokenizer = session.base.tokenizer
+    methods = list(dict.fromkeys(PeftConfig.from_pretrained(str(path)).peft_type for path in paths))
     fresh = Session.start(session.settings.replace(demo=False)).base.model
-    model = PeftModel.from_pretrained(fresh, str(paths[0]), adapter_name="a0").eval()
-    for i, path in enumerate(paths[1:], 1):
-        model.load_adapter(str(path), adapter_name=f"a{i}")
+    bases = [fresh] + [copy.deepcopy(fresh) for _ in methods[1:]]  # copied before PEFT changes ``fresh``
+    models: dict = {}  # PEFT method -> its PeftModel
+    holder: dict[str, object] = {}  # adapter name -> the PeftModel holding it
+    for name, path in zip(names, paths):
+        method = PeftConfig.from_pretrained(str(path)).peft_type
+        if method in models:
+            models[method].load_adapter(str(path), adapter_name=name)
+        else:
+            models[method] = PeftModel.from_pretrained(bases[methods.index(method)], str(path), adapter_name=name).eval()
+        holder[name] = models[method]
     outputs: dict[str, list[str]] = {}
 
-    def one_by_one(name: str) -> list[str]:
+    def one_by_one(model) -> list[str]:
         texts_out = []
         for text in texts:
             encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False)
@@ -110,11 +162,12 @@ def naive(session: Session, paths: list[Path], texts: list[str], tokens: int) ->
         return texts_out
 
     started = time.perf_counter()
-    with model.disable_adapter():
-        outputs["base"] = one_by_one("base")
-    for i in range(len(paths)):
-        model.set_adapter(f"a{i}")
-        outputs[f"a{i}"] = one_by_one(f"a{i}")
+    first = holder[names[0]]
+    with first.disable_adapter():
+        outputs["base"] = one_by_one(first)
+    for name in names:
+        holder[name].set_adapter(name)
+        outputs[name] = one_by_one(holder[name])
     return time.perf_counter() - started, outputs
 
 
@@ -134,9 +187,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cell(session: Session, paths: list[Path], k: int, n: int, tokens: int, with_naive: bool) -> dict:
-    for path in paths[:k]:
-        session.attach(path)
+def cell(session: Session, paths: list[Path], kinds: str, n: int, tokens: int, with_naive: bool) -> dict:
+    """One (K, N) row: the base plus the adapters at ``paths`` (K of them) on N prompts."""
+    names = [session.attach(path).name for path in paths]
+    k = len(paths)
     tokenizer, model = session.base.tokenizer, session.base.model
     prompts = (PROMPTS * 8)[:n]
     texts = [format_prompt(tokenizer, p, True) for p in prompts]
@@ -145,18 +199,17 @@ def cell(session: Session, paths: list[Path], k: int, n: int, tokens: int, with_
     engine_s, first_s, comparison = engine(session, prompts, tokens)
     base_n = on_model_thread(generate_batch, model, tokenizer, texts, tokens)
     base_all = on_model_thread(generate_batch, model, tokenizer, texts * (k + 1), tokens)
-    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts] * (k + 1)
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    lengths += [length + virtual_tokens(path) for path in paths for length in lengths]
     floor = run_flops(model, lengths, tokens) / rate
-    row = {"K": k, "N": n, "tokens": tokens, "engine_s": engine_s, "first_token_s": first_s, "base_N_s": base_n,
-           "base_NK_s": base_all, "floor_s": floor, "gflops": rate / 1e9,
+    row = {"K": k, "N": n, "kinds": kinds, "tokens": tokens, "engine_s": engine_s, "first_token_s": first_s,
+           "base_N_s": base_n, "base_NK_s": base_all, "floor_s": floor, "gflops": rate / 1e9,
            "tokens_per_s": n * (k + 1) * tokens / engine_s, "peak_rss_mb": peak_rss_mb()}
     if with_naive:
-        naive_s, naive_out = on_model_thread(naive, session, paths[:k], texts, tokens)
-        names = [v for v in comparison.variants if v != "base"]
-        same = comparison.outputs("base") == naive_out["base"] and all(
-            comparison.outputs(v) == naive_out[f"a{i}"] for i, v in enumerate(names))
+        naive_s, naive_out = on_model_thread(naive, session, paths, names, texts, tokens)
+        same = all(comparison.outputs(variant) == naive_out[variant] for variant in ["base", *names])
         row.update(naive_s=naive_s, identical=same)
-    for name in [a.name for a in session.adapters()]:
+    for name in names:
         session.detach(name)
     return row
 

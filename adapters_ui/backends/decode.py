@@ -9,7 +9,7 @@ token-for-token what ``generate`` gives (the equality tests check it against pla
 Decoding settings a model's ``generation_config`` may add beyond ours (repetition penalty,
 banned words, ...) are not re-implemented: ``supports`` says so and the caller uses ``generate``.
 
-    result = decode(model, encoded, settings, eos_ids=[2], pad_id=2)
+    result = decode(model, encoded, settings, eos_ids=[2])
     result.tokens[0]   # the new token ids of row 0, its end-of-text token included
 """
 
@@ -24,7 +24,7 @@ import torch
 from ..generation import GeneratedRows, GenerationSettings, OnRows, RowStream
 
 OnTokens = Callable[[list[int], list[int]], None]  # (rows still running, the token each just wrote)
-OnSelect = Callable[[torch.Tensor], None]  # positions (in the current batch) of the rows that stay
+UseRows = Callable[[list[int]], None]  # the rows (indices into the batch given) the next forward pass holds
 
 # generation_config fields that add logits processors of their own; with any of them set, use generate().
 _UNHANDLED = {
@@ -67,56 +67,129 @@ def decode(
     eos_ids: list[int],
     on_tokens: OnTokens | None = None,
     stop: threading.Event | None = None,
-    on_select: OnSelect | None = None,
+    use_rows: UseRows | None = None,
 ) -> Decoded:
     """Generate up to ``settings.max_new_tokens`` for each left-padded row of ``encoded``.
 
-    ``on_tokens`` hears each step's tokens; ``on_select`` hears which rows stay whenever finished
-    ones leave (per-row state kept outside, such as which adapter a row uses, must follow);
-    once ``stop`` is set, the loop ends after the current step.
+    The prompts are read group by group, rows of one length at a time (no padding, and the
+    first group's first tokens reach ``on_tokens`` before the other groups are read); then all
+    rows decode together, and a row that ends leaves. ``use_rows`` hears which rows (indices
+    into ``encoded``) the next forward pass holds, for per-row state kept outside (which
+    adapter a row uses); once ``stop`` is set, the loop ends after the current step.
     """
-    from transformers import DynamicCache
-
     ids, mask = encoded["input_ids"], encoded["attention_mask"]
-    rows, prompt_length = ids.shape
-    processors = _processors(settings, prompt_length, eos_ids, ids.device)
-    generators = _generators(settings, rows, ids.device)
-    ends = torch.tensor(eos_ids, device=ids.device)
-    tokens: list[list[int]] = [[] for _ in range(rows)]
-    complete = [False] * rows
+    rows = ids.shape[0]
+    step = _Step(settings, eos_ids, ids, on_tokens)
+    chosen, cache = _prefill(model, ids, mask, step, use_rows)
     alive = list(range(rows))  # the original row of each position in the running batch
-    cache = DynamicCache(config=model.config)
-    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)  # as generate: left padding skipped
-    sequences, step_ids = ids, ids
-    for step in range(settings.max_new_tokens):
-        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, cache=cache,
-                       use_cache=True, logits_to_keep=1).logits[:, -1, :].to(copy=True, dtype=torch.float32)
-        scores = processors(sequences, logits) if processors else logits
-        chosen = _sample(scores, generators) if settings.do_sample else scores.argmax(dim=-1)  # [alive]
-        written = chosen.tolist()
-        for row, token in zip(alive, written):
-            tokens[row].append(token)
-        if on_tokens is not None:
-            on_tokens(list(alive), written)
-        finished = torch.isin(chosen, ends)
-        for position in finished.nonzero().flatten().tolist():
-            complete[alive[position]] = True
-        if step == settings.max_new_tokens - 1 or (stop is not None and stop.is_set()) or bool(finished.all()):
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)[:, -1:]  # as generate: padding skipped
+    sequences = ids
+    for _ in range(1, settings.max_new_tokens):
+        finished = step.ended(chosen, alive)
+        if (stop is not None and stop.is_set()) or bool(finished.all()):
             break
         if bool(finished.any()):  # finished rows leave: their cache, mask and state go
             keep = (~finished).nonzero().flatten()
             cache.batch_select_indices(keep)
             alive = [alive[i] for i in keep.tolist()]
             chosen, mask, positions, sequences = chosen[keep], mask[keep], positions[keep], sequences[keep]
-            generators = [generators[i] for i in keep.tolist()] if generators else generators
-            if on_select is not None:
-                on_select(keep)
-        step_ids = chosen[:, None]
-        sequences = torch.cat([sequences, step_ids], dim=-1)
+            if use_rows is not None:
+                use_rows(alive)
+        sequences = torch.cat([sequences, chosen[:, None]], dim=-1)
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
-        positions = positions[:, -1:] + 1
-    complete = [ended or len(row) >= settings.max_new_tokens for ended, row in zip(complete, tokens)]
-    return Decoded(tokens, complete)
+        positions = positions + 1
+        logits = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions, cache=cache,
+                       use_cache=True, logits_to_keep=1).logits[:, -1, :]
+        chosen = step.choose(logits, sequences, alive)
+    else:
+        step.ended(chosen, alive)
+    complete = [ended or len(row) >= settings.max_new_tokens for ended, row in zip(step.complete, step.tokens)]
+    return Decoded(step.tokens, complete)
+
+
+class _Step:
+    """Choosing each row's next token and keeping what every row wrote."""
+
+    def __init__(self, settings: GenerationSettings, eos_ids: list[int], ids: torch.Tensor, on_tokens):
+        rows, width = ids.shape
+        self.settings, self.on_tokens = settings, on_tokens
+        self.processors = _processors(settings, width, eos_ids, ids.device)
+        self.generators = _generators(settings, rows, ids.device)
+        self.ends = torch.tensor(eos_ids, device=ids.device)
+        self.tokens: list[list[int]] = [[] for _ in range(rows)]
+        self.complete = [False] * rows
+
+    def choose(self, logits: torch.Tensor, sequences: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """The next token of ``rows`` (original indices) from their last logits [rows, vocab]."""
+        scores = logits.to(copy=True, dtype=torch.float32)  # as generate
+        if self.processors:
+            scores = self.processors(sequences, scores)
+        if self.settings.do_sample:
+            probabilities = torch.softmax(scores, dim=-1)
+            chosen = torch.cat([torch.multinomial(p, 1, generator=self.generators[row])
+                                for p, row in zip(probabilities, rows)])
+        else:
+            chosen = scores.argmax(dim=-1)
+        written = chosen.tolist()
+        for row, token in zip(rows, written):
+            self.tokens[row].append(token)
+        if self.on_tokens is not None:
+            self.on_tokens(list(rows), written)
+        return chosen
+
+    def ended(self, chosen: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """Which of ``rows`` just wrote an end-of-text token (they are complete)."""
+        finished = torch.isin(chosen, self.ends)
+        for position in finished.nonzero().flatten().tolist():
+            self.complete[rows[position]] = True
+        return finished
+
+
+def _prefill(model, ids: torch.Tensor, mask: torch.Tensor, step: _Step, use_rows: UseRows | None):
+    """Read the prompts one length at a time and choose every row's first token; returns those
+    tokens and one KV cache for all rows, left-padded like ``ids``.
+
+    Rows of one length need no padding, so no work is spent on it, and the first group's first
+    tokens are out after a fraction of the reading. (Models whose cache is not a plain
+    per-layer KV cache, e.g. sliding windows, read the padded batch in one pass.)"""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    rows, width = ids.shape
+    lengths = mask.sum(dim=-1).tolist()
+    groups: dict[int, list[int]] = {}
+    for row, length in enumerate(lengths):
+        groups.setdefault(length, []).append(row)
+    cache = DynamicCache(config=model.config)
+    if len(groups) == 1 or not all(type(layer) is DynamicLayer for layer in cache.layers):
+        groups = {width: list(range(rows))}
+    chosen = torch.empty(rows, dtype=torch.long, device=ids.device)
+    parts = []
+    for length, group in groups.items():
+        index = torch.tensor(group, device=ids.device)
+        if use_rows is not None:
+            use_rows(group)
+        part = DynamicCache(config=model.config) if len(groups) > 1 else cache
+        group_mask = mask[index, width - length:]
+        positions = (group_mask.long().cumsum(-1) - 1).masked_fill(group_mask == 0, 0)
+        logits = model(input_ids=ids[index, width - length:], attention_mask=group_mask, position_ids=positions,
+                       cache=part, use_cache=True, logits_to_keep=1).logits[:, -1, :]
+        chosen[index] = step.choose(logits, ids[index], group)
+        parts.append((index, length, part))
+    if use_rows is not None and len(groups) > 1:
+        use_rows(list(range(rows)))
+    if len(groups) > 1:
+        for layer in range(len(parts[0][2].layers)):
+            keys = values = None
+            for index, length, part in parts:
+                k, v = part.layers[layer].keys, part.layers[layer].values  # [group, heads, length, head_dim]
+                if keys is None:
+                    keys = k.new_zeros((rows, k.shape[1], width, k.shape[3]))
+                    values = v.new_zeros((rows, v.shape[1], width, v.shape[3]))
+                keys[index, :, width - length:] = k
+                values[index, :, width - length:] = v
+            cache.update(keys, values, layer)
+    return chosen, cache
 
 
 def _processors(settings: GenerationSettings, prompt_length: int, eos_ids: list[int], device):
@@ -148,11 +221,6 @@ def _generators(settings: GenerationSettings, rows: int, device) -> list[torch.G
     return [torch.Generator(device=device).manual_seed(settings.seed) for _ in range(rows)]
 
 
-def _sample(scores: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
-    probabilities = torch.softmax(scores, dim=-1)
-    return torch.cat([torch.multinomial(p, 1, generator=g) for p, g in zip(probabilities, generators)])
-
-
 def decode_texts(
     model,
     tokenizer,
@@ -160,7 +228,7 @@ def decode_texts(
     settings: GenerationSettings,
     on_rows: OnRows | None = None,
     stop: threading.Event | None = None,
-    on_select: OnSelect | None = None,
+    use_rows: UseRows | None = None,
 ) -> GeneratedRows:
     """``decode`` from prompts to texts: left-padded batch in, each row's new text out;
     ``on_rows`` hears every row's text so far (throttled, see ``RowStream``)."""
@@ -169,7 +237,7 @@ def decode_texts(
     stream = RowStream(tokenizer, on_rows, len(texts)) if on_rows is not None else None
     with torch.inference_mode():
         result = decode(model, encoded, settings, end_tokens(model, tokenizer), stream.add if stream else None,
-                        stop, on_select)
+                        stop, use_rows)
     if stream is not None:
         stream.end()
     decoded = [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in result.tokens]

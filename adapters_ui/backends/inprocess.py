@@ -227,7 +227,7 @@ class InProcessBackend:
                 if not self.own_decode:
                     return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop, adapter_names=keys)
                 with RowAdapters(self._host, keys) as rows:
-                    return decode_texts(self.model, self.tokenizer, chunk, settings, on_rows, stop, rows.select)
+                    return decode_texts(self.model, self.tokenizer, chunk, settings, on_rows, stop, rows.use)
             if batch.group is None:  # base rows only: whatever is mounted, with adapters disabled
                 with self._host.disable_adapter() if self._host is not None else contextlib.nullcontext():
                     return self._run(chunk, settings, on_rows, stop)

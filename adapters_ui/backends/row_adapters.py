@@ -9,10 +9,11 @@ each adapter present, exactly the arithmetic PEFT does for that adapter alone:
     plain LoRA   result[rows] += lora_B(lora_A(x[rows])) * scaling
     DoRA         result[rows]  = PEFT's DoRA variant on x[rows] (weight norms computed once per call)
 
-Base rows get nothing added. ``select`` follows the decode loop when finished rows leave.
+Base rows get nothing added. ``use`` follows the decode loop: a prompt group being read,
+or the rows left when finished ones leave.
 
     with RowAdapters(host, ["__base__", "v1", "v1", "v2"]) as rows:   # keys per row
-        decode(model, ..., on_select=rows.select)
+        decode(model, ..., use_rows=rows.use)
 """
 
 from __future__ import annotations
@@ -40,21 +41,17 @@ class RowAdapters:
         self.segments: list[tuple[str, slice]] = []
         self._layers: list = []
         self._caching = None
-        self.assign(keys)
-
-    def assign(self, keys: list[str]) -> None:
-        """Each row's adapter key (``__base__`` for none), as contiguous segments."""
         self.keys = list(keys)
+        self.use(list(range(len(keys))))
+
+    def use(self, rows: list[int]) -> None:
+        """The next forward pass holds ``rows`` (indices into the keys given), in this order."""
         self.segments, start = [], 0
-        for key, group in itertools.groupby(self.keys):
+        for key, group in itertools.groupby(self.keys[row] for row in rows):
             length = len(list(group))
             if key != BASE_ROW:
                 self.segments.append((key, slice(start, start + length)))
             start += length
-
-    def select(self, keep: torch.Tensor) -> None:
-        """Rows at positions ``keep`` stay in the batch (the others finished)."""
-        self.assign([self.keys[i] for i in keep.tolist()])
 
     def __enter__(self) -> "RowAdapters":
         from peft.helpers import DoraCaching
@@ -77,7 +74,7 @@ class RowAdapters:
                 module._cache_clear()
 
     def _forward_for(self, layer):
-        segments = lambda: self.segments  # noqa: E731 - read at call time: select() replaces the list
+        segments = lambda: self.segments  # noqa: E731 - read at call time: use() replaces the list
 
         def forward(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
             result = layer.base_layer(x, *args, **kwargs)  # [rows, tokens, out]
