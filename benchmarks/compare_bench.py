@@ -81,7 +81,8 @@ def mix_configs() -> dict:
 
 def make_adapters(model, folder: Path, loras: int, mix: bool) -> tuple[list[Path], list[Path]]:
     """(``loras`` LoRA folders, the mix's folders or []), saved under ``folder``; runs on the model thread."""
-    lora_paths = [make_adapter(model, lora_config(i), folder / f"lora{i}", seed=i + 1, scale=0.05) for i in range(loras)]
+    lora_paths = [make_adapter(model, lora_config(i), folder / f"lora{i}", seed=i + 1, scale=0.05)
+                  for i in range(loras)]
     mix_paths = [make_adapter(model, config, folder / name, seed=i + 1, scale=0.05)
                  for i, (name, config) in enumerate(mix_configs().items())] if mix else []
     return lora_paths, mix_paths
@@ -147,7 +148,8 @@ def naive(session: Session, paths: list[Path], names: list[str], texts: list[str
         if method in models:
             models[method].load_adapter(str(path), adapter_name=name)
         else:
-            models[method] = PeftModel.from_pretrained(bases[methods.index(method)], str(path), adapter_name=name).eval()
+            base = bases[methods.index(method)]
+            models[method] = PeftModel.from_pretrained(base, str(path), adapter_name=name).eval()
         holder[name] = models[method]
     outputs: dict[str, list[str]] = {}
 
@@ -245,19 +247,110 @@ def profile_engine(session: Session, paths: list[Path], k: int, n: int, tokens: 
 
 def show(row: dict) -> None:
     a = f"a/b {row['naive_s'] / row['engine_s']:5.2f}x  " if "naive_s" in row else ""
-    print(f"K={row['K']:<2} N={row['N']:<2} engine {row['engine_s']:6.1f} s (first token {row['first_token_s']:.2f} s)  "
+    kinds = "" if row["kinds"] == "lora" else f"{row['kinds']} "
+    print(f"K={row['K']:<2} N={row['N']:<2} {kinds}engine {row['engine_s']:6.1f} s "
+          f"(first token {row['first_token_s']:.2f} s)  "
           f"{a}b/c {row['engine_s'] / row['base_N_s']:5.2f}  b/d {row['engine_s'] / row['base_NK_s']:5.2f}  "
           f"b/floor {row['engine_s'] / row['floor_s']:5.2f} (floor {row['floor_s']:.1f} s at {row['gflops']:.0f} GFLOP/s)  "
           f"{row['tokens_per_s']:6.1f} tok/s  peak {row['peak_rss_mb']:.0f} MB"
           + (f"  identical {row['identical']}" if "identical" in row else ""), flush=True)
 
 
+def plan(args) -> list[tuple[str, int, int, bool]]:
+    """(kinds, K, N, with naive) of every cell to run, in order."""
+    if args.grid:
+        cells = [("lora", k, n, args.naive_in_grid) for k in GRID_K for n in GRID_N]
+        return cells + [("lora", 32, 8, args.naive_in_grid), ("mix", len(mix_configs()), 8, not args.no_naive)]
+    ks, ns = [int(x) for x in args.k.split(",")], [int(x) for x in args.n.split(",")]
+    if args.kinds == "mix":
+        return [("mix", len(mix_configs()), n, not args.no_naive) for n in ns]
+    return [("lora", k, n, not args.no_naive) for k in ks for n in ns]
+
+
+def startup_times(log: Path, timeout_s: float = 300) -> dict:
+    """Seconds from launching `python app.py` until it answers GET / with 200, and until a visitor's page shows
+    the demo adapter "pirate": the base model and the demo adapters load on the first page view, so the second
+    time includes that load, as a visitor waits for it. Chromium starts before the clock."""
+    from browser_helpers import CACHE, free_port, launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ADAPTERS_UI_")}
+    env.update(GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False",
+               ADAPTERS_UI_CACHE_DIR=str(CACHE), HF_HUB_OFFLINE="1")
+    with sync_playwright() as playwright, open(log, "w") as out:
+        browser = launch_chromium(playwright)
+        page = browser.new_page()
+        started = time.perf_counter()
+        app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # its own process group, ended as one below
+        try:
+            server_s = wait_for_http(url, app, started + timeout_s, log) - started
+            page.goto(url)
+            page.wait_for_function("document.body.innerText.includes('pirate')", timeout=timeout_s * 1000)
+            page_s = time.perf_counter() - started
+        finally:
+            browser.close()
+            os.killpg(app.pid, signal.SIGTERM)
+            try:
+                app.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(app.pid, signal.SIGKILL)
+                app.wait()
+    return {"server_s": server_s, "page_s": page_s}
+
+
+def wait_for_http(url: str, app: subprocess.Popen, deadline: float, log: Path) -> float:
+    """The perf_counter time at which ``url`` first answered 200; SystemExit if the app dies or never answers."""
+    while time.perf_counter() < deadline:
+        if app.poll() is not None:
+            raise SystemExit(f"app.py exited with {app.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return time.perf_counter()
+        except OSError:  # refused while it starts (URLError is an OSError)
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"app.py did not answer {url} in time:\n{log.read_text()[-3000:]}")
+
+
+def attach_times(session: Session, folder: Path, cycles: int = 5) -> dict:
+    """Mean seconds to attach, and to detach, a ~2 MB LoRA (r=8 on q_proj, v_proj, fp32) on a loaded session."""
+    from peft import LoraConfig
+
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                        task_type="CAUSAL_LM")
+    path = on_model_thread(make_adapter, session.base.model, config, folder / "attach", scale=0.05)
+    size = sum(file.stat().st_size for file in path.glob("*.safetensors"))
+    attach, detach = [], []
+    for _ in range(cycles):
+        started = time.perf_counter()
+        name = session.attach(path).name  # attach and detach run on the model thread themselves
+        attach.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        session.detach(name)
+        detach.append(time.perf_counter() - started)
+    return {"attach_s": statistics.mean(attach), "detach_s": statistics.mean(detach), "adapter_mb": size / 1e6,
+            "cycles": cycles}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", default="4", help="adapter counts, comma-separated (LoRA, rank 8)")
     parser.add_argument("--n", default="8", help="prompt counts, comma-separated")
+    parser.add_argument("--kinds", choices=["lora", "mix"], default="lora",
+                        help="mix: one LoRA, DoRA, IA3 and prompt-tuning adapter (K=4, --k ignored) instead of K LoRAs")
+    parser.add_argument("--grid", action="store_true",
+                        help=f"the issue's grid: K in {GRID_K} x N in {GRID_N}, K=32 at N=8, the mix at N=8 "
+                             "(ignores --k, --n, --kinds; the naive loop only for the mix)")
+    parser.add_argument("--naive-in-grid", action="store_true", help="with --grid: run the naive loop in every cell")
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--no-naive", action="store_true", help="skip the naive loop (it dominates the run time)")
+    parser.add_argument("--startup", action="store_true",
+                        help="time `python app.py` to a ready page and attaching a ~2 MB adapter (startup.csv); "
+                             "the cells run too only with --grid")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "compare_bench")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="profile one engine run of the first cell with cProfile and print its TOP entries")
@@ -267,44 +360,65 @@ def main() -> None:
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     torch.manual_seed(0)
-    ks, ns = [int(x) for x in args.k.split(",")], [int(x) for x in args.n.split(",")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    cells = plan(args) if args.grid or not args.startup else []
+    startup = startup_times(args.out / "startup_app.log") if args.startup else {}  # before this process loads a model
+    if startup:
+        print(f"start-up: GET / answers after {startup['server_s']:.1f} s; the page shows the base and the demo "
+              f"adapters after {startup['page_s']:.1f} s", flush=True)
     session = Session.start(Settings(cache_dir=ROOT / ".cache" / "test-models", demo=False))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        from peft import LoraConfig
+        if args.startup:
+            startup.update(attach_times(session, Path(tmp)))
+            print(f"attach {startup['attach_s']:.2f} s (file {startup['adapter_mb']:.1f} MB), "
+                  f"detach {startup['detach_s']:.2f} s, mean of {startup['cycles']}", flush=True)
+            write_csv([startup], args.out / "startup.csv")
+        loras = max((k for kinds, k, _, _ in cells if kinds == "lora"), default=0)
+        lora_paths, mix_paths = on_model_thread(make_adapters, session.base.model, Path(tmp), loras,
+                                                any(kinds == "mix" for kinds, *_ in cells))
+        for kinds, k, n, with_naive in cells:
+            paths = mix_paths if kinds == "mix" else lora_paths[:k]
+            if args.profile:
+                profile_engine(session, paths, k, n, args.tokens, args.profile)
+                return
+            rows.append(cell(session, paths, kinds, n, args.tokens, with_naive))
+            show(rows[-1])
+    if rows:
+        write(rows, args.out)
 
-        paths = on_model_thread(lambda: [
-            make_adapter(session.base.model, LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS[i % 4],
-                                                        init_lora_weights=False, task_type="CAUSAL_LM"),
-                         Path(tmp) / f"lora{i}", seed=i + 1, scale=0.05) for i in range(max(ks))])
-        if args.profile:
-            profile_engine(session, paths, ks[0], ns[0], args.tokens, args.profile)
-            return
-        for k in ks:
-            for n in ns:
-                rows.append(cell(session, paths, k, n, args.tokens, not args.no_naive))
-                show(rows[-1])
-    write(rows, args.out)
 
-
-def write(rows: list[dict], out: Path) -> None:
-    """compare_bench.csv and compare_bench.html (engine time against K and against N, with the floor)."""
-    import plotly.graph_objects as go
-
-    out.mkdir(parents=True, exist_ok=True)
+def write_csv(rows: list[dict], path: Path) -> None:
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(out / "compare_bench.csv", "w", newline="") as handle:
+    with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         writer.writerows(rows)
-    figure = go.Figure()
-    for n in sorted({r["N"] for r in rows}):
-        picked = [r for r in rows if r["N"] == n]
-        figure.add_scatter(x=[r["K"] for r in picked], y=[r["engine_s"] for r in picked], name=f"engine, N={n}")
-        figure.add_scatter(x=[r["K"] for r in picked], y=[r["floor_s"] for r in picked], name=f"floor, N={n}",
-                           line={"dash": "dot"})
-    figure.update_layout(title="Engine time against the number of adapters K", xaxis_title="K adapters",
-                         yaxis_title="seconds")
+
+
+def write(rows: list[dict], out: Path) -> None:
+    """compare_bench.csv and compare_bench.html: engine time and the floor against K (a line per N) and against
+    N (a line per K), side by side; mix-of-kinds rows are single stars, beside the LoRA lines."""
+    from plotly.subplots import make_subplots
+
+    write_csv(rows, out / "compare_bench.csv")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("against the number of adapters K",
+                                                           "against the number of prompts N"))
+    loras, mixes = [r for r in rows if r["kinds"] == "lora"], [r for r in rows if r["kinds"] == "mix"]
+    for col, (x, per) in enumerate([("K", "N"), ("N", "K")], 1):
+        for value in sorted({r[per] for r in loras}):
+            picked = sorted((r for r in loras if r[per] == value), key=lambda r: r[x])
+            figure.add_scatter(x=[r[x] for r in picked], y=[r["engine_s"] for r in picked],
+                               name=f"engine, {per}={value}", row=1, col=col)
+            figure.add_scatter(x=[r[x] for r in picked], y=[r["floor_s"] for r in picked], name=f"floor, {per}={value}",
+                               line={"dash": "dot"}, row=1, col=col)
+        if mixes:
+            figure.add_scatter(x=[r[x] for r in mixes], y=[r["engine_s"] for r in mixes], mode="markers",
+                               marker={"symbol": "star", "size": 12}, name="engine, mix of kinds", legendgroup="mix",
+                               showlegend=col == 1, hovertext=[f"K={r['K']} N={r['N']}" for r in mixes], row=1, col=col)
+        figure.update_xaxes(title_text=f"{x} {'adapters' if x == 'K' else 'prompts'}", row=1, col=col)
+        figure.update_yaxes(title_text="seconds", row=1, col=col)
+    figure.update_layout(title="Engine time (solid) and the compute floor (dotted)")
     figure.write_html(out / "compare_bench.html", include_plotlyjs=True)
     print(f"wrote {out / 'compare_bench.csv'} and {out / 'compare_bench.html'}")
 

@@ -175,7 +175,7 @@ def test_streaming_reports_every_output_as_it_grows(tiny_session, tiny_adapters)
     result = run.result()
     assert set(partials) == set(finished) == {(i, v) for i in range(3) for v in result.variants}
     for (index, variant), texts in partials.items():
-        assert 2 <= len(texts) <= TOKENS, (index, variant)  # the first token at once, then at most one per token
+        assert len(texts) >= 2, (index, variant)  # the first token at once, the whole text last
         assert texts[-1] == result.results[index].outputs[variant]
         assert len(texts[0]) < len(texts[-1])
         assert all(texts[-1].startswith(t.rstrip()) for t in texts), (index, variant)
@@ -198,7 +198,7 @@ def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_ad
     streamed = [text for e in run if isinstance(e, Partial) for text in e.texts.values()]
     reply = run.result().outputs(variant)[0]
     assert reply == plain_generate(reference, tokenizer, format_chat(tokenizer, messages), TOKENS, formatted=True)
-    assert streamed[-1] == reply and 2 <= len(streamed) <= TOKENS
+    assert streamed[-1] == reply and len(streamed) >= 2
     assert tiny_session.chat(messages, variant, settings) == reply
     assert tiny_session.complete("Once upon", variant, settings) == plain_generate(
         reference, tokenizer, "Once upon", TOKENS, formatted=True
