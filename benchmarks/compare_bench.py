@@ -105,6 +105,24 @@ def matmul_rate(rows: int, hidden: int, inner: int, seconds: float = 1.0) -> flo
     return 2 * rows * hidden * inner * done / (time.perf_counter() - started)
 
 
+def weights_rate(model, rows: int, seconds: float = 1.0) -> float:
+    """FLOP/s of one decode step's products through the model's own weights: a (rows x in) input
+    times every linear weight and the output head, in turn. Unlike ``matmul_rate`` (one small
+    weight that stays in cache) the weights stream from memory, as in a real decode step."""
+    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    inputs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=w.dtype) for w in weights}
+    flops = sum(2 * rows * w.numel() for w in weights)
+    with torch.inference_mode():
+        for w in weights:
+            torch.nn.functional.linear(inputs[w.shape[1]], w)
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            for w in weights:
+                torch.nn.functional.linear(inputs[w.shape[1]], w)
+            done += 1
+    return flops * done / (time.perf_counter() - started)
+
+
 def run_flops(model, prompt_tokens: list[int], new_tokens: int) -> float:
     """2 x the non-embedding parameters per token processed, the lm_head once per generated token,
     plus attention (2 x 2 x layers x hidden x context per token)."""
@@ -198,6 +216,7 @@ def cell(session: Session, paths: list[Path], kinds: str, n: int, tokens: int, w
     texts = [format_prompt(tokenizer, p, True) for p in prompts]
     # Everything that runs the model goes through the model thread, as the engine does (see model_thread).
     rate = on_model_thread(matmul_rate, n * (k + 1), model.config.hidden_size, model.config.intermediate_size)
+    streamed = on_model_thread(weights_rate, model, n * (k + 1))
     engine_s, first_s, comparison = engine(session, prompts, tokens)
     base_n = on_model_thread(generate_batch, model, tokenizer, texts, tokens)
     base_all = on_model_thread(generate_batch, model, tokenizer, texts * (k + 1), tokens)
@@ -206,6 +225,7 @@ def cell(session: Session, paths: list[Path], kinds: str, n: int, tokens: int, w
     floor = run_flops(model, lengths, tokens) / rate
     row = {"K": k, "N": n, "kinds": kinds, "tokens": tokens, "engine_s": engine_s, "first_token_s": first_s,
            "base_N_s": base_n, "base_NK_s": base_all, "floor_s": floor, "gflops": rate / 1e9,
+           "weights_floor_s": floor * rate / streamed, "weights_gflops": streamed / 1e9,
            "tokens_per_s": n * (k + 1) * tokens / engine_s, "peak_rss_mb": peak_rss_mb()}
     if with_naive:
         naive_s, naive_out = on_model_thread(naive, session, paths, names, texts, tokens)
@@ -217,29 +237,19 @@ def cell(session: Session, paths: list[Path], kinds: str, n: int, tokens: int, w
 
 
 def profile_engine(session: Session, paths: list[Path], k: int, n: int, tokens: int, top: int) -> None:
-    """cProfile of one engine run (the engine's own threads included), sorted by own time."""
+    """cProfile of one engine run, taken on the model thread (where all model work runs), by own time."""
     import cProfile
     import pstats
-    import threading
 
     for path in paths[:k]:
         session.attach(path)
     engine(session, (PROMPTS * 8)[:n], 2)  # warm-up
     profiler = cProfile.Profile()
-    original = threading.Thread.run
-
-    def profiled_run(thread):  # the run works in its own thread: profile it there
-        profiler.enable()
-        try:
-            original(thread)
-        finally:
-            profiler.disable()
-
-    threading.Thread.run = profiled_run
+    on_model_thread(profiler.enable)  # cProfile profiles the thread that enables it
     try:
         seconds, first, _ = engine(session, (PROMPTS * 8)[:n], tokens)
     finally:
-        threading.Thread.run = original
+        on_model_thread(profiler.disable)
     print(f"K={k} N={n} {tokens} tokens: engine {seconds:.1f} s under the profiler (first token {first:.2f} s)")
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(top)
@@ -251,7 +261,9 @@ def show(row: dict) -> None:
     print(f"K={row['K']:<2} N={row['N']:<2} {kinds}engine {row['engine_s']:6.1f} s "
           f"(first token {row['first_token_s']:.2f} s)  "
           f"{a}b/c {row['engine_s'] / row['base_N_s']:5.2f}  b/d {row['engine_s'] / row['base_NK_s']:5.2f}  "
-          f"b/floor {row['engine_s'] / row['floor_s']:5.2f} (floor {row['floor_s']:.1f} s at {row['gflops']:.0f} GFLOP/s)  "
+          f"b/floor {row['engine_s'] / row['floor_s']:5.2f} (floor {row['floor_s']:.1f} s at {row['gflops']:.0f} GFLOP/s; "
+          f"{row['engine_s'] / row['weights_floor_s']:.2f} of the model-weights floor {row['weights_floor_s']:.1f} s "
+          f"at {row['weights_gflops']:.0f} GFLOP/s)  "
           f"{row['tokens_per_s']:6.1f} tok/s  peak {row['peak_rss_mb']:.0f} MB"
           + (f"  identical {row['identical']}" if "identical" in row else ""), flush=True)
 
@@ -401,6 +413,7 @@ def write(rows: list[dict], out: Path) -> None:
     N (a line per K), side by side; mix-of-kinds rows are single stars, beside the LoRA lines."""
     from plotly.subplots import make_subplots
 
+    out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "compare_bench.csv")
     figure = make_subplots(rows=1, cols=2, subplot_titles=("against the number of adapters K",
                                                            "against the number of prompts N"))
@@ -414,8 +427,9 @@ def write(rows: list[dict], out: Path) -> None:
                                line={"dash": "dot"}, row=1, col=col)
         if mixes:
             figure.add_scatter(x=[r[x] for r in mixes], y=[r["engine_s"] for r in mixes], mode="markers",
-                               marker={"symbol": "star", "size": 12}, name="engine, mix of kinds", legendgroup="mix",
-                               showlegend=col == 1, hovertext=[f"K={r['K']} N={r['N']}" for r in mixes], row=1, col=col)
+                               marker={"symbol": "star", "size": 12, "color": "black"}, name="engine, mix of kinds",
+                               legendgroup="mix", showlegend=col == 1, hovertext=[f"K={r['K']} N={r['N']}" for r in mixes],
+                               row=1, col=col)
         figure.update_xaxes(title_text=f"{x} {'adapters' if x == 'K' else 'prompts'}", row=1, col=col)
         figure.update_yaxes(title_text="seconds", row=1, col=col)
     figure.update_layout(title="Engine time (solid) and the compute floor (dotted)")

@@ -38,57 +38,62 @@ class RowAdapters:
 
     def __init__(self, host, keys: list[str]):
         self.host = host
-        self.segments: list[tuple[str, slice]] = []
-        self._layers: list = []
-        self._caching = None
         self.keys = list(keys)
+        self._layers = [module for module in host.modules() if mixable(module)]
+        # Per layer, what its forward adds: (rows, lora_A weight, lora_B weight, scaling, DoRA key or None).
+        self._work: list[list[tuple]] = [[] for _ in self._layers]
+        self._caching = None
         self.use(list(range(len(keys))))
 
     def use(self, rows: list[int]) -> None:
         """The next forward pass holds ``rows`` (indices into the keys given), in this order."""
-        self.segments, start = [], 0
+        segments, start = [], 0
         for key, group in itertools.groupby(self.keys[row] for row in rows):
             length = len(list(group))
             if key != BASE_ROW:
-                self.segments.append((key, slice(start, start + length)))
+                segments.append((key, slice(start, start + length)))
             start += length
+        for index, layer in enumerate(self._layers):  # looked up once here, not per layer per step
+            self._work[index] = [
+                (rows, layer.lora_A[key].weight, layer.lora_B[key].weight, layer.scaling[key],
+                 key if key in layer.lora_variant else None)
+                for key, rows in segments if key in layer.lora_A  # an adapter that does not touch this layer adds nothing
+            ]
 
     def __enter__(self) -> "RowAdapters":
         from peft.helpers import DoraCaching
 
         self._caching = DoraCaching(True)  # eval mode: DoRA's weight norms are computed once, not per step
         self._caching.__enter__()
-        for module in self.host.modules():
-            if mixable(module):
-                module.forward = self._forward_for(module)  # an instance attribute shadows the class method
-                self._layers.append(module)
+        for index, layer in enumerate(self._layers):
+            layer.forward = self._forward_for(layer, index)  # an instance attribute shadows the class method
         return self
 
     def __exit__(self, *exc) -> None:
-        for module in self._layers:
-            del module.forward
-        self._layers.clear()
+        for layer in self._layers:
+            del layer.forward
         self._caching.__exit__(*exc)
         for module in self.host.modules():  # drop the cached norms: the next call may hold other weights
             if hasattr(module, "_dora_cache"):
                 module._cache_clear()
 
-    def _forward_for(self, layer):
-        segments = lambda: self.segments  # noqa: E731 - read at call time: use() replaces the list
+    def _forward_for(self, layer, index: int):
+        work = self._work
+        linear = torch.nn.functional.linear  # what lora_A / lora_B (bias-free nn.Linear) compute, minus the module call
 
         def forward(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
             result = layer.base_layer(x, *args, **kwargs)  # [rows, tokens, out]
             dtype = result.dtype
-            for key, rows in segments():
-                if key not in layer.lora_A:
-                    continue  # this adapter does not touch this layer
-                lora_A, lora_B = layer.lora_A[key], layer.lora_B[key]
-                part = x[rows].to(lora_A.weight.dtype)
-                if key in layer.lora_variant:  # DoRA: PEFT's own variant code on these rows
-                    result[rows] = layer.lora_variant[key].forward(layer, active_adapter=key, x=part,
-                                                                    result=result[rows]).to(dtype)
+            for rows, lora_a, lora_b, scaling, dora in work[index]:
+                part = x[rows]
+                if part.dtype != lora_a.dtype:
+                    part = part.to(lora_a.dtype)
+                if dora is not None:  # PEFT's own DoRA code on these rows
+                    result[rows] = layer.lora_variant[dora].forward(layer, active_adapter=dora, x=part,
+                                                                     result=result[rows]).to(dtype)
                 else:
-                    result[rows] += (lora_B(lora_A(part)) * layer.scaling[key]).to(dtype)
+                    delta = linear(linear(part, lora_a), lora_b) * scaling
+                    result[rows] += delta if delta.dtype == dtype else delta.to(dtype)
             return result
 
         return forward
