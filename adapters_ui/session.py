@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from .backends.inprocess import InProcessBackend
 from .backends.protocol import BASE, Backend
 from .base_model import LoadedBase, load_base
 from .config import Settings
-from .errors import ConfigError, PromptError, UnknownVariantError
+from .errors import ConfigError, PromptError, UnknownVariantError, first_line
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
 from .model_thread import on_model_thread
 from .quiet import quiet_known_warnings
@@ -28,6 +30,8 @@ from .scheduler import TurnQueue
 from .storage import ModelStorage, model_storage, size_ratio
 
 __all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageReport"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -180,11 +184,31 @@ class SessionHolder:
         self.settings = settings or Settings.from_env()
         self._session: Session | None = None
         self._loading = threading.Lock()
+        self._preloading: threading.Thread | None = None
 
     @property
     def loaded(self) -> Session | None:
         """The session if it has loaded, without loading it."""
         return self._session
+
+    def preload(self) -> None:
+        """Start loading in the background (once): ``python app.py`` calls it before the web
+        framework imports, so the two overlap. A failure is logged and shown to the first
+        visitor, whose page load tries again."""
+        if self._preloading is not None:
+            return
+
+        def load() -> None:
+            started = time.perf_counter()
+            try:
+                session = self.get()
+                log.info("base model and %d adapter(s) ready in %.1f s", len(session.adapters()),
+                         time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001 - the page load reports it to the visitor
+                log.warning("the base model did not load at start: %s", first_line(exc))
+
+        self._preloading = threading.Thread(target=load, name="preload", daemon=True)
+        self._preloading.start()
 
     def get(self) -> Session:
         with self._loading:

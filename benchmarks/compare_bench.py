@@ -191,9 +191,11 @@ def naive(session: Session, paths: list[Path], names: list[str], texts: list[str
     return time.perf_counter() - started, outputs
 
 
-def engine(session: Session, prompts: list[str], tokens: int) -> tuple[float, float, object]:
-    """(seconds, seconds to the first streamed token, comparison) of one compare of every variant."""
-    settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
+def engine(session: Session, prompts: list[str], tokens: int = 0, settings: GenerationSettings | None = None
+           ) -> tuple[float, float, object]:
+    """(seconds, seconds to the first streamed token, comparison) of one compare of every variant;
+    every output exactly ``tokens`` long unless ``settings`` are given."""
+    settings = settings or GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
     started = time.perf_counter()
     run = session.start_compare(prompts, None, settings, owner="bench")
     first = None
@@ -363,6 +365,9 @@ def main() -> None:
     parser.add_argument("--startup", action="store_true",
                         help="time `python app.py` to a ready page and attaching a ~2 MB adapter (startup.csv); "
                              "the cells run too only with --grid")
+    parser.add_argument("--demo", action="store_true",
+                        help="time the demo click: the demo prompts through the base and the demo adapters, "
+                             "default settings (demo.csv); the cells run too only with --grid")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "compare_bench")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="profile one engine run of the first cell with cProfile and print its TOP entries")
@@ -373,11 +378,19 @@ def main() -> None:
     hf_logging.set_verbosity_error()
     torch.manual_seed(0)
     args.out.mkdir(parents=True, exist_ok=True)
-    cells = plan(args) if args.grid or not args.startup else []
+    cells = plan(args) if args.grid or not (args.startup or args.demo) else []
     startup = startup_times(args.out / "startup_app.log") if args.startup else {}  # before this process loads a model
     if startup:
         print(f"start-up: GET / answers after {startup['server_s']:.1f} s; the page shows the base and the demo "
               f"adapters after {startup['page_s']:.1f} s", flush=True)
+    if args.demo:
+        demo = demo_click()
+        print(f"demo click: {demo['click_s']:.1f} s, first token {demo['first_token_s']:.2f} s "
+              f"({demo['prompts']} prompts x {demo['variants']} variants, {demo['tokens']} tokens, "
+              f"{demo['batches']} decode loop(s)), best of {demo['clicks']}", flush=True)
+        write_csv([demo], args.out / "demo.csv")
+    if not cells and not args.startup:
+        return
     session = Session.start(Settings(cache_dir=ROOT / ".cache" / "test-models", demo=False))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -398,6 +411,26 @@ def main() -> None:
             show(rows[-1])
     if rows:
         write(rows, args.out)
+
+
+def demo_click(clicks: int = 3) -> dict:
+    """What a presenter's first Compare costs: the demo prompts through the base and the demo
+    adapters with the app's default settings, as the Compare tab starts it (best of ``clicks``)."""
+    from adapters_ui import demo
+    from adapters_ui.session import SessionHolder
+
+    session = SessionHolder(Settings(cache_dir=ROOT / ".cache" / "test-models")).get()
+    prompts = demo.demo_prompts()
+    best = None
+    for _ in range(clicks):
+        seconds, first, comparison = engine(session, prompts, settings=session.generation_settings())
+        if best is None or seconds < best[0]:
+            best = (seconds, first, comparison)
+    seconds, first, comparison = best
+    texts = [format_prompt(session.base.tokenizer, p) for p in prompts]
+    loops = len(session.backend.plan(list(comparison.variants), texts, comparison.settings).batches)
+    return {"click_s": seconds, "first_token_s": first, "prompts": len(prompts), "variants": len(comparison.variants),
+            "tokens": comparison.settings.max_new_tokens, "batches": loops, "clicks": clicks}
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

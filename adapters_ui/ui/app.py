@@ -244,8 +244,9 @@ def _select_saved_row(view: h.CompareView, evt: gr.EventData) -> tuple:
     return h.select_row(view, False, evt)  # a saved comparison shows every row
 
 
-def create_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:
-    ui = h.Handlers(h.SessionHolder(settings))
+def create_app(settings: Settings | None = None, database: DatabaseHolder | None = None,
+               sessions: h.SessionHolder | None = None) -> gr.Blocks:
+    ui = h.Handlers(sessions or h.SessionHolder(settings))
     settings = ui.settings
     saved = SavedHandlers(database or DatabaseHolder(settings.database), ui.holder)
     model_work = {"concurrency_limit": settings.max_runs, "concurrency_id": "model", **UI_ONLY}

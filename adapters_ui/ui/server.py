@@ -15,14 +15,16 @@ import gradio as gr
 from fastapi import FastAPI
 
 from ..config import Settings
+from ..session import SessionHolder
 from ..links import REVIEW_PATH
 from ..store import DatabaseHolder
 from .app import create_app, launch_kwargs
 from .review_app import REVIEW_CSS, create_review_app
 
 
-def create_server(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
+def create_server(settings: Settings | None = None, sessions: SessionHolder | None = None) -> FastAPI:
+    sessions = sessions or SessionHolder(settings)
+    settings = sessions.settings
     database = DatabaseHolder(settings.database)
     server = FastAPI()
     server.state.database = database  # serve() opens it (and migrates) before taking requests
@@ -30,7 +32,8 @@ def create_server(settings: Settings | None = None) -> FastAPI:
     review = create_review_app(settings, database)
     review.queue(default_concurrency_limit=16)
     gr.mount_gradio_app(server, review, path=REVIEW_PATH, **{**kwargs, "css": REVIEW_CSS})
-    gr.mount_gradio_app(server, create_app(settings, database), path="", **kwargs)
+    server.state.sessions = sessions
+    gr.mount_gradio_app(server, create_app(settings, database, sessions), path="", **kwargs)
     return server
 
 
@@ -44,6 +47,7 @@ def serve(server: FastAPI | None = None) -> None:
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"adapters_ui on http://{host}:{port} (reviews under {REVIEW_PATH}/)", flush=True)
+    server.state.sessions.preload()  # the model loads while the server starts, not when the first page opens
     uvicorn.run(server, host=host, port=port, log_level="warning",
                 # open pages hold heartbeat streams that gradio ends only once shutdown began: without a
                 # limit, a stop signal would wait for every visitor to close their tab
