@@ -335,7 +335,7 @@ def test_an_api_client_can_cancel_its_run(tiny_settings):
     demo = create_app(tiny_settings)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     try:
-        prompts = "\n".join(f"p{i}" for i in range(48))  # three batches of 16
+        prompts = "\n".join(f"p{i}" for i in range(48))  # one decode loop of 48 rows x 300 tokens
         job = Client(demo.local_url, verbose=False).submit(prompts, ["base"], 300, api_name="/compare")
         session = None
         deadline = time.monotonic() + 60
@@ -343,8 +343,8 @@ def test_an_api_client_can_cancel_its_run(tiny_settings):
             session = demo.fns and _session_of(demo)
             time.sleep(0.2)
         (run,) = session.runs._runs
-        while not run.outputs and time.monotonic() < deadline:
-            time.sleep(0.1)  # the first batch is done
+        while run.plan is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # generating has begun
         job.cancel()
         result = run.final(60)
         assert result.status == "stopped" and result.counts()[0] < 48
