@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
     prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
     compare.add_argument("--max-new-tokens", type=int, help="tokens per output (default 64; env ADAPTERS_UI_MAX_NEW_TOKENS)")
+    compare.add_argument("--batch-size", type=int, help="most rows in one decode loop (default 64; fewer when memory is short)")
     compare.add_argument("--no-chat-template", action="store_true", help="send prompts as raw text")
     compare.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
     compare.add_argument("--save", action="store_true", help="save the finished comparison: prints its id, permalink and owner key")
@@ -144,7 +145,7 @@ def run_compare(args, settings: Settings) -> int:
         if not prompts:
             raise PromptError("No prompts given and no demo prompt set found: pass --prompt TEXT or --prompts FILE.")
     generation = generation_settings(
-        settings, max_new_tokens=args.max_new_tokens, use_chat_template=not args.no_chat_template
+        settings, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, use_chat_template=not args.no_chat_template
     )
     with open_database(settings) if args.save else nullcontext() as db:  # an unreachable store fails before the model loads
         session = Session.start(settings)

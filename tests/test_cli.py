@@ -99,11 +99,11 @@ def test_ctrl_c_stops_the_comparison_and_keeps_what_was_written(tiny_base_dir, t
     import signal
 
     prompts = tmp_path / "many.txt"
-    prompts.write_text("\n".join(f"Prompt number {i}" for i in range(24)) + "\n")  # 48 rows: 3 batches of 16
+    prompts.write_text("\n".join(f"Prompt number {i}" for i in range(24)) + "\n")  # 48 rows: 3 loops of 16
     out = tmp_path / "partial.json"
     process = subprocess.Popen(
         [sys.executable, "-m", "adapters_ui", "compare", "--base", str(tiny_base_dir), "--adapter", f"lora={tiny_adapters['lora']}",
-         "--prompts", str(prompts), "--max-new-tokens", "300", "--json", str(out)],
+         "--prompts", str(prompts), "--max-new-tokens", "300", "--batch-size", "16", "--json", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     progress = []

@@ -239,3 +239,21 @@ def test_stop_ends_a_comparison_early_and_the_next_one_is_exact(tiny_session, ti
             assert full.outputs[variant].startswith(got.outputs[variant]) and got.outputs[variant] != full.outputs[variant]
         assert got.outputs["ia3"] is None  # never ran
     assert tiny_session.compare(PROMPTS, settings=settings).records() == expected.records()
+
+
+def test_a_base_with_a_repetition_penalty_runs_peft_generate_and_still_matches(tiny_session, tiny_adapters, pristine_base):
+    """Our decode loop does not re-implement every logits processor: a base whose generation_config
+    asks for more runs PEFT's generate (PEFT's mixed batch for LoRA, DoRA on its own) with the same result."""
+    for model in (tiny_session.base.model, pristine_base):
+        model.generation_config.repetition_penalty = 1.5
+    for name in ("lora", "dora"):
+        tiny_session.attach(tiny_adapters[name])
+    assert not tiny_session.backend.own_decode
+    result = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=TOKENS))
+    tokenizer = tiny_session.base.tokenizer
+    assert result.routes == {"base": MIXED, "lora": MIXED, "dora": BATCH}
+    assert result.outputs("base") == [plain_generate(pristine_base, tokenizer, p, TOKENS) for p in PROMPTS]
+    for name in ("lora", "dora"):
+        assert result.outputs(name) == plain_peft_outputs(pristine_base, tokenizer, tiny_adapters[name], PROMPTS, TOKENS)
+    pristine_base.generation_config.repetition_penalty = 1.0
+    assert result.outputs("base") != [plain_generate(pristine_base, tokenizer, p, TOKENS) for p in PROMPTS]

@@ -83,9 +83,12 @@ class InProcessBackend:
         self._host = None  # the PeftModel of the mounted family, or None
         self._family: str | None = None
         self._row_mixable: set[str] = set()  # MIXED-route adapters whose every layer RowAdapters drives
-        # Our decode loop covers our settings; a base whose generation_config adds more (a repetition
-        # penalty, ...) runs PEFT's generate, with PEFT's mixed batch for plain LoRA only.
-        self.own_decode = supports(self.model)
+
+    @property
+    def own_decode(self) -> bool:
+        """Our decode loop covers our settings; a base whose generation_config adds more (a repetition
+        penalty, ...) runs PEFT's generate, with PEFT's own mixed batch for plain LoRA only."""
+        return supports(self.model)
 
     # ---- adapters -------------------------------------------------------------------
     def refusal(self, spec: AdapterSpec) -> str | None:
@@ -144,9 +147,11 @@ class InProcessBackend:
         RowAdapters does not drive (or DoRA when PEFT's generate must run) gets its own batches."""
         config = self._specs[name].config
         route = route_for(config)
-        if route == MIXED and not (name in self._row_mixable if self.own_decode else not getattr(config, "use_dora", False)):
-            return BATCH
-        return route
+        if route != MIXED:
+            return route
+        if self.own_decode:
+            return MIXED if name in self._row_mixable else BATCH
+        return BATCH if getattr(config, "use_dora", False) else MIXED  # PEFT's own mixed batch refuses DoRA
 
     def plan(self, variants: list[str], texts: list[str], settings: GenerationSettings) -> Plan:
         """Batches family by family (the mounted family first: no re-injection for it); base rows
