@@ -93,16 +93,27 @@ def virtual_tokens(path: Path) -> int:
     return json.loads((path / "adapter_config.json").read_text()).get("num_virtual_tokens") or 0
 
 
-def matmul_rate(rows: int, hidden: int, inner: int, seconds: float = 1.0) -> float:
-    """FLOP/s of a (rows x hidden) @ (hidden x inner) fp32 product, the shape of one decode step's MLP."""
-    a, b = torch.randn(rows, hidden), torch.randn(hidden, inner)
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so the clock measures it (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_rate(model, rows: int, seconds: float = 1.0) -> float:
+    """FLOP/s of a (rows x hidden) @ (hidden x intermediate) product in the model's dtype and
+    device, the shape of one decode step's MLP."""
+    config, device, dtype = model.config, model.device, model.dtype
+    a = torch.randn(rows, config.hidden_size, device=device, dtype=dtype)
+    b = torch.randn(config.hidden_size, config.intermediate_size, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
+    sync(device)
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         a @ b
         done += 1
-    return 2 * rows * hidden * inner * done / (time.perf_counter() - started)
+        sync(device)
+    return 2 * rows * config.hidden_size * config.intermediate_size * done / (time.perf_counter() - started)
 
 
 def weights_rate(model, rows: int, seconds: float = 1.0) -> float:
@@ -110,7 +121,7 @@ def weights_rate(model, rows: int, seconds: float = 1.0) -> float:
     times every linear weight and the output head, in turn. Unlike ``matmul_rate`` (one small
     weight that stays in cache) the weights stream from memory, as in a real decode step."""
     weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    inputs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=w.dtype) for w in weights}
+    inputs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=w.dtype, device=w.device) for w in weights}
     flops = sum(2 * rows * w.numel() for w in weights)
     with torch.inference_mode():
         for w in weights:
@@ -120,6 +131,7 @@ def weights_rate(model, rows: int, seconds: float = 1.0) -> float:
             for w in weights:
                 torch.nn.functional.linear(inputs[w.shape[1]], w)
             done += 1
+            sync(model.device)
     return flops * done / (time.perf_counter() - started)
 
 
@@ -142,11 +154,12 @@ def run_flops(model, prompt_tokens: list[int], new_tokens: int) -> float:
 def generate_batch(model, tokenizer, texts: list[str], tokens: int) -> float:
     """Seconds for one left-padded greedy batch of exactly ``tokens`` new tokens."""
     tokenizer.padding_side = "left"
-    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     started = time.perf_counter()
     with torch.no_grad():
         model.generate(**encoded, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, temperature=None,
                        top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
+    sync(model.device)
     return time.perf_counter() - started
 
 
@@ -174,7 +187,7 @@ def naive(session: Session, paths: list[Path], names: list[str], texts: list[str
     def one_by_one(model) -> list[str]:
         texts_out = []
         for text in texts:
-            encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+            encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
             with torch.no_grad():
                 out = model.generate(**encoded, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
                                      temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
@@ -217,7 +230,7 @@ def cell(session: Session, paths: list[Path], kinds: str, n: int, tokens: int, w
     prompts = (PROMPTS * 8)[:n]
     texts = [format_prompt(tokenizer, p, True) for p in prompts]
     # Everything that runs the model goes through the model thread, as the engine does (see model_thread).
-    rate = on_model_thread(matmul_rate, n * (k + 1), model.config.hidden_size, model.config.intermediate_size)
+    rate = on_model_thread(matmul_rate, model, n * (k + 1))
     streamed = on_model_thread(weights_rate, model, n * (k + 1))
     engine_s, first_s, comparison = engine(session, prompts, tokens)
     base_n = on_model_thread(generate_batch, model, tokenizer, texts, tokens)
@@ -229,6 +242,8 @@ def cell(session: Session, paths: list[Path], kinds: str, n: int, tokens: int, w
            "base_N_s": base_n, "base_NK_s": base_all, "floor_s": floor, "gflops": rate / 1e9,
            "weights_floor_s": floor * rate / streamed, "weights_gflops": streamed / 1e9,
            "tokens_per_s": n * (k + 1) * tokens / engine_s, "peak_rss_mb": peak_rss_mb()}
+    if torch.cuda.is_available():  # on a GPU the model's memory is there, not in the process's RSS
+        row["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     if with_naive:
         naive_s, naive_out = on_model_thread(naive, session, paths, names, texts, tokens)
         same = all(comparison.outputs(variant) == naive_out[variant] for variant in ["base", *names])
