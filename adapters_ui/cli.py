@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
     prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
     compare.add_argument("--max-new-tokens", type=int, help="tokens per output (default 64; env ADAPTERS_UI_MAX_NEW_TOKENS)")
-    compare.add_argument("--batch-size", type=int, help="most rows in one decode loop (default 64; fewer when memory is short)")
+    compare.add_argument("--batch-size", type=int, help="most rows in one decode loop (default 256; fewer when memory is short)")
     compare.add_argument("--no-chat-template", action="store_true", help="send prompts as raw text")
     compare.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
     compare.add_argument("--save", action="store_true", help="save the finished comparison: prints its id, permalink and owner key")

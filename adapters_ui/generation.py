@@ -27,7 +27,7 @@ class GenerationSettings:
     top_p: float = 0.9
     seed: int = 0
     use_chat_template: bool = True
-    batch_size: int = 64  # most rows in one decode loop (fewer when memory is short)
+    batch_size: int = 256  # most rows in one decode loop (fewer when memory is short)
     min_new_tokens: int = 0  # end-of-text is not allowed before this many tokens (benchmarks: fixed length)
 
     def __post_init__(self) -> None:

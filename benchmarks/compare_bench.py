@@ -406,7 +406,9 @@ def main() -> None:
         write_csv([demo], args.out / "demo.csv")
     if not cells and not args.startup:
         return
-    session = Session.start(Settings(cache_dir=ROOT / ".cache" / "test-models", demo=False))
+    # K=32 at N=8 is over the app's default caps of 16 adapters and 256 outputs
+    session = Session.start(Settings(cache_dir=ROOT / ".cache" / "test-models", demo=False, max_adapters=64,
+                                     max_outputs=1024))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.startup:

@@ -158,6 +158,7 @@ def test_split_rows_go_by_prompt_length_and_stay_grouped_by_variant():
         assert variants == sorted(variants, key=["base", "a", "b"].index)  # one contiguous run per variant
     whole = inprocess._batches(["base", "a"], lengths, size=64)
     assert whole == [tuple((i, v) for v in ("base", "a") for i in range(4))]
+    assert [len(b) for b in inprocess._batches(["base", "a", "b"], lengths, size=10)] == [6, 6]  # even, not 10 + 2
 
 
 def test_rows_per_batch_shrinks_when_memory_is_short(tiny_session, monkeypatch):

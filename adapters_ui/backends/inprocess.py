@@ -311,6 +311,7 @@ def _batches(names: list[str], lengths: list[int], size: int) -> list[tuple[tupl
     rows = [(i, name) for name in names for i in range(len(lengths))]
     if len(rows) > size:
         rows.sort(key=lambda row: lengths[row[0]])
+        size = -(-len(rows) // -(-len(rows) // size))  # as many loops as needed, of even sizes (not 64 + 8)
     order = {name: n for n, name in enumerate(names)}
     return [tuple(sorted(rows[s : s + size], key=lambda row: (order[row[1]], row[0]))) for s in range(0, len(rows), size)]
 

@@ -7,7 +7,9 @@ a contiguous slice (a view, no copy): per layer and step the work is the base la
 each adapter present, exactly the arithmetic PEFT does for that adapter alone:
 
     plain LoRA   result[rows] += lora_B(lora_A(x[rows])) * scaling
-    DoRA         result[rows]  = PEFT's DoRA variant on x[rows] (weight norms computed once per call)
+    DoRA         result[rows]  = result[rows] + (m - 1) * result[rows] + m * lora_B(lora_A(x[rows])) * scaling
+                 with PEFT's magnitude scale m = magnitude / ||W + scaling * B A|| from PEFT's own
+                 functions, computed once per call instead of in every layer at every step
 
 Base rows get nothing added. ``use`` follows the decode loop: a prompt group being read,
 or the rows left when finished ones leave.
@@ -40,9 +42,9 @@ class RowAdapters:
         self.host = host
         self.keys = list(keys)
         self._layers = [module for module in host.modules() if mixable(module)]
-        # Per layer, what its forward adds: (rows, lora_A weight, lora_B weight, scaling, DoRA key or None).
+        # Per layer, what its forward adds: (rows, lora_A weight, lora_B weight, scaling, DoRA scales or None).
         self._work: list[list[tuple]] = [[] for _ in self._layers]
-        self._caching = None
+        self._dora: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self.use(list(range(len(keys))))
 
     def use(self, rows: list[int]) -> None:
@@ -56,15 +58,27 @@ class RowAdapters:
         for index, layer in enumerate(self._layers):  # looked up once here, not per layer per step
             self._work[index] = [
                 (rows, layer.lora_A[key].weight, layer.lora_B[key].weight, layer.scaling[key],
-                 key if key in layer.lora_variant else None)
+                 self._dora_scales(index, layer, key) if key in layer.lora_variant else None)
                 for key, rows in segments if key in layer.lora_A  # an adapter that does not touch this layer adds nothing
             ]
 
-    def __enter__(self) -> "RowAdapters":
-        from peft.helpers import DoraCaching
+    def _dora_scales(self, index: int, layer, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """DoRA's (m, m - 1) for this layer, as PEFT's DoRA forward computes them at every call
+        (the same functions, in the input's dtype), computed once."""
+        if (index, key) not in self._dora:
+            from peft.utils.integrations import dequantize_module_weight
 
-        self._caching = DoraCaching(True)  # eval mode: DoRA's weight norms are computed once, not per step
-        self._caching.__enter__()
+            dora, dtype = layer.lora_magnitude_vector[key], layer.lora_A[key].weight.dtype
+            lora_weight = dora.get_lora_weight(lora_A=layer.lora_A[key], lora_B=layer.lora_B[key], adapter_name=key)
+            lora_weight = lora_weight.to(dtype)
+            weight = dequantize_module_weight(layer.get_base_layer()).to(dtype)
+            norm = dora.get_weight_norm(weight=weight, lora_weight=lora_weight.detach(), scaling=layer.scaling[key],
+                                        adapter_name=key).detach()
+            scale = (dora.weight / norm).view(1, -1)
+            self._dora[(index, key)] = (scale, scale - 1)
+        return self._dora[(index, key)]
+
+    def __enter__(self) -> "RowAdapters":
         for index, layer in enumerate(self._layers):
             layer.forward = self._forward_for(layer, index)  # an instance attribute shadows the class method
         return self
@@ -72,10 +86,6 @@ class RowAdapters:
     def __exit__(self, *exc) -> None:
         for layer in self._layers:
             del layer.forward
-        self._caching.__exit__(*exc)
-        for module in self.host.modules():  # drop the cached norms: the next call may hold other weights
-            if hasattr(module, "_dora_cache"):
-                module._cache_clear()
 
     def _forward_for(self, layer, index: int):
         work = self._work
@@ -88,9 +98,12 @@ class RowAdapters:
                 part = x[rows]
                 if part.dtype != lora_a.dtype:
                     part = part.to(lora_a.dtype)
-                if dora is not None:  # PEFT's own DoRA code on these rows
-                    result[rows] = layer.lora_variant[dora].forward(layer, active_adapter=dora, x=part,
-                                                                     result=result[rows]).to(dtype)
+                if dora is not None:  # PEFT's DoRA arithmetic, in PEFT's order
+                    scale, scale_minus_one = dora
+                    base = result[rows]
+                    unbiased = base if layer.get_base_layer().bias is None else base - layer.get_base_layer().bias
+                    lora = linear(linear(part, lora_a), lora_b)
+                    result[rows] = (base + (scale_minus_one * unbiased + scale * lora * scaling)).to(dtype)
                 else:
                     delta = linear(linear(part, lora_a), lora_b) * scaling
                     result[rows] += delta if delta.dtype == dtype else delta.to(dtype)
