@@ -192,8 +192,7 @@ def generate_texts(
     once set, ends the call at the next token; ``extra`` passes through, e.g.
     ``adapter_names=[...]`` for PEFT's mixed-adapter batch.
     """
-    device = next(model.parameters()).device
-    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    encoded = encode_rows(model, tokenizer, texts)
     if settings.do_sample:
         torch.manual_seed(settings.seed)
     if on_rows is not None:
@@ -205,8 +204,18 @@ def generate_texts(
     with torch.inference_mode():
         output = model.generate(**encoded, **settings.generate_kwargs(tokenizer), **extra)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]  # [rows, new] (left padding: prompts end together)
-    decoded = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_tokens]
-    return GeneratedRows(decoded, _ended(model, tokenizer, new_tokens, settings.max_new_tokens))
+    return GeneratedRows(decode_rows(tokenizer, new_tokens), _ended(model, tokenizer, new_tokens, settings.max_new_tokens))
+
+
+def encode_rows(model, tokenizer, texts: list[str]) -> dict[str, torch.Tensor]:
+    """The prompts as one left-padded batch on the model's device (the chat template is already in ``texts``)."""
+    device = next(model.parameters()).device
+    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+
+
+def decode_rows(tokenizer, rows) -> list[str]:
+    """Each row's new token ids as text, without special tokens (end of text, padding)."""
+    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in rows]
 
 
 def _ended(model, tokenizer, new_tokens: torch.Tensor, max_new_tokens: int) -> list[bool]:

@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from ..generation import GeneratedRows, GenerationSettings, OnRows, RowStream
+from ..generation import GeneratedRows, GenerationSettings, OnRows, RowStream, decode_rows, encode_rows
 
 OnTokens = Callable[[list[int], list[int]], None]  # (rows still running, the token each just wrote)
 UseRows = Callable[[list[int]], None]  # the rows (indices into the batch given) the next forward pass holds
@@ -232,13 +232,11 @@ def decode_texts(
 ) -> GeneratedRows:
     """``decode`` from prompts to texts: left-padded batch in, each row's new text out;
     ``on_rows`` hears every row's text so far (throttled, see ``RowStream``)."""
-    device = next(model.parameters()).device
-    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    encoded = encode_rows(model, tokenizer, texts)
     stream = RowStream(tokenizer, on_rows, len(texts)) if on_rows is not None else None
     with torch.inference_mode():
         result = decode(model, encoded, settings, end_tokens(model, tokenizer), stream.add if stream else None,
                         stop, use_rows)
     if stream is not None:
         stream.end()
-    decoded = [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in result.tokens]
-    return GeneratedRows(decoded, result.complete)
+    return GeneratedRows(decode_rows(tokenizer, result.tokens), result.complete)
