@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import html
 import math
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from .formatting import byte_tick_label, byte_unit, format_bytes, format_ratio, shorten
 from .metrics import VariantDifference
 from .review_stats import Strength
+
+if TYPE_CHECKING:  # analysis.weights pulls torch; the figures need only its plain data
+    from .analysis.weights import WeightEffects
 
 HEIGHT = 380
 FONT_SIZE = 15
@@ -190,6 +195,41 @@ def difference_figure(summary: list[VariantDifference]) -> go.Figure:
     )
 
 
+NO_ANALYSIS = "Analyze a comparison to see what each MB of adapter buys"
+
+
+def effect_figure(storage: dict, analysis: dict | None) -> go.Figure:
+    """Each adapter's bytes on disk (log x) against its mean divergence from the base, and, when
+    the prompts carry references, against its ROUGE-L F1 (second panel): what does each MB buy?
+
+    ``analysis`` is ``Analysis.to_dict()``; adapters it did not score are left out."""
+    title = "Size against effect: bytes on disk vs change from the base"
+    adapters = storage.get("adapters") or {}
+    divergence = (analysis or {}).get("mean_divergence") or {}
+    names = [name for name in adapters if name in divergence]
+    if not names:
+        return _empty(title, NO_ANALYSIS)
+    references = {row["variant"]: row for row in (analysis.get("references") or [])}
+    panels = [("mean KL from base (nats/token)", [divergence[n] for n in names], "%{y:.3f} nats/token")]
+    if references:
+        panels.append(("ROUGE-L F1 vs references (%)", [100 * references[n]["rouge_l"] if n in references else None for n in names],
+                       "%{y:.0f}% ROUGE-L F1"))
+    sizes = [max(adapters[n]["bytes"], 1) for n in names]
+    fig = make_subplots(rows=1, cols=len(panels), horizontal_spacing=0.12)
+    for column, (label, values, value_hover) in enumerate(panels, start=1):
+        fig.add_trace(go.Scatter(
+            x=sizes, y=values, mode="markers+text", text=_axis_names(names), textposition="top center",
+            marker={"size": 14, "color": _ADAPTER_COLOR}, showlegend=False, customdata=[format_bytes(b) for b in sizes],
+            hovertemplate=f"%{{text}}: %{{customdata}} on disk, {value_hover}<extra></extra>",
+        ), row=1, col=column)
+        fig.update_yaxes(title_text=label, rangemode="tozero", row=1, col=column)
+    low, high = math.floor(math.log10(min(sizes))), math.ceil(math.log10(max(sizes)) + 0.01)
+    ticks = list(range(low, high + 1))
+    fig.update_xaxes(type="log", title_text="on disk (log scale)", range=[low - 0.2, high + 0.2],
+                     tickvals=[10**k for k in ticks], ticktext=[byte_tick_label(k) for k in ticks])
+    return _styled(fig, title)
+
+
 NO_JUDGEMENTS = "Collect blind-review judgements to see who beats whom"
 NO_STRENGTHS = "Collect blind-review judgements to see each variant's strength"
 _WIN_SCALE = [[0.0, "#c44e52"], [0.5, "#f7f7f7"], [1.0, "#4c72b0"]]  # red: row loses, white: even, blue: row wins
@@ -250,3 +290,82 @@ def strength_figure(strengths: list[Strength]) -> go.Figure:
         yaxis={"type": "category", "autorange": "reversed", "automargin": True, "tickfont": {"size": _LABEL_SIZE},
                "tickvals": names, "ticktext": _axis_names(names)},
     )
+
+
+NO_WEIGHT_EFFECTS = "Attach an adapter to see what it changed in the weights"
+_OUTSIDE_BLOCKS = "other"  # the weight heatmap's row for modules outside the transformer blocks (embeddings, lm_head)
+_WEIGHT_ROW_PX = 22
+
+
+def weight_heatmap_figure(effects: WeightEffects | None) -> go.Figure:
+    """``analysis.weights.weight_effects`` as a grid: one row per transformer block (layer 0 on top),
+    one column per module in the model's order (q, k, v, o, gate, up, down), colour = ||ΔW||_F.
+
+    Modules the adapter does not touch stay empty, so a q,v-only LoRA shows two coloured
+    columns. Modules outside the blocks (embeddings, lm_head) share a last row; prompt learning
+    is one row of virtual tokens. The hover has the path and every number the table has.
+    """
+    if effects is None or not effects.modules:
+        return _empty("Size of the weight update per layer and module", NO_WEIGHT_EFFECTS)
+    per_token = all(m.module.startswith("token ") and m.layer is None for m in effects.modules)
+    if per_token:
+        title = f"{html.escape(effects.adapter)}: size of each virtual token's vector (L2 norm)"
+    else:
+        title = f"{html.escape(effects.adapter)}: size of the weight update ||ΔW||_F per layer and module"
+    rows = sorted({m.layer for m in effects.modules if m.layer is not None})
+    if any(m.layer is None for m in effects.modules):
+        rows.append(None)
+    columns = _weight_columns(effects)
+    keys = list(columns)
+    z = [[None] * len(keys) for _ in rows]  # [layers, modules]: None = not changed by this adapter
+    hovers = [[""] * len(keys) for _ in rows]
+    for m in effects.modules:
+        row, column = rows.index(m.layer), keys.index(_weight_column(m))
+        z[row][column], hovers[row][column] = m.norm, _weight_hover(m, per_token)
+    row_labels = [("virtual tokens" if per_token else _OUTSIDE_BLOCKS) if r is None else str(r) for r in rows]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(columns.values()), y=row_labels, hovertext=hovers, hoverinfo="text", colorscale="Viridis",
+        xgap=1, ygap=1, hoverongaps=False, colorbar={"title": {"text": "L2 norm" if per_token else "||ΔW||_F"}},
+    ))
+    height = max(HEIGHT, 160 + len(rows) * _WEIGHT_ROW_PX)
+    return _styled(
+        fig, title, height=height,
+        xaxis={"type": "category", "title": "virtual token" if per_token else "module", "automargin": True},
+        yaxis={"type": "category", "title": "" if per_token else "layer (block)", "autorange": "reversed",
+               "automargin": True},
+    )
+
+
+def _weight_column(effect) -> str:
+    """The module's path inside its block ("self_attn.q_proj"), or its whole path outside blocks:
+    two modules of one block never share a column, even when their short names match (MoE experts)."""
+    if effect.layer is None:
+        return effect.path
+    marker = f".{effect.layer}."
+    return effect.path.split(marker, 1)[1] if marker in effect.path else effect.module
+
+
+def _weight_columns(effects: WeightEffects) -> dict[str, str]:
+    """{column key: axis label} in the model's order, block modules first (as a block orders them),
+    then the rest. Labels are the short names ("q_proj", "token 0"), the key where two would share one."""
+    ordered = [m for m in effects.modules if m.layer is not None] + [m for m in effects.modules if m.layer is None]
+    short: dict[str, str] = {}
+    for m in ordered:
+        short.setdefault(_weight_column(m), m.module)
+    names = list(short.values())
+    return {key: html.escape(name if names.count(name) == 1 else key) for key, name in short.items()}
+
+
+def _weight_hover(effect, per_token: bool) -> str:
+    lines = [html.escape(effect.path), f"{'L2 norm' if per_token else '||ΔW||_F'}: {effect.norm:.4g}"]
+    if effect.relative is not None:
+        lines.append(f"{effect.relative:.3g}x a typical token's norm" if per_token
+                     else f"relative to ||W||_F: {effect.relative:.3g}")
+    if effect.rank is not None or effect.effective_rank is not None:
+        lines.append(" · ".join(part for part in (
+            f"rank {effect.rank}" if effect.rank is not None else "",
+            f"effective rank {effect.effective_rank:.2f}" if effect.effective_rank is not None else "",
+        ) if part))
+    if effect.magnitude_change is not None:
+        lines.append(f"DoRA magnitude change: {effect.magnitude_change:.3g}")
+    return "<br>".join(lines)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from . import demo
 from .config import DEVICES, DTYPES, Settings
+from .cli_analysis import print_analysis
 from .cli_store import add_store_commands, open_database, protect_ids
 from .errors import AdaptersUIError, PromptError
 from .formatting import format_bytes
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--batch-size", type=int, help="most rows in one decode loop (default 256; fewer when memory is short)")
     compare.add_argument("--no-chat-template", action="store_true", help="send prompts as raw text")
     compare.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
+    compare.add_argument("--analyze", action="store_true", help="after the outputs: token divergence from the base "
+                         "and, when the prompts carry references, reference scores (printed, and in --json)")
     compare.add_argument("--save", action="store_true", help="save the finished comparison: prints its id, permalink and owner key")
     database_flag(compare)
     compare.set_defaults(handler=run_compare)
@@ -88,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     base_flags(inspect)
     inspect.add_argument("path", type=Path, help="adapter folder")
     inspect.add_argument("--name", help="name to check it under (default: folder name)")
+    inspect.add_argument("--weights", action="store_true",
+                         help="also print what it changes in the weights: ||ΔW|| per layer and module (per virtual token for prompt learning)")
     inspect.set_defaults(handler=run_inspect)
 
     add_store_commands(commands, database_flag)
@@ -162,7 +167,11 @@ def run_compare(args, settings: Settings) -> int:
             raise
         storage = session.storage()
         print_comparison(session, comparison, storage)
-        data = report_data(session.base.info(), session.adapters(), storage.to_dict(), comparison)
+        analysis = session.analyze(comparison) if args.analyze else None
+        if analysis is not None:
+            print_analysis(analysis, comparison.generate_s)
+        data = report_data(session.base.info(), session.adapters(), storage.to_dict(), comparison,
+                           analysis.to_dict() if analysis else None)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(to_json(data), encoding="utf-8")
@@ -297,4 +306,24 @@ def run_inspect(args, settings: Settings) -> int:
     print(f"OK: {args.path} attaches to {session.base.source.name} ({time.perf_counter() - started:.1f} s)")
     for key, value in rows:
         print(f"  {key:<13} {value}")
+    if args.weights:
+        from .analysis.weights import weight_effects
+
+        print_weight_effects(weight_effects(session.registry.spec(info.name), session.base.model))
     return 0
+
+
+def print_weight_effects(effects) -> None:
+    """The quantity line, then one aligned row per module (blank where a number does not apply)."""
+    from .cli_store import print_table
+
+    def number(value, spec: str) -> str:
+        return "" if value is None else format(value, spec)
+
+    print(f"\nweights: {effects.quantity}")
+    print_table(
+        ["layer", "module", "norm", "relative", "rank", "effective rank", "magnitude change"],
+        [[number(m.layer, "d"), m.module, number(m.norm, ".4g"), number(m.relative, ".3g"), number(m.rank, "d"),
+          number(m.effective_rank, ".2f"), number(m.magnitude_change, ".3g")] for m in effects.modules],
+        indent="  ",
+    )

@@ -7,7 +7,6 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +93,7 @@ class AdapterRegistry:
         self.settings = settings
         self.base_name = base_name
         self._info: dict[str, AdapterInfo] = {}
+        self._specs: dict[str, AdapterSpec] = {}  # what each attached adapter is (config, tensors), for analyses
         self._changing = threading.Lock()
         self.version = 0  # bumped by every attach and detach, so a page can tell its lists are stale
 
@@ -120,6 +120,7 @@ class AdapterRegistry:
                     raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}") from exc
             info = describe(spec, self.base_name)
             self._info = {**self._info, spec.name: info}
+            self._specs = {**self._specs, spec.name: spec}
             self.version += 1
             return info
 
@@ -132,6 +133,7 @@ class AdapterRegistry:
             with self.turns.turn():
                 on_model_thread(self.backend.detach, name)
             self._info = {k: v for k, v in self._info.items() if k != name}
+            self._specs = {k: v for k, v in self._specs.items() if k != name}
             self.version += 1
 
     def list(self) -> list[AdapterInfo]:
@@ -139,6 +141,12 @@ class AdapterRegistry:
 
     def get(self, name: str) -> AdapterInfo:
         return self._info[name]
+
+    def spec(self, name: str) -> AdapterSpec:
+        """The attached adapter's config and tensors (CPU), e.g. for ``analysis.weights``."""
+        if name not in self._specs:
+            raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._specs) or 'none'}.")
+        return self._specs[name]
 
     @property
     def names(self) -> list[str]:

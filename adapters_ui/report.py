@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from .base_model import BaseInfo, short_model_name
-from .charts import difference_figure, scaling_figure, storage_figure
+from .analysis_views import ANALYSIS_CSS, divergence_table_html, heat_html, leaderboard_table_html
+from .charts import difference_figure, effect_figure, scaling_figure, storage_figure
 from .formatting import format_bytes, format_times
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 from .metrics import difference_summary, finished_outputs
@@ -70,6 +71,7 @@ class ReportData:
     timing: dict[str, float]  # {"load_s": ..., "generate_s": ..., "waited_s": ...}
     status: str = "finished"  # stopped: outputs so far (cut-off ones listed per result); failed: see error
     error: str | None = None
+    analysis: dict | None = None  # Analysis.to_dict() when the comparison was analyzed; the JSON's last key
 
 
 def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
@@ -101,8 +103,10 @@ def made_for_base(info: AdapterInfo) -> str:
     return "yes" if info.base_match else f"no: made for {short_model_name(info.base_model)}"
 
 
-def report_data(base: BaseInfo, adapters: Sequence[AdapterInfo], storage: dict, comparison: ComparisonResult) -> ReportData:
-    """One comparison with the base and adapters it ran on; ``storage`` is ``StorageReport.to_dict()``."""
+def report_data(base: BaseInfo, adapters: Sequence[AdapterInfo], storage: dict, comparison: ComparisonResult,
+                analysis: dict | None = None) -> ReportData:
+    """One comparison with the base and adapters it ran on; ``storage`` is ``StorageReport.to_dict()``,
+    ``analysis`` its ``Analysis.to_dict()`` when it was analyzed."""
     full = storage["full_model_bytes"]
     return ReportData(
         base_model=base.name,
@@ -119,6 +123,7 @@ def report_data(base: BaseInfo, adapters: Sequence[AdapterInfo], storage: dict, 
                 "waited_s": round(comparison.waited_s, 3)},
         status=comparison.status,
         error=comparison.error,
+        analysis=analysis,
     )
 
 
@@ -134,9 +139,12 @@ def to_csv(data: ReportData) -> str:
 
 
 def to_document(data: ReportData) -> dict:
-    """The JSON document: every field of ``data``, plus the per-adapter difference summary after ``results``."""
+    """The JSON document: every field of ``data``, plus the per-adapter difference summary after ``results``;
+    ``analysis`` only when the comparison was analyzed."""
     document = {}
     for key, value in asdict(data).items():
+        if key == "analysis" and value is None:
+            continue
         document[key] = value
         if key == "results":
             document["differences"] = [asdict(d) for d in difference_summary(data.results)]
@@ -216,13 +224,31 @@ def to_html(data: ReportData) -> str:
         "<h2>How outputs differ from the base</h2>", _summary_table(data),
         "<h2>Outputs</h2>", grid_html(data.results, data.variants, pending_text=NOT_RUN) or '<p class="ag-note">No prompts.</p>',
         "<h2>Word differences, prompt by prompt</h2>", *(diff_panel_html(r, pending_text=NOT_RUN) for r in data.results),
+        *_analysis_sections(data),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}{VIEW_CSS}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}{VIEW_CSS}{ANALYSIS_CSS}</style></head>"
         f"<body>{''.join(sections)}</body></html>\n"
     )
+
+
+def _analysis_sections(data: ReportData) -> list[str]:
+    """Divergence table, size-against-effect chart, reference leaderboard and each variant's heat view."""
+    analysis = data.analysis
+    if not analysis:
+        return []
+    config = {"displaylogo": False, "responsive": True}
+    chart = effect_figure(data.storage, analysis).to_html(full_html=False, include_plotlyjs=False,
+                                                          include_mathjax=False, config=config)
+    prompts = [r["prompt"] for r in data.results]
+    heat = [f"<h3>{html.escape(v)}</h3>" + heat_html(v, prompts, analysis["tokens"][v])
+            for v in data.variants if v in analysis["tokens"]]
+    return ["<h2>Where each variant departs from the base, token by token</h2>",
+            divergence_table_html(analysis["summaries"]), chart,
+            "<h2>Reference scores</h2>", leaderboard_table_html(analysis.get("references")),
+            "<h2>Token heat views</h2>", *heat]
 
 
 def write_exports(data: ReportData, folder: Path) -> dict[str, Path]:

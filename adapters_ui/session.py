@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import demo as demo_set
+from .analysis.analyze import Analysis, analyze
+from .analysis.weights import WeightEffects, weight_effects
 from .backends.inprocess import InProcessBackend
 from .backends.protocol import BASE, Backend
 from .base_model import LoadedBase, load_base
@@ -151,6 +153,29 @@ class Session:
 
     def complete(self, text: str, variant: str = BASE, settings: GenerationSettings | None = None) -> str:
         return self.start_completion(text, variant, settings).result().outputs(variant)[0]
+
+    # ---- analysis -----------------------------------------------------------------
+    def analyze(self, comparison: Comparison, stop: threading.Event | None = None) -> Analysis:
+        """Token divergence from the base and reference scores of a finished comparison (after its
+        outputs, never while they stream): one model turn per group of prompts, so other visitors interleave."""
+        gone = [v for v in comparison.variants if v not in self.variants]
+        if gone:
+            raise UnknownVariantError(f"Adapter {gone[0]!r} was detached after this comparison ran: "
+                                      "attach it again, or run a new comparison, to analyze it.")
+        texts = [format_prompt(self.base.tokenizer, r.prompt, comparison.settings.use_chat_template)
+                 for r in comparison.results]
+
+        def read(texts: list[str], outputs: dict, references: list):
+            with self.turns.turn(cancel=stop):
+                return on_model_thread(self.backend.read_back, texts, outputs, references)
+
+        return analyze(comparison, texts, read)
+
+    def weight_effects(self, name: str) -> WeightEffects:
+        """What adapter ``name`` changed in the weights, per layer and module (read from its factors)."""
+        spec = self.registry.spec(name)
+        with self.turns.turn():
+            return on_model_thread(weight_effects, spec, self.base.model)
 
     def _start_one(self, shown: str, text: str, variant: str, settings, owner: str) -> CompareRun:
         self.check_variants([variant])

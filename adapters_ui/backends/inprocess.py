@@ -31,6 +31,7 @@ import threading
 
 import torch
 
+from ..analysis.divergence import ReadBack, TokenScores, scores_from_stats, token_pieces, token_stats
 from ..base_model import LoadedBase
 from ..errors import (
     AdapterWeightsError,
@@ -44,6 +45,7 @@ from ..validation import AdapterSpec, check_targets
 from .decode import decode_texts, supports
 from .protocol import BASE, BATCH, MIXED, SINGLE, Batch, OnRows, Plan
 from .row_adapters import BASE_ROW, RowAdapters, mixable
+from .teacher_forcing import PromptReader
 
 BATCHABLE_TYPES = {"LORA", "IA3", "LOHA", "LOKR"}
 INIT_FLAGS = ("init_lora_weights", "init_weights", "init_ia3_weights")
@@ -247,6 +249,87 @@ class InProcessBackend:
             return decode_texts(self.model, self.tokenizer, texts, settings, on_rows, stop)
         return generate_texts(self._host or self.model, self.tokenizer, texts, settings, on_rows, stop)
 
+    # ---- reading outputs back (teacher forcing) ---------------------------------------
+    def read_back(self, texts: list[str], outputs: dict[str, list[str | None]],
+                  references: list[str | None]) -> ReadBack:
+        """Read each variant's outputs after their rendered prompts through that variant and through
+        the base, and every reference through the base and every variant (see ``ReadBack``).
+
+        Each model reads the prompts once (``PromptReader``); the base reads the outputs of as many
+        variants at a time as memory holds their logits, then each of those variants reads its own.
+        Prompt-learning adapters read whole texts one row at a time, as they generate."""
+        with self._lock:
+            unknown = [v for v in outputs if v != BASE and v not in self._specs]
+            if unknown:
+                raise UnknownVariantError(f"Unknown variant {unknown[0]!r}: choose from {', '.join([BASE, *self._specs])}.")
+            prompts = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+            written = {v: self._token_ids(t) for v, t in outputs.items()}
+            wanted = self._token_ids(references)
+            longest = max((len(t) for ids in [*written.values(), wanted] for t in ids if t), default=1)
+            rows = self._read_rows(longest)
+            tokens: dict[str, list[TokenScores | None]] = {}
+            logprobs: dict[str, list[list[float] | None]] = {}
+            with torch.no_grad():
+                base = self._prompt_reader(BASE, prompts, rows)
+                names = list(written)
+                group = max(1, rows // len(prompts) - 1)  # variants whose base logits are held at once
+                for start in range(0, max(len(names), 1), group):
+                    chunk = names[start : start + group]
+                    by_base = base.read([written[v] for v in chunk] + ([wanted] if start == 0 else []))
+                    if start == 0:
+                        logprobs[BASE] = _target_logprobs(by_base.pop(), wanted)
+                    for variant, base_logits in zip(chunk, by_base):
+                        own = base if variant == BASE else self._prompt_reader(variant, prompts, rows)
+                        mine, on_references = own.read([written[variant], wanted])
+                        tokens[variant] = [None if t is None else self._token_scores(m, b, t)
+                                           for m, b, t in zip(mine, base_logits, written[variant])]
+                        logprobs[variant] = _target_logprobs(on_references, wanted)
+            return ReadBack(tokens, logprobs)
+
+    def _token_ids(self, texts: list[str | None]) -> list[list[int] | None]:
+        return [None if t is None else self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+    def _token_scores(self, own: torch.Tensor, base: torch.Tensor, target: list[int]) -> TokenScores:
+        stats = token_stats(own, base, torch.tensor(target, device=own.device))
+        tops = [self.tokenizer.decode([t]) for t in stats["base_top"].tolist()]
+        return scores_from_stats(stats, target, token_pieces(self.tokenizer, target), tops)
+
+    def _prompt_reader(self, variant: str, prompts: list[list[int]], rows: int):
+        """``variant``'s reader of these prompts: a ``PromptReader``, or for prompt learning, whole texts one by one."""
+        if variant != BASE and self.route(variant) == SINGLE:
+            return _WholeTexts(lambda p, c: self._read_whole(variant, p, c), prompts)
+        return PromptReader(lambda: self._reading_as(variant), self.model.config, prompts, self._pad,
+                            self.base.device, rows)
+
+    def _read_rows(self, longest: int) -> int:
+        """Rows per teacher-forced pass: their logits [rows, tokens, vocab] in fp32, three copies
+        (logits, a held base set, log-softmax work), within a quarter of the free memory."""
+        per_row = 3 * 4 * longest * getattr(self.model.config, "vocab_size", 1)
+        return max(1, min(256, _free_memory(self.base.device) // 4 // per_row))
+
+    def _read_whole(self, variant: str, prompt: list[int], continuation: list[int]) -> torch.Tensor:
+        """Prompt learning: one unpadded text through the PeftModel, which puts its virtual tokens in front."""
+        with self._reading_as(variant):
+            ids = torch.tensor([prompt + continuation], device=self.base.device)
+            logits = self._host(input_ids=ids).logits[0]
+        return logits[len(logits) - len(continuation) - 1 : len(logits) - 1]
+
+    @contextlib.contextmanager
+    def _reading_as(self, variant: str):
+        """The model as ``variant``: its family mounted and it active, or for the base, adapters off."""
+        if variant == BASE:
+            plain = self._host is None or self._is_prompt_learning_host()  # prompt learning never changes self.model
+            with contextlib.nullcontext() if plain else self._host.disable_adapter():
+                yield self.model
+            return
+        self._mount(family_of(self._specs[variant].config))
+        self._host.set_adapter(self._keys[variant])
+        yield self.model
+
+    @property
+    def _pad(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
     # ---- mounting -------------------------------------------------------------------
     def _mount(self, family: str) -> None:
         if self._family == family:
@@ -352,3 +435,19 @@ def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None
             f"Adapter {spec.name!r} lacks {len(missing)} tensor(s) its config needs (e.g. {missing[0]}): "
             "the weights file is incomplete; re-save the adapter."
         )
+
+
+def _target_logprobs(logits: list[torch.Tensor | None], targets: list[list[int] | None]) -> list[list[float] | None]:
+    """log p of each target token from the logits that predicted it (None where there is no target)."""
+    return [None if t is None else torch.log_softmax(l.float(), -1).gather(-1, torch.tensor(t, device=l.device)[:, None])[:, 0].tolist()
+            for l, t in zip(logits, targets)]
+
+
+class _WholeTexts:
+    """``PromptReader.read`` for prompt learning: each text whole, alone (its virtual tokens move with padding)."""
+
+    def __init__(self, read_one, prompts: list[list[int]]):
+        self.read_one, self.prompts = read_one, prompts
+
+    def read(self, sets):
+        return [[None if c is None else self.read_one(p, c) for p, c in zip(self.prompts, s)] for s in sets]

@@ -8,6 +8,7 @@ comparison into batches, then runs the batches one model turn at a time
     plan = backend.plan(["base", "pirate"], rendered_prompts, settings)
     for batch in plan.batches:                 # each batch is one model turn
         texts = backend.generate(batch, rendered_prompts, settings, on_rows=print, stop=event)
+    read = backend.read_back(rendered_prompts, {"pirate": outputs}, references)  # per token: KL from the base, ...
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from ..analysis.divergence import ReadBack
 from ..generation import GeneratedRows, GenerationSettings
 from ..validation import AdapterSpec
 
@@ -82,3 +84,10 @@ class Backend(Protocol):
         """Generate one batch from ``texts`` (the rendered prompts, by prompt index). ``on_rows``
         hears each row's text so far after every token; once ``stop`` is set the call returns
         at the next token with what was written."""
+
+    def read_back(self, texts: list[str], outputs: dict[str, list[str | None]],
+                  references: list[str | None]) -> ReadBack:
+        """Teacher-force each variant's outputs (by prompt; None: none) after their prompts (``texts``,
+        rendered) through that variant and the base: per token log-probabilities, KL and top-1
+        choices; and each reference (None: none) through every variant, for its perplexity.
+        Batched forward passes on each variant's correct route; never token by token."""
