@@ -203,7 +203,7 @@ def effect_figure(storage: dict, analysis: dict | None) -> go.Figure:
     the prompts carry references, against its ROUGE-L F1 (second panel): what does each MB buy?
 
     ``analysis`` is ``Analysis.to_dict()``; adapters it did not score are left out."""
-    title = "Size against effect: bytes on disk vs change from the base"
+    title = "What each MB buys: size vs change from base"
     adapters = storage.get("adapters") or {}
     divergence = (analysis or {}).get("mean_divergence") or {}
     names = [name for name in adapters if name in divergence]
@@ -222,7 +222,8 @@ def effect_figure(storage: dict, analysis: dict | None) -> go.Figure:
             marker={"size": 14, "color": _ADAPTER_COLOR}, showlegend=False, customdata=[format_bytes(b) for b in sizes],
             hovertemplate=f"%{{text}}: %{{customdata}} on disk, {value_hover}<extra></extra>",
         ), row=1, col=column)
-        fig.update_yaxes(title_text=label, rangemode="tozero", row=1, col=column)
+        top = max((v for v in values if v is not None), default=0) or 1
+        fig.update_yaxes(title_text=label, range=[0, 1.2 * top], row=1, col=column)  # room for the names above
     low, high = math.floor(math.log10(min(sizes))), math.ceil(math.log10(max(sizes)) + 0.01)
     ticks = list(range(low, high + 1))
     fig.update_xaxes(type="log", title_text="on disk (log scale)", range=[low - 0.2, high + 0.2],

@@ -26,7 +26,7 @@ from .analysis_views import ANALYSIS_CSS, divergence_table_html, heat_html, lead
 from .charts import difference_figure, effect_figure, scaling_figure, storage_figure
 from .formatting import format_bytes, format_times
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
-from .metrics import difference_summary, finished_outputs
+from .metrics import BASE, difference_summary, finished_outputs
 from .storage import size_ratio
 
 if TYPE_CHECKING:  # only for annotations: building a report never needs a model
@@ -244,7 +244,7 @@ def _analysis_sections(data: ReportData) -> list[str]:
                                                           include_mathjax=False, config=config)
     prompts = [r["prompt"] for r in data.results]
     heat = [f"<h3>{html.escape(v)}</h3>" + heat_html(v, prompts, analysis["tokens"][v])
-            for v in data.variants if v in analysis["tokens"]]
+            for v in data.variants if v != BASE and v in analysis["tokens"]]  # the base is not read back
     return ["<h2>Where each variant departs from the base, token by token</h2>",
             divergence_table_html(analysis["summaries"]), chart,
             "<h2>Reference scores</h2>", leaderboard_table_html(analysis.get("references")),

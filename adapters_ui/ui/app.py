@@ -16,9 +16,11 @@ import gradio as gr
 from .. import charts
 from .. import demo as demo_set
 from ..config import Settings
+from ..analysis_views import ANALYSIS_CSS
 from ..html_views import VIEW_CSS
 from ..store import DatabaseHolder
 from . import handlers as h
+from .analysis import HEAT_HINT, AnalysisHandlers
 from .saved import SavedHandlers, browser_secret
 
 APP_CSS = """
@@ -87,6 +89,7 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
     c.only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
     c.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
     c.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
+    build_analysis_box(c)
     with gr.Row():
         c.storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
         c.difference_plot = gr.Plot(charts.difference_figure([]), label="Output differences", show_label=False, elem_id="difference-chart")
@@ -103,6 +106,25 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
             c.save = gr.Button("Save comparison", elem_id="save-comparison")
             c.save_notice = gr.Markdown(elem_id="save-notice")
     return c
+
+
+def build_analysis_box(c: SimpleNamespace) -> None:
+    """Explain a finished comparison: where each adapter departs from the base, reference scores, size vs effect."""
+    with gr.Accordion("Explain the differences: token by token, against references, per MB", open=True,
+                      elem_id="analysis-box"):
+        gr.Markdown("Reads every adapter output back through the adapter and through the base (after the outputs, "
+                    "never while they stream): how far each token's distribution moved (KL), whether the base would "
+                    "have picked another token, and, when the prompts carry reference answers, how close each "
+                    "variant comes (exact, contains, ROUGE-L, perplexity of the reference).")
+        with gr.Row(equal_height=True):
+            c.analyze = gr.Button("Analyze outputs", variant="secondary", elem_id="analyze", scale=1)
+            c.analysis_notice = gr.Markdown(elem_id="analysis-notice")
+        c.analysis_tables = gr.HTML("", css_template=VIEW_CSS + ANALYSIS_CSS, elem_id="analysis-tables")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                c.heat_variant = gr.Radio([], label="Heat view of", elem_id="heat-variant")
+                c.heat = gr.HTML(HEAT_HINT, css_template=ANALYSIS_CSS, elem_id="heat")
+            c.effect_plot = gr.Plot(charts.effect_figure({}, None), show_label=False, elem_id="effect-chart", scale=2)
 
 
 def build_saved_tab() -> SimpleNamespace:
@@ -163,6 +185,12 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
     with gr.Row():
         a.detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
         a.detach_btn = gr.Button("Detach", variant="stop", scale=1)
+    gr.Markdown("### What each adapter changed in the weights\nThe size of its update to each layer's weights "
+                "(for LoRA ||ΔW|| from its small factors, never the full matrix), per layer and module.")
+    with gr.Row(equal_height=True):
+        a.weights_name = gr.Dropdown([], label="Adapter", elem_id="weights-adapter", scale=1)
+        a.weights_note = gr.Markdown(elem_id="weights-note")
+    a.weights_plot = gr.Plot(charts.weight_heatmap_figure(None), show_label=False, elem_id="weights-chart")
     return a
 
 
@@ -213,6 +241,17 @@ def wire_compare(ui: h.Handlers, header, c, view, references, model_work: dict) 
     c.stop.click(ui.stop_compare, outputs=c.notice, **STOPS)
     c.grid.click(ui.select_row, [view, c.only_differ], [c.grid, c.diff, view], **UI_ONLY)
     c.only_differ.change(ui.filter_rows, [view, c.only_differ], c.grid, **UI_ONLY)
+
+
+def wire_analysis(ui: AnalysisHandlers, c, a, view, model_work: dict) -> None:
+    c.run.click(ui.cleared, outputs=[c.analysis_notice, c.analysis_tables, c.heat_variant, c.heat, c.effect_plot], **UI_ONLY)
+    c.analyze.click(lambda: "**Analyzing…** reading the outputs back through each variant and the base",
+                    outputs=c.analysis_notice, **UI_ONLY
+                    ).then(ui.analyze, view, [c.analysis_notice, c.analysis_tables, c.heat_variant, c.heat, c.effect_plot,
+                                              c.csv, c.json, c.html, view], **model_work)
+    c.heat_variant.change(ui.heat, [view, c.heat_variant], c.heat, **UI_ONLY)
+    a.table.change(ui.weight_choices, a.weights_name, a.weights_name, **UI_ONLY)
+    a.weights_name.change(ui.weight_view, a.weights_name, [a.weights_plot, a.weights_note], **model_work)
 
 
 def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
@@ -268,6 +307,7 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
                 s = build_saved_tab()
         wire_adapters(demo, ui, header, c, a, p, versions)
         wire_compare(ui, header, c, view, references, model_work)
+        wire_analysis(AnalysisHandlers(ui.holder), c, a, view, model_work)
         wire_playground(ui, p, model_work)
         wire_saved(demo, saved, tabs, c, s, view, saved_view, owned)
         saved_tab.select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)

@@ -67,6 +67,8 @@ class CompareView:
     report: ReportData | None = None  # a finished run's export data, ready to save
     report_adapters: list = field(default_factory=list)  # the AdapterInfo of that moment (sizes, hashes)
     saved_id: str | None = None  # set when the view shows a saved comparison
+    comparison: Comparison | None = None  # the run that ended, for Analyze
+    analysis: dict | None = None  # its Analysis.to_dict(), once analyzed
 
     @classmethod
     def waiting_for(cls, run: CompareRun) -> "CompareView":
@@ -291,6 +293,7 @@ class Handlers:
         files = write_exports(data, export_folder())
         if comparison.complete:
             view.report, view.report_adapters = data, adapters
+        view.comparison = comparison
         view.exports = {kind: str(path) for kind, path in files.items()}
         downloads = [gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")]
         return (ended_notice(comparison, differences), view.grid(only_differ), view.diff(), view,

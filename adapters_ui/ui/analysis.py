@@ -1,0 +1,97 @@
+"""Event handlers of the analysis: explain a finished comparison, and show what an adapter changed in the weights.
+
+Analysis runs on demand, after the outputs (Analyze), never while they stream. It takes the
+model in turns like a comparison, so other visitors' runs interleave. Its result lives in the
+visitor's ``CompareView`` (with the comparison it explains), and the downloads are written
+again with the ``analysis`` object and the report's analysis sections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gradio as gr
+
+from .. import charts
+from ..analysis_views import divergence_table_html, heat_html, leaderboard_table_html
+from ..backends.protocol import BASE
+from ..errors import AdaptersUIError
+from ..report import report_data, write_exports
+from ..session import SessionHolder
+from .handlers import CompareView, export_folder, ok, problem
+
+NOTHING_YET = "Nothing to analyze yet: press **Compare**, and once the outputs are in, press **Analyze outputs**."
+HEAT_HINT = "<p class='ag-note'><i>Press Analyze outputs to see each adapter's tokens shaded by how far it departs from the base.</i></p>"
+
+
+class AnalysisHandlers:
+    """The Analyze button, the heat view's variant picker and the weights view, on one shared ``SessionHolder``."""
+
+    def __init__(self, holder: SessionHolder):
+        self.holder = holder
+
+    @staticmethod
+    def cleared() -> tuple:
+        """A new comparison started: the old analysis no longer explains what is on screen."""
+        return "", "", gr.update(choices=[], value=None), HEAT_HINT, charts.effect_figure({}, None)
+
+    def analyze(self, view: CompareView | None) -> tuple:
+        """(notice, tables, heat variant picker, heat view, effect chart, csv, json, html, view)."""
+        keep = (gr.skip(),) * 7
+        if view is None or view.comparison is None:
+            return (problem(NOTHING_YET), *keep, view)
+        comparison = view.comparison
+        session = self.holder.get()
+        try:
+            analysis = session.analyze(comparison)
+        except AdaptersUIError as exc:
+            return (problem(exc), *keep, view)
+        document = view.analysis = analysis.to_dict()
+        storage = session.storage().to_dict()
+        data = (dataclasses.replace(view.report, analysis=document) if view.report is not None
+                else report_data(session.base.info(), session.adapters(), storage, comparison, document))
+        files = write_exports(data, export_folder())
+        view.exports = {kind: str(path) for kind, path in files.items()}
+        adapters = [v for v in comparison.variants if v != BASE]
+        first = adapters[0] if adapters else None
+        notice = ok(f"read {len(comparison.results)} prompt(s) x {len(comparison.variants)} variant(s) back in "
+                    f"{analysis.analyze_s:.1f} s (generating them took {comparison.generate_s:.1f} s). "
+                    "Hover a shaded token for both probabilities; the downloads now include the analysis.")
+        return (notice, self.tables(document), gr.update(choices=adapters, value=first), self.heat(view, first),
+                charts.effect_figure(storage, document),
+                *[gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")], view)
+
+    @staticmethod
+    def tables(document: dict) -> str:
+        return ("<h3>Where each adapter departs from the base</h3>" + divergence_table_html(document["summaries"])
+                + "<h3>Reference scores</h3>" + leaderboard_table_html(document.get("references")))
+
+    @staticmethod
+    def heat(view: CompareView | None, variant: str | None) -> str:
+        """One adapter's outputs as heat lines (the analysis on screen must be of the comparison on screen)."""
+        if view is None or view.analysis is None or variant in (None, BASE) or variant not in view.analysis["tokens"]:
+            return HEAT_HINT
+        prompts = [record["prompt"] for record in view.records]
+        return heat_html(variant, prompts, view.analysis["tokens"][variant])
+
+    # ---- Adapters tab: the weights view --------------------------------------------------------
+    def weight_choices(self, current: str | None):
+        """The attached adapters for the weights picker, keeping the visitor's pick while it is attached."""
+        session = self.holder.loaded
+        names = list(session.registry.names) if session is not None else []
+        return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+
+    def weight_view(self, name: str | None) -> tuple:
+        """(heatmap, note) of what adapter ``name`` changed in the weights, per layer and module."""
+        if not name:
+            return charts.weight_heatmap_figure(None), ""
+        session = self.holder.get()
+        try:
+            effects = session.weight_effects(name)
+            method = session.registry.get(name).method
+        except (AdaptersUIError, KeyError) as exc:  # KeyError: detached by another visitor meanwhile
+            message = exc if isinstance(exc, AdaptersUIError) else f"{name!r} is no longer attached: pick another adapter."
+            return charts.weight_heatmap_figure(None), problem(message)
+        largest = max(effects.modules, key=lambda m: m.norm, default=None)
+        where = f" Largest: **{largest.path}** ({largest.norm:.3g})." if largest else ""
+        return charts.weight_heatmap_figure(effects), f"**{name}** ({method}): {effects.quantity}.{where}"
