@@ -31,7 +31,7 @@ from adapters_ui.config import Settings  # noqa: E402 (after the sys.path line)
 from adapters_ui.ui.server import create_server  # noqa: E402
 
 SHOTS = ("compare_running", "compare", "diff", "adapters", "playground", "stopped", "storage_16", "report",
-         "saved", "review", "review_results")
+         "saved", "review", "review_results", "analysis", "leaderboard", "weights")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
@@ -122,6 +122,8 @@ def main() -> None:
                         wait_text(page, "#play-notice", f"{variant} answered")
                     shot(page, "playground", full_page=True)
 
+                if wanted & {"analysis", "leaderboard", "weights"}:
+                    analysis_shots(page, shot)
                 if "stopped" in wanted:
                     stopped_run(page, args.out)
                 if "storage_16" in wanted:
@@ -225,6 +227,46 @@ def saved_and_reviewed(page, browser, url: str, shot) -> None:
         owner.wait_for_selector(f"{plot} .js-plotly-plot .main-svg")
     owner.wait_for_timeout(1000)
     shot(owner, "review_results", full_page=True)
+
+
+def analysis_shots(page, shot) -> None:
+    """Analyze the demo comparison on screen (heat view, hover on a token), then the "styles" set
+    with its references (the leaderboard), then the weight heatmap of json_answer."""
+    page.get_by_role("tab", name="Compare").click()
+    started = time.perf_counter()
+    page.click("#analyze")
+    wait_text(page, "#analysis-notice", "Done:")
+    print(f"analyze in the browser: {time.perf_counter() - started:.1f} s; {page.inner_text('#analysis-notice')}")
+    page.locator("#heat-variant").get_by_label("pirate", exact=True).check()
+    page.wait_for_timeout(1000)
+    page.locator("#analysis-box").scroll_into_view_if_needed()
+    page.locator("#heat .tok").nth(6).hover()
+    page.wait_for_timeout(500)
+    shot(page.locator("#analysis-box"), "analysis")
+
+    page.locator("#prompts").scroll_into_view_if_needed()
+    page.get_by_label("Preset prompt set").click()
+    page.get_by_role("option", name="styles").click()
+    wait_text(page, "#compare-notice", "12 with a reference answer")
+    page.click("#run")
+    wait_text(page, "#compare-notice", "Done: 12 prompts")  # not the demo run's "Done:" still on screen
+    page.click("#analyze")
+    wait_text(page, "#analysis-notice", "read 12 prompt(s)")
+    print(f"styles set: {page.inner_text('#analysis-notice')}")
+    page.locator("#analysis-tables").scroll_into_view_if_needed()
+    shot(page.locator("#analysis-tables"), "leaderboard")
+
+    page.get_by_role("tab", name="Adapters").click()
+    page.locator("#weights-adapter input").click()
+    page.get_by_role("option", name="json_answer").click()
+    wait_text(page, "#weights-note", "json_answer (LoRA)")
+    page.wait_for_selector("#weights-chart .js-plotly-plot .main-svg")
+    page.wait_for_timeout(1000)
+    shot(page.locator("#weights-chart"), "weights")
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_label("Preset prompt set").click()
+    page.get_by_role("option", name="demo").click()  # the next shots start from the demo prompts again
+    wait_text(page, "#compare-notice", "Loaded 8 prompts")
 
 
 def stopped_run(page, out: Path) -> None:

@@ -21,7 +21,7 @@ from .references import ReferenceScores, leaderboard_rows, score_references
 
 # read(rendered prompts, {variant: output per prompt or None}, reference per prompt or None) -> ReadBack
 Read = Callable[[list[str], dict[str, list[str | None]], list[str | None]], ReadBack]
-PROMPTS_PER_TURN = 8  # prompts read back in one model turn: other visitors wait at most this long
+PROMPTS_PER_TURN = 16  # prompts read back in one model turn: other visitors wait at most this long
 
 
 @dataclass(frozen=True)

@@ -269,18 +269,16 @@ class InProcessBackend:
             rows = self._read_rows(longest)
             tokens: dict[str, list[TokenScores | None]] = {}
             logprobs: dict[str, list[list[float] | None]] = {}
+            names = list(written)
+            group = max(1, rows // len(prompts) - 1)  # variants whose base logits are held at once
             with torch.no_grad():
-                base = self._prompt_reader(BASE, prompts, rows)
-                names = list(written)
-                group = max(1, rows // len(prompts) - 1)  # variants whose base logits are held at once
                 for start in range(0, max(len(names), 1), group):
                     chunk = names[start : start + group]
-                    by_base = base.read([written[v] for v in chunk] + ([wanted] if start == 0 else []))
+                    by_base = self._read_as(BASE, prompts, [written[v] for v in chunk] + ([wanted] if start == 0 else []), rows)
                     if start == 0:
                         logprobs[BASE] = _target_logprobs(by_base.pop(), wanted)
                     for variant, base_logits in zip(chunk, by_base):
-                        own = base if variant == BASE else self._prompt_reader(variant, prompts, rows)
-                        mine, on_references = own.read([written[variant], wanted])
+                        mine, on_references = self._read_as(variant, prompts, [written[variant], wanted], rows)
                         tokens[variant] = [None if t is None else self._token_scores(m, b, t)
                                            for m, b, t in zip(mine, base_logits, written[variant])]
                         logprobs[variant] = _target_logprobs(on_references, wanted)
@@ -294,12 +292,13 @@ class InProcessBackend:
         tops = [self.tokenizer.decode([t]) for t in stats["base_top"].tolist()]
         return scores_from_stats(stats, target, token_pieces(self.tokenizer, target), tops)
 
-    def _prompt_reader(self, variant: str, prompts: list[list[int]], rows: int):
-        """``variant``'s reader of these prompts: a ``PromptReader``, or for prompt learning, whole texts one by one."""
-        if variant != BASE and self.route(variant) == SINGLE:
-            return _WholeTexts(lambda p, c: self._read_whole(variant, p, c), prompts)
-        return PromptReader(lambda: self._reading_as(variant), self.model.config, prompts, self._pad,
-                            self.base.device, rows)
+    def _read_as(self, variant: str, prompts: list[list[int]], sets: list[list[list[int] | None]], rows: int):
+        """``PromptReader.read`` of ``sets`` by ``variant``, the model held in that state once for all passes;
+        prompt learning reads whole texts one by one (its virtual tokens move with padding)."""
+        with self._reading_as(variant) as model:
+            if variant != BASE and self.route(variant) == SINGLE:
+                return [[None if c is None else self._read_whole(p, c) for p, c in zip(prompts, s)] for s in sets]
+            return PromptReader(model, prompts, self._pad, self.base.device, rows).read(sets)
 
     def _read_rows(self, longest: int) -> int:
         """Rows per teacher-forced pass: their logits [rows, tokens, vocab] in fp32, three copies
@@ -307,11 +306,11 @@ class InProcessBackend:
         per_row = 3 * 4 * longest * getattr(self.model.config, "vocab_size", 1)
         return max(1, min(256, _free_memory(self.base.device) // 4 // per_row))
 
-    def _read_whole(self, variant: str, prompt: list[int], continuation: list[int]) -> torch.Tensor:
-        """Prompt learning: one unpadded text through the PeftModel, which puts its virtual tokens in front."""
-        with self._reading_as(variant):
-            ids = torch.tensor([prompt + continuation], device=self.base.device)
-            logits = self._host(input_ids=ids).logits[0]
+    def _read_whole(self, prompt: list[int], continuation: list[int]) -> torch.Tensor:
+        """Prompt learning: one unpadded text through the PeftModel (its active adapter), which puts its
+        virtual tokens in front."""
+        ids = torch.tensor([prompt + continuation], device=self.base.device)
+        logits = self._host(input_ids=ids).logits[0]
         return logits[len(logits) - len(continuation) - 1 : len(logits) - 1]
 
     @contextlib.contextmanager
@@ -442,12 +441,3 @@ def _target_logprobs(logits: list[torch.Tensor | None], targets: list[list[int] 
     return [None if t is None else torch.log_softmax(l.float(), -1).gather(-1, torch.tensor(t, device=l.device)[:, None])[:, 0].tolist()
             for l, t in zip(logits, targets)]
 
-
-class _WholeTexts:
-    """``PromptReader.read`` for prompt learning: each text whole, alone (its virtual tokens move with padding)."""
-
-    def __init__(self, read_one, prompts: list[list[int]]):
-        self.read_one, self.prompts = read_one, prompts
-
-    def read(self, sets):
-        return [[None if c is None else self.read_one(p, c) for p, c in zip(self.prompts, s)] for s in sets]

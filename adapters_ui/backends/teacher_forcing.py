@@ -5,8 +5,9 @@ the base, each variant's own outputs, every reference through every model. A ``P
 reads one group of prompts once (their shared chat-template prefix once for all of them), keeps
 the KV cache, and reads any number of continuation sets on top of it in a few batched passes:
 
-    reader = PromptReader(reading, model.config, prompt_ids, pad_id)   # reading(): the model, as a variant
-    outputs_logits, references_logits = reader.read([output_ids, reference_ids])
+    with model_as_variant() as model:                   # the same adapter state for every pass
+        reader = PromptReader(model, prompt_ids, pad_id, device)
+        outputs_logits, references_logits = reader.read([output_ids, reference_ids])
     outputs_logits[row]   # [tokens, vocab]: the logits that predicted each token of that row's text
 
 Rows are left-padded prompts followed by right-padded continuations: padding on the right
@@ -15,23 +16,19 @@ never reaches a real token, and position ids skip the padding as ``generate`` do
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Callable
-
 import torch
 
 Ids = list[int]
-Reading = Callable[[], AbstractContextManager]  # enters the model "as" one variant, yields it
 
 
 class PromptReader:
-    """The prompts of one group read once by one model; continuations read on their KV cache."""
+    """The prompts of one group read once by one model; continuations read on their KV cache. The
+    caller holds the model in one adapter state (a variant active, or adapters off) meanwhile."""
 
-    def __init__(self, reading: Reading, config, prompts: list[Ids], pad: int, device: torch.device,
-                 max_rows: int = 64):
+    def __init__(self, model, prompts: list[Ids], pad: int, device: torch.device, max_rows: int = 64):
         from transformers import DynamicCache
 
-        self.reading, self.config, self.pad, self.device = reading, config, pad, device
+        self.model, self.config, self.pad, self.device = model, model.config, pad, device
         self.rows, self.max_rows = len(prompts), max(max_rows, len(prompts))
         # Every prompt keeps one token of its own, whose last position predicts its continuation's first token.
         shared = _common_prefix(prompts)[: min(map(len, prompts)) - 1]
@@ -39,16 +36,15 @@ class PromptReader:
         width = max(map(len, suffixes))
         ids = self._tensor([[pad] * (width - len(s)) + s for s in suffixes])
         suffix_mask = self._tensor([[0] * (width - len(s)) + [1] * len(s) for s in suffixes])
-        cache = DynamicCache(config=config)
-        with reading() as model:
-            if shared:  # the chat template's system prompt, read by one row and copied to all
-                model(input_ids=self._tensor([shared]), position_ids=torch.arange(len(shared), device=device)[None],
-                      cache=cache, use_cache=True, logits_to_keep=1)
-                cache.batch_repeat_interleave(self.rows)
-            self.mask = torch.cat([suffix_mask.new_ones((self.rows, len(shared))), suffix_mask], dim=-1)
-            positions = len(shared) + (suffix_mask.cumsum(-1) - 1).clamp_min(0)
-            self.first = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, cache=cache,
-                               use_cache=True, logits_to_keep=1).logits[:, -1]  # [rows, vocab]
+        cache = DynamicCache(config=self.config)
+        if shared:  # the chat template's system prompt, read by one row and copied to all
+            model(input_ids=self._tensor([shared]), position_ids=torch.arange(len(shared), device=device)[None],
+                  cache=cache, use_cache=True, logits_to_keep=1)
+            cache.batch_repeat_interleave(self.rows)
+        self.mask = torch.cat([suffix_mask.new_ones((self.rows, len(shared))), suffix_mask], dim=-1)
+        positions = len(shared) + (suffix_mask.cumsum(-1) - 1).clamp_min(0)
+        self.first = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, cache=cache,
+                           use_cache=True, logits_to_keep=1).logits[:, -1]  # [rows, vocab]
         self.kept = [(layer.keys, layer.values) for layer in cache.layers]  # reused by every read, never changed
 
     def read(self, sets: list[list[Ids | None]]) -> list[list[torch.Tensor | None]]:
@@ -79,9 +75,8 @@ class PromptReader:
             cache.update(keys[index], values[index], layer)
         mask = self.mask[index]
         positions = mask.sum(-1, keepdim=True) + torch.arange(width, device=self.device)
-        with self.reading() as model:
-            return model(input_ids=ids, attention_mask=torch.cat([mask, more_mask], dim=-1), position_ids=positions,
-                         cache=cache, use_cache=True).logits
+        return self.model(input_ids=ids, attention_mask=torch.cat([mask, more_mask], dim=-1), position_ids=positions,
+                          cache=cache, use_cache=True).logits
 
     def _tensor(self, rows: list[list[int]]) -> torch.Tensor:
         return torch.tensor(rows, dtype=torch.long, device=self.device)

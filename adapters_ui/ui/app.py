@@ -248,7 +248,8 @@ def wire_analysis(ui: AnalysisHandlers, c, a, view, model_work: dict) -> None:
     c.analyze.click(lambda: "**Analyzing…** reading the outputs back through each variant and the base",
                     outputs=c.analysis_notice, **UI_ONLY
                     ).then(ui.analyze, view, [c.analysis_notice, c.analysis_tables, c.heat_variant, c.heat, c.effect_plot,
-                                              c.csv, c.json, c.html, view], **model_work)
+                                              c.csv, c.json, c.html, view],
+                            show_progress="hidden", **model_work)  # the notice says it is working: no spinners to animate
     c.heat_variant.change(ui.heat, [view, c.heat_variant], c.heat, **UI_ONLY)
     a.table.change(ui.weight_choices, a.weights_name, a.weights_name, **UI_ONLY)
     a.weights_name.change(ui.weight_view, a.weights_name, [a.weights_plot, a.weights_note], **model_work)
