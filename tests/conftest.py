@@ -57,6 +57,22 @@ def tiny_session(tiny_settings) -> Session:
 
 
 @pytest.fixture
+def holder(tiny_settings):
+    """The dashboard's shared session holder on the tiny base (loads on first use)."""
+    from adapters_ui.session import SessionHolder
+
+    return SessionHolder(tiny_settings)
+
+
+@pytest.fixture
+def ui(holder):
+    """The dashboard's handlers, without a server (gradio is imported only by the tests that use them)."""
+    from adapters_ui.ui import handlers
+
+    return handlers.Handlers(holder)
+
+
+@pytest.fixture
 def pristine_base(tiny_session):
     """An untouched copy of the tiny session's base model, for plain-PEFT references."""
     return copy.deepcopy(tiny_session.base.model)

@@ -15,16 +15,6 @@ SKIP = gr.skip()
 
 
 @pytest.fixture
-def holder(tiny_settings):
-    return h.SessionHolder(tiny_settings)
-
-
-@pytest.fixture
-def ui(holder):
-    return h.Handlers(holder)
-
-
-@pytest.fixture
 def analysis(holder):
     return AnalysisHandlers(holder)
 

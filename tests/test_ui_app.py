@@ -28,16 +28,6 @@ def compare_args(prompts="Hello\n\nWhat?\n", variants=("base", "lora"), tokens=5
     return [prompts, list(variants), tokens, decoding, 0, 0.7, 0.9, False]
 
 
-@pytest.fixture
-def holder(tiny_settings):
-    return h.SessionHolder(tiny_settings)
-
-
-@pytest.fixture
-def ui(holder):
-    return h.Handlers(holder)
-
-
 def as_visitor(name: str) -> gr.Request:
     return gr.Request(session_hash=name)
 
