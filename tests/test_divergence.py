@@ -18,6 +18,7 @@ from helpers import adapter_configs, make_adapter
 from adapters_ui.analysis.divergence import TokenScores, summarize, token_pieces, token_stats
 from adapters_ui.errors import UnknownVariantError
 from adapters_ui.generation import format_prompt
+from adapters_ui.metrics import difference_summary
 
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea", "x"]
 OUTPUTS = ["General Kenobi!", "4", "The sea is wide and the sky", ""]
@@ -137,6 +138,14 @@ def test_an_adapter_that_changes_nothing_scores_zero(tiny_session, tmp_path):
     tiny_session.attach(noop)
     summary = summarize("noop", _read(tiny_session, "noop").tokens["noop"])
     assert summary.mean_divergence == 0.0 and summary.top1_changed_share == 0.0 and summary.first_divergent is None
+    # Through a whole comparison: the same outputs as the base, similarity 1, divergence 0, weight update 0.
+    comparison = tiny_session.compare(PROMPTS, settings=tiny_session.generation_settings(max_new_tokens=6))
+    (difference,) = difference_summary(comparison.records())
+    assert (difference.variant, difference.changed, difference.mean_similarity) == ("noop", 0, 1.0)
+    analysis = tiny_session.analyze(comparison)
+    assert analysis.mean_divergence == {"base": 0.0, "noop": 0.0}
+    assert analysis.summaries["noop"].never_diverged == len(PROMPTS)
+    assert all(module.norm == 0.0 for module in tiny_session.weight_effects("noop").modules)
 
 
 def test_unknown_variant_is_refused(tiny_session):
