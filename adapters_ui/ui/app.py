@@ -90,17 +90,21 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
     c.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
     c.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
     build_analysis_box(c)
-    with gr.Row():
+    with gr.Row():  # what each adapter costs, next to what it buys (filled by Analyze)
         c.storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
+        c.effect_plot = gr.Plot(charts.effect_figure({}, None), show_label=False, elem_id="effect-chart")
+    with gr.Row():
         c.difference_plot = gr.Plot(charts.difference_figure([]), label="Output differences", show_label=False, elem_id="difference-chart")
-    with gr.Row(equal_height=False):
-        c.scaling_plot = gr.Plot(label="Many tasks", show_label=False, elem_id="scaling-chart", scale=2)
-        with gr.Column(scale=1):
+        c.scaling_plot = gr.Plot(label="Many tasks", show_label=False, elem_id="scaling-chart")
+    with gr.Row(equal_height=True):
+        with gr.Column():
             gr.Markdown("### Download this comparison\nCSV and JSON for analysis; the HTML report opens offline, charts included. "
                         "A stopped run can be downloaded too: it holds what was written.")
-            c.csv = gr.DownloadButton("CSV", interactive=False, elem_id="export-csv")
-            c.json = gr.DownloadButton("JSON", interactive=False, elem_id="export-json")
-            c.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="export-html")
+            with gr.Row():
+                c.csv = gr.DownloadButton("CSV", interactive=False, elem_id="export-csv")
+                c.json = gr.DownloadButton("JSON", interactive=False, elem_id="export-json")
+                c.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="export-html")
+        with gr.Column():
             gr.Markdown("### Keep it\nSave a finished comparison for a permalink that reopens it read-only, "
                         "and for blind reviews by your stakeholders.")
             c.save = gr.Button("Save comparison", elem_id="save-comparison")
@@ -115,16 +119,14 @@ def build_analysis_box(c: SimpleNamespace) -> None:
         gr.Markdown("Reads every adapter output back through the adapter and through the base (after the outputs, "
                     "never while they stream): how far each token's distribution moved (KL), whether the base would "
                     "have picked another token, and, when the prompts carry reference answers, how close each "
-                    "variant comes (exact, contains, ROUGE-L, perplexity of the reference).")
+                    "variant comes (exact, contains, ROUGE-L, perplexity of the reference). The chart beside the "
+                    "storage chart below then shows what each MB of adapter buys.")
         with gr.Row(equal_height=True):
             c.analyze = gr.Button("Analyze outputs", variant="secondary", elem_id="analyze", scale=1)
             c.analysis_notice = gr.Markdown(elem_id="analysis-notice")
         c.analysis_tables = gr.HTML("", css_template=VIEW_CSS + ANALYSIS_CSS, elem_id="analysis-tables")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                c.heat_variant = gr.Radio([], label="Heat view of", elem_id="heat-variant")
-                c.heat = gr.HTML(HEAT_HINT, css_template=ANALYSIS_CSS, elem_id="heat")
-            c.effect_plot = gr.Plot(charts.effect_figure({}, None), show_label=False, elem_id="effect-chart", scale=2)
+        c.heat_variant = gr.Radio([], label="Heat view of", elem_id="heat-variant")
+        c.heat = gr.HTML(HEAT_HINT, css_template=ANALYSIS_CSS, elem_id="heat")
 
 
 def build_saved_tab() -> SimpleNamespace:
