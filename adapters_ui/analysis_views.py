@@ -79,7 +79,7 @@ def heat_html(variant: str, prompts: list[str], outputs: list[dict | None]) -> s
 
 def _table(headers, rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
     return f'<table class="ag-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -123,7 +123,7 @@ def leaderboard_table_html(rows: list[dict] | None) -> str:
         for key in LEADERBOARD_COLUMNS:
             value = row[key]
             if key in ("variant", "prompts"):
-                line.append(_cell(value if key == "variant" else value))
+                line.append(_cell(value))
             elif key in ("exact_match", "contains", "rouge_l"):
                 line.append(_cell(value, percent=True))
             elif key in ("d_exact_match", "d_contains", "d_rouge_l"):

@@ -181,3 +181,19 @@ def test_analysis_of_a_detached_adapter_says_what_to_do(tiny_session, tiny_adapt
     tiny_session.detach("lora")
     with pytest.raises(UnknownVariantError, match="'lora' was detached after this comparison ran: attach it again"):
         tiny_session.analyze(comparison)
+
+
+def test_analysis_without_the_base_or_with_missing_outputs(tiny_session, tiny_adapters):
+    """Adapters compared without the base still get their divergence from it; outputs a Stop never wrote stay unscored."""
+    from dataclasses import replace
+
+    tiny_session.attach(tiny_adapters["lora"])
+    tiny_session.attach(tiny_adapters["loha"])
+    comparison = tiny_session.compare(PROMPTS[:2], ["lora", "loha"], tiny_session.generation_settings(max_new_tokens=4))
+    analysis = tiny_session.analyze(comparison)
+    assert set(analysis.summaries) == {"lora", "loha"} and analysis.mean_divergence["loha"] > 0
+    stopped = replace(comparison, results=(comparison.results[0], replace(comparison.results[1], outputs={"lora": "ab", "loha": None})),
+                      status="stopped")
+    partial = tiny_session.analyze(stopped)
+    assert partial.tokens["loha"][1] is None and partial.summaries["loha"].outputs == 1
+    assert [len(s.tokens) for s in partial.tokens["lora"]] == [len(comparison.outputs("lora")[0]), 2]
