@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from . import demo
 from .config import DEVICES, DTYPES, Settings
-from .cli_analysis import print_analysis
+from .cli_analysis import print_analysis, print_weight_effects
 from .cli_store import add_store_commands, open_database, protect_ids
 from .errors import AdaptersUIError, PromptError
 from .formatting import format_bytes
@@ -307,23 +307,5 @@ def run_inspect(args, settings: Settings) -> int:
     for key, value in rows:
         print(f"  {key:<13} {value}")
     if args.weights:
-        from .analysis.weights import weight_effects
-
-        print_weight_effects(weight_effects(session.registry.spec(info.name), session.base.model))
+        print_weight_effects(session.weight_effects(info.name))
     return 0
-
-
-def print_weight_effects(effects) -> None:
-    """The quantity line, then one aligned row per module (blank where a number does not apply)."""
-    from .cli_store import print_table
-
-    def number(value, spec: str) -> str:
-        return "" if value is None else format(value, spec)
-
-    print(f"\nweights: {effects.quantity}")
-    print_table(
-        ["layer", "module", "norm", "relative", "rank", "effective rank", "magnitude change"],
-        [[number(m.layer, "d"), m.module, number(m.norm, ".4g"), number(m.relative, ".3g"), number(m.rank, "d"),
-          number(m.effective_rank, ".2f"), number(m.magnitude_change, ".3g")] for m in effects.modules],
-        indent="  ",
-    )

@@ -97,9 +97,6 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]], indent
         print(indent + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
 
 
-# ---- compare ---------------------------------------------------------------------------
-
-
 # ---- saved comparisons -------------------------------------------------------------------
 def run_saved_list(args, settings: Settings) -> int:
     """The saved comparisons, newest first."""

@@ -43,11 +43,10 @@ class Analysis:
 
     def to_dict(self) -> dict:
         """The JSON export's ``analysis`` object (divergence in nats; token arrays per variant and prompt)."""
+        summaries = [self.summaries[v].to_dict() for v in self.variants]
         return {
-            "mean_divergence": {v: round(x, 6) for v, x in self.mean_divergence.items()},
-            "top1_changed_share": {v: round(self.summaries[v].top1_changed_share, 6) for v in self.variants},
-            "first_divergent": {v: self.summaries[v].to_dict()["first_divergent"] for v in self.variants},
-            "summaries": [self.summaries[v].to_dict() for v in self.variants],
+            **{key: {s["variant"]: s[key] for s in summaries} for key in ("mean_divergence", "top1_changed_share", "first_divergent")},
+            "summaries": summaries,
             "tokens": {v: [None if s is None else s.to_dict() for s in self.tokens[v]] for v in self.variants},
             "references": self.leaderboard() or None,
             "analyze_s": round(self.analyze_s, 3),

@@ -15,7 +15,7 @@ At each of its tokens we keep what reviewers ask about:
     ([0.0, 0.0], [False, False])
 
 Everything here is a pure function of tensors and plain lists: the model work that produces
-the logits lives in the backends (``score_tokens``), the orchestration in ``analyze``.
+the logits lives in the backends (``Backend.read_back``), the orchestration in ``analyze``.
 """
 
 from __future__ import annotations
@@ -38,16 +38,24 @@ def token_stats(variant_logits: torch.Tensor, base_logits: torch.Tensor, targets
     variant = torch.log_softmax(variant_logits.float(), dim=-1)
     base = torch.log_softmax(base_logits.float(), dim=-1)
     kl = (variant.exp() * (variant - base)).sum(dim=-1).clamp_min(0.0)  # rounding can give -1e-8
-    index = targets[:, None]
     base_top_logprob, base_top = base.max(dim=-1)
     return {
         "kl": kl,
-        "logprob": variant.gather(-1, index)[:, 0],
-        "base_logprob": base.gather(-1, index)[:, 0],
+        "logprob": _chosen(variant, targets),
+        "base_logprob": _chosen(base, targets),
         "top1_changed": variant.argmax(dim=-1) != base_top,
         "base_top": base_top,
         "base_top_prob": base_top_logprob.exp(),
     }
+
+
+def target_logprobs(logits: torch.Tensor, targets: list[int]) -> list[float]:
+    """log p of each target token under the logits [tokens, vocab] that predicted it (a reference's perplexity)."""
+    return _chosen(torch.log_softmax(logits.float(), dim=-1), torch.tensor(targets, device=logits.device)).tolist()
+
+
+def _chosen(logprobs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return logprobs.gather(-1, targets[:, None])[:, 0]
 
 
 @dataclass(frozen=True)

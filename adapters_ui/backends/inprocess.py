@@ -31,7 +31,7 @@ import threading
 
 import torch
 
-from ..analysis.divergence import ReadBack, TokenScores, scores_from_stats, token_pieces, token_stats
+from ..analysis.divergence import ReadBack, TokenScores, scores_from_stats, target_logprobs, token_pieces, token_stats
 from ..base_model import LoadedBase
 from ..errors import (
     AdapterWeightsError,
@@ -276,12 +276,12 @@ class InProcessBackend:
                     chunk = names[start : start + group]
                     by_base = self._read_as(BASE, prompts, [written[v] for v in chunk] + ([wanted] if start == 0 else []), rows)
                     if start == 0:
-                        logprobs[BASE] = _target_logprobs(by_base.pop(), wanted)
+                        logprobs[BASE] = _reference_logprobs(by_base.pop(), wanted)
                     for variant, base_logits in zip(chunk, by_base):
                         mine, on_references = self._read_as(variant, prompts, [written[variant], wanted], rows)
                         tokens[variant] = [None if t is None else self._token_scores(m, b, t)
                                            for m, b, t in zip(mine, base_logits, written[variant])]
-                        logprobs[variant] = _target_logprobs(on_references, wanted)
+                        logprobs[variant] = _reference_logprobs(on_references, wanted)
             return ReadBack(tokens, logprobs)
 
     def _token_ids(self, texts: list[str | None]) -> list[list[int] | None]:
@@ -436,8 +436,6 @@ def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None
         )
 
 
-def _target_logprobs(logits: list[torch.Tensor | None], targets: list[list[int] | None]) -> list[list[float] | None]:
-    """log p of each target token from the logits that predicted it (None where there is no target)."""
-    return [None if t is None else torch.log_softmax(l.float(), -1).gather(-1, torch.tensor(t, device=l.device)[:, None])[:, 0].tolist()
-            for l, t in zip(logits, targets)]
 
+def _reference_logprobs(logits: list[torch.Tensor | None], references: list[list[int] | None]) -> list[list[float] | None]:
+    return [None if r is None else target_logprobs(l, r) for l, r in zip(logits, references)]
