@@ -16,9 +16,9 @@ from .. import charts
 from ..analysis_views import divergence_table_html, heat_html, leaderboard_table_html
 from ..backends.protocol import BASE
 from ..errors import AdaptersUIError
-from ..report import report_data, write_exports
+from ..report import report_data
 from ..session import SessionHolder
-from .handlers import CompareView, export_folder, ok, problem
+from .handlers import CompareView, ok, problem
 
 NOTHING_YET = "Nothing to analyze yet: press **Compare**, and once the outputs are in, press **Analyze outputs**."
 HEAT_HINT = "<p class='ag-note'><i>Press Analyze outputs to see each adapter's tokens shaded by how far it departs from the base.</i></p>"
@@ -50,8 +50,7 @@ class AnalysisHandlers:
         storage = session.storage().to_dict()
         data = (dataclasses.replace(view.report, analysis=document) if view.report is not None
                 else report_data(session.base.info(), session.adapters(), storage, comparison, document))
-        files = write_exports(data, export_folder())
-        view.exports = {kind: str(path) for kind, path in files.items()}
+        downloads = view.publish(data)
         adapters = [v for v in comparison.variants if v != BASE]
         first = adapters[0] if adapters else None
         notice = ok(f"read {len(comparison.results)} prompt(s) x {len(comparison.variants)} variant(s) back in "
@@ -59,7 +58,7 @@ class AnalysisHandlers:
                     "Hover a shaded token for both probabilities; the downloads now include the analysis.")
         return (notice, self.tables(document), gr.update(choices=adapters, value=first), self.heat(view, first),
                 charts.effect_figure(storage, document),
-                *[gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")], view)
+                *downloads, view)
 
     @staticmethod
     def tables(document: dict) -> str:

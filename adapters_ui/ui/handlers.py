@@ -87,6 +87,12 @@ class CompareView:
             self.records = event.comparison.records()
             self.ended = True
 
+    def publish(self, data: ReportData) -> list:
+        """Write the CSV, JSON and HTML downloads of ``data``; the three download buttons' updates."""
+        files = write_exports(data, export_folder())
+        self.exports = {kind: str(path) for kind, path in files.items()}
+        return [gr.update(value=self.exports[k], interactive=True) for k in ("csv", "json", "html")]
+
     def grid(self, only_differ: bool = False) -> str:
         rows = rows_that_differ(self.records) if only_differ else list(range(len(self.records)))
         if not self.records:
@@ -290,12 +296,10 @@ class Handlers:
         differences = difference_summary(view.records)
         adapters = session.adapters()
         data = report_data(session.base.info(), adapters, session.storage().to_dict(), comparison)
-        files = write_exports(data, export_folder())
+        downloads = view.publish(data)
         if comparison.complete:
             view.report, view.report_adapters = data, adapters
         view.comparison = comparison
-        view.exports = {kind: str(path) for kind, path in files.items()}
-        downloads = [gr.update(value=view.exports[k], interactive=True) for k in ("csv", "json", "html")]
         return (ended_notice(comparison, differences), view.grid(only_differ), view.diff(), view,
                 charts.difference_figure(differences), *downloads)
 

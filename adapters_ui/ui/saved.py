@@ -21,12 +21,12 @@ from ..formatting import format_bytes
 from ..links import comparison_link, owner_link, reviewer_link
 from ..metrics import difference_summary
 from ..prompts import parse_prompt_lines
-from ..report import report_data, write_exports
+from ..report import report_data
 from ..session import SessionHolder
 from ..store import DatabaseHolder
 from ..store import reviews as review_store
 from ..store import saved as saved_store
-from .handlers import CompareView, api_variants, export_folder, ok, problem, visitor
+from .handlers import CompareView, api_variants, ok, problem, visitor
 
 # notice, meta, grid, diff, view, storage, scaling, differences, csv, json, html, review box, the opened view
 OPEN_OUTPUTS = 13
@@ -115,8 +115,7 @@ class SavedHandlers:
         data = saved.data
         view = CompareView(records=data.results, variants=list(data.variants), ended=True)
         view.saved_id = saved.id
-        files = write_exports(data, export_folder())
-        downloads = [gr.update(value=str(files[k]), interactive=True) for k in ("csv", "json", "html")]
+        downloads = view.publish(data)
         owns = not self.settings.public or saved.id in (owned or {})
         return ("", meta_markdown(saved), view.grid(), view.diff(), view, charts.storage_figure(data.storage),
                 charts.scaling_figure(data.storage), charts.difference_figure(difference_summary(data.results)),
