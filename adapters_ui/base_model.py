@@ -65,20 +65,28 @@ class BaseInfo:
 
 @dataclass
 class LoadedBase:
+    """The base model and its tokenizer. With a remote backend ``model`` is its architecture on the
+    meta device (no weights: module names and parameter counts) and ``served_by`` the server's address."""
+
     model: torch.nn.Module
     tokenizer: object
     source: BaseSource
     device: torch.device
-    dtype: torch.dtype
+    dtype: torch.dtype | None  # None: unknown (a served model whose config names no dtype)
     load_s: float
     from_cache: bool
+    served_by: str | None = None
 
     @property
     def dtype_name(self) -> str:
-        return str(self.dtype).removeprefix("torch.")
+        return str(self.dtype).removeprefix("torch.") if self.dtype is not None else "unknown"
+
+    @property
+    def device_name(self) -> str:
+        return "on the server" if self.served_by else str(self.device)
 
     def info(self) -> BaseInfo:
-        return BaseInfo(self.source.name, str(self.device), self.dtype_name, self.load_s)
+        return BaseInfo(self.source.name, self.device_name, self.dtype_name, self.load_s)
 
 
 def embedded_gguf_path() -> Path:
@@ -276,6 +284,63 @@ def stay_offline() -> None:
         constants.HF_HUB_OFFLINE = True
 
 
+def _local_location(source: BaseSource, settings: Settings) -> tuple[str, bool]:
+    """Where transformers reads ``source`` from (a GGUF's dequantized copy), and whether that copy was cached."""
+    if source.kind in ("embedded", "gguf"):
+        folder, from_cache = _gguf_cache_folder(Path(source.location), settings.cache_dir)
+        return str(folder), from_cache
+    return source.location, False
+
+
+def load_skeleton(settings: Settings, served: str | None, served_by: str) -> LoadedBase:
+    """The base of a served model, without its weights: the tokenizer (prompts are rendered here with the
+    same chat template as in process) and the architecture on the meta device (module names for checking
+    adapters, parameters for the storage chart). From ``settings.base_model``, else from ``served`` (the
+    server's path or hub id of the model), else the embedded default."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    if settings.base_model:
+        source = resolve_source(settings.base_model)
+        if served and not same_model(served, source.name) and not same_model(served, source.location):
+            raise BaseModelError(f"The server serves {short_model_name(served)} but --base names {source.name}: "
+                                 "pass the served model's hub id or folder as --base, or leave --base out.")
+    elif served and not same_model(served, EMBEDDED_NAME):
+        try:
+            source = resolve_source(served)
+        except BaseModelError:
+            raise BaseModelError(f"The server serves {served}, which is not on this machine: pass --base with a hub id "
+                                 "or a folder holding its tokenizer and config.json.") from None
+    else:
+        source = resolve_source(None)
+    offline = source.kind != "hub"
+    if offline:
+        stay_offline()
+    location, from_cache = _local_location(source, settings)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
+        config = AutoConfig.from_pretrained(location, local_files_only=offline)
+    except Exception as exc:  # noqa: BLE001
+        raise BaseModelError(f"Could not read the tokenizer and config of {source.location}: {first_line(exc)}; pass --base "
+                             "with the served model's hub id or a folder holding them.") from exc
+    dtype = getattr(torch, settings.dtype) if settings.dtype != "auto" else _config_dtype(config)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32)
+    model.name_or_path = model.config._name_or_path = source.name
+    return LoadedBase(model=model.eval(), tokenizer=_prepare_tokenizer(tokenizer), source=source,
+                      device=torch.device("meta"), dtype=dtype, load_s=time.perf_counter() - started,
+                      from_cache=from_cache, served_by=served_by)
+
+
+def _config_dtype(config) -> torch.dtype | None:
+    """The dtype a model's config says its weights are in (what vLLM's --dtype auto serves), or None."""
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(value, torch.dtype):
+        return value
+    value = getattr(torch, str(value), None) if value else None
+    return value if isinstance(value, torch.dtype) else None
+
+
 def load_base(settings: Settings) -> LoadedBase:
     """Load the base model and tokenizer named by ``settings`` onto the chosen device and dtype."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -284,15 +349,10 @@ def load_base(settings: Settings) -> LoadedBase:
     source = resolve_source(settings.base_model)
     device = pick_device(settings.device)
     dtype = pick_dtype(device, settings.dtype)
-    from_cache = False
     offline = source.kind != "hub"
     if offline:
         stay_offline()
-    if source.kind in ("embedded", "gguf"):
-        folder, from_cache = _gguf_cache_folder(Path(source.location), settings.cache_dir)
-        location = str(folder)
-    else:
-        location = source.location
+    location, from_cache = _local_location(source, settings)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(location, local_files_only=offline, dtype=dtype)

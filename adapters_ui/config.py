@@ -73,6 +73,20 @@ class Settings:
     # With the embedded default base, attach the demo adapters from assets/adapters and load
     # the demo prompts at start. env: ADAPTERS_UI_DEMO (0/false/no turns it off)
     demo: bool = True
+    # A serving engine to drive instead of loading the model here: the address of an
+    # OpenAI-compatible server (vLLM, Ray Serve LLM, KServe), e.g. http://127.0.0.1:8000.
+    # None = transformers + PEFT in this process. env: ADAPTERS_UI_BACKEND_URL, flag --backend-url
+    backend_url: str | None = None
+    # Bearer token for that server (vLLM's --api-key). env: ADAPTERS_UI_BACKEND_API_KEY
+    backend_api_key: str | None = field(default=None, repr=False)
+    # The server's name for an adapter: "{adapter}" (vLLM) or "{base}:{adapter}" (Ray Serve LLM).
+    # env: ADAPTERS_UI_BACKEND_ADAPTER_NAME
+    backend_adapter_name: str = "{adapter}"
+    # Which served base model to use when the server serves several. env: ADAPTERS_UI_BACKEND_MODEL
+    backend_model: str | None = None
+    # Seconds to wait for the server to connect or to send the next piece of an answer.
+    # env: ADAPTERS_UI_BACKEND_TIMEOUT_S
+    backend_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         # Accept plain strings from callers; store paths (frozen, hence object.__setattr__).
@@ -82,6 +96,16 @@ class Settings:
             raise ConfigError(f"Unknown device {self.device!r}: use one of {', '.join(DEVICES)}.")
         if self.dtype not in DTYPES:
             raise ConfigError(f"Unknown dtype {self.dtype!r}: use one of {', '.join(DTYPES)}.")
+        if "{adapter}" not in self.backend_adapter_name:
+            raise ConfigError(f"ADAPTERS_UI_BACKEND_ADAPTER_NAME must contain {{adapter}}, got {self.backend_adapter_name!r}: "
+                              "use {adapter} (vLLM) or {base}:{adapter} (Ray Serve LLM).")
+        try:
+            self.backend_adapter_name.format(base="b", adapter="a")
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(f"ADAPTERS_UI_BACKEND_ADAPTER_NAME may name only {{base}} and {{adapter}}, "
+                              f"got {self.backend_adapter_name!r}.") from None
+        if not self.backend_timeout_s > 0:
+            raise ConfigError(f"backend_timeout_s must be above 0, got {self.backend_timeout_s}.")
         for name in INT_SETTINGS:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -102,6 +126,15 @@ class Settings:
             values["database_url"] = env["ADAPTERS_UI_DATABASE_URL"].strip()
         if env.get("ADAPTERS_UI_PUBLIC_URL"):
             values["public_url"] = env["ADAPTERS_UI_PUBLIC_URL"].strip()
+        for key in ("backend_url", "backend_api_key", "backend_adapter_name", "backend_model"):
+            if env.get(f"ADAPTERS_UI_{key.upper()}", "").strip():
+                values[key] = env[f"ADAPTERS_UI_{key.upper()}"].strip()
+        if env.get("ADAPTERS_UI_BACKEND_TIMEOUT_S"):
+            raw = env["ADAPTERS_UI_BACKEND_TIMEOUT_S"]
+            try:
+                values["backend_timeout_s"] = float(raw)
+            except ValueError:
+                raise ConfigError(f"ADAPTERS_UI_BACKEND_TIMEOUT_S must be a number of seconds, got {raw!r}.") from None
         if env.get("ADAPTERS_UI_ADAPTER_DIR"):
             values["adapter_dirs"] = tuple(
                 Path(p).expanduser() for p in env["ADAPTERS_UI_ADAPTER_DIR"].split(os.pathsep) if p

@@ -8,11 +8,14 @@ embedded SmolLM2-135M-Instruct only, so any other base starts empty.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .base_model import EMBEDDED_NAME, same_model
 from .config import Settings
 from .prompts import read_prompts
+
+log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_ADAPTERS = ASSETS / "adapters"
@@ -32,7 +35,19 @@ def wants_demo(settings: Settings) -> bool:
 
 
 def attach_demo_adapters(session) -> list:
-    return [session.attach(folder) for folder in demo_adapter_folders()]
+    """Attach every demo adapter the backend can run; one a serving engine refuses (bullets is DoRA)
+    is left out with a log line, so the rest of the demo still works."""
+    from .validation import read_adapter  # torch: not at import time
+
+    attached = []
+    for folder in demo_adapter_folders():
+        if not session.backend.in_process:
+            refusal = session.backend.refusal(read_adapter(folder))
+            if refusal:
+                log.warning("demo adapter left out: %s", refusal)
+                continue
+        attached.append(session.attach(folder))
+    return attached
 
 
 def prompt_sets() -> dict[str, Path]:

@@ -75,6 +75,10 @@ class UnknownVariantError(AdaptersUIError):
     """A comparison asked for a variant that is not attached."""
 
 
+class BackendError(AdaptersUIError):
+    """The serving engine (a remote OpenAI-compatible server) is down, timed out, or refused a request."""
+
+
 class StoreError(AdaptersUIError):
     """The database is unreachable, or a saved comparison id is unknown or malformed."""
 

@@ -37,3 +37,11 @@ def on_model_thread(fn: Callable[..., T], *args, **kwargs) -> T:
     if threading.current_thread() is _thread[0]:
         return fn(*args, **kwargs)
     return _executor.submit(fn, *args, **kwargs).result()
+
+
+def model_call(backend, fn: Callable[..., T], *args, **kwargs) -> T:
+    """``fn`` on the model thread when ``backend`` runs the model in this process; a server's backend
+    is called from the caller's thread, so several runs can wait on the server at once."""
+    if getattr(backend, "in_process", True):
+        return on_model_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)

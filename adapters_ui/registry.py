@@ -13,10 +13,9 @@ from pathlib import Path
 
 from .base_model import same_model
 from .config import Settings
-from .backends.inprocess import route_for
 from .backends.protocol import BASE, Backend
 from .errors import AdapterError, AdaptersUIError, first_line
-from .model_thread import on_model_thread
+from .model_thread import model_call
 from .scheduler import TurnQueue
 from .storage import file_sha256
 from .validation import AdapterSpec, read_adapter
@@ -44,7 +43,7 @@ class AdapterInfo:
     sha256: str = ""  # of the weights file: a saved comparison says exactly which weights made its outputs
 
 
-def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
+def describe(spec: AdapterSpec, base_name: str, route: str) -> AdapterInfo:
     config = spec.config
     targets = getattr(config, "target_modules", None) or ()
     targets = (targets,) if isinstance(targets, str) else tuple(sorted(targets))
@@ -57,7 +56,7 @@ def describe(spec: AdapterSpec, base_name: str) -> AdapterInfo:
         name=spec.name,
         peft_type=spec.peft_type,
         method=_method(config, spec.peft_type),
-        route=route_for(config),
+        route=route,
         rank=int(rank) if rank else None,
         virtual_tokens=int(virtual_tokens) if virtual_tokens else None,
         alpha=float(alpha) if alpha else None,
@@ -113,12 +112,12 @@ class AdapterRegistry:
                 raise AdapterError(refusal)
             with self.turns.turn():
                 try:
-                    on_model_thread(self.backend.attach, spec)  # rolls itself back on failure
+                    model_call(self.backend, self.backend.attach, spec)  # rolls itself back on failure
                 except AdaptersUIError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - PEFT's own errors, already rolled back
                     raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}") from exc
-            info = describe(spec, self.base_name)
+            info = describe(spec, self.base_name, self.backend.route(spec.name))
             self._info = {**self._info, spec.name: info}
             self._specs = {**self._specs, spec.name: spec}
             self.version += 1
@@ -131,7 +130,7 @@ class AdapterRegistry:
                     raise AdapterError("The base model cannot be detached: it is what every adapter runs on.")
                 raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._info) or 'none'}.")
             with self.turns.turn():
-                on_model_thread(self.backend.detach, name)
+                model_call(self.backend, self.backend.detach, name)
             self._info = {k: v for k, v in self._info.items() if k != name}
             self._specs = {k: v for k, v in self._specs.items() if k != name}
             self.version += 1

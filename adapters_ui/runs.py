@@ -24,7 +24,7 @@ from .backends.protocol import Backend, Plan
 from .errors import AdaptersUIError, first_line
 from .generation import GenerationSettings
 from .metrics import finished_outputs
-from .model_thread import on_model_thread
+from .model_thread import model_call
 from .scheduler import TurnCancelled, TurnQueue
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ class CompareRun:
         def on_rows(texts: list[str]) -> None:
             self._events.put(Partial(dict(zip(rows, texts))))
 
-        generated = on_model_thread(self.backend.generate, batch, self.request.texts, self.request.settings, on_rows,
+        generated = model_call(self.backend, self.backend.generate, batch, self.request.texts, self.request.settings, on_rows,
                                     self._stop)
         for row, text, complete in zip(rows, generated.texts, generated.complete):
             self.outputs[row] = text

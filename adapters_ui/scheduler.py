@@ -26,10 +26,11 @@ class TurnCancelled(Exception):
 class TurnQueue:
     """A first-in-first-out lock: the longest waiter gets the model next."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1) -> None:
+        self.slots = slots  # turns held at once: 1 for a model in this process; more for a server that batches
         self._changed = threading.Condition()
         self._waiting: deque[object] = deque()
-        self._busy = False
+        self._busy = 0
 
     @property
     def waiting(self) -> int:
@@ -49,8 +50,8 @@ class TurnQueue:
         with self._changed:
             self._waiting.append(ticket)
             reported = None
-            while self._busy or self._waiting[0] is not ticket:
-                position = self._waiting.index(ticket) + (1 if self._busy else 0)
+            while self._busy >= self.slots or self._waiting[0] is not ticket:
+                position = self._waiting.index(ticket) + (1 if self._busy >= self.slots else 0)
                 if on_wait is not None and position != reported:
                     reported = position
                     on_wait(position)
@@ -60,10 +61,11 @@ class TurnQueue:
                     raise TurnCancelled()
                 self._changed.wait(POLL_S)
             self._waiting.popleft()
-            self._busy = True
+            self._busy += 1
+            self._changed.notify_all()  # with a free slot left, the next waiter may go too
         try:
             yield
         finally:
             with self._changed:
-                self._busy = False
+                self._busy -= 1
                 self._changed.notify_all()

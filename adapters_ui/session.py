@@ -24,7 +24,7 @@ from .base_model import LoadedBase, load_base
 from .config import Settings
 from .errors import ConfigError, PromptError, UnknownVariantError, first_line
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
-from .model_thread import on_model_thread
+from .model_thread import model_call, on_model_thread
 from .quiet import quiet_known_warnings
 from .registry import AdapterInfo, AdapterRegistry
 from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
@@ -68,7 +68,9 @@ class Session:
         self.base = base
         self.settings = settings
         self.backend = backend or InProcessBackend(base)
-        self.turns = TurnQueue()  # every use of the model takes a turn: fair sharing between visitors
+        # Every use of the model takes a turn: fair sharing between visitors. A server batches the
+        # rows of several runs together, so up to max_runs of them are in flight at once.
+        self.turns = TurnQueue(1 if self.backend.in_process else settings.max_runs)
         self.registry = AdapterRegistry(self.backend, self.turns, settings, base.source.name)
         self.runs = RunBook()
         # Measured now, while the model is bare: mounted adapters add parameters to it in place.
@@ -77,6 +79,11 @@ class Session:
     @classmethod
     def start(cls, settings: Settings | None = None) -> "Session":
         settings = settings or Settings.from_env()
+        if settings.backend_url:
+            from .backends.remote import connect
+
+            base, backend = connect(settings)  # the server's tokenizer and architecture; no weights here
+            return cls(base, settings, backend)
         return cls(on_model_thread(load_base, settings), settings)
 
     # ---- adapters ---------------------------------------------------------------
@@ -167,7 +174,7 @@ class Session:
 
         def read(texts: list[str], outputs: dict, references: list):
             with self.turns.turn(cancel=stop):
-                return on_model_thread(self.backend.read_back, texts, outputs, references)
+                return model_call(self.backend, self.backend.read_back, texts, outputs, references)
 
         return analyze(comparison, texts, read)
 

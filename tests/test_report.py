@@ -254,7 +254,7 @@ def test_made_for_base_cell_of_a_demo_adapter(recorded, cell, tmp_path):
         recorded = recorded.format(package=gguf.parent, cache=tmp_path / "cache", key=file_sha256(gguf)[:32])
     config["base_model_name_or_path"] = recorded
     (folder / "adapter_config.json").write_text(json.dumps(config))
-    row = adapter_row(describe(read_adapter(folder), EMBEDDED_NAME), 500.0)
+    row = adapter_row(describe(read_adapter(folder), EMBEDDED_NAME, "mixed"), 500.0)
     assert row["made for base"] == cell
 
 

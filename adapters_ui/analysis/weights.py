@@ -131,8 +131,8 @@ def _base_weight(model: torch.nn.Module, path: str) -> torch.Tensor | None:
         return None
     if hasattr(module, "get_base_layer"):  # an injected PEFT layer: the original layer sits inside
         module = module.get_base_layer()
-    if not isinstance(getattr(module, "weight", None), torch.Tensor):
-        return None
+    if not isinstance(getattr(module, "weight", None), torch.Tensor) or module.weight.is_meta:
+        return None  # no such weight, or only its shape is here (a base served elsewhere)
     return dequantize_module_weight(module).detach()
 
 

@@ -71,6 +71,7 @@ class InProcessBackend:
     calls it one model turn at a time; the lock only guards against misuse."""
 
     description = "transformers + PEFT, in process"
+    in_process = True
 
     def __init__(self, base: LoadedBase):
         self.base = base

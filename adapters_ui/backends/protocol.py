@@ -59,6 +59,10 @@ class Backend(Protocol):
     serialises them with its TurnQueue."""
 
     description: str  # for people, e.g. "transformers + PEFT, in process"
+    in_process: bool  # True: calls run on the model thread, one turn at a time; False: a server, called concurrently
+
+    def route(self, name: str) -> str:
+        """The route (MIXED, BATCH, SINGLE, or the backend's own) attached adapter ``name`` takes."""
 
     def refusal(self, spec: AdapterSpec) -> str | None:
         """Why this backend cannot run the adapter (one line), or None when it can."""

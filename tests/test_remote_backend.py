@@ -1,0 +1,283 @@
+"""The dashboard on a real vLLM server (the CPU build, started by the ``vllm_server`` fixture) against the
+in-process engine: the same outputs token for token, through the session, the API and the browser grid;
+runtime load and unload, refusals, a server that is down, transient errors, Stop, and a restart.
+
+The tests share one server and run in file order; the last one restarts it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from browser_helpers import CACHE, CHROMIUM, LOAD_S, RUN_S, AppServer, free_port, wait_text
+
+from adapters_ui import demo
+from adapters_ui.backends.remote import SERVER, lora_refusal
+from adapters_ui.backends.server_client import ServerAnswerError, ServerClient, api_base
+from adapters_ui.base_model import EMBEDDED_NAME
+from adapters_ui.config import Settings
+from adapters_ui.errors import AdapterError, BackendError
+from adapters_ui.runs import STOPPED, Partial
+from adapters_ui.session import Session, SessionHolder
+from adapters_ui.validation import read_adapter
+
+TOKENS = 32
+VARIANTS = ["base", "pirate", "json_answer"]
+
+
+@pytest.fixture(scope="module")
+def prompts() -> list[str]:
+    return demo.demo_prompts()
+
+
+@pytest.fixture(scope="module")
+def in_process(prompts):
+    """The in-process engine's outputs for the demo prompts: what vLLM must give too."""
+    session = Session.start(Settings(cache_dir=CACHE, max_new_tokens=TOKENS, demo=False))
+    for name in ("pirate", "json_answer"):
+        session.attach(demo.DEMO_ADAPTERS / name)
+    comparison = session.compare(prompts, VARIANTS)
+    return session, {v: comparison.outputs(v) for v in VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def remote(vllm_server):
+    """The dashboard's session on the vLLM server, as the app makes it (demo adapters attached)."""
+    return SessionHolder(Settings(cache_dir=CACHE, max_new_tokens=TOKENS, backend_url=vllm_server.url)).get()
+
+
+def served_ids(url: str) -> list[str]:
+    return [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=10).json()["data"]]
+
+
+def copy_adapter(source: str, folder) -> str:
+    shutil.copytree(demo.DEMO_ADAPTERS / source, folder)
+    return str(folder)
+
+
+# ---- no server needed -----------------------------------------------------------------------
+@pytest.mark.parametrize("name, refused", [
+    ("lora", None), ("rslora", None), ("dora", "DoRA, which vLLM does not yet support"),
+    ("ia3", "is IA3: the serving engine runs LoRA adapters only"), ("loha", "is LOHA"), ("lokr", "is LOKR"),
+    ("prompt", "is PROMPT_TUNING"), ("ptuning", "is P_TUNING"),
+])
+def test_what_vllm_cannot_run_is_refused_with_the_reason(tiny_adapters, name, refused):
+    reason = lora_refusal(read_adapter(tiny_adapters[name]))
+    if refused is None:
+        assert reason is None
+    else:
+        assert refused in reason and "in-process backend" in reason and "\n" not in reason
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"),
+    ("http://127.0.0.1:8000/v1/", "http://127.0.0.1:8000/v1"),
+    ("https://kserve.example/openai/v1", "https://kserve.example/openai/v1"),
+])
+def test_the_api_root_of_a_backend_url(url, expected):
+    assert api_base(url) == expected
+
+
+def test_a_backend_url_that_is_not_http_is_a_one_line_error():
+    with pytest.raises(BackendError, match="is not an http"):
+        api_base("127.0.0.1:8000")
+
+
+def test_a_server_that_is_down_gives_one_line_and_no_session():
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.perf_counter()
+    with pytest.raises(BackendError) as error:
+        Session.start(Settings(backend_url=url, cache_dir=CACHE))
+    message = str(error.value)
+    assert "is not reachable" in message and "ADAPTERS_UI_BACKEND_URL" in message and "\n" not in message
+    assert time.perf_counter() - started < 30  # bounded retries, not a hang
+
+
+class FlakyServer:
+    """A real HTTP server that answers ``status`` for the first ``failures`` requests, then 200 ``{"data": []}``."""
+
+    def __init__(self, failures: int, status: int):
+        hits = self.hits = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                hits.append(self.path)
+                code = status if len(hits) <= failures else 200
+                body = b'{"error": {"message": "warming up"}}' if code != 200 else b'{"data": []}'
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status, failures, retried", [(503, 2, True), (502, 1, True), (429, 3, True),
+                                                       (500, 1, False), (400, 1, False), (401, 1, False)])
+def test_transient_answers_are_retried_and_others_are_not(status, failures, retried):
+    server = FlakyServer(failures, status)
+    client = ServerClient(server.url, retries=3, backoff_s=0.01)
+    try:
+        if retried:
+            assert client.get("/models") == {"data": []}
+            assert len(server.hits) == failures + 1
+        else:
+            with pytest.raises(ServerAnswerError) as error:
+                client.get("/models")
+            assert error.value.status == status and len(server.hits) == 1 and "\n" not in str(error.value)
+            assert "warming up" in str(error.value)
+            if status == 401:
+                assert "ADAPTERS_UI_BACKEND_API_KEY" in str(error.value)
+    finally:
+        client.close()
+        server.close()
+
+
+def test_retries_are_bounded():
+    server = FlakyServer(failures=10, status=503)
+    client = ServerClient(server.url, retries=2, backoff_s=0.01)
+    try:
+        with pytest.raises(BackendError, match="after 2 retries"):
+            client.get("/models")
+        assert len(server.hits) == 3
+    finally:
+        client.close()
+        server.close()
+
+
+# ---- against vLLM ------------------------------------------------------------------------------
+def test_the_session_finds_the_served_base_and_adapters(remote, in_process, vllm_server):
+    assert remote.backend.description == f"vLLM server at {vllm_server.url}"
+    assert remote.base.source.name == EMBEDDED_NAME
+    assert remote.base.info().device == "on the server"
+    assert [a.name for a in remote.adapters()] == ["json_answer", "pirate"]  # bullets (DoRA) left out
+    assert {a.route for a in remote.adapters()} == {SERVER}
+    # The storage chart's numbers: the full model from the served config, the adapters from their files.
+    local, served = in_process[0].storage().to_dict(), remote.storage().to_dict()
+    assert served["full_model_bytes"] == local["full_model_bytes"] and served["full_model_params"] == local["full_model_params"]
+    assert served["adapters"] == local["adapters"]
+
+
+def test_greedy_outputs_equal_the_in_process_engine_token_for_token(remote, in_process, prompts):
+    comparison = remote.compare(prompts, VARIANTS)
+    session, expected = in_process
+    tokenizer = session.base.tokenizer
+    assert comparison.complete and comparison.routes == {v: SERVER for v in VARIANTS}
+    for variant in VARIANTS:
+        got = comparison.outputs(variant)
+        assert [tokenizer.encode(t) for t in got] == [tokenizer.encode(t) for t in expected[variant]], variant
+    assert expected["base"] != expected["pirate"] != expected["json_answer"]  # three different behaviours
+    assert all(t.startswith("Arr") for t in comparison.outputs("pirate"))
+
+
+def test_dora_is_refused_before_any_request(remote, vllm_server):
+    before = served_ids(vllm_server.url)
+    with pytest.raises(AdapterError) as error:
+        remote.attach(demo.DEMO_ADAPTERS / "bullets")
+    assert "DoRA, which vLLM does not yet support" in str(error.value) and "in-process backend" in str(error.value)
+    assert served_ids(vllm_server.url) == before and "bullets" not in [a.name for a in remote.adapters()]
+
+
+def test_attach_and_detach_load_and_unload_on_the_server(remote, in_process, vllm_server, prompts, tmp_path):
+    folder = copy_adapter("pirate", tmp_path / "pirate_copy")
+    remote.attach(folder)
+    assert "pirate_copy" in served_ids(vllm_server.url)
+    comparison = remote.compare(prompts[:2], ["pirate_copy"])
+    assert comparison.outputs("pirate_copy") == in_process[1]["pirate"][:2]
+    remote.detach("pirate_copy")
+    assert "pirate_copy" not in served_ids(vllm_server.url)
+    assert "pirate" in served_ids(vllm_server.url)  # the server's own adapters stay when detached here
+
+
+def test_an_adapter_name_the_server_uses_for_other_weights_is_refused(remote, tmp_path):
+    folder = copy_adapter("json_answer", tmp_path / "elsewhere" / "json_answer")
+    with pytest.raises(AdapterError, match="already serves an adapter named 'json_answer'"):
+        remote.backend.attach(read_adapter(folder))
+
+
+def test_stop_cancels_the_requests_in_flight(remote, vllm_server, prompts):
+    run = remote.start_compare(prompts[:2], ["base", "pirate"], remote.generation_settings(max_new_tokens=400))
+    for event in run.events(heartbeat=1):
+        if isinstance(event, Partial) and any(len(t) > 20 for t in event.texts.values()):
+            break
+    run.stop()
+    comparison = run.result(timeout=60)
+    assert comparison.status == STOPPED
+    assert any(r.cut_off for r in comparison.results)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and running_requests(vllm_server.url) > 0:
+        time.sleep(0.5)
+    assert running_requests(vllm_server.url) == 0, "vLLM must abort the stopped requests"
+
+
+def running_requests(url: str) -> float:
+    """vLLM's own gauge of requests being generated (its Prometheus /metrics)."""
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("vllm:num_requests_running"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("vLLM's /metrics has no vllm:num_requests_running")
+
+
+@pytest.mark.browser
+def test_the_browser_grid_and_the_api_show_the_same_outputs(vllm_server, in_process, prompts, browser, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip("no Chromium")
+    from gradio_client import Client
+
+    app = AppServer(tmp_path / "app.log", ADAPTERS_UI_BACKEND_URL=vllm_server.url, ADAPTERS_UI_MAX_NEW_TOKENS=str(TOKENS))
+    url = app.start()
+    try:
+        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        page.goto(url)
+        wait_text(page, "#header", "adapters: 2", LOAD_S)
+        assert f"backend: vLLM server at {vllm_server.url}" in page.inner_text("#header")
+        wait_text(page, "#variants", "pirate")
+        assert page.locator("#variants").get_by_label("pirate", exact=True).is_checked()
+        page.fill("#prompts textarea", "\n".join(prompts))
+        page.click("#run")
+        wait_text(page, "#compare-notice", "Done:", RUN_S)
+        rows = page.eval_on_selector_all("#grid tr[data-row]", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+        headers = page.eval_on_selector_all("#grid th", "cells => cells.map(c => c.innerText)")
+        expected = in_process[1]
+        assert headers == ["prompt", "base", "json_answer", "pirate"]
+        assert rows == [[p, expected["base"][i], expected["json_answer"][i], expected["pirate"][i]] for i, p in enumerate(prompts)]
+        page.wait_for_selector("#storage-chart .js-plotly-plot .main-svg")
+        assert "x smaller" in page.inner_text("#storage-chart")
+        page.screenshot(path=str(tmp_path / "vllm.png"), full_page=True)
+
+        records = Client(url, verbose=False).predict("\n".join(prompts[:3]), ["base", "pirate"], TOKENS, api_name="/compare")
+        assert [[r["outputs"]["base"], r["outputs"]["pirate"]] for r in records] == \
+            [[expected["base"][i], expected["pirate"][i]] for i in range(3)]
+    finally:
+        app.stop()
+
+
+def test_a_server_restart_is_survived(remote, in_process, vllm_server, prompts, tmp_path):
+    """Down: a one-line error and the session stays usable. Back (without the adapter loaded here at run
+    time): the next comparison works, and that adapter is loaded again on its own."""
+    remote.attach(copy_adapter("pirate", tmp_path / "pirate_again"))
+    vllm_server.stop()
+    with pytest.raises(BackendError, match="is not reachable"):
+        remote.compare(prompts[:1], ["base"])
+    vllm_server.start()
+    comparison = remote.compare(prompts[:2], ["base", "pirate", "pirate_again"])
+    expected = in_process[1]
+    assert comparison.outputs("base") == expected["base"][:2]
+    assert comparison.outputs("pirate_again") == comparison.outputs("pirate") == expected["pirate"][:2]
+    assert "pirate_again" in served_ids(vllm_server.url)
