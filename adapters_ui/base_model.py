@@ -72,14 +72,14 @@ class LoadedBase:
     tokenizer: object
     source: BaseSource
     device: torch.device
-    dtype: torch.dtype | None  # None: unknown (a served model whose config names no dtype)
+    dtype: torch.dtype
     load_s: float
     from_cache: bool
     served_by: str | None = None
 
     @property
     def dtype_name(self) -> str:
-        return str(self.dtype).removeprefix("torch.") if self.dtype is not None else "unknown"
+        return str(self.dtype).removeprefix("torch.")
 
     @property
     def device_name(self) -> str:
@@ -325,20 +325,21 @@ def load_skeleton(settings: Settings, served: str | None, served_by: str) -> Loa
                              "with the served model's hub id or a folder holding them.") from exc
     dtype = getattr(torch, settings.dtype) if settings.dtype != "auto" else _config_dtype(config)
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.name_or_path = model.config._name_or_path = source.name
     return LoadedBase(model=model.eval(), tokenizer=_prepare_tokenizer(tokenizer), source=source,
                       device=torch.device("meta"), dtype=dtype, load_s=time.perf_counter() - started,
                       from_cache=from_cache, served_by=served_by)
 
 
-def _config_dtype(config) -> torch.dtype | None:
-    """The dtype a model's config says its weights are in (what vLLM's --dtype auto serves), or None."""
+def _config_dtype(config) -> torch.dtype:
+    """The dtype a model's config names for its weights, float32 when it names none: what vLLM's
+    ``--dtype auto`` serves (an explicit ``--dtype`` on the server: pass the same as ADAPTERS_UI_DTYPE)."""
     value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
     if isinstance(value, torch.dtype):
         return value
     value = getattr(torch, str(value), None) if value else None
-    return value if isinstance(value, torch.dtype) else None
+    return value if isinstance(value, torch.dtype) else torch.float32
 
 
 def load_base(settings: Settings) -> LoadedBase:

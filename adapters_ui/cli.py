@@ -49,12 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--device", choices=DEVICES, help="default: auto (CUDA, MPS, else CPU)")
         sub.add_argument("--dtype", choices=DTYPES, help="default: auto")
 
+    def backend_flag(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--backend-url", metavar="URL", help="generate on an OpenAI-compatible server (vLLM) instead of "
+                         "in this process, e.g. http://127.0.0.1:8000 (env ADAPTERS_UI_BACKEND_URL; its API key: "
+                         "ADAPTERS_UI_BACKEND_API_KEY)")
+
     def database_flag(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--database", metavar="URL", help="SQLAlchemy URL of the store, e.g. sqlite:///runs.db "
                          "(default: env ADAPTERS_UI_DATABASE_URL, else adapters_ui.db in the cache folder)")
 
     compare = commands.add_parser("compare", help="run prompts through the base model and every adapter")
     base_flags(compare)
+    backend_flag(compare)
     compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
                          help="adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters in assets/adapters")
     prompts = compare.add_mutually_exclusive_group()
@@ -113,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         quiet_libraries()  # the store commands load no model
     try:
         settings = Settings.from_env(base_model=getattr(args, "base", None), device=getattr(args, "device", None),
-                                     dtype=getattr(args, "dtype", None), database_url=getattr(args, "database", None))
+                                     dtype=getattr(args, "dtype", None), database_url=getattr(args, "database", None),
+                                     backend_url=getattr(args, "backend_url", None))
         return args.handler(args, settings)
     except AdaptersUIError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -234,7 +241,8 @@ def print_comparison(session, comparison, storage) -> None:
     width = max(60, min(shutil.get_terminal_size((100, 20)).columns, 140))
     label = max(len(v) for v in comparison.variants) + 2
     base = session.base
-    print(f"base model: {base.source.name}  device: {base.device}  dtype: {base.dtype_name}  load: {base.load_s:.1f} s")
+    print(f"base model: {base.source.name}  backend: {session.backend.description}  device: {base.device_name}  "
+          f"dtype: {base.dtype_name}  load: {base.load_s:.1f} s")
     for number, result in enumerate(comparison.results, 1):
         print("\n" + "=" * width)
         print(textwrap.fill(f"[{number}] {result.prompt}", width))

@@ -18,13 +18,15 @@ import pytest
 from browser_helpers import CACHE, CHROMIUM, LOAD_S, RUN_S, AppServer, free_port, wait_text
 
 from adapters_ui import demo
-from adapters_ui.backends.remote import SERVER, lora_refusal
+from adapters_ui.backends.remote import SERVER, Phases, adapter_pattern, lora_refusal
 from adapters_ui.backends.server_client import ServerAnswerError, ServerClient, api_base
-from adapters_ui.base_model import EMBEDDED_NAME
+from adapters_ui.base_model import EMBEDDED_NAME, load_skeleton
 from adapters_ui.config import Settings
-from adapters_ui.errors import AdapterError, BackendError
+from adapters_ui.errors import AdapterError, BackendError, BaseModelError
+from adapters_ui.generation import format_prompt
 from adapters_ui.runs import STOPPED, Partial
 from adapters_ui.session import Session, SessionHolder
+from adapters_ui.storage import model_storage
 from adapters_ui.validation import read_adapter
 
 TOKENS = 32
@@ -87,6 +89,53 @@ def test_the_api_root_of_a_backend_url(url, expected):
 def test_a_backend_url_that_is_not_http_is_a_one_line_error():
     with pytest.raises(BackendError, match="is not an http"):
         api_base("127.0.0.1:8000")
+
+
+@pytest.mark.parametrize("template, served, adapter", [
+    ("{adapter}", "pirate", "pirate"),
+    ("{base}:{adapter}", "llama70b:pirate", "pirate"),
+    ("{base}:{adapter}", "other:pirate", None),
+    ("{base}--{adapter}", "llama70b--a.b", "a.b"),
+])
+def test_adapter_names_are_read_back_from_the_servers_names(template, served, adapter):
+    match = adapter_pattern(template, "llama70b").fullmatch(served)
+    assert (match["adapter"] if match else None) == adapter
+
+
+def test_the_skeleton_base_has_the_real_architecture_and_tokenizer_but_no_weights(tiny_base_dir, tiny_session):
+    skeleton = load_skeleton(Settings(base_model=str(tiny_base_dir)), str(tiny_base_dir), "http://127.0.0.1:1/v1")
+    real = tiny_session.base
+    assert all(p.is_meta for p in skeleton.model.parameters())
+    assert [n for n, _ in skeleton.model.named_modules()] == [n for n, _ in real.model.named_modules()]
+    assert model_storage(skeleton.model) == model_storage(real.model)
+    prompt = format_prompt(real.tokenizer, "Hello there")
+    assert format_prompt(skeleton.tokenizer, "Hello there") == prompt
+    assert skeleton.info().device == "on the server"
+
+
+def test_a_base_flag_that_names_another_model_than_the_server_serves_is_refused(tiny_base_dir):
+    with pytest.raises(BaseModelError, match="The server serves SmolLM2-135M-Instruct but --base names"):
+        load_skeleton(Settings(base_model=str(tiny_base_dir)), "/models/SmolLM2-135M-Instruct", "http://127.0.0.1:1/v1")
+
+
+def test_base_rows_and_adapter_rows_are_never_on_the_server_together():
+    phases, inside, overlaps = Phases(), [], []
+
+    def hold(phase: str) -> None:
+        for _ in range(20):
+            with phases.hold(phase):
+                inside.append(phase)
+                if len(set(inside)) > 1:
+                    overlaps.append(list(inside))
+                time.sleep(0.001)
+                inside.remove(phase)
+
+    threads = [threading.Thread(target=hold, args=(p,)) for p in ("base", "adapters", "base", "adapters")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
 
 
 def test_a_server_that_is_down_gives_one_line_and_no_session():

