@@ -198,6 +198,30 @@ def test_transient_answers_are_retried_and_others_are_not(status, failures, retr
         server.close()
 
 
+def test_a_server_that_does_not_answer_in_time_is_a_one_line_error():
+    hang = threading.Event()
+
+    class Silent(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hang.wait(10)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = ServerClient(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=0.5, retries=0)
+    try:
+        with pytest.raises(BackendError, match="did not answer /models within 0.5 s") as error:
+            client.get("/models")
+        assert "ADAPTERS_UI_BACKEND_TIMEOUT_S" in str(error.value)
+    finally:
+        hang.set()
+        client.close()
+        server.shutdown()
+        server.server_close()
+
+
 def test_retries_are_bounded():
     server = FlakyServer(failures=10, status=503)
     client = ServerClient(server.url, retries=2, backoff_s=0.01)
@@ -233,6 +257,43 @@ def test_greedy_outputs_equal_the_in_process_engine_token_for_token(remote, in_p
         assert [tokenizer.encode(t) for t in got] == [tokenizer.encode(t) for t in expected[variant]], variant
     assert expected["base"] != expected["pirate"] != expected["json_answer"]  # three different behaviours
     assert all(t.startswith("Arr") for t in comparison.outputs("pirate"))
+
+
+def test_a_playground_chat_reply_equals_the_in_process_one(remote, in_process):
+    messages = [{"role": "user", "content": "What should I pack for a day at the beach?"}]
+    settings = remote.generation_settings(max_new_tokens=24)
+    assert remote.chat(messages, "pirate", settings) == in_process[0].chat(messages, "pirate", settings)
+
+
+def test_analysis_is_refused_in_one_line_and_the_weights_still_show(remote, prompts):
+    comparison = remote.compare(prompts[:1], ["base", "pirate"], remote.generation_settings(max_new_tokens=8))
+    with pytest.raises(BackendError, match="run the dashboard in process") as error:
+        remote.analyze(comparison)
+    assert "\n" not in str(error.value)
+    effects = remote.weight_effects("pirate")  # from the adapter's own factors: no base weights needed
+    assert effects.modules and all(m.norm > 0 and m.relative is None for m in effects.modules)
+
+
+def test_sampling_settings_reach_the_server(remote, prompts):
+    def sample(seed: int, temperature: float) -> str:
+        settings = remote.generation_settings(max_new_tokens=24, do_sample=True, seed=seed, temperature=temperature)
+        return remote.compare(prompts[:1], ["base"], settings).outputs("base")[0]
+
+    greedy = remote.compare(prompts[:1], ["base"], remote.generation_settings(max_new_tokens=24)).outputs("base")[0]
+    assert sample(3, 1.5) == sample(3, 1.5)  # the seed is passed through: repeatable
+    assert {sample(seed, 1.5) for seed in (1, 2, 3)} != {greedy}  # the temperature too: not greedy
+
+
+def test_an_adapter_the_server_no_longer_serves_is_a_one_line_error(remote, vllm_server, prompts):
+    httpx.post(f"{vllm_server.url}/v1/unload_lora_adapter", json={"lora_name": "json_answer"}, timeout=30).raise_for_status()
+    try:
+        with pytest.raises(BackendError, match="no longer serves adapter 'json_answer'") as error:
+            remote.compare(prompts[:1], ["base", "json_answer"])
+        assert "\n" not in str(error.value)
+    finally:
+        httpx.post(f"{vllm_server.url}/v1/load_lora_adapter", timeout=60,
+                   json={"lora_name": "json_answer", "lora_path": str(demo.DEMO_ADAPTERS / "json_answer")}).raise_for_status()
+    assert remote.compare(prompts[:1], ["json_answer"], remote.generation_settings(max_new_tokens=8)).complete
 
 
 def test_dora_is_refused_before_any_request(remote, vllm_server):
@@ -330,3 +391,22 @@ def test_a_server_restart_is_survived(remote, in_process, vllm_server, prompts, 
     assert comparison.outputs("base") == expected["base"][:2]
     assert comparison.outputs("pirate_again") == comparison.outputs("pirate") == expected["pirate"][:2]
     assert "pirate_again" in served_ids(vllm_server.url)
+
+
+def test_a_server_without_runtime_loading_says_so_and_lists_its_adapters(remote, vllm_server, tmp_path):
+    """Restarted without VLLM_ALLOW_RUNTIME_LORA_UPDATING: attaching a new adapter is one line naming
+    what the server has; the adapters it serves still attach (and run)."""
+    vllm_server.stop()
+    vllm_server.runtime_loading = False
+    try:
+        vllm_server.start()
+        session = Session.start(Settings(cache_dir=CACHE, max_new_tokens=8, backend_url=vllm_server.url, demo=False))
+        with pytest.raises(AdapterError) as error:
+            session.attach(copy_adapter("pirate", tmp_path / "pirate_new"))
+        message = str(error.value)
+        assert "does not load adapters at run time" in message and "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in message
+        assert "pirate, json_answer" in message and "\n" not in message
+        session.attach(demo.DEMO_ADAPTERS / "pirate")
+        assert session.compare(["Hi!"], ["pirate"]).complete
+    finally:
+        vllm_server.runtime_loading = True

