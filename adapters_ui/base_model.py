@@ -130,7 +130,7 @@ def _gguf_display_name(path: Path) -> str:
 # ---- names: does an adapter's base_model_name_or_path mean this base? ----------------------
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d\w*|f16|f32|bf16)$")  # SmolLM2-135M-Instruct.Q4_1 -> SmolLM2-135M-Instruct
-_CACHE_KEY = re.compile(r"[0-9a-f]{32}")  # <cache>/gguf/<key>: see _gguf_cache_folder
+_CACHE_KEY = re.compile(r"[0-9a-f]{32}")  # <cache>/gguf/<key>: see dequantized_folder
 _HUB_ID = re.compile(r"[A-Za-z0-9_][\w.-]*/[\w.-]+")
 SHORT_NAME_CHARS = 48
 
@@ -241,7 +241,7 @@ def _prepare_tokenizer(tokenizer) -> object:
     return tokenizer
 
 
-def _gguf_cache_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
+def dequantized_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
     """Dequantize ``gguf`` once into ``cache_dir/gguf/<sha>``; returns (folder, was it cached already)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -284,12 +284,16 @@ def stay_offline() -> None:
         constants.HF_HUB_OFFLINE = True
 
 
-def _local_location(source: BaseSource, settings: Settings) -> tuple[str, bool]:
-    """Where transformers reads ``source`` from (a GGUF's dequantized copy), and whether that copy was cached."""
+def _local_location(source: BaseSource, settings: Settings) -> tuple[str, bool, bool]:
+    """Where transformers reads ``source`` from (a GGUF's dequantized copy), whether that copy was cached,
+    and whether to stay offline (everything but a hub id is on disk: then no hub access at all)."""
+    offline = source.kind != "hub"
+    if offline:
+        stay_offline()
     if source.kind in ("embedded", "gguf"):
-        folder, from_cache = _gguf_cache_folder(Path(source.location), settings.cache_dir)
-        return str(folder), from_cache
-    return source.location, False
+        folder, from_cache = dequantized_folder(Path(source.location), settings.cache_dir)
+        return str(folder), from_cache, offline
+    return source.location, False, offline
 
 
 def load_skeleton(settings: Settings, served: str | None, served_by: str) -> LoadedBase:
@@ -313,10 +317,7 @@ def load_skeleton(settings: Settings, served: str | None, served_by: str) -> Loa
                                  "or a folder holding its tokenizer and config.json.") from None
     else:
         source = resolve_source(None)
-    offline = source.kind != "hub"
-    if offline:
-        stay_offline()
-    location, from_cache = _local_location(source, settings)
+    location, from_cache, offline = _local_location(source, settings)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         config = AutoConfig.from_pretrained(location, local_files_only=offline)
@@ -350,10 +351,7 @@ def load_base(settings: Settings) -> LoadedBase:
     source = resolve_source(settings.base_model)
     device = pick_device(settings.device)
     dtype = pick_dtype(device, settings.dtype)
-    offline = source.kind != "hub"
-    if offline:
-        stay_offline()
-    location, from_cache = _local_location(source, settings)
+    location, from_cache, offline = _local_location(source, settings)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(location, local_files_only=offline, dtype=dtype)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from ..base_model import _gguf_cache_folder, embedded_gguf_path
+from ..base_model import dequantized_folder, embedded_gguf_path
 from ..config import Settings
 from ..demo import DEMO_ADAPTERS
 from ..errors import BackendError
@@ -39,7 +39,7 @@ def vllm_python(venv: Path = VLLM_VENV) -> Path:
 
 def served_model_folder(cache_dir: Path) -> Path:
     """The dequantized embedded model (made once, shared with the in-process backend)."""
-    return _gguf_cache_folder(embedded_gguf_path(), Path(cache_dir))[0]
+    return dequantized_folder(embedded_gguf_path(), Path(cache_dir))[0]
 
 
 def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path = VLLM_VENV,
