@@ -7,6 +7,7 @@ On the embedded SmolLM2-135M-Instruct, greedy, fp32, every output exactly ``--to
 
     python benchmarks/vllm_bench.py                          # CPU: starts vLLM's CPU build (make vllm)
     python benchmarks/vllm_bench.py --adapters 2 --prompts 16
+    python benchmarks/vllm_bench.py --all-cores              # vLLM computes on every core (it keeps one by default)
     python benchmarks/vllm_bench.py --backend-url http://gpu-host:8000   # GPU section: a vLLM you started
 
 GPU section: with a CUDA GPU here, the in-process engine runs on it (bf16 unless --dtype), and
@@ -17,6 +18,7 @@ GPU section: with a CUDA GPU here, the in-process engine runs on it (bf16 unless
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -59,7 +61,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32, help="tokens per output (default 32)")
     parser.add_argument("--backend-url", help="a vLLM already serving the base and the printed adapter copies (GPU section)")
     parser.add_argument("--dtype", default="auto", help="in-process dtype (default auto: fp32 on CPU, bf16 on CUDA)")
+    parser.add_argument("--all-cores", action="store_true", help="vLLM's CPU engine on every core: by default it "
+                        "reserves one for its API server (on 2 cores: computes on 1)")
     args = parser.parse_args()
+    if args.all_cores:
+        os.environ.update(VLLM_CPU_OMP_THREADS_BIND=f"0-{os.cpu_count() - 1}", VLLM_CPU_NUM_OF_RESERVED_CPU="0")
 
     base_prompts = demo.demo_prompts()
     prompts = (base_prompts * (args.prompts // len(base_prompts) + 1))[: args.prompts]
