@@ -55,6 +55,7 @@ def main() -> None:
                       f"{page.inner_text('#compare-notice')}")
                 page.locator("#grid tr[data-row='2']").click()
                 wait_text(page, "#diff", "similar to base")
+                wait_text(page, "#header", "backend:")  # redrawn after each run
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.out), full_page=True)
                 print(f"header: {page.inner_text('#header')}")

@@ -358,6 +358,7 @@ def test_the_browser_grid_and_the_api_show_the_same_outputs(vllm_server, in_proc
         wait_text(page, "#header", "adapters: 2", LOAD_S)
         assert f"backend: vLLM server at {vllm_server.url}" in page.inner_text("#header")
         wait_text(page, "#variants", "pirate")
+        assert "the token analysis runs only in process" in page.inner_text("#analysis-box")
         assert page.locator("#variants").get_by_label("pirate", exact=True).is_checked()
         page.fill("#prompts textarea", "\n".join(prompts))
         page.click("#run")

@@ -89,7 +89,7 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
     c.only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
     c.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="grid", padding=False)
     c.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="diff")
-    build_analysis_box(c)
+    build_analysis_box(c, on_server=bool(settings.backend_url))
     with gr.Row():  # what each adapter costs, next to what it buys (filled by Analyze)
         c.storage_plot = gr.Plot(label="Storage", show_label=False, elem_id="storage-chart")
         c.effect_plot = gr.Plot(charts.effect_figure({}, None), show_label=False, elem_id="effect-chart")
@@ -112,15 +112,19 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
     return c
 
 
-def build_analysis_box(c: SimpleNamespace) -> None:
-    """Explain a finished comparison: where each adapter departs from the base, reference scores, size vs effect."""
+def build_analysis_box(c: SimpleNamespace, on_server: bool = False) -> None:
+    """Explain a finished comparison: where each adapter departs from the base, reference scores, size vs effect.
+    ``on_server``: a serving engine generates, and it returns no full distributions: say so up front."""
     with gr.Accordion("Explain the differences: token by token, against references, per MB", open=True,
                       elem_id="analysis-box"):
         gr.Markdown("Reads every adapter output back through the adapter and through the base (after the outputs, "
                     "never while they stream): how far each token's distribution moved (KL), whether the base would "
                     "have picked another token, and, when the prompts carry reference answers, how close each "
                     "variant comes (exact, contains, ROUGE-L, perplexity of the reference). The chart beside the "
-                    "storage chart below then shows what each MB of adapter buys.")
+                    "storage chart below then shows what each MB of adapter buys."
+                    + ("\n\n*This dashboard drives a serving engine, which returns no full token distributions: the "
+                       "token analysis runs only in process (start without `--backend-url`). The weights view in the "
+                       "Adapters tab works here.*" if on_server else ""))
         with gr.Row(equal_height=True):
             c.analyze = gr.Button("Analyze outputs", variant="secondary", elem_id="analyze", scale=1)
             c.analysis_notice = gr.Markdown(elem_id="analysis-notice")
