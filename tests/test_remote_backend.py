@@ -7,6 +7,7 @@ The tests share one server and run in file order; the last one restarts it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from browser_helpers import CACHE, CHROMIUM, LOAD_S, RUN_S, AppServer, free_port, wait_text
 
-from adapters_ui import demo
+from adapters_ui import cli, demo
 from adapters_ui.backends.remote import SERVER, Phases, adapter_pattern, lora_refusal
 from adapters_ui.backends.server_client import ServerAnswerError, ServerClient, api_base
 from adapters_ui.base_model import EMBEDDED_NAME, load_skeleton
@@ -263,6 +264,18 @@ def test_a_playground_chat_reply_equals_the_in_process_one(remote, in_process):
     messages = [{"role": "user", "content": "What should I pack for a day at the beach?"}]
     settings = remote.generation_settings(max_new_tokens=24)
     assert remote.chat(messages, "pirate", settings) == in_process[0].chat(messages, "pirate", settings)
+
+
+def test_the_cli_compares_on_the_server(vllm_server, in_process, prompts, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
+    out = tmp_path / "out.json"
+    code = cli.main(["compare", "--backend-url", vllm_server.url, "--adapter", str(demo.DEMO_ADAPTERS / "pirate"),
+                     "--prompt", prompts[0], "--prompt", prompts[1], "--max-new-tokens", str(TOKENS), "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert f"backend: vLLM server at {vllm_server.url}" in capsys.readouterr().out
+    results = json.loads(out.read_text())["results"]
+    assert [r["outputs"]["pirate"] for r in results] == in_process[1]["pirate"][:2]
+    assert [r["outputs"]["base"] for r in results] == in_process[1]["base"][:2]
 
 
 def test_analysis_is_refused_in_one_line_and_the_weights_still_show(remote, prompts):
