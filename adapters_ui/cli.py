@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 import textwrap
 import time
 from contextlib import nullcontext
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import demo
+from .combine import METHODS as MIX_METHODS, parse_parts
 from .config import DEVICES, DTYPES, Settings
 from .cli_analysis import print_analysis, print_weight_effects
 from .cli_store import add_store_commands, open_database, protect_ids
@@ -66,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     prompts = compare.add_mutually_exclusive_group()
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
     prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
+    compare.add_argument("--mix", action="append", default=[], metavar="NAME=ADAPTER:WEIGHT,...",
+                         help="also compare a weighted mix of attached LoRA adapters, e.g. blend=pirate:0.5,json_answer:0.5 (repeatable)")
+    compare.add_argument("--mix-method", default="cat", choices=MIX_METHODS, help="how --mix combines (default cat: the exact weighted sum)")
+    compare.add_argument("--mix-density", type=float, help="share of each update kept by ties / dare_linear")
     compare.add_argument("--max-new-tokens", type=int, help="tokens per output (default 64; env ADAPTERS_UI_MAX_NEW_TOKENS)")
     compare.add_argument("--batch-size", type=int, help="most rows in one decode loop (default 256; fewer when memory is short)")
     compare.add_argument("--no-chat-template", action="store_true", help="send prompts as raw text")
@@ -159,13 +165,17 @@ def run_compare(args, settings: Settings) -> int:
     generation = generation_settings(
         settings, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, use_chat_template=not args.no_chat_template
     )
-    with open_database(settings) if args.save else nullcontext() as db:  # an unreachable store fails before the model loads
+    # An unreachable store fails before the model loads; --mix folders live as long as the command.
+    with open_database(settings) if args.save else nullcontext() as db, tempfile.TemporaryDirectory(prefix="adapters_ui-mix-") as mixes:
         session = Session.start(settings)
         for value in args.adapter:
             name, path = parse_adapter_arg(value)
             session.attach(path, name)
         if not args.adapter and demo.wants_demo(settings):
             demo.attach_demo_adapters(session)
+        for value in args.mix:
+            name, _, parts = value.partition("=")
+            session.mix(name.strip(), parse_parts(parts), args.mix_method, args.mix_density, root=Path(mixes))
         try:
             comparison = follow(session.start_compare(prompts, settings=generation, references=references))
         except AdaptersUIError as exc:

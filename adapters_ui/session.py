@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from .backends.inprocess import InProcessBackend
 from .backends.protocol import BASE, Backend
 from .base_model import LoadedBase, load_base
 from .config import Settings
-from .errors import ConfigError, PromptError, UnknownVariantError, first_line
+from .errors import AdapterError, ConfigError, PromptError, UnknownVariantError, first_line
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
 from .model_thread import model_call, on_model_thread
 from .quiet import quiet_known_warnings
@@ -92,6 +94,37 @@ class Session:
 
     def detach(self, name: str) -> None:
         self.registry.detach(name)
+
+    def mix(self, name: str, parts: dict[str, float], method: str = "linear", density: float | None = None,
+            root: Path | None = None) -> AdapterInfo:
+        """A new adapter ``name`` from attached LoRA adapters with weights ({adapter: weight}), made with PEFT's
+        add_weighted_adapter, saved under ``root`` (default: the uploads folder, where the page's Detach deletes
+        it) and attached."""
+        from .combine import check_mix, save_mix
+        from .sources import uploads_root
+        from .validation import check_name
+
+        check_name(name, set(self.registry.names))
+        if BASE in parts:
+            raise AdapterError("The base model is not an adapter: mix attached LoRA adapters.")
+        self.check_variants(list(parts))
+        if not self.backend.in_process:
+            raise AdapterError("Mixing adapters needs the model in this process: the serving engine only runs saved "
+                               "adapters; make the mix in the in-process dashboard and attach its folder here.")
+        specs = {n: self.registry.spec(n) for n in parts}
+        weights = [float(w) for w in parts.values()]
+        check_mix(specs, weights, method, density)
+        with self.turns.turn():
+            config, tensors = on_model_thread(self.backend.combine, list(specs), weights, method, density)
+        folder = (root or uploads_root(self.settings)) / f"mix-{name}-{uuid.uuid4().hex[:8]}"
+        recipe = {"method": method, "weights": dict(zip(specs, weights)), "density": density,
+                  "sources": {n: {"path": str(s.path), "sha256": self.registry.get(n).sha256} for n, s in specs.items()}}
+        save_mix(folder, config, tensors, self.base.source.name, recipe)
+        try:
+            return self.attach(folder, name)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     def adapters(self) -> list[AdapterInfo]:
         return self.registry.list()

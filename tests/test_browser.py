@@ -294,3 +294,24 @@ def test_playground_switches_variants_and_each_visitor_keeps_their_own(page, bro
     page.locator("#chatbot button[aria-label=Clear]").click()
     assert chat(page, "base", "Tell me about the moon.") == base
     other.context.close()
+
+
+def test_mix_two_adapters_and_compare_the_mix_through_the_api(page, server):
+    """Adapters tab: a cat mix of pirate and json_answer attaches as a new adapter; /compare runs it."""
+    from gradio_client import Client
+
+    page.get_by_role("tab", name="Adapters").click()
+    page.locator("#mix-parts").get_by_role("textbox").fill("pirate: 0.5, json_answer: 0.5")
+    page.locator("#mix-name").get_by_role("textbox").fill("blend")
+    page.click("#mix-button")
+    wait_text(page, "#notice", "Attached blend", RUN_S)
+    wait_text(page, "#header", "adapters: 5")
+    assert "blend" in page.inner_text("#adapters-table")
+    records = Client(server, verbose=False).predict(PROMPTS[0], ["base", "pirate", "blend"], 16, api_name="/compare")
+    outputs = records[0]["outputs"]
+    assert outputs["blend"] and outputs["blend"] not in (outputs["base"], outputs["pirate"])
+    page.locator("#mix-parts").get_by_role("textbox").fill("pirate: 1, bullets: 1")
+    page.locator("#mix-name").get_by_role("textbox").fill("nope")
+    page.click("#mix-button")
+    wait_text(page, "#notice", "'bullets' is DoRA")
+    assert "adapters: 5" in page.inner_text("#header")

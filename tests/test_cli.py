@@ -51,14 +51,28 @@ def test_compare_writes_the_documented_json(tiny_base_dir, tiny_adapters, tmp_pa
         (["--adapter", "{lora}", "--prompts", "{nofile}"], "does not exist"),
         (["--adapter", "{lora}", "--prompt", "hi", "--max-new-tokens", "0"], "at least 1"),
         (["--adapter", "{lora}", "--prompt", "hi", "--max-new-tokens", "100000"], "over the cap"),
+        (["--adapter", "{lora}", "--adapter", "{ia3}", "--mix", "m=lora:1,ia3:1", "--prompt", "hi"], "'ia3' is IA3: only LoRA"),
+        (["--adapter", "{lora}", "--mix", "m=lora", "--prompt", "hi"], "'lora' has no weight"),
     ],
 )
 def test_compare_bad_input(argv_tail, words, tiny_base_dir, tiny_adapters, tmp_path, capsys):
-    values = {"missing": str(tmp_path / "nope"), "lora": str(tiny_adapters["lora"]), "nofile": str(tmp_path / "p.txt")}
+    values = {"missing": str(tmp_path / "nope"), "lora": str(tiny_adapters["lora"]), "nofile": str(tmp_path / "p.txt"),
+              "ia3": str(tiny_adapters["ia3"])}
     argv = ["compare", "--base", str(tiny_base_dir)] + [a.format(**values) for a in argv_tail]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and words in err and "\n" not in err
+
+
+def test_compare_a_mix_of_two_adapters(tiny_base_dir, tiny_adapters, tmp_path):
+    out = tmp_path / "mix.json"
+    code = main(["compare", "--base", str(tiny_base_dir), "--adapter", f"a={tiny_adapters['lora']}",
+                 "--adapter", f"b={tiny_adapters['lora_b']}", "--mix", "blend=a:0.5,b:0.5", "--mix-method", "svd",
+                 "--prompt", "Hello there", "--max-new-tokens", "6", "--json", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["variants"] == ["base", "a", "b", "blend"]
+    assert [row["rank"] for row in data["adapters"]] == [4, 2, 4]
 
 
 def test_inspect_good_adapter(tiny_base_dir, tiny_adapters, capsys):

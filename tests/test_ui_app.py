@@ -61,6 +61,10 @@ def test_attach_detach_refresh_everything_that_lists_adapters(ui, holder, tiny_a
         (lambda hd, a: hd.attach_hub("owner/name", "", ""), "Hub downloads are off"),
         (lambda hd, a: hd.detach(""), "No adapter chosen"),
         (lambda hd, a: hd.detach("ghost"), "ghost"),
+        (lambda hd, a: hd.mix("kept: 1, x", "cat", 0.5, "m"), "'x' has no weight"),
+        (lambda hd, a: hd.mix("", "cat", 0.5, "m"), "No adapters given"),
+        (lambda hd, a: hd.mix("kept: 1", "cat", 0.5, ""), "No name for the mix"),
+        (lambda hd, a: hd.mix("kept: 0.5, ghost: 0.5", "cat", 0.5, "m"), "Unknown variant 'ghost'"),
     ],
 )
 def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, words, ui, holder, tiny_adapters):
@@ -68,6 +72,16 @@ def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, wor
     _header, notice, table, *_ = call(ui, tiny_adapters)
     assert notice.startswith("**Error:** ") and words in notice and "\n" not in notice
     assert list(table["name"]) == ["kept"] and holder.get().variants == ["base", "kept"]
+
+
+def test_mix_two_attached_adapters_from_the_page(ui, holder, tiny_adapters):
+    ui.attach_folder(str(tiny_adapters["lora"]), "a")
+    ui.attach_folder(str(tiny_adapters["lora_b"]), "b")
+    header, notice, table, *_ = ui.mix("a: 0.7, b = 0.3", "cat", 0.5, "blend")
+    assert notice.startswith("**Done:** Attached **blend** (LoRA,") and "**adapters:** 3" in header
+    assert list(table["name"]) == ["a", "b", "blend"] and table["rank"][2] == 6
+    _header, notice, *_ = ui.mix("a: 1, b: 1", "linear", 0.5, "flat")
+    assert "linear mixes need equal ranks" in notice and "\n" not in notice
 
 
 def test_a_base_that_cannot_load_says_why_in_the_header(tmp_path):

@@ -137,6 +137,26 @@ class InProcessBackend:
             keys = set(self._keys.values())
             return {n: p for n, p in self._host.named_parameters() if keys & set(n.split("."))}
 
+    def combine(self, sources: list[str], weights: list[float], method: str, density: float | None = None):
+        """PEFT's ``add_weighted_adapter`` over attached LoRA adapters -> (config, saved-format tensors on CPU)
+        of the new adapter. It is made in the mounted LoRA family and deleted again at once: the caller saves
+        and attaches it like any other adapter, so nothing of it stays in the model on failure."""
+        from peft.utils import get_peft_model_state_dict
+
+        with self._lock:
+            self._mount("LORA")
+            scratch = f"v{self._next_key + 1}_mix"
+            try:
+                self._host.add_weighted_adapter([self._keys[s] for s in sources], weights, scratch,
+                                                combination_type=method, density=density)
+                config = copy.deepcopy(self._host.peft_config[scratch])
+                tensors = {k: v.detach().to("cpu", copy=True).contiguous()
+                           for k, v in get_peft_model_state_dict(self._host, adapter_name=scratch).items()}
+            finally:
+                if scratch in self._host.peft_config:
+                    self._host.delete_adapter(scratch)
+            return config, tensors
+
     def mount_all(self):
         """Mount each family in turn (yields its name); for checks that need every adapter injected."""
         with self._lock:

@@ -15,6 +15,7 @@ import gradio as gr
 
 from .. import charts
 from .. import demo as demo_set
+from ..combine import METHODS as MIX_METHODS
 from ..config import Settings
 from ..analysis_views import ANALYSIS_CSS
 from ..html_views import VIEW_CSS
@@ -191,6 +192,17 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
     with gr.Row():
         a.detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
         a.detach_btn = gr.Button("Detach", variant="stop", scale=1)
+    gr.Markdown("### Mix adapters\nA new LoRA adapter from attached LoRA adapters with weights (PEFT's "
+                "add_weighted_adapter), saved as a folder of its own and compared like any other. `cat` adds the "
+                "weighted updates exactly (rank: the sum); `svd` truncates that sum to the largest rank; `linear`, "
+                "`ties` and `dare_linear` need equal ranks.")
+    with gr.Row(equal_height=True):
+        a.mix_parts = gr.Textbox(label="Adapters and weights", placeholder="pirate: 0.7, json_answer: 0.3", max_lines=1,
+                                 elem_id="mix-parts", scale=3)
+        a.mix_method = gr.Dropdown(list(MIX_METHODS), value="cat", label="Method", elem_id="mix-method", scale=1)
+        a.mix_density = gr.Number(0.5, label="Density (ties, dare_linear)", minimum=0.01, maximum=1, scale=1)
+        a.mix_name = gr.Textbox(label="Name of the mix", max_lines=1, elem_id="mix-name", scale=1)
+        a.mix_btn = gr.Button("Mix", elem_id="mix-button", scale=1)
     gr.Markdown("### What each adapter changed in the weights\nThe size of its update to each layer's weights "
                 "(for LoRA ||ΔW|| from its small factors, never the full matrix), per layer and module.")
     with gr.Row(equal_height=True):
@@ -231,6 +243,7 @@ def wire_adapters(demo, ui: h.Handlers, header, c, a, p, versions) -> None:
     a.upload.upload(ui.attach_zip, [a.upload, a.name], outputs, **UI_ONLY).then(lambda: None, outputs=a.upload, **UI_ONLY)
     a.hub_btn.click(ui.attach_hub, [a.hub_id, a.revision, a.name], outputs, **UI_ONLY)
     a.detach_btn.click(ui.detach, [a.detach_name], outputs, **UI_ONLY)
+    a.mix_btn.click(ui.mix, [a.mix_parts, a.mix_method, a.mix_density, a.mix_name], outputs, **UI_ONLY)
     gr.Timer(LIST_SYNC_S).tick(ui.sync_lists, [versions, c.variants], [*outputs, c.notice], show_progress="hidden", **STOPS)
 
 

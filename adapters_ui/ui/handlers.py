@@ -241,6 +241,19 @@ class Handlers:
         return self._attached(lambda s: sources.attach_hub(
             s, (repo_id or "").strip(), (revision or "").strip() or None, (name or "").strip() or None))
 
+    def mix(self, parts: str | None, method: str | None, density: float | None, name: str | None) -> tuple:
+        """A weighted mix of attached LoRA adapters, attached under ``name``."""
+        from ..combine import WITH_DENSITY, parse_parts
+
+        if not (name or "").strip():
+            return self.refresh(problem("No name for the mix: type one (letters, digits, '_' or '-')."))
+        try:
+            weights = parse_parts(parts or "")
+        except AdaptersUIError as exc:
+            return self.refresh(problem(exc))
+        method = method or "cat"
+        return self._attached(lambda s: s.mix(name.strip(), weights, method, density if method in WITH_DENSITY else None))
+
     def detach(self, name: str | None) -> tuple:
         session = self.holder.get()
         if not name:
