@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .base_model import EMBEDDED_NAME, same_model
 from .config import Settings
+from .errors import AdapterError
 from .prompts import read_prompts
 
 log = logging.getLogger(__name__)
@@ -37,16 +38,14 @@ def wants_demo(settings: Settings) -> bool:
 def attach_demo_adapters(session) -> list:
     """Attach every demo adapter the backend can run; one a serving engine refuses (bullets is DoRA)
     is left out with a log line, so the rest of the demo still works."""
-    from .validation import read_adapter  # torch: not at import time
-
     attached = []
     for folder in demo_adapter_folders():
-        if not session.backend.in_process:
-            refusal = session.backend.refusal(read_adapter(folder))
-            if refusal:
-                log.warning("demo adapter left out: %s", refusal)
-                continue
-        attached.append(session.attach(folder))
+        try:
+            attached.append(session.attach(folder))
+        except AdapterError as exc:  # the registry asks the backend first: a refusal costs no model work
+            if session.backend.in_process:
+                raise
+            log.warning("demo adapter left out: %s", exc)
     return attached
 
 

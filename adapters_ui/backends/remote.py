@@ -37,6 +37,7 @@ from .server_client import ServerAnswerError, ServerClient
 log = logging.getLogger(__name__)
 
 SERVER = "server"  # the route of every variant: the server batches the rows as it likes
+ADAPTERS = "adapters"  # the group of the adapters' batch (the base's batch: BASE)
 SHOW_EVERY_S = 0.2  # streamed texts reach the page at most this often
 NO_ANALYSIS = ("Token analysis needs every token's whole distribution from the model, which a serving engine "
                "does not return: run the dashboard in process (without --backend-url) to analyze.")
@@ -203,13 +204,17 @@ class RemoteBackend:
         for variant in variants:
             if variant != BASE and variant not in self._names:
                 raise UnknownVariantError(f"Unknown variant {variant!r}: attach it first.")
-        rows = tuple((i, v) for v in variants for i in range(len(texts)))
-        return Plan((Batch(SERVER, rows),), {v: SERVER for v in variants})
+        # The base's rows and the adapters' rows go in two batches, never on the server together (see Phases);
+        # each batch is one streamed request per variant with all its prompts, all at once.
+        base_rows = tuple((i, BASE) for i in range(len(texts))) if BASE in variants else ()
+        adapter_rows = tuple((i, v) for v in variants if v != BASE for i in range(len(texts)))
+        batches = tuple(Batch(SERVER, rows, group) for group, rows in ((BASE, base_rows), (ADAPTERS, adapter_rows)) if rows)
+        return Plan(batches, {v: SERVER for v in variants})
 
     def generate(self, batch: Batch, texts: list[str], settings: GenerationSettings,
                  on_rows: OnRows | None = None, stop: threading.Event | None = None) -> GeneratedRows:
-        """One streamed request per variant with all its prompts; the base's rows first, then every
-        adapter's at once (see ``Phases``). A Stop closes the requests (vLLM aborts their work)."""
+        """One streamed request per variant of the batch, all at once, once no batch of the other group is
+        on the server (``Phases``). A Stop closes the requests (vLLM aborts their work)."""
         stop = stop or threading.Event()
         written = [""] * len(batch.rows)
         ended = [False] * len(batch.rows)
@@ -217,11 +222,9 @@ class RemoteBackend:
         positions: dict[str, list[tuple[int, int]]] = {}  # variant -> [(row in batch, prompt index)]
         for position, (index, variant) in enumerate(batch.rows):
             positions.setdefault(variant, []).append((position, index))
-        adapters = [v for v in positions if v != BASE]
-        for phase, variants in ((BASE, [BASE] if BASE in positions else []), ("adapters", adapters)):
-            if variants and not stop.is_set():
-                with self.phases.hold(phase):
-                    self._stream(variants, positions, texts, settings, written, ended, shown, stop)
+        with self.phases.hold(batch.group, stop) as held:
+            if held:  # else stopped while the other group was on the server: nothing was sent
+                self._stream(list(positions), positions, texts, settings, written, ended, shown, stop)
         shown.now()
         return GeneratedRows([t.strip() for t in written], list(ended))
 
@@ -321,13 +324,19 @@ class Phases:
         self._holders = 0
 
     @contextmanager
-    def hold(self, phase: str) -> Iterator[None]:
+    def hold(self, phase: str, stop: threading.Event | None = None) -> Iterator[bool]:
+        """Yields True once ``phase`` may run, or False when ``stop`` is set first (then nothing is held)."""
         with self._changed:
-            while self._holders and self._phase != phase:
-                self._changed.wait()
-            self._phase, self._holders = phase, self._holders + 1
+            while self._holders and self._phase != phase and not (stop is not None and stop.is_set()):
+                self._changed.wait(0.1)
+            held = not self._holders or self._phase == phase
+            if held:
+                self._phase, self._holders = phase, self._holders + 1
+        if not held:
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             with self._changed:
                 self._holders -= 1

@@ -91,12 +91,7 @@ class ServerClient:
         return self._send("POST", path, body)
 
     def _send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
-        for attempt in self._attempts(path):
-            with attempt:
-                response = self.http.request(method, path, json=body)
-                self._check(response, path, attempt)
-                return response
-        raise AssertionError("unreachable: the last attempt raises")
+        return self._with_retries(path, lambda: self.http.request(method, path, json=body))
 
     # ---- streamed requests ----------------------------------------------------------------
     @contextmanager
@@ -104,18 +99,8 @@ class ServerClient:
         """POST ``body`` with ``stream: true`` and yield the server-sent events as dicts. The open
         response is appended to ``opened``, so another thread can close it (a Stop: vLLM aborts
         a request whose connection closes)."""
-        for attempt in self._attempts(path):
-            with attempt:
-                request = self.http.build_request("POST", path, json={**body, "stream": True})
-                response = self.http.send(request, stream=True)
-                try:
-                    if response.status_code >= 400:
-                        response.read()
-                        self._check(response, path, attempt)
-                except BaseException:
-                    response.close()
-                    raise
-                break
+        request = self.http.build_request("POST", path, json={**body, "stream": True})
+        response = self._with_retries(path, lambda: self.http.send(request, stream=True))
         if opened is not None:
             opened.append(response)
         try:
@@ -145,17 +130,41 @@ class ServerClient:
                                f"({first_line(exc)}): it may have restarted; run the comparison again.") from None
 
     # ---- retries and errors --------------------------------------------------------------
-    def _attempts(self, path: str) -> Iterator["_Attempt"]:
-        for number in range(self.retries + 1):
-            yield _Attempt(self, path, last=number == self.retries, wait=self.backoff_s * 2**number)
+    def _with_retries(self, path: str, send) -> httpx.Response:
+        """``send()`` until it gets an answer that is not worth asking again, waiting ``backoff_s``, twice
+        that, ... in between; an error answer becomes its one-line ServerAnswerError (the response closed)."""
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = send()
+            except RETRY_ERRORS as exc:
+                if last:
+                    raise BackendError(f"The server at {self.url} is not reachable ({first_line(exc)}): start it, "
+                                       "or check ADAPTERS_UI_BACKEND_URL / --backend-url.") from None
+                self._wait(path, first_line(exc), attempt)
+                continue
+            except httpx.TimeoutException:
+                raise BackendError(f"The server at {self.url} did not answer {path} within {self.timeout_s:g} s: "
+                                   "it may be overloaded; try again, or raise ADAPTERS_UI_BACKEND_TIMEOUT_S.") from None
+            except httpx.HTTPError as exc:
+                raise BackendError(f"The request to {self.url}{path} failed: {first_line(exc)}.") from None
+            if response.status_code < 400:
+                return response
+            response.read()  # a streamed error answer: its body says why
+            response.close()
+            if response.status_code in RETRY_STATUSES and not last:
+                self._wait(path, f"HTTP {response.status_code}: {_reason(response)}", attempt)
+                continue
+            raise self._answer_error(response, path)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _check(self, response: httpx.Response, path: str, attempt: "_Attempt") -> None:
-        if response.status_code < 400:
-            return
-        reason = _reason(response)
-        status = response.status_code
-        if status in RETRY_STATUSES and not attempt.last:
-            raise _Retry(f"HTTP {status}: {reason}")
+    def _wait(self, path: str, why: str, attempt: int) -> None:
+        wait_s = self.backoff_s * 2**attempt
+        log.info("%s %s: %s; retrying in %.1f s", self.url, path, why, wait_s)
+        time.sleep(wait_s)
+
+    def _answer_error(self, response: httpx.Response, path: str) -> ServerAnswerError:
+        reason, status = _reason(response), response.status_code
         if status in RETRY_STATUSES:
             message = (f"The server at {self.url} kept answering {path} with HTTP {status} ({reason}) after "
                        f"{self.retries} retries: it may be restarting or overloaded; try again shortly.")
@@ -167,7 +176,7 @@ class ServerClient:
                        "check the server's log; the dashboard keeps working, try again once it is healthy.")
         else:
             message = f"The server at {self.url} refused {path} (HTTP {status}: {reason})."
-        raise ServerAnswerError(message, status, reason)
+        return ServerAnswerError(message, status, reason)
 
 
 def _error_text(event: dict) -> str:
@@ -175,35 +184,3 @@ def _error_text(event: dict) -> str:
     if isinstance(error, dict):
         return first_line(str(error.get("message") or error))
     return first_line(str(error))
-
-
-class _Retry(Exception):
-    """An answer worth asking again (a restarting or overloaded server)."""
-
-
-class _Attempt:
-    """One try of a request: swallows a retryable failure (after waiting) unless it is the last."""
-
-    def __init__(self, client: ServerClient, path: str, last: bool, wait: float):
-        self.client, self.path, self.last, self.wait = client, path, last, wait
-
-    def __enter__(self) -> "_Attempt":
-        return self
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None:
-            return False
-        url = self.client.url
-        if isinstance(exc, (_Retry, *RETRY_ERRORS)):
-            if not self.last:
-                log.info("%s %s: %s; retrying in %.1f s", url, self.path, first_line(exc), self.wait)
-                time.sleep(self.wait)
-                return True
-            raise BackendError(f"The server at {url} is not reachable ({first_line(exc)}): start it, or check "
-                               "ADAPTERS_UI_BACKEND_URL / --backend-url.") from None
-        if isinstance(exc, httpx.TimeoutException):
-            raise BackendError(f"The server at {url} did not answer {self.path} within {self.client.timeout_s:g} s: "
-                               "it may be overloaded; try again, or raise ADAPTERS_UI_BACKEND_TIMEOUT_S.") from None
-        if isinstance(exc, httpx.HTTPError):
-            raise BackendError(f"The request to {url}{self.path} failed: {first_line(exc)}.") from None
-        return False
