@@ -4,6 +4,7 @@
     python -m adapters_ui inspect path/to/adapter
     python -m adapters_ui train --data pairs.jsonl --output my_adapter
     python -m adapters_ui saved list                    (the store commands: cli_store.py)
+    python -m adapters_ui bundle save --output team.zip (bundles: cli_bundle.py)
     python -m adapters_ui review results REVIEW_ID --json
 
 Saved comparisons and reviews live in ADAPTERS_UI_DATABASE_URL (or --database URL), else in a
@@ -26,6 +27,7 @@ from . import demo
 from .combine import METHODS as MIX_METHODS, parse_parts
 from .config import DEVICES, DTYPES, Settings
 from .cli_analysis import print_analysis, print_weight_effects
+from .cli_bundle import add_bundle_commands, attach_all
 from .cli_store import add_store_commands, open_database, protect_ids
 from .errors import AdaptersUIError, PromptError
 from .formatting import format_bytes
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     backend_flag(compare)
     compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
                          help="adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters in assets/adapters")
+    compare.add_argument("--bundle", action="append", default=[], metavar="PATH",
+                         help="attach every adapter of a bundle folder or .zip (bundle save; repeatable)")
     prompts = compare.add_mutually_exclusive_group()
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
     prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
@@ -108,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(handler=run_inspect)
 
     add_store_commands(commands, database_flag)
+    add_bundle_commands(commands, base_flags)
     return parser
 
 
@@ -121,7 +126,7 @@ def parse_adapter_arg(value: str) -> tuple[str | None, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(protect_ids(list(sys.argv[1:] if argv is None else argv)))
-    if args.command in ("compare", "train", "inspect"):
+    if args.command in ("compare", "train", "inspect") or getattr(args, "bundle_command", None) == "save":
         quiet_libraries()  # the store commands load no model
     try:
         settings = Settings.from_env(base_model=getattr(args, "base", None), device=getattr(args, "device", None),
@@ -168,10 +173,8 @@ def run_compare(args, settings: Settings) -> int:
     # An unreachable store fails before the model loads; --mix folders live as long as the command.
     with open_database(settings) if args.save else nullcontext() as db, tempfile.TemporaryDirectory(prefix="adapters_ui-mix-") as mixes:
         session = Session.start(settings)
-        for value in args.adapter:
-            name, path = parse_adapter_arg(value)
-            session.attach(path, name)
-        if not args.adapter and demo.wants_demo(settings):
+        attach_all(session, args.adapter, args.bundle, Path(mixes))  # a bundle's zip unpacks there too
+        if not args.adapter and not args.bundle and demo.wants_demo(settings):
             demo.attach_demo_adapters(session)
         for value in args.mix:
             name, _, parts = value.partition("=")

@@ -71,6 +71,10 @@ class AdapterSourceError(AdapterError):
     """An uploaded zip or a Hub repo did not yield exactly one adapter folder."""
 
 
+class BundleError(AdapterError):
+    """A bundle's manifest or files are unusable, or it does not fit this session (base, names, caps)."""
+
+
 class UnknownVariantError(AdaptersUIError):
     """A comparison asked for a variant that is not attached."""
 

@@ -126,6 +126,21 @@ class Session:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
+    def save_bundle(self, target: str | Path):
+        """Every attached adapter's own files under ``<target>/<name>/`` with a ``bundle.json`` manifest (names,
+        types, sizes, base model, SHA-256 of each file); ``target``: a ``.zip`` path or a new folder -> the Manifest."""
+        from .bundle import write_bundle
+
+        infos = self.registry.list()
+        return write_bundle(target, [(info, self.registry.spec(info.name)) for info in infos], self.base.source)
+
+    def attach_bundle(self, path: str | Path, root: Path | None = None) -> list[AdapterInfo]:
+        """Attach every adapter of a bundle (folder or ``.zip``) under its own name, after checking it whole
+        (hashes, base model, names, caps); all or none. A zip unpacks under ``root`` (default: the uploads folder)."""
+        from .bundle import attach_bundle
+
+        return attach_bundle(self, path, root)
+
     def adapters(self) -> list[AdapterInfo]:
         return self.registry.list()
 

@@ -133,8 +133,10 @@ def _ignored(parts: tuple[str, ...]) -> bool:
     return any(p in _IGNORED_DIRS for p in parts) or (bool(parts) and parts[-1] in _IGNORED_FILES)
 
 
-def _check_entries(label: str, archive: zipfile.ZipFile, limit: int) -> tuple[list, tuple[str, ...]]:
-    """Every entry checked before anything is written: returns (files to write, adapter folder parts)."""
+def _check_entries(label: str, archive: zipfile.ZipFile, limit: int,
+                   marker: str = CONFIG_FILE) -> tuple[list, tuple[str, ...]]:
+    """Every entry checked before anything is written: returns (files to write, the parts of the one folder
+    holding ``marker``: adapter_config.json, or a bundle's manifest)."""
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_ENTRIES:
         raise AdapterSourceError(
@@ -170,7 +172,10 @@ def _check_entries(label: str, archive: zipfile.ZipFile, limit: int) -> tuple[li
             f"{label} unpacks to {format_bytes(declared)}, over the {format_bytes(limit)} allowed: "
             "zip only the adapter folder, or raise ADAPTERS_UI_MAX_ADAPTER_BYTES."
         )
-    folders = sorted({parts[:-1] for _, parts in files if parts[-1] == CONFIG_FILE})
+    folders = sorted({parts[:-1] for _, parts in files if parts[-1] == marker})
+    if marker != CONFIG_FILE and len(folders) != 1:
+        raise AdapterSourceError(f"{label} holds {len(folders) or 'no'} {marker}: give one bundle .zip that "
+                                 "'Save all as a bundle' or 'bundle save' wrote.")
     if not folders:
         raise AdapterSourceError(f"{label} has no {CONFIG_FILE}: zip the folder that save_pretrained() wrote.")
     if len(folders) > 1:
@@ -199,8 +204,8 @@ def _write_entries(label: str, archive: zipfile.ZipFile, files: list, top: Path,
                 dst.write(chunk)
 
 
-def _extract(zip_path: str | Path, dest_root: Path, max_bytes: int) -> tuple[Path, Path]:
-    """(the new temp folder, the adapter folder inside it); nothing is left behind on failure."""
+def _extract(zip_path: str | Path, dest_root: Path, max_bytes: int, marker: str = CONFIG_FILE) -> tuple[Path, Path]:
+    """(the new temp folder, the folder inside it holding ``marker``); nothing is left behind on failure."""
     zip_path = Path(zip_path)
     label = _upload_label(zip_path)
     limit = max_bytes + ZIP_ALLOWANCE_BYTES
@@ -213,7 +218,7 @@ def _extract(zip_path: str | Path, dest_root: Path, max_bytes: int) -> tuple[Pat
             f"{label} is not a zip file: upload a .zip of the adapter folder (the folder that holds {CONFIG_FILE})."
         ) from None
     with archive:
-        files, adapter_parts = _check_entries(label, archive, limit)
+        files, adapter_parts = _check_entries(label, archive, limit, marker)
         try:
             Path(dest_root).mkdir(parents=True, exist_ok=True)
             top = Path(tempfile.mkdtemp(dir=dest_root)).resolve()
@@ -254,6 +259,12 @@ def extract_adapter_zip(zip_path: str | Path, dest_root: Path, max_bytes: int) -
     Raises AdapterSourceError, and removes what it unpacked, on any unsafe or unusable zip.
     """
     return _extract(zip_path, dest_root, max_bytes)[1]
+
+
+def extract_bundle_zip(zip_path: str | Path, dest_root: Path, max_bytes: int, manifest: str) -> tuple[Path, Path]:
+    """Unpack a bundle zip with the same checks as an adapter zip (paths, links, count, real bytes up to
+    ``max_bytes``): (the new folder under ``dest_root``, the folder in it holding ``manifest``)."""
+    return _extract(zip_path, dest_root, max_bytes, marker=manifest)
 
 
 def uploads_root(settings: Settings) -> Path:

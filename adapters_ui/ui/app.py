@@ -180,8 +180,8 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
                                    info="assets/adapters and ADAPTERS_UI_ADAPTER_DIR" + ("" if settings.public else "; or type a path on the server"))
             a.folder_btn = gr.Button("Attach folder", variant="primary")
         with gr.Column():
-            gr.Markdown("**Upload a zip of an adapter folder**")
-            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights)", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
+            gr.Markdown("**Upload a zip of an adapter folder** (or a bundle)")
+            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights), or a bundle .zip", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
         with gr.Column():
             gr.Markdown("**From the Hugging Face Hub** (when online)")
             a.hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
@@ -192,6 +192,13 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
     with gr.Row():
         a.detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
         a.detach_btn = gr.Button("Detach", variant="stop", scale=1)
+    gr.Markdown("### Bundles\nEvery attached adapter, each under its own name, in one .zip with a manifest "
+                "(`bundle.json`: names, types, sizes, base model, SHA-256 of each file). Upload a bundle in "
+                "*Upload a zip* above to attach all of its adapters in one step (checked whole first: nothing is "
+                "attached if a file does not match, a name is taken, or it was made on another base).")
+    with gr.Row(equal_height=True):
+        a.bundle_btn = gr.Button("Save all as a bundle", elem_id="save-bundle", scale=1)
+        a.bundle_file = gr.File(label="Bundle (.zip)", interactive=False, elem_id="bundle-file", height=80, scale=3)
     gr.Markdown("### Mix adapters\nA new LoRA adapter from attached LoRA adapters with weights (PEFT's "
                 "add_weighted_adapter), saved as a folder of its own and compared like any other. `cat` adds the "
                 "weighted updates exactly (rank: the sum); `svd` truncates that sum to the largest rank; `linear`, "
@@ -244,6 +251,7 @@ def wire_adapters(demo, ui: h.Handlers, header, c, a, p, versions) -> None:
     a.hub_btn.click(ui.attach_hub, [a.hub_id, a.revision, a.name], outputs, **UI_ONLY)
     a.detach_btn.click(ui.detach, [a.detach_name], outputs, **UI_ONLY)
     a.mix_btn.click(ui.mix, [a.mix_parts, a.mix_method, a.mix_density, a.mix_name], outputs, **UI_ONLY)
+    a.bundle_btn.click(ui.save_bundle, outputs=[a.notice, a.bundle_file], **UI_ONLY)
     gr.Timer(LIST_SYNC_S).tick(ui.sync_lists, [versions, c.variants], [*outputs, c.notice], show_progress="hidden", **STOPS)
 
 

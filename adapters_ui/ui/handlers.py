@@ -18,7 +18,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import charts, sources
+from .. import bundle, charts, sources
 from .. import demo as demo_set
 from ..backends.protocol import BASE
 from ..config import Settings
@@ -233,9 +233,33 @@ class Handlers:
         return self._attached(lambda s: s.attach(folder.strip(), (name or "").strip() or None))
 
     def attach_zip(self, upload: str | None, name: str | None) -> tuple:
+        """An adapter's zip, or a bundle's (it holds bundle.json): then every adapter in it, under its own name."""
         if not upload:
             return self.refresh(problem("No zip uploaded: drop a .zip of the adapter folder first."))
+        if bundle.is_bundle_zip(upload):
+            return self.attach_bundle(upload)
         return self._attached(lambda s: sources.attach_zip(s, upload, (name or "").strip() or None))
+
+    def attach_bundle(self, upload: str) -> tuple:
+        """All of a bundle's adapters in one step (visitor uploads unpack under the uploads folder), or none."""
+        try:
+            infos = self.holder.get().attach_bundle(upload)
+        except AdaptersUIError as exc:
+            return self.refresh(problem(exc))
+        names = ", ".join(f"**{info.name}** ({info.method})" for info in infos)
+        count = f"{len(infos)} adapter{'s' if len(infos) != 1 else ''}"
+        return self.refresh(ok(f"Attached {count} from the bundle {Path(upload).name}: {names}."))
+
+    def save_bundle(self) -> tuple:
+        """(notice, file): every attached adapter in one .zip with its manifest, among the downloads."""
+        target = export_folder() / f"adapters-bundle-{time.strftime('%Y%m%d-%H%M%S')}.zip"
+        try:
+            manifest = self.holder.get().save_bundle(target)
+        except AdaptersUIError as exc:
+            return problem(exc), gr.update(value=None)
+        count = f"{len(manifest.adapters)} adapter{'s' if len(manifest.adapters) != 1 else ''}"
+        return (ok(f"Saved {count} ({', '.join(manifest.names)}; {format_bytes(target.stat().st_size)}) as a bundle: "
+                   "download it below; uploading it as a zip here attaches them all in one step."), gr.update(value=str(target)))
 
     def attach_hub(self, repo_id: str | None, revision: str | None, name: str | None) -> tuple:
         return self._attached(lambda s: sources.attach_hub(
