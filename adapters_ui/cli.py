@@ -3,6 +3,7 @@
     python -m adapters_ui compare --adapter pirate=assets/adapters/pirate --prompt "Hi!" --save
     python -m adapters_ui inspect path/to/adapter
     python -m adapters_ui train --data pairs.jsonl --output my_adapter
+    python -m adapters_ui merge --adapter assets/adapters/pirate --output pirate-merged
     python -m adapters_ui saved list                    (the store commands: cli_store.py)
     python -m adapters_ui bundle save --output team.zip (bundles: cli_bundle.py)
     python -m adapters_ui review results REVIEW_ID --json
@@ -111,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also print what it changes in the weights: ||ΔW|| per layer and module (per virtual token for prompt learning)")
     inspect.set_defaults(handler=run_inspect)
 
+    merge = commands.add_parser(
+        "merge", help="write the base with one adapter merged in as a standalone model folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Merge one adapter into a fresh copy of the base (PEFT's merge_and_unload) and save it as a model "
+                    "folder (safetensors weights, config, tokenizer) that loads without PEFT. One-way: the merged copy "
+                    "cannot be un-merged, and it costs a whole model.\n\nexample:\n"
+                    "  python -m adapters_ui merge --adapter assets/adapters/pirate --output pirate-merged")
+    base_flags(merge)
+    merge.add_argument("--adapter", type=Path, required=True, metavar="PATH", help="adapter folder (any type PEFT can merge: "
+                       "LoRA, DoRA, IA3, LoHa, LoKr, ...; not prompt learning)")
+    merge.add_argument("--output", type=Path, required=True, metavar="DIR", help="model folder to write (new, or empty)")
+    merge.set_defaults(handler=run_merge)
+
     add_store_commands(commands, database_flag)
     add_bundle_commands(commands, base_flags)
     return parser
@@ -126,7 +140,7 @@ def parse_adapter_arg(value: str) -> tuple[str | None, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(protect_ids(list(sys.argv[1:] if argv is None else argv)))
-    if args.command in ("compare", "train", "inspect") or getattr(args, "bundle_command", None) == "save":
+    if args.command in ("compare", "train", "inspect", "merge") or getattr(args, "bundle_command", None) == "save":
         quiet_libraries()  # the store commands load no model
     try:
         settings = Settings.from_env(base_model=getattr(args, "base", None), device=getattr(args, "device", None),
@@ -329,4 +343,29 @@ def run_inspect(args, settings: Settings) -> int:
         print(f"  {key:<13} {value}")
     if args.weights:
         print_weight_effects(session.weight_effects(info.name))
+    return 0
+
+
+def run_merge(args, settings: Settings) -> int:
+    """Merge one adapter into a copy of the base and print what was written; bad input fails before the model loads."""
+    from .base_model import resolve_source
+    from .merge import check_mergeable, check_output, merge_adapter
+    from .validation import read_adapter
+
+    output = check_output(args.output)
+    spec = read_adapter(args.adapter, public=settings.public, max_bytes=settings.max_adapter_bytes)
+    check_mergeable(spec, resolve_source(settings.base_model).name)
+    merged = merge_adapter(spec, settings, output)
+    print(f"wrote {merged.folder}")
+    for line in merged.summary():
+        print(f"  {line}")
+    return 0
+
+
+# ---- serve ------------------------------------------------------------------------------
+def run_serve(args, settings: Settings) -> int:
+    """The dashboard and the review pages, as ``python app.py`` serves them (blocks until Ctrl-C)."""
+    from .ui.server import create_server, serve  # gradio loads only for this command
+
+    serve(create_server(settings), host=args.host, port=args.port)
     return 0

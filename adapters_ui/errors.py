@@ -71,6 +71,10 @@ class AdapterSourceError(AdapterError):
     """An uploaded zip or a Hub repo did not yield exactly one adapter folder."""
 
 
+class MergeError(AdapterError):
+    """A merged export cannot be made: a type PEFT cannot merge, another base, a taken output folder, no room."""
+
+
 class BundleError(AdapterError):
     """A bundle's manifest or files are unusable, or it does not fit this session (base, names, caps)."""
 

@@ -28,6 +28,7 @@ from .errors import AdapterError, ConfigError, PromptError, UnknownVariantError,
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
 from .model_thread import model_call, on_model_thread
 from .quiet import quiet_known_warnings
+from .merge import MergedModel, MergePlan
 from .registry import AdapterInfo, AdapterRegistry
 from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 from .scheduler import TurnQueue
@@ -125,6 +126,35 @@ class Session:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+
+    def merge_plan(self, name: str) -> MergePlan:
+        """What merging attached adapter ``name`` into the base produces (the merged weights' size next to the
+        adapter's), or a one-line MergeError saying why it cannot be merged; no model work."""
+        from .merge import check_mergeable, plan_merge
+
+        if name == BASE:
+            raise AdapterError("The base model is not an adapter: pick an attached adapter to merge into it.")
+        self.check_variants([name])
+        if not self.backend.in_process:
+            raise AdapterError("Merging needs the base weights in this process: the serving engine holds them; merge "
+                               "with `python -m adapters_ui merge --adapter PATH --output DIR` on a machine with the base.")
+        spec = self.registry.spec(name)
+        check_mergeable(spec, self.base.source.name)
+        return plan_merge(spec, self._model_storage)
+
+    def merge(self, name: str, output: Path) -> MergedModel:
+        """Attached adapter ``name`` merged into a fresh copy of the base (on the CPU, in the dtype the base was
+        loaded in) and saved as a standalone model folder at ``output``. The model serving comparisons is not
+        touched: its layers hold the mounted adapters, and visitors keep switching them."""
+        from .merge import check_memory, check_output, check_room, merge_adapter
+
+        plan = self.merge_plan(name)
+        check_output(output)
+        check_memory(plan.merged_bytes)
+        check_room(plan.merged_bytes, Path(output).expanduser().parent)
+        settings = self.settings.replace(device="cpu", dtype=self.base.dtype_name)
+        with self.turns.turn():  # a model turn: the merge works on the model thread (see model_thread)
+            return on_model_thread(merge_adapter, self.registry.spec(name), settings, Path(output))
 
     def save_bundle(self, target: str | Path):
         """Every attached adapter's own files under ``<target>/<name>/`` with a ``bundle.json`` manifest (names,

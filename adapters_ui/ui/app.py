@@ -210,6 +210,16 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
         a.mix_density = gr.Number(0.5, label="Density (ties, dare_linear)", minimum=0.01, maximum=1, scale=1)
         a.mix_name = gr.Textbox(label="Name of the mix", max_lines=1, elem_id="mix-name", scale=1)
         a.mix_btn = gr.Button("Mix", elem_id="mix-button", scale=1)
+    gr.Markdown("### Merge for deployment\nThe base with one adapter baked into its weights (PEFT's merge_and_unload), "
+                "as a standalone model folder (safetensors, config, tokenizer) that serves without PEFT. Made on a fresh "
+                "copy of the base, never on the model serving this page.")
+    with gr.Row(equal_height=True):
+        a.merge_name = gr.Dropdown([], value=None, label="Adapter to merge", elem_id="merge-adapter", scale=1)
+        with gr.Column(scale=3):
+            a.merge_warning = gr.Markdown(elem_id="merge-warning")
+            a.merge_btn = gr.Button("Merge and download", variant="primary", visible=False, elem_id="merge-confirm")
+    a.merge_notice = gr.Markdown(elem_id="merge-notice")
+    a.merge_file = gr.File(label="Merged model (.zip)", visible=False, interactive=False, elem_id="merge-file")
     gr.Markdown("### What each adapter changed in the weights\nThe size of its update to each layer's weights "
                 "(for LoRA ||ΔW|| from its small factors, never the full matrix), per layer and module.")
     with gr.Row(equal_height=True):
@@ -295,6 +305,17 @@ def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
         stop.click(ui.stop_playground, outputs=p.notice, **STOPS)
 
 
+def wire_merge(ui: h.Handlers, a) -> None:
+    """Pick an adapter: the sizes and the one-way warning; confirm: merge on a copy, then the zip to download."""
+    a.table.change(ui.merge_choices, a.merge_name, a.merge_name, **UI_ONLY)
+    a.merge_name.change(ui.merge_preview, a.merge_name, [a.merge_warning, a.merge_btn, a.merge_notice, a.merge_file],
+                        **UI_ONLY)
+    a.merge_btn.click(lambda: "**Merging…** loading a fresh copy of the base, merging, saving and zipping",
+                      outputs=a.merge_notice, **UI_ONLY
+                      ).then(ui.merge, a.merge_name, [a.merge_notice, a.merge_file], show_progress="hidden",
+                             concurrency_limit=1, concurrency_id="merge", **UI_ONLY)  # one whole-model copy at a time
+
+
 def wire_saved(demo, saved: SavedHandlers, tabs, c, s, compare_view, saved_view, owned) -> None:
     opened = [s.notice, s.meta, s.grid, s.diff, saved_view, s.storage_plot, s.scaling_plot, s.difference_plot,
               s.csv, s.json, s.html, s.review_box, s.opened]
@@ -338,6 +359,7 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
         wire_analysis(AnalysisHandlers(ui.holder), c, a, view, model_work)
         wire_playground(ui, p, model_work)
         wire_saved(demo, saved, tabs, c, s, view, saved_view, owned)
+        wire_merge(ui, a)
         saved_tab.select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
         demo.unload(ui.page_closed)
         compare_tab.select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)

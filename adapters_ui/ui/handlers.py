@@ -23,7 +23,7 @@ from .. import demo as demo_set
 from ..backends.protocol import BASE
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError
-from ..formatting import format_bytes, format_ratio
+from ..formatting import format_bytes, format_ratio, format_times
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompt_items
@@ -37,6 +37,7 @@ CHAT, COMPLETE = "chat", "complete"
 COMPARE, PLAYGROUND = "compare", "playground"  # kinds of run: each has its own Stop button
 STREAM_EVERY_S = 0.5  # the page redraws at most this often while outputs stream in
 KEEP_EXPORTS = 20  # runs whose downloads stay on disk
+KEEP_MERGES = 3  # merged models (whole model copies) that stay on disk for download
 NOT_RUN = "not run: stopped first"
 
 
@@ -291,6 +292,56 @@ class Handlers:
             sources.remove_upload(path, session.settings)
         return self.refresh(ok(f"Detached **{name}**."))
 
+    # ---- merged export ---------------------------------------------------------------------------
+    def merge_choices(self, current: str | None):
+        """The attached adapters for the merge picker, keeping the visitor's pick while it is attached."""
+        session = self.holder.loaded
+        names = list(session.registry.names) if session is not None else []
+        return gr.update(choices=names, value=current if current in names else None)
+
+    def merge_preview(self, name: str | None) -> tuple:
+        """(warning, confirm button, notice, download) for the picked adapter: before anything is merged, the size
+        of the merged model next to the adapter's and the one-way note; or, in one line, why it cannot be merged."""
+        hidden = gr.update(value=None, visible=False)
+        if not name:
+            return "", gr.update(visible=False), "", hidden
+        try:
+            plan = self.holder.get().merge_plan(name)
+        except AdaptersUIError as exc:
+            return problem(exc), gr.update(visible=False), "", hidden
+        return merge_warning(plan), gr.update(visible=True, interactive=True), "", hidden
+
+    def merge(self, name: str | None) -> tuple:
+        """(notice, download): ``name`` merged into a fresh copy of the base, offered as a .zip of the model folder
+        (the last few merges stay on disk, see ``merges_root``). The model serving the page is not touched."""
+        from ..merge import check_room, zip_folder
+
+        hidden = gr.update(value=None, visible=False)
+        if not name:
+            return problem("No adapter chosen: pick the adapter to merge."), hidden
+        folder: Path | None = None
+        try:
+            session = self.holder.get()
+            plan = session.merge_plan(name)  # a refusal costs nothing: no folder made
+            folder = export_folder(merges_root(), KEEP_MERGES)
+            check_room(2 * plan.merged_bytes, folder, "the merged model and its zip")
+            merged = session.merge(name, folder / f"{name}-merged")
+            archive = zip_folder(merged.folder, folder / f"{name}-merged.zip")
+        except (AdaptersUIError, OSError) as exc:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            reason = exc if isinstance(exc, AdaptersUIError) else (
+                f"Could not write the merged model: {exc.strerror or exc}; free some disk space and merge again.")
+            return problem(reason), hidden
+        where = "" if self.settings.public else f" Folder on the server: `{merged.folder}`."
+        return ok(
+            f"merged **{name}** ({plan.method}) into {merged.base} in {merged.seconds:.1f} s, saved as {plan.dtype}: "
+            f"{format_bytes(merged.bytes_on_disk)} on disk ({format_bytes(merged.weights_bytes)} of weights, "
+            f"{format_bytes(plan.merged_bytes)} expected), {format_times(merged.ratio)}x the adapter's "
+            f"{format_bytes(plan.adapter_bytes)}. Download the zip below; it loads with plain transformers "
+            f"(`AutoModelForCausalLM.from_pretrained`).{where}"
+        ), gr.update(value=str(archive), visible=True)
+
     # ---- comparing ---------------------------------------------------------------------------
     def _start_compare(self, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p,
                        references: dict | None, owner: str) -> CompareRun:
@@ -505,6 +556,17 @@ def export_folder(root: Path | None = None, keep: int = KEEP_EXPORTS) -> Path:
     for stale in older[: max(0, len(older) - (keep - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
     return folder
+
+
+def merges_root() -> Path:
+    """Merged models beside the other downloads, in a folder of their own: each is a whole model, so fewer are kept."""
+    return exports_root().with_name("adapters_ui-merges")
+
+
+def merge_warning(plan) -> str:
+    """The box shown before a merge: what it costs next to the adapter, and that it cannot be undone."""
+    return (f"⚠️ **Merging is one-way.** {plan.warning()} The merge runs on a fresh copy of the base: this page's "
+            "model and its adapters stay as they are (comparisons wait while it works).")
 
 
 def prompt_set_choices() -> list[str]:
