@@ -182,6 +182,7 @@ def merge_adapter(spec: AdapterSpec, settings: Settings, output: Path) -> Merged
         merged.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
+        _usual_permissions(staging)
         if output.is_dir():
             output.rmdir()  # empty (checked above): the rename takes its place
         os.replace(staging, output)
@@ -221,6 +222,29 @@ def merged_model(spec: AdapterSpec, model):
             raise MergeError(f"Merging adapter {spec.name!r} gives NaNs in the weights: its weights are broken (NaN or "
                              "infinite values); re-train or re-save the adapter.") from exc
         raise MergeError(f"PEFT could not merge adapter {spec.name!r} into this base: {first_line(exc).rstrip('.')}.") from exc
+
+
+def _usual_permissions(folder: Path) -> None:
+    """What a plain mkdir and open would give (mkdtemp makes the folder private, some writers their files): a
+    server process of another user must be able to read the model."""
+    umask = _umask()
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc tells it (os.umask sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _shipped_tokenizer(source: BaseSource, settings: Settings):

@@ -132,12 +132,12 @@ class Session:
         adapter's), or a one-line MergeError saying why it cannot be merged; no model work."""
         from .merge import check_mergeable, plan_merge
 
-        if name == BASE:
-            raise AdapterError("The base model is not an adapter: pick an attached adapter to merge into it.")
-        self.check_variants([name])
         if not self.backend.in_process:
             raise AdapterError("Merging needs the base weights in this process: the serving engine holds them; merge "
                                "with `python -m adapters_ui merge --adapter PATH --output DIR` on a machine with the base.")
+        if name == BASE:
+            raise AdapterError("The base model is not an adapter: pick an attached adapter to merge into it.")
+        self.check_variants([name])
         spec = self.registry.spec(name)
         check_mergeable(spec, self.base.source.name)
         return plan_merge(spec, self._model_storage)

@@ -215,3 +215,58 @@ def test_public_pages_do_not_show_server_paths(tiny_settings, tiny_adapters):
     notice, download = ui.merge("tuned")
     assert notice.startswith("**Done:** merged **tuned** (IA3)") and "Folder on the server" not in notice
     assert str(Path(download["value"]).parent) not in notice
+
+
+def test_a_server_backend_refuses_in_one_line(tiny_base_dir, tmp_path):
+    """The weights live on the serving engine: nothing to merge here (a real RemoteBackend; no request is made)."""
+    from adapters_ui.backends.remote import RemoteBackend, ServedModel
+    from adapters_ui.backends.server_client import ServerClient
+    from adapters_ui.base_model import load_skeleton
+    from adapters_ui.config import Settings
+    from adapters_ui.session import Session
+
+    settings = Settings(base_model=str(tiny_base_dir), cache_dir=tmp_path / "cache")
+    skeleton = load_skeleton(settings, str(tiny_base_dir), "http://127.0.0.1:1/v1")
+    backend = RemoteBackend(ServerClient("http://127.0.0.1:1", timeout_s=1), skeleton, ServedModel("tiny", None, None, "vllm"))
+    with pytest.raises(AdapterError) as raised:
+        Session(skeleton, settings, backend).merge("pirate", tmp_path / "out")
+    assert str(raised.value).startswith("Merging needs the base weights in this process") and "\n" not in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.integration
+def test_the_cli_merges_the_demo_pirate_into_the_embedded_smollm2(tmp_path, monkeypatch, capsys):
+    """The real thing: the default base (its dequantized copy is cached), the demo LoRA, ~538 MB written."""
+    from browser_helpers import CACHE, ROOT
+
+    from adapters_ui.config import Settings
+    from adapters_ui.session import Session
+
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
+    out = tmp_path / "pirate-merged"
+    assert main(["merge", "--adapter", str(ROOT / "assets/adapters/pirate"), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "into HuggingFaceTB/SmolLM2-135M-Instruct" in printed and "saved as float32" in printed
+    provenance = json.loads((out / "merge.json").read_text())
+    assert provenance["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and provenance["adapter"] == "pirate"
+    session = Session.start(Settings(cache_dir=CACHE, demo=False))
+    session.attach(ROOT / "assets/adapters/pirate")
+    prompt = "Tell me about the sea."
+    settings = session.generation_settings(max_new_tokens=16)
+    wanted = session.compare([prompt], ["pirate"], settings).outputs("pirate")[0]
+    weights = (out / "model.safetensors").stat().st_size
+    assert 0 <= weights - session.merge_plan("pirate").merged_bytes < 100_000
+    model = AutoModelForCausalLM.from_pretrained(out).eval()
+    assert plain_generate(model, AutoTokenizer.from_pretrained(out), prompt, 16) == wanted
+
+
+def test_the_merged_folder_is_readable_like_any_other(tiny_base_dir, tiny_adapters, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "merged"
+    assert main(["merge", "--base", str(tiny_base_dir), "--adapter", str(tiny_adapters["lora"]), "--output", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o666 & ~umask}
