@@ -165,7 +165,10 @@ def _copy_adapter(info, spec, dest: Path) -> BundleAdapter:
     again = "attach it again, then save the bundle"
     for source in sources:
         try:
-            shutil.copyfile(source, dest / source.name)
+            if source.name == "mix.json":
+                _copy_recipe(source, dest / source.name)
+            else:
+                shutil.copyfile(source, dest / source.name)
         except FileNotFoundError:
             raise BundleError(f"Adapter {info.name!r}: its {source.name} is gone from disk since it was attached: {again}.") from None
     files = [BundleFile(p.name, p.stat().st_size, file_sha256(p)) for p in (dest / s.name for s in sources)]
@@ -184,6 +187,20 @@ def _copy_adapter(info, spec, dest: Path) -> BundleAdapter:
         params=info.params, dtype=info.dtype, bytes=sum(f.bytes for f in files), made_for=info.base_model,
         mix=mix, files=files,
     )
+
+
+def _copy_recipe(source: Path, dest: Path) -> None:
+    """A mix's recipe with each source's path cut to its folder name: a bundle downloaded from a public page
+    must not show the server's folders (the SHA-256s still say exactly which weights were mixed)."""
+    try:
+        recipe = json.loads(source.read_text(encoding="utf-8"))
+        for entry in (recipe.get("sources") or {}).values():
+            if isinstance(entry, dict) and entry.get("path"):
+                entry["path"] = Path(entry["path"]).name
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        shutil.copyfile(source, dest)  # not ours to fix: carried as it is
+        return
+    dest.write_text(json.dumps(recipe, indent=1), encoding="utf-8")
 
 
 def _zip_folder(folder: Path, out: Path) -> None:
@@ -222,6 +239,9 @@ def opened(path: str | Path, root: Path, max_bytes: int):
         return
     if not path.exists():
         raise BundleError(f"Bundle not found: {path}. Give a bundle folder or .zip that 'bundle save' wrote.")
+    if not zipfile.is_zipfile(path):
+        raise BundleError(f"{path.name} is neither a bundle folder nor a .zip: give what 'bundle save' or "
+                          "'Save all as a bundle' wrote.")
     top, folder = extract_bundle_zip(path, root, max_bytes, MANIFEST)
     try:
         yield folder, path.name

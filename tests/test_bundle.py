@@ -91,6 +91,9 @@ def test_the_manifest_names_types_sizes_base_and_hashes(full, tmp_path):
         "loha": ("LOHA", "LoHa", 4, None), "prompt": ("PROMPT_TUNING", "prompt tuning", None, 4),
         "lora_b": ("LORA", "LoRA", 2, None), "blend": ("LORA", "LoRA", 6, None)}
     assert rows["blend"]["mix"] == {"method": "cat", "weights": {"lora": 0.6, "lora_b": 0.4}, "density": None}
+    recipe = json.loads((tmp_path / "team" / "blend" / "mix.json").read_text())  # no server folders in a download
+    assert {n: s["path"] for n, s in recipe["sources"].items()} == {"lora": "lora", "lora_b": "lora_b"}
+    assert recipe["sources"]["lora"]["sha256"] == full.registry.get("lora").sha256
     assert rows["lora"]["mix"] is None
     for name, row in rows.items():
         folder = tmp_path / "team" / name
@@ -267,7 +270,7 @@ def test_cli_bundle_save_show_and_compare(tiny_base_dir, tiny_adapters, tmp_path
     (["bundle", "save", "--base", "{base}", "--adapter", "{tmp}/nope", "--output", "{tmp}/x.zip"], "Adapter folder not found"),
     (["bundle", "show", "{tmp}/nope.zip"], "Bundle not found"),
     (["bundle", "show", "{lora}"], "has no bundle.json"),
-    (["compare", "--base", "{base}", "--bundle", "{lora}/adapter_config.json", "--prompt", "hi"], "is not a zip file"),
+    (["compare", "--base", "{base}", "--bundle", "{lora}/adapter_config.json", "--prompt", "hi"], "adapter_config.json is neither a bundle folder nor a .zip"),
 ])
 def test_cli_bundle_bad_input_is_one_line(argv, words, tiny_base_dir, tiny_adapters, tmp_path, capsys):
     values = {"base": str(tiny_base_dir), "tmp": str(tmp_path), "lora": str(tiny_adapters["lora"])}
