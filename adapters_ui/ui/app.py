@@ -190,7 +190,7 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
     a.table = gr.Dataframe(headers=h.ADAPTER_COLUMNS, label="Attached adapters", interactive=False, wrap=True, elem_id="adapters-table",
                            column_widths=["13%", "8%", "6%", "6%", "25%", "11%", "10%", "9%", "12%"])
     with gr.Row():
-        a.detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3)
+        a.detach_name = gr.Dropdown(label="Detach an adapter", choices=[], scale=3, elem_id="detach-name")
         a.detach_btn = gr.Button("Detach", variant="stop", scale=1)
     gr.Markdown("### Bundles\nEvery attached adapter, each under its own name, in one .zip with a manifest "
                 "(`bundle.json`: names, types, sizes, base model, SHA-256 of each file). Upload a bundle in "
