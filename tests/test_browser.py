@@ -315,3 +315,30 @@ def test_mix_two_adapters_and_compare_the_mix_through_the_api(page, server):
     page.click("#mix-button")
     wait_text(page, "#notice", "'bullets' is DoRA")
     assert "adapters: 5" in page.inner_text("#header")
+
+
+def test_merge_an_adapter_for_deployment(page, server, tmp_path):
+    """Adapters tab: picking pirate shows the one-way warning with the merged model's size next to the adapter's;
+    confirming merges it on a copy of the base and offers the model folder as a zip; the page's own pirate is unchanged."""
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    before = client.predict(PROMPTS[0], ["pirate"], 16, api_name="/compare")[0]["outputs"]["pirate"]
+    page.get_by_role("tab", name="Adapters").click()
+    page.locator("#merge-adapter input").click()
+    page.get_by_role("option", name="pirate", exact=True).click()
+    wait_text(page, "#merge-warning", "one-way")
+    warning = page.inner_text("#merge-warning")
+    assert "Merged model: 538.1 MB" in warning and "the adapter's 939.9 kB" in warning and "cannot be un-merged" in warning
+    page.click("#merge-confirm")
+    wait_text(page, "#merge-notice", "Done: merged pirate (LoRA)", RUN_S)
+    notice = page.inner_text("#merge-notice")
+    assert "Folder on the server: " in notice and "x the adapter's 939.9 kB" in notice
+    assert page.inner_text("#merge-file").split("\n")[1:3] == ["pirate-merged", ".zip"]
+    link = page.locator("#merge-file a[download]").first
+    with page.expect_download() as info:
+        link.click()
+    with zipfile.ZipFile(info.value.path()) as zf:
+        assert {"pirate-merged/model.safetensors", "pirate-merged/config.json", "pirate-merged/tokenizer.json"} <= set(zf.namelist())
+    after = client.predict(PROMPTS[0], ["pirate"], 16, api_name="/compare")[0]["outputs"]["pirate"]
+    assert after == before  # merged on a copy: the adapter the page serves is still the adapter
