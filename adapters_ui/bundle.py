@@ -117,18 +117,24 @@ def base_entry(source: BaseSource) -> dict:
     return {"name": source.name, "kind": source.kind, "location": location}
 
 
+def check_target(target: str | Path) -> Path:
+    """Where a bundle may be written: a ``.zip`` path that does not exist yet, or a new or empty folder."""
+    target = Path(target).expanduser()
+    if target.is_file() or (target.exists() and target.suffix.lower() == ".zip"):
+        raise BundleError(f"{target} already exists: choose a new path for the bundle, or delete the old one.")
+    if target.is_dir() and any(target.iterdir()):
+        raise BundleError(f"Folder {target} is not empty: give a new or empty folder (or a .zip path) for the bundle.")
+    return target
+
+
 def write_bundle(target: str | Path, adapters: list, base: BaseSource) -> Manifest:
     """Write ``adapters`` ([(AdapterInfo, AdapterSpec)], as attached) to ``target``: a ``.zip`` path, else a
     folder (new, or empty). Written beside the target first and moved into place at the end, so a failure
     leaves nothing behind."""
     if not adapters:
         raise BundleError("No adapters are attached: attach at least one, then save the bundle.")
-    target = Path(target).expanduser()
+    target = check_target(target)
     as_zip = target.suffix.lower() == ".zip"
-    if target.is_file() or (target.exists() and as_zip):
-        raise BundleError(f"{target} already exists: choose a new path for the bundle, or delete the old one.")
-    if target.is_dir() and any(target.iterdir()):
-        raise BundleError(f"Folder {target} is not empty: give a new or empty folder (or a .zip path) for the bundle.")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))

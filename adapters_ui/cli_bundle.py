@@ -58,10 +58,13 @@ def run_bundle_save(args, settings: Settings) -> int:
     import tempfile
 
     from . import demo
+    from .bundle import check_target
     from .session import Session
 
+    # What can be checked without the model is checked before loading it.
     if not args.adapter and not args.bundle and not demo.wants_demo(settings):
         raise AdapterError("No adapters given: pass --adapter NAME=PATH (repeatable) or --bundle PATH.")
+    check_target(args.output)
     with tempfile.TemporaryDirectory(prefix="adapters_ui-bundle-") as scratch:
         session = Session.start(settings)
         attach_all(session, args.adapter, args.bundle, Path(scratch))

@@ -268,6 +268,7 @@ def test_cli_bundle_save_show_and_compare(tiny_base_dir, tiny_adapters, tmp_path
 @pytest.mark.parametrize("argv, words", [
     (["bundle", "save", "--base", "{base}", "--output", "{tmp}/x.zip"], "No adapters given: pass --adapter"),
     (["bundle", "save", "--base", "{base}", "--adapter", "{tmp}/nope", "--output", "{tmp}/x.zip"], "Adapter folder not found"),
+    (["bundle", "save", "--base", "{tmp}/no-base", "--adapter", "{lora}", "--output", "{lora}"], "is not empty"),  # before the model
     (["bundle", "show", "{tmp}/nope.zip"], "Bundle not found"),
     (["bundle", "show", "{lora}"], "has no bundle.json"),
     (["compare", "--base", "{base}", "--bundle", "{lora}/adapter_config.json", "--prompt", "hi"], "adapter_config.json is neither a bundle folder nor a .zip"),
