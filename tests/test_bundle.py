@@ -307,3 +307,25 @@ def test_save_a_bundle_on_the_page_then_upload_it_to_attach_all(ui, holder, tiny
     lora_folder, dora_folder = (Path(i.path) for i in session.adapters())
     page.detach("lora")
     assert not lora_folder.exists() and dora_folder.is_dir()  # detaching one deletes only its own files
+
+
+def test_public_mode_takes_a_safetensors_bundle_upload_and_refuses_a_pickled_one(tiny_base_dir, tiny_session, tiny_adapters,
+                                                                               tiny_settings, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from helpers import adapter_configs, make_adapter
+
+    as_bin = make_adapter(AutoModelForCausalLM.from_pretrained(tiny_base_dir), adapter_configs()["lora_b"],
+                          tmp_path / "as_bin", safe_serialization=False)
+    tiny_session.attach(tiny_adapters["lora"])
+    tiny_session.save_bundle(tmp_path / "safe.zip")
+    tiny_session.attach(as_bin)
+    pickled = tiny_session.save_bundle(tmp_path / "pickled.zip")
+    assert [f.name for f in pickled.adapters[1].files] == ["adapter_config.json", "adapter_model.bin"]
+
+    public = Session.start(tiny_settings.replace(public=True))
+    with pytest.raises(BundleError, match=r"pickled.zip: as_bin/adapter_model.bin is a pickle, refused in public mode"):
+        public.attach_bundle(tmp_path / "pickled.zip")
+    assert public.registry.names == [] and uploads(public.settings) == []
+    (info,) = public.attach_bundle(tmp_path / "safe.zip")  # a visitor upload: unpacked under the uploads folder
+    assert Path(info.path).parent == public.settings.cache_dir / "uploads"
