@@ -153,6 +153,9 @@ def write_bundle(target: str | Path, adapters: list, base: BaseSource) -> Manife
         else:
             if target.is_dir():
                 target.rmdir()  # empty (checked above): the staged folder takes its place
+            umask = os.umask(0)
+            os.umask(umask)
+            stage.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the bundle gets the usual permissions
             os.replace(stage, target)
     except OSError as exc:
         raise BundleError(f"Could not write the bundle {target.name} ({exc.strerror or type(exc).__name__}): "

@@ -64,6 +64,9 @@ def test_a_bundle_reattached_in_a_fresh_session_gives_the_same_outputs(full, tin
     manifest = full.save_bundle(target)
     assert manifest.names == ["lora", "dora", "ia3", "loha", "prompt", "lora_b", "blend"]
     assert target.is_file() if form == "zip" else (target / MANIFEST).is_file()
+    if form == "folder":  # the usual permissions of a new folder, not mkdtemp's private 0700
+        (tmp_path / "peer").mkdir()
+        assert target.stat().st_mode & 0o777 == (tmp_path / "peer").stat().st_mode & 0o777 != 0o700
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # no staging left beside it
 
     fresh = Session.start(tiny_settings)
