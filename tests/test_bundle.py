@@ -332,3 +332,20 @@ def test_public_mode_takes_a_safetensors_bundle_upload_and_refuses_a_pickled_one
     assert public.registry.names == [] and uploads(public.settings) == []
     (info,) = public.attach_bundle(tmp_path / "safe.zip")  # a visitor upload: unpacked under the uploads folder
     assert Path(info.path).parent == public.settings.cache_dir / "uploads"
+
+
+@pytest.mark.integration
+def test_cli_bundle_save_defaults_to_the_demo_adapters_on_the_embedded_base(monkeypatch, tmp_path, capsys):
+    from browser_helpers import CACHE
+
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))  # the dequantized SmolLM2 the integration tests share
+    out = tmp_path / "demo"
+    assert main(["bundle", "save", "--output", str(out)]) == 0
+    data = json.loads((out / MANIFEST).read_text())
+    assert [a["name"] for a in data["adapters"]] == ["bullets", "json_answer", "pirate"]
+    assert data["base_model"] == {"name": "HuggingFaceTB/SmolLM2-135M-Instruct", "kind": "embedded",
+                                  "location": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+    demo = Path(__file__).resolve().parents[1] / "assets" / "adapters"
+    for adapter in data["adapters"]:  # byte for byte the shipped files
+        for entry in adapter["files"]:
+            assert entry["sha256"] == sha(demo / adapter["name"] / entry["name"])
