@@ -1,6 +1,7 @@
 """Gradio entry point, as a Hugging Face Space expects: `python app.py`.
 
-Settings come from ADAPTERS_UI_* environment variables (see adapters_ui/config.py); the one flag,
+The same as `adapters-ui serve` (the installed package's command). Settings come from ADAPTERS_UI_*
+environment variables (see adapters_ui/config.py; ADAPTERS_UI_LOG_LEVEL for the log); the one flag,
 `--backend-url URL`, drives a vLLM (OpenAI-compatible) server instead of a model in this process
 (like ADAPTERS_UI_BACKEND_URL). The base model loads when the server starts, not at import. The
 dashboard is served at / and the blind-review pages at /review (see adapters_ui/ui/server.py).
@@ -20,16 +21,16 @@ def flags() -> dict:
     return {"backend_url": args.backend_url}
 
 
-app = create_server(Settings.from_env(**flags())) if __name__ == "__main__" else create_server()
-
 if __name__ == "__main__":
-    import logging
-
-    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("adapters_ui").setLevel(logging.INFO)  # one line per run: whose, how it ended, how long
     from adapters_ui.errors import AdaptersUIError
+    from adapters_ui.logs import configure_logging
 
     try:
+        settings = Settings.from_env(**flags())
+        configure_logging(settings.log_level, default="INFO")  # its address, one line per run: whose, how it ended, how long
+        app = create_server(settings)
         serve(app)
     except AdaptersUIError as exc:  # e.g. an unreachable ADAPTERS_UI_DATABASE_URL: one line, not a traceback
         raise SystemExit(f"error: {exc}") from None
+else:
+    app = create_server()

@@ -24,14 +24,16 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import demo
+from . import __version__, demo
 from .combine import METHODS as MIX_METHODS, parse_parts
 from .config import DEVICES, DTYPES, Settings
 from .cli_analysis import print_analysis, print_weight_effects
+from .cli_help import examples, program
 from .cli_bundle import add_bundle_commands, attach_all
 from .cli_store import add_store_commands, open_database, protect_ids
 from .errors import AdaptersUIError, PromptError
 from .formatting import format_bytes
+from .logs import configure_logging
 from .prompts import read_prompt_items
 from .report import report_data, to_json
 from .training import METHODS, SAVE_DTYPES
@@ -46,7 +48,13 @@ EXIT_STOPPED = 130  # Ctrl-C: what was written is still printed (and saved with 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m adapters_ui", description="Compare PEFT adapters of a causal LM.")
+    parser = argparse.ArgumentParser(
+        prog=program(), description="Compare PEFT adapters of a causal LM (adapters-ui and python -m adapters_ui are the same command).",
+        **examples("%(prog)s serve  # the dashboard at http://127.0.0.1:7860",
+                   '%(prog)s compare --prompt "What is 2+2?"  # base vs the demo adapters',
+                   "%(prog)s inspect assets/adapters/pirate",
+                   "%(prog)s compare --help  # each command's flags and examples"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def base_flags(sub: argparse.ArgumentParser) -> None:
@@ -63,7 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--database", metavar="URL", help="SQLAlchemy URL of the store, e.g. sqlite:///runs.db "
                          "(default: env ADAPTERS_UI_DATABASE_URL, else adapters_ui.db in the cache folder)")
 
-    compare = commands.add_parser("compare", help="run prompts through the base model and every adapter")
+    serve = commands.add_parser("serve", help="start the dashboard (the same as python app.py in a checkout)", **examples(
+        "%(prog)s  # http://127.0.0.1:7860: the embedded SmolLM2 and the demo adapters",
+        "%(prog)s --host 0.0.0.0 --port 8080 --base HuggingFaceTB/SmolLM2-360M-Instruct",
+        "%(prog)s --backend-url http://127.0.0.1:8000  # generate on a vLLM server",
+        "ADAPTERS_UI_LOG_LEVEL=DEBUG %(prog)s"))
+    base_flags(serve)
+    backend_flag(serve)
+    database_flag(serve)
+    serve.add_argument("--host", help="address to listen on (default: env GRADIO_SERVER_NAME, else 127.0.0.1; 0.0.0.0: every interface)")
+    serve.add_argument("--port", type=port_number, help="port to listen on (default: env GRADIO_SERVER_PORT, else 7860)")
+    serve.set_defaults(handler=run_serve)
+
+    compare = commands.add_parser("compare", help="run prompts through the base model and every adapter", **examples(
+        '%(prog)s --prompt "What is 2+2?"  # the embedded base and the demo adapters',
+        "%(prog)s --adapter pirate=assets/adapters/pirate --prompts prompts.jsonl --json out.json",
+        '%(prog)s --base HuggingFaceTB/SmolLM2-135M-Instruct --adapter ./my_adapter --prompt "Hi!" --save',
+        '%(prog)s --mix blend=pirate:0.5,json_answer:0.5 --prompt "Hi!" --analyze',
+        '%(prog)s --backend-url http://127.0.0.1:8000 --prompt "Hi!"  # on a vLLM server'))
     base_flags(compare)
     backend_flag(compare)
     compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
@@ -72,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="attach every adapter of a bundle folder or .zip (bundle save; repeatable)")
     prompts = compare.add_mutually_exclusive_group()
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
-    prompts.add_argument("--prompts", type=Path, metavar="FILE", help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
+    prompts.add_argument("--prompts", type=Path, metavar="FILE",
+                         help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
     compare.add_argument("--mix", action="append", default=[], metavar="NAME=ADAPTER:WEIGHT,...",
                          help="also compare a weighted mix of attached LoRA adapters, e.g. blend=pirate:0.5,json_answer:0.5 (repeatable)")
     compare.add_argument("--mix-method", default="cat", choices=MIX_METHODS, help="how --mix combines (default cat: the exact weighted sum)")
@@ -87,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     database_flag(compare)
     compare.set_defaults(handler=run_compare)
 
-    train = commands.add_parser("train", help="fine-tune a PEFT adapter on prompt/response pairs")
+    train = commands.add_parser("train", help="fine-tune a PEFT adapter on prompt/response pairs", **examples(
+        "%(prog)s --data pairs.jsonl --output my_adapter",
+        "%(prog)s --data pairs.jsonl --output my_dora --method dora --rank 8 --targets all-linear --steps 300"))
     base_flags(train)
     train.add_argument("--data", type=Path, required=True, help='JSONL of {"prompt": ..., "response": ...}')
     train.add_argument("--output", type=Path, required=True, help="adapter folder to write")
@@ -104,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, default=10)
     train.set_defaults(handler=run_train)
 
-    inspect = commands.add_parser("inspect", help="validate one adapter against the base model")
+    inspect = commands.add_parser("inspect", help="validate one adapter against the base model", **examples(
+        "%(prog)s assets/adapters/pirate",
+        "%(prog)s path/to/adapter --base path/to/model --weights  # and ||ΔW|| per layer"))
     base_flags(inspect)
     inspect.add_argument("path", type=Path, help="adapter folder")
     inspect.add_argument("--name", help="name to check it under (default: folder name)")
@@ -130,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def port_number(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number: use 1 to 65535")
+    return int(value)
+
+
 def parse_adapter_arg(value: str) -> tuple[str | None, str]:
     """'pirate=path/to/dir' -> ('pirate', 'path/to/dir'); 'path/to/dir' -> (None, 'path/to/dir')."""
     name, sep, path = value.partition("=")
@@ -146,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(base_model=getattr(args, "base", None), device=getattr(args, "device", None),
                                      dtype=getattr(args, "dtype", None), database_url=getattr(args, "database", None),
                                      backend_url=getattr(args, "backend_url", None))
+        if argv is None:  # a real command line; a caller passing argv (a test, a notebook) keeps its own logging
+            # the app logs its address and a line per run; the other commands print their own output
+            configure_logging(settings.log_level, default="INFO" if args.command == "serve" else "WARNING")
         return args.handler(args, settings)
     except AdaptersUIError as exc:
         print(f"error: {exc}", file=sys.stderr)

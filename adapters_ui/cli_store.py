@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from .cli_help import examples
 from .config import Settings
 from .formatting import format_bytes, shorten
 from .report import to_document
@@ -31,20 +32,25 @@ PAIRING_WORDS = {"all": "every pair", "vs_base": "each adapter vs base"}
 
 def add_store_commands(commands, database_flag) -> None:
     """The `saved` and `review` commands (they read the store; none loads a model)."""
-    saved = commands.add_parser("saved", help="saved comparisons (compare --save)").add_subparsers(
-        dest="saved_command", required=True)
-    saved_list = saved.add_parser("list", help="saved comparisons, newest first")
+    saved = commands.add_parser("saved", help="saved comparisons (compare --save)", **examples(
+        "%(prog)s list", "%(prog)s show RUN_ID --json > run.json")).add_subparsers(dest="saved_command", required=True)
+    saved_list = saved.add_parser("list", help="saved comparisons, newest first", **examples(
+        "%(prog)s", "%(prog)s --database postgresql+psycopg://user:password@host:5432/adapters_ui"))
     database_flag(saved_list)
     saved_list.set_defaults(handler=run_saved_list)
-    saved_show = saved.add_parser("show", help="one saved comparison")
+    saved_show = saved.add_parser("show", help="one saved comparison", **examples(
+        "%(prog)s RUN_ID  # settings, adapters and every output", "%(prog)s RUN_ID --json > run.json"))
     saved_show.add_argument("id", metavar="RUN_ID", help="the saved comparison's id (the ?run= of its permalink)")
     saved_show.add_argument("--json", action="store_true", help="print the saved document as JSON")
     database_flag(saved_show)
     saved_show.set_defaults(handler=run_saved_show)
 
-    review = commands.add_parser("review", help="blind A/B reviews of a saved comparison").add_subparsers(
-        dest="review_command", required=True)
-    create = review.add_parser("create", help="a new review: prints the reviewer and owner links")
+    review = commands.add_parser("review", help="blind A/B reviews of a saved comparison", **examples(
+        "%(prog)s create RUN_ID --variants base,pirate --per-pair 3", "%(prog)s list RUN_ID",
+        "%(prog)s results REVIEW_ID --html review.html")).add_subparsers(dest="review_command", required=True)
+    create = review.add_parser("create", help="a new review: prints the reviewer and owner links", **examples(
+        '%(prog)s RUN_ID --variants base,pirate --per-pair 3 --title "Pirate tone"',
+        "%(prog)s RUN_ID --variants base,pirate,json_answer --pairs vs-base  # each adapter against the base"))
     create.add_argument("id", metavar="RUN_ID", help="the saved comparison to review")
     create.add_argument("--variants", required=True, metavar="A,B,...", help="comma-separated variants, at least 2 (e.g. base,pirate)")
     create.add_argument("--pairs", choices=list(PAIRINGS), default="all", help="every pair (default), or each adapter against the base")
@@ -52,11 +58,12 @@ def add_store_commands(commands, database_flag) -> None:
     create.add_argument("--title", default="", help="shown to reviewers (default: 'Blind review of N prompts')")
     database_flag(create)
     create.set_defaults(handler=run_review_create)
-    listing = review.add_parser("list", help="the reviews of one saved comparison")
+    listing = review.add_parser("list", help="the reviews of one saved comparison", **examples("%(prog)s RUN_ID"))
     listing.add_argument("id", metavar="RUN_ID", help="the saved comparison")
     database_flag(listing)
     listing.set_defaults(handler=run_review_list)
-    results = review.add_parser("results", help="win rates, strengths and agreement of one review")
+    results = review.add_parser("results", help="win rates, strengths and agreement of one review", **examples(
+        "%(prog)s REVIEW_ID", "%(prog)s REVIEW_ID --json > results.json", "%(prog)s REVIEW_ID --csv --html review.html"))
     results.add_argument("id", metavar="REVIEW_ID", help="the review's id (from review create or review list)")
     output = results.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the results as JSON (nothing else on stdout)")

@@ -19,6 +19,7 @@ from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 INT_SETTINGS = ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes",
                 "max_prompts", "max_outputs", "max_runs")
 
@@ -87,6 +88,10 @@ class Settings:
     # Seconds to wait for the server to connect or to send the next piece of an answer.
     # env: ADAPTERS_UI_BACKEND_TIMEOUT_S
     backend_timeout_s: float = 120.0
+    # How much this project logs (to stderr): DEBUG, INFO, WARNING, ERROR or CRITICAL; libraries log
+    # from WARNING up whatever it says. None = INFO for the app (its address, a line per run) and
+    # WARNING for the other commands (their output is the table). env: ADAPTERS_UI_LOG_LEVEL
+    log_level: str | None = None
 
     def __post_init__(self) -> None:
         # Accept plain strings from callers; store paths (frozen, hence object.__setattr__).
@@ -104,6 +109,10 @@ class Settings:
         except (KeyError, IndexError, ValueError):
             raise ConfigError(f"ADAPTERS_UI_BACKEND_ADAPTER_NAME may name only {{base}} and {{adapter}}, "
                               f"got {self.backend_adapter_name!r}.") from None
+        if self.log_level is not None:
+            if self.log_level.strip().upper() not in LOG_LEVELS:
+                raise ConfigError(f"Unknown log level {self.log_level!r} (ADAPTERS_UI_LOG_LEVEL): use one of {', '.join(LOG_LEVELS)}.")
+            object.__setattr__(self, "log_level", self.log_level.strip().upper())
         if not self.backend_timeout_s > 0:
             raise ConfigError(f"backend_timeout_s must be above 0, got {self.backend_timeout_s}.")
         for name in INT_SETTINGS:
@@ -126,7 +135,7 @@ class Settings:
             values["database_url"] = env["ADAPTERS_UI_DATABASE_URL"].strip()
         if env.get("ADAPTERS_UI_PUBLIC_URL"):
             values["public_url"] = env["ADAPTERS_UI_PUBLIC_URL"].strip()
-        for key in ("backend_url", "backend_api_key", "backend_adapter_name", "backend_model"):
+        for key in ("backend_url", "backend_api_key", "backend_adapter_name", "backend_model", "log_level"):
             if env.get(f"ADAPTERS_UI_{key.upper()}", "").strip():
                 values[key] = env[f"ADAPTERS_UI_{key.upper()}"].strip()
         if env.get("ADAPTERS_UI_BACKEND_TIMEOUT_S"):

@@ -18,7 +18,18 @@ from .prompts import read_prompts
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def assets_folder(package: Path = PACKAGE) -> Path:
+    """adapters_ui/assets in an installed package (``pip install .`` puts the demo set there), else the
+    checkout's top-level assets/ beside the package (where the Space and the scripts use it)."""
+    installed = package / "assets"
+    return installed if installed.is_dir() else package.parent / "assets"
+
+
+ASSETS = assets_folder()
 DEMO_ADAPTERS = ASSETS / "adapters"
 PROMPT_SETS = ASSETS / "prompts"
 DEMO_PROMPTS = PROMPT_SETS / "demo.jsonl"

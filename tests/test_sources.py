@@ -326,7 +326,8 @@ def case_bad_default_name(t, tmp):
 
 BAD_ZIPS = [
     # (case, error type, words the one-line message must contain)
-    (case_not_a_zip, errors.AdapterSourceError, "adapter.zip is not a zip file: upload a .zip of the adapter folder (the folder that holds adapter_config.json)."),
+    (case_not_a_zip, errors.AdapterSourceError,
+     "adapter.zip is not a zip file: upload a .zip of the adapter folder (the folder that holds adapter_config.json)."),
     (case_missing_file, errors.AdapterSourceError, "gone.zip not found"),
     (case_a_folder, errors.AdapterSourceError, "dir.zip not found"),
     (case_empty, errors.AdapterSourceError, "empty.zip is empty"),

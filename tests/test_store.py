@@ -156,14 +156,14 @@ def test_full_pairs_are_not_offered_to_more_reviewers(db):
 
 
 @pytest.mark.parametrize("call, error", [
-    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Di", t.task_id, "maybe"), "Unknown answer"),
-    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Di", t.task_id, "a", "x" * 1001), "at most 1000"),
-    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Di", "Z" * 22, "a"), "not part of your review"),
-    (lambda db, l, t: cast_vote(db, l.reviewer_token, "Nobody", t.task_id, "a"), "Give your name"),
-    (lambda db, l, t: cast_vote(db, l.owner_token, "Di", t.task_id, "a"), "review link is unknown"),
-    (lambda db, l, t: next_task(db, "bad token!", "Di"), "malformed"),
-    (lambda db, l, t: review_results(db, owner_token=l.reviewer_token), "owner link is unknown"),
-    (lambda db, l, t: join_review(db, l.reviewer_token, "   "), "Give your name"),
+    (lambda db, links, t: cast_vote(db, links.reviewer_token, "Di", t.task_id, "maybe"), "Unknown answer"),
+    (lambda db, links, t: cast_vote(db, links.reviewer_token, "Di", t.task_id, "a", "x" * 1001), "at most 1000"),
+    (lambda db, links, t: cast_vote(db, links.reviewer_token, "Di", "Z" * 22, "a"), "not part of your review"),
+    (lambda db, links, t: cast_vote(db, links.reviewer_token, "Nobody", t.task_id, "a"), "Give your name"),
+    (lambda db, links, t: cast_vote(db, links.owner_token, "Di", t.task_id, "a"), "review link is unknown"),
+    (lambda db, links, t: next_task(db, "bad token!", "Di"), "malformed"),
+    (lambda db, links, t: review_results(db, owner_token=links.reviewer_token), "owner link is unknown"),
+    (lambda db, links, t: join_review(db, links.reviewer_token, "   "), "Give your name"),
 ])
 def test_bad_review_calls_get_one_line_errors(db, call, error):
     links = create_review(db, saved(db).id, ["base", "pirate"])

@@ -459,4 +459,4 @@ def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None
 
 
 def _reference_logprobs(logits: list[torch.Tensor | None], references: list[list[int] | None]) -> list[list[float] | None]:
-    return [None if r is None else target_logprobs(l, r) for l, r in zip(logits, references)]
+    return [None if r is None else target_logprobs(row, r) for row, r in zip(logits, references)]

@@ -252,7 +252,9 @@ class RemoteBackend:
                 except ServerAnswerError as exc:
                     if exc.status == 404 and attempt == 1 and self._reload(variant):
                         continue  # a restarted server forgot an adapter loaded here: load it again, once
-                    raise self._unknown_model(variant, exc) if exc.status == 404 else exc
+                    if exc.status != 404:
+                        raise
+                    raise self._unknown_model(variant, exc) from exc
 
         with ThreadPoolExecutor(max_workers=len(variants), thread_name_prefix="remote-rows") as pool:
             pending = {pool.submit(run, variant) for variant in variants}

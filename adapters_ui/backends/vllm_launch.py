@@ -14,6 +14,7 @@ embedded GGUF (the folder the in-process backend loads), so both see the same fp
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -27,6 +28,9 @@ from ..base_model import dequantized_folder, embedded_gguf_path
 from ..config import Settings
 from ..demo import DEMO_ADAPTERS
 from ..errors import BackendError
+from ..logs import configure_logging
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 VLLM_VENV = ROOT / ".venv-vllm"
@@ -138,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=ROOT / ".cache" / "vllm.log")
     parser.add_argument("--app", action="store_true", help="then run the dashboard on it (python app.py) until it ends")
     args = parser.parse_args(argv)
+    configure_logging(None, default="INFO")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a plain kill also stops vLLM (the finally below)
     server = VLLMServer(args.port, args.log, Settings.from_env().cache_dir, venv=args.venv)
     try:
-        print(f"Starting vLLM on port {args.port} (log: {args.log}) ...", flush=True)
+        log.info("starting vLLM on port %d (log: %s) ...", args.port, args.log)
         url = server.start()
-        print(f"vLLM serves {SERVED_NAME} + {', '.join(server.adapters)} at {url} (started in {server.start_s:.0f} s); "
-              "Ctrl-C stops it.", flush=True)
+        log.info("vLLM serves %s + %s at %s (started in %.0f s); Ctrl-C stops it.", SERVED_NAME, ", ".join(server.adapters),
+                 url, server.start_s)
         if args.app:
             return subprocess.call([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
                                    env={**os.environ, "ADAPTERS_UI_BACKEND_URL": url})
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1)
         return 1
     except BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("error: %s", exc)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -9,6 +9,7 @@ it gets are built without the dashboard's components (which list adapter names).
 
 from __future__ import annotations
 
+import logging
 import os
 
 import gradio as gr
@@ -20,6 +21,8 @@ from ..links import REVIEW_PATH
 from ..store import DatabaseHolder
 from .app import create_app, launch_kwargs
 from .review_app import REVIEW_CSS, create_review_app
+
+log = logging.getLogger(__name__)
 
 
 def create_server(settings: Settings | None = None, sessions: SessionHolder | None = None) -> FastAPI:
@@ -37,16 +40,16 @@ def create_server(settings: Settings | None = None, sessions: SessionHolder | No
     return server
 
 
-def serve(server: FastAPI | None = None) -> None:
-    """Serve both apps (blocks); host and port as gradio reads them, so a Space needs nothing more."""
+def serve(server: FastAPI | None = None, host: str | None = None, port: int | None = None) -> None:
+    """Serve both apps (blocks); host and port default to what gradio reads, so a Space needs nothing more."""
     import uvicorn
 
     server = server or create_server()
     database = server.state.database.get()  # migrations run now: a bad URL stops the start with one line
-    print(f"database: {database.safe_url} at migration {database.revision()}", flush=True)
-    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
-    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
-    print(f"adapters_ui on http://{host}:{port} (reviews under {REVIEW_PATH}/)", flush=True)
+    log.info("database: %s at migration %s", database.safe_url, database.revision())
+    host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    log.info("adapters_ui on http://%s:%d (reviews under %s/)", host, port, REVIEW_PATH)
     server.state.sessions.preload()  # the model loads while the server starts, not when the first page opens
     uvicorn.run(server, host=host, port=port, log_level="warning",
                 # open pages hold heartbeat streams that gradio ends only once shutdown began: without a
