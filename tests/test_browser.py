@@ -328,7 +328,7 @@ def test_merge_an_adapter_for_deployment(page, server, tmp_path):
     page.locator("#merge-adapter input").click()
     page.get_by_role("option", name="pirate", exact=True).click()
     wait_text(page, "#merge-warning", "one-way")
-    warning = page.inner_text("#merge-warning")
+    warning = page.inner_text("#merge-warning").replace("\xa0", " ")
     assert "Merged model: 538.1 MB" in warning and "the adapter's 939.9 kB" in warning and "cannot be un-merged" in warning
     page.click("#merge-confirm")
     wait_text(page, "#merge-notice", "Done: merged pirate (LoRA)", RUN_S)

@@ -181,9 +181,11 @@ def test_the_page_warns_with_both_sizes_then_merges_on_a_copy_and_offers_a_zip(u
     session = holder.get()
     assert ui.merge_choices(None)["choices"] in (["tuned", "soft"], [("tuned", "tuned"), ("soft", "soft")])
     plan = session.merge_plan("tuned")
-    warning, button, notice, download = ui.merge_preview("tuned")
-    assert warning.startswith("⚠️ **Merging is one-way.** Merged model: ") and "cannot be un-merged" in warning
+    box, button, notice, download = ui.merge_preview("tuned")
+    warning = box["value"].replace("\u00a0", " ")
+    assert box["visible"] is True and warning.startswith("⚠️ **Merging is one-way.** Merged model: ")
     assert format_bytes(plan.merged_bytes) in warning and f"the adapter's {format_bytes(plan.adapter_bytes)}" in warning
+    assert "cannot be un-merged" in warning
     assert button["visible"] is True and notice == "" and download["visible"] is False
     before = snapshot(session.base.model)
     notice, download = ui.merge("tuned")
@@ -199,12 +201,12 @@ def test_the_page_warns_with_both_sizes_then_merges_on_a_copy_and_offers_a_zip(u
     after = snapshot(session.base.model)
     assert all(torch.equal(before[k], after[k]) for k in before)
     # What cannot be merged: one line in the warning box, no button, no work.
-    warning, button, _notice, _download = ui.merge_preview("soft")
-    assert warning.startswith("**Error:** Adapter 'soft' is prompt tuning") and button["visible"] is False
+    box, button, _notice, _download = ui.merge_preview("soft")
+    assert box["value"].startswith("**Error:** Adapter 'soft' is prompt tuning") and button["visible"] is False
     notice, download = ui.merge("soft")
     assert notice.startswith("**Error:** Adapter 'soft' is prompt tuning") and download["visible"] is False
     assert ui.merge(None)[0] == "**Error:** No adapter chosen: pick the adapter to merge."
-    assert ui.merge_preview(None)[0] == ""
+    assert ui.merge_preview(None)[0]["visible"] is False
 
 
 def test_public_pages_do_not_show_server_paths(tiny_settings, tiny_adapters):

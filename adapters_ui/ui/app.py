@@ -31,6 +31,8 @@ APP_CSS = """
 #compare-notice {min-height: 2.2em; font-size: 19px; padding: 6px 10px; border-radius: 8px; background: #f3f6fc}
 #grid {max-height: none}
 #demo-notes {font-size: 15px}
+#merge-warning {padding: 8px 12px; border-radius: 8px; background: #fff6e5; border-left: 4px solid #e8a33d}
+#merge-notice {min-height: 1.6em; font-size: 16px}
 """
 
 # Every UI event stays off the API: the one public endpoint is `compare` (gr.api below).
@@ -216,7 +218,7 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
     with gr.Row(equal_height=True):
         a.merge_name = gr.Dropdown([], value=None, label="Adapter to merge", elem_id="merge-adapter", scale=1)
         with gr.Column(scale=3):
-            a.merge_warning = gr.Markdown(elem_id="merge-warning")
+            a.merge_warning = gr.Markdown(visible=False, elem_id="merge-warning")
             a.merge_btn = gr.Button("Merge and download", variant="primary", visible=False, elem_id="merge-confirm")
     a.merge_notice = gr.Markdown(elem_id="merge-notice")
     a.merge_file = gr.File(label="Merged model (.zip)", visible=False, interactive=False, elem_id="merge-file")

@@ -304,12 +304,12 @@ class Handlers:
         of the merged model next to the adapter's and the one-way note; or, in one line, why it cannot be merged."""
         hidden = gr.update(value=None, visible=False)
         if not name:
-            return "", gr.update(visible=False), "", hidden
+            return gr.update(value="", visible=False), gr.update(visible=False), "", hidden
         try:
             plan = self.holder.get().merge_plan(name)
         except AdaptersUIError as exc:
-            return problem(exc), gr.update(visible=False), "", hidden
-        return merge_warning(plan), gr.update(visible=True, interactive=True), "", hidden
+            return gr.update(value=problem(exc), visible=True), gr.update(visible=False), "", hidden
+        return gr.update(value=merge_warning(plan), visible=True), gr.update(visible=True, interactive=True), "", hidden
 
     def merge(self, name: str | None) -> tuple:
         """(notice, download): ``name`` merged into a fresh copy of the base, offered as a .zip of the model folder
@@ -565,7 +565,10 @@ def merges_root() -> Path:
 
 def merge_warning(plan) -> str:
     """The box shown before a merge: what it costs next to the adapter, and that it cannot be undone."""
-    return (f"⚠️ **Merging is one-way.** {plan.warning()} The merge runs on a fresh copy of the base: this page's "
+    text = plan.warning()
+    for size in {format_bytes(plan.merged_bytes), format_bytes(plan.adapter_bytes)}:
+        text = text.replace(size, size.replace(" ", "\u00a0"))  # "939.9 kB" never breaks across lines
+    return (f"⚠️ **Merging is one-way.** {text} The merge runs on a fresh copy of the base: this page's "
             "model and its adapters stay as they are (comparisons wait while it works).")
 
 
