@@ -1,8 +1,13 @@
 # adapters_ui: two commands from a fresh clone.
 #   make run    set everything up, start the app
-#   make test   set everything up, run the whole test suite
+#   make test   set everything up, run ruff (make lint), then the whole test suite
 #
 # Optional:
+#   make lint      ruff check: the rules are in pyproject.toml ([tool.ruff]); part of make test
+#   make package-check
+#                  pip install . (not editable) into a fresh venv under /tmp, then run adapters-ui
+#                  --help, inspect, compare, saved list and serve from outside the checkout
+#                  (scripts/package_check.sh; a few minutes; CI runs it after make test)
 #   make postgres  start a local PostgreSQL test server (scripts/postgres.sh start:
 #                  installs Debian's postgresql with apt-get when missing, port
 #                  ADAPTERS_UI_PG_PORT=54329, data in .cache/postgres, or in
@@ -54,7 +59,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # that; drop only those lines (everything else, errors included, stays).
 PIP_FILTER := sed -u "/^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$/d"
 
-.PHONY: setup browser postgres vllm run run-vllm test bench clean
+.PHONY: setup browser postgres vllm run run-vllm lint test package-check bench clean
 
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
@@ -128,9 +133,19 @@ run-vllm: setup vllm
 run: setup
 	$(PY) app.py
 
-## test: run the whole test suite (args via PYTEST_ARGS)
-test: setup browser
+## lint: ruff check with the rules of pyproject.toml (no fixes: it only reports)
+lint: setup
+	@start=$$(date +%s); \
+	$(VENV)/bin/ruff check .; \
+	echo "== ruff check passed in $$(( $$(date +%s) - start )) s"
+
+## test: ruff, then the whole test suite (args via PYTEST_ARGS)
+test: setup browser lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## package-check: pip install . into a fresh venv under /tmp; run adapters-ui from outside the checkout
+package-check:
+	@TORCH_SPEC='$(TORCH_SPEC)' PYTHON='$(PYTHON)' PIP_FLAGS='$(PIP_FLAGS)' bash scripts/package_check.sh
 
 ## bench: run the benchmarks
 bench: setup
@@ -138,4 +153,4 @@ bench: setup
 
 ## clean: remove the virtual environment and caches
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "%(prog)s --adapter pirate=assets/adapters/pirate --prompts prompts.jsonl --json out.json",
         '%(prog)s --base HuggingFaceTB/SmolLM2-135M-Instruct --adapter ./my_adapter --prompt "Hi!" --save',
         '%(prog)s --mix blend=pirate:0.5,json_answer:0.5 --prompt "Hi!" --analyze',
+        '%(prog)s --bundle team.zip --prompt "Hi!"  # every adapter of a bundle (bundle save)',
         '%(prog)s --backend-url http://127.0.0.1:8000 --prompt "Hi!"  # on a vLLM server'))
     base_flags(compare)
     backend_flag(compare)
@@ -144,11 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     merge = commands.add_parser(
         "merge", help="write the base with one adapter merged in as a standalone model folder",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Merge one adapter into a fresh copy of the base (PEFT's merge_and_unload) and save it as a model "
                     "folder (safetensors weights, config, tokenizer) that loads without PEFT. One-way: the merged copy "
-                    "cannot be un-merged, and it costs a whole model.\n\nexample:\n"
-                    "  python -m adapters_ui merge --adapter assets/adapters/pirate --output pirate-merged")
+                    "cannot be un-merged, and it costs a whole model.",
+        **examples("%(prog)s --adapter assets/adapters/pirate --output pirate-merged",
+                   '%(prog)s --base path/to/model --adapter my_dora --output my_model  # then: compare --base my_model --prompt "Hi!"'))
     base_flags(merge)
     merge.add_argument("--adapter", type=Path, required=True, metavar="PATH", help="adapter folder (any type PEFT can merge: "
                        "LoRA, DoRA, IA3, LoHa, LoKr, ...; not prompt learning)")

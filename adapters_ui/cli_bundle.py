@@ -7,37 +7,35 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from .config import Settings
+from .cli_help import examples, program
 from .cli_store import print_table
+from .config import Settings
 from .errors import AdapterError
 from .formatting import format_bytes
 
-SAVE_EXAMPLE = """example:
-  python -m adapters_ui bundle save --adapter pirate=assets/adapters/pirate --adapter assets/adapters/bullets --output team.zip
-  python -m adapters_ui bundle show team.zip
-  python -m adapters_ui compare --bundle team.zip --prompt "Hi!"
-"""
+SAVE_ARGS = "--adapter pirate=assets/adapters/pirate --adapter assets/adapters/bullets --output team.zip"
 
 
 def add_bundle_commands(commands, base_flags) -> None:
     """`bundle save` (loads the base to check each adapter) and `bundle show` (no model)."""
-    bundle = commands.add_parser("bundle", help="save attached adapters as one folder or .zip with a manifest; show one",
-                                 epilog=SAVE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = program()
+    bundle = commands.add_parser("bundle", help="save attached adapters as one folder or .zip with a manifest; show one", **examples(
+        f"%(prog)s save {SAVE_ARGS}", "%(prog)s show team.zip", f'{command} compare --bundle team.zip --prompt "Hi!"'))
     subs = bundle.add_subparsers(dest="bundle_command", required=True)
-    save = subs.add_parser("save", help="attach adapters, then write them (and a bundle.json with SHA-256s) as one bundle",
-                           epilog=SAVE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    save = subs.add_parser("save", help="attach adapters, then write them (and a bundle.json with SHA-256s) as one bundle", **examples(
+        f"%(prog)s {SAVE_ARGS}", "%(prog)s --output demo_bundle  # the demo adapters, as a folder",
+        f'{command} compare --bundle team.zip --prompt "Hi!"'))
     base_flags(save)
     save.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
                       help="adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters")
     save.add_argument("--bundle", action="append", default=[], metavar="PATH", help="also take the adapters of a bundle (repeatable)")
     save.add_argument("--output", type=Path, required=True, metavar="OUT.zip|DIR", help="a .zip path, or a new (or empty) folder")
     save.set_defaults(handler=run_bundle_save)
-    show = subs.add_parser("show", help="print a bundle's manifest as a table after checking every file's SHA-256 (no model)",
-                           epilog=SAVE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    show = subs.add_parser("show", help="print a bundle's manifest as a table after checking every file's SHA-256 (no model)", **examples(
+        "%(prog)s team.zip", "%(prog)s team.zip --json > manifest.json"))
     show.add_argument("path", type=Path, help="a bundle folder or .zip")
     show.add_argument("--json", action="store_true", help="print the manifest as JSON instead")
     show.set_defaults(handler=run_bundle_show)
