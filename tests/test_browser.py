@@ -336,6 +336,7 @@ def test_merge_an_adapter_for_deployment(page, server, tmp_path):
     assert "Folder on the server: " in notice and "x the adapter's 939.9 kB" in notice
     assert page.inner_text("#merge-file").split("\n")[1:3] == ["pirate-merged", ".zip"]
     link = page.locator("#merge-file a[download]").first
+    assert "adapters_ui-merges" in link.get_attribute("href")  # served where it was written, not copied to gradio's cache
     with page.expect_download() as info:
         link.click()
     with zipfile.ZipFile(info.value.path()) as zf:

@@ -183,8 +183,7 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
             a.folder_btn = gr.Button("Attach folder", variant="primary")
         with gr.Column():
             gr.Markdown("**Upload a zip of an adapter folder** (or a bundle)")
-            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights), or a bundle .zip", file_types=[".zip"],
-                               type="filepath", height=150, elem_id="zip-upload")
+            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights), or a bundle .zip", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
         with gr.Column():
             gr.Markdown("**From the Hugging Face Hub** (when online)")
             a.hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
@@ -341,6 +340,9 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
     settings = ui.settings
     saved = SavedHandlers(database or DatabaseHolder(settings.database), ui.holder)
     model_work = {"concurrency_limit": settings.max_runs, "concurrency_id": "model", **UI_ONLY}
+    # A merged model's zip is served from where it was written: gradio would otherwise hash it and copy it into its
+    # cache, a third whole-model copy on disk (export_folder keeps only the last few merges there).
+    gr.set_static_paths([h.merges_root()])
     with gr.Blocks(title="adapters_ui", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         header = gr.Markdown("Loading the base model…", elem_id="header")
