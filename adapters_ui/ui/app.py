@@ -183,7 +183,8 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
             a.folder_btn = gr.Button("Attach folder", variant="primary")
         with gr.Column():
             gr.Markdown("**Upload a zip of an adapter folder** (or a bundle)")
-            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights), or a bundle .zip", file_types=[".zip"], type="filepath", height=150, elem_id="zip-upload")
+            a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights), or a bundle .zip", file_types=[".zip"],
+                               type="filepath", height=150, elem_id="zip-upload")
         with gr.Column():
             gr.Markdown("**From the Hugging Face Hub** (when online)")
             a.hub_id = gr.Textbox(label="Repo id", placeholder="owner/name", max_lines=1)
