@@ -333,6 +333,10 @@ class Handlers:
             reason = exc if isinstance(exc, AdaptersUIError) else (
                 f"Could not write the merged model: {exc.strerror or exc}; free some disk space and merge again.")
             return problem(reason), hidden
+        except BaseException:  # a bug or an interrupt: still no half-made download left behind
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         where = "" if self.settings.public else f" Folder on the server: `{merged.folder}`."
         return ok(
             f"merged **{name}** ({plan.method}) into {merged.base} in {merged.seconds:.1f} s, saved as {plan.dtype}: "
