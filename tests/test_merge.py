@@ -272,3 +272,14 @@ def test_the_merged_folder_is_readable_like_any_other(tiny_base_dir, tiny_adapte
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
     assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o666 & ~umask}
+
+
+def test_the_cli_saves_in_the_dtype_the_base_loads_in(tiny_base_dir, tiny_adapters, tmp_path, capsys):
+    out = tmp_path / "half"
+    argv = ["merge", "--base", str(tiny_base_dir), "--adapter", str(tiny_adapters["lora"]), "--output", str(out), "--dtype", "bfloat16"]
+    assert main(argv) == 0
+    assert "saved as bfloat16" in capsys.readouterr().out
+    weights = load_file(out / "model.safetensors")
+    assert {t.dtype for t in weights.values()} == {torch.bfloat16}
+    provenance = json.loads((out / "merge.json").read_text())
+    assert provenance["dtype"] == "bfloat16"
