@@ -21,7 +21,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 INT_SETTINGS = ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes",
-                "max_prompts", "max_outputs", "max_runs")
+                "max_prompts", "max_outputs", "max_runs", "max_queue", "gpu_duration_s")
 
 
 def _default_cache_dir() -> Path:
@@ -61,6 +61,12 @@ class Settings:
     # Most model requests (comparisons, chat replies, API calls) admitted at once; more wait
     # in gradio's queue. They take the model in turns, one batch each. env: ADAPTERS_UI_MAX_RUNS
     max_runs: int = 16
+    # Most requests waiting in the dashboard's gradio queue; one more is refused at once ("the queue
+    # is full") instead of waiting behind hours of work. env: ADAPTERS_UI_MAX_QUEUE
+    max_queue: int = 64
+    # On a ZeroGPU Space, the seconds of GPU each model request books (spaces.GPU(duration=...));
+    # a shorter booking gets a GPU sooner. Ignored elsewhere. env: ADAPTERS_UI_GPU_DURATION_S
+    gpu_duration_s: int = 120
     # Where saved comparisons and reviews live: a SQLAlchemy URL, e.g.
     # postgresql+psycopg://user:password@host:5432/adapters_ui for replicas sharing one store.
     # None = SQLite file adapters_ui.db in cache_dir. env: ADAPTERS_UI_DATABASE_URL
@@ -68,7 +74,9 @@ class Settings:
     # The address people reach this app at, for links printed by the CLI (the web UI uses the
     # address the visitor came in by). env: ADAPTERS_UI_PUBLIC_URL
     public_url: str = "http://127.0.0.1:7860"
-    # Public mode (a shared Space): pickled .bin adapters are refused outright.
+    # Public mode (a shared Space): pickled .bin adapters are refused outright, only listed folders
+    # attach, an unexpected error shows one line (the traceback goes to the log), and at the
+    # max_adapters cap the least recently used visitor upload is detached to make room.
     # env: ADAPTERS_UI_PUBLIC (1/true/yes)
     public: bool = False
     # With the embedded default base, attach the demo adapters from assets/adapters and load

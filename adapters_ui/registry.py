@@ -7,9 +7,13 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from .base_model import same_model
 from .config import Settings
@@ -19,6 +23,8 @@ from .model_thread import model_call
 from .scheduler import TurnQueue
 from .storage import file_sha256
 from .validation import AdapterSpec, read_adapter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,11 +101,22 @@ class AdapterRegistry:
         self._specs: dict[str, AdapterSpec] = {}  # what each attached adapter is (config, tensors), for analyses
         self._changing = threading.Lock()
         self.version = 0  # bumped by every attach and detach, so a page can tell its lists are stale
+        # Least recently used first out (public mode): when each adapter was last attached or run, on a clock
+        # that only counts up. The session sets the three hooks: which adapters running work holds now, which
+        # ones may be evicted at the cap (None: none, the cap refuses), and what to do with an evicted one's files.
+        self._used: dict[str, int] = {}
+        self._clock = itertools.count()
+        self._starting = threading.Lock()  # held while work starts on adapters, and while one is evicted
+        self._evicted: dict[str, AdapterInfo] = {}  # new adapter -> the one evicted to make room for it
+        self.busy: Callable[[], set[str]] = set
+        self.evictable: Callable[[AdapterInfo], bool] | None = None
+        self.on_evicted: Callable[[AdapterInfo], None] | None = None
 
     def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:
         """Validate and attach one adapter folder; raises AdapterError and leaves nothing behind."""
         with self._changing:
-            if len(self._info) >= self.settings.max_adapters:
+            full = len(self._info) >= self.settings.max_adapters
+            if full and self.evictable is None:
                 raise AdapterError(
                     f"{len(self._info)} adapters are attached, the most allowed: detach one first "
                     "(or raise ADAPTERS_UI_MAX_ADAPTERS)."
@@ -110,16 +127,24 @@ class AdapterRegistry:
             refusal = self.backend.refusal(spec)
             if refusal:
                 raise AdapterError(refusal)
+            evicted = self._make_room() if full else None  # only once the new adapter passed its checks
             with self.turns.turn():
                 try:
                     model_call(self.backend, self.backend.attach, spec)  # rolls itself back on failure
-                except AdaptersUIError:
-                    raise
+                except AdaptersUIError as exc:
+                    if evicted is None:
+                        raise
+                    raise type(exc)(f"{exc} ({evicted.name!r} was detached to make room first.)") from exc
                 except Exception as exc:  # noqa: BLE001 - PEFT's own errors, already rolled back
-                    raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}") from exc
+                    also = f" ({evicted.name!r} was detached to make room first.)" if evicted else ""
+                    raise AdapterError(f"Adapter {spec.name!r} could not be loaded into this base: {first_line(exc)}{also}") from exc
             info = describe(spec, self.base_name, self.backend.route(spec.name))
             self._info = {**self._info, spec.name: info}
             self._specs = {**self._specs, spec.name: spec}
+            self._used[spec.name] = next(self._clock)
+            self._evicted.pop(spec.name, None)
+            if evicted is not None:
+                self._evicted[spec.name] = evicted
             self.version += 1
             return info
 
@@ -129,11 +154,57 @@ class AdapterRegistry:
                 if name == BASE:
                     raise AdapterError("The base model cannot be detached: it is what every adapter runs on.")
                 raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._info) or 'none'}.")
-            with self.turns.turn():
-                model_call(self.backend, self.backend.detach, name)
-            self._info = {k: v for k, v in self._info.items() if k != name}
-            self._specs = {k: v for k, v in self._specs.items() if k != name}
-            self.version += 1
+            self._detach(name)
+
+    def _detach(self, name: str) -> None:
+        """Detach ``name`` (attached); the caller holds ``_changing``."""
+        with self.turns.turn():
+            model_call(self.backend, self.backend.detach, name)
+        self._info = {k: v for k, v in self._info.items() if k != name}
+        self._specs = {k: v for k, v in self._specs.items() if k != name}
+        self._used.pop(name, None)
+        self._evicted.pop(name, None)
+        self.version += 1
+
+    # ---- least recently used first out (public mode) -------------------------------------------
+    def touch(self, names: Iterable[str]) -> None:
+        """``names`` were just used (run in a comparison, a chat, an analysis): they go last in line for eviction."""
+        for name in names:
+            if name in self._info:
+                self._used[name] = next(self._clock)
+
+    @contextmanager
+    def starting(self) -> Iterator[None]:
+        """Hold while work starts on adapters (check the names, register the work in what ``busy`` reads), so
+        an eviction never picks an adapter that work is starting on."""
+        with self._starting:
+            yield
+
+    def evicted_for(self, name: str) -> AdapterInfo | None:
+        """The adapter detached to make room for ``name`` when it was attached, if any (asked once: then forgotten)."""
+        return self._evicted.pop(name, None)
+
+    def _make_room(self) -> AdapterInfo:
+        """At the cap: detach the least recently used adapter that may be evicted and that no running work
+        holds, and hand it to ``on_evicted``; AdapterError when there is none. The caller holds ``_changing``."""
+        with self._starting:  # no work starts on the adapter between the choice and its detach
+            busy = self.busy()
+            candidates = [info for info in self._info.values() if info.name not in busy and self.evictable(info)]
+            if not candidates:
+                raise AdapterError(
+                    f"{len(self._info)} adapters are attached, the most allowed, and none can make room (the shipped "
+                    "adapters stay, and so do uploads a running comparison uses): detach one first, or try again "
+                    "once the runs end (or raise ADAPTERS_UI_MAX_ADAPTERS)."
+                )
+            victim = min(candidates, key=lambda info: self._used.get(info.name, -1))
+            self._detach(victim.name)
+        log.info("detached %s (least recently used upload) to make room", victim.name)
+        if self.on_evicted is not None:
+            try:
+                self.on_evicted(victim)
+            except OSError as exc:  # the adapter is detached either way; its files wait for the next clean-up
+                log.warning("could not delete the files of evicted adapter %s: %s", victim.name, first_line(exc))
+        return victim
 
     def list(self) -> list[AdapterInfo]:
         return list(self._info.values())

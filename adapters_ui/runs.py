@@ -307,6 +307,11 @@ class RunBook:
             self._runs = [r for r in self._runs if not r.ended] + [run]
         return run
 
+    def in_use(self) -> set[str]:
+        """The variants of every run that has not ended (an adapter in here must stay attached)."""
+        with self._lock:
+            return {variant for run in self._runs if not run.ended for variant in run.request.variants}
+
     def running(self, owner: str, kind: str | None = None) -> list[CompareRun]:
         with self._lock:
             return [r for r in self._runs if not r.ended and r.owner == owner and kind in (None, r.kind)]

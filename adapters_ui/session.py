@@ -14,6 +14,8 @@ import shutil
 import threading
 import time
 import uuid
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +28,9 @@ from .base_model import LoadedBase, load_base
 from .config import Settings
 from .errors import AdapterError, ConfigError, PromptError, UnknownVariantError, first_line
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
+from .merge import MergedModel, MergePlan
 from .model_thread import model_call, on_model_thread
 from .quiet import quiet_known_warnings
-from .merge import MergedModel, MergePlan
 from .registry import AdapterInfo, AdapterRegistry
 from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 from .scheduler import TurnQueue
@@ -76,6 +78,15 @@ class Session:
         self.turns = TurnQueue(1 if self.backend.in_process else settings.max_runs)
         self.registry = AdapterRegistry(self.backend, self.turns, settings, base.source.name)
         self.runs = RunBook()
+        # Adapters held by work that is not a run (an analysis, a mix): with the runs' own, they are never evicted.
+        self._holding: Counter[str] = Counter()
+        self.registry.busy = lambda: self.runs.in_use() | {n for n, k in self._holding.items() if k > 0}
+        if settings.public:  # at the cap, the least recently used visitor upload (or mix) makes room
+            from .sources import is_visitor_upload, remove_visitor_upload
+
+            self.registry.evictable = lambda info: is_visitor_upload(info.path, settings)
+            self.registry.on_evicted = lambda info: remove_visitor_upload(
+                info.path, settings, keep=[i.path for i in self.registry.list()])
         # Measured now, while the model is bare: mounted adapters add parameters to it in place.
         self._model_storage: ModelStorage = model_storage(base.model, base.source.file)
 
@@ -115,7 +126,7 @@ class Session:
         specs = {n: self.registry.spec(n) for n in parts}
         weights = [float(w) for w in parts.values()]
         check_mix(specs, weights, method, density)
-        with self.turns.turn():
+        with self._using(list(specs)), self.turns.turn():
             config, tensors = on_model_thread(self.backend.combine, list(specs), weights, method, density)
         folder = (root or uploads_root(self.settings)) / f"mix-{name}-{uuid.uuid4().hex[:8]}"
         recipe = {"method": method, "weights": dict(zip(specs, weights)), "density": density,
@@ -212,7 +223,7 @@ class Session:
         settings = settings or self.generation_settings()
         texts = [format_prompt(self.base.tokenizer, p, settings.use_chat_template) for p, _ in pairs]
         request = RunRequest([p for p, _ in pairs], texts, variants, settings, [ref for _, ref in pairs])
-        return self.runs.add(CompareRun(self.backend, self.turns, request, owner, kind).start())
+        return self._add_run(CompareRun(self.backend, self.turns, request, owner, kind))
 
     def compare(self, prompts: list[str], variants: list[str] | None = None,
                 settings: GenerationSettings | None = None, owner: str = "local") -> Comparison:
@@ -254,7 +265,8 @@ class Session:
             with self.turns.turn(cancel=stop):
                 return model_call(self.backend, self.backend.read_back, texts, outputs, references)
 
-        return analyze(comparison, texts, read)
+        with self._using(list(comparison.variants)):
+            return analyze(comparison, texts, read)
 
     def weight_effects(self, name: str) -> WeightEffects:
         """What adapter ``name`` changed in the weights, per layer and module (read from its factors)."""
@@ -265,7 +277,29 @@ class Session:
     def _start_one(self, shown: str, text: str, variant: str, settings, owner: str) -> CompareRun:
         self.check_variants([variant])
         request = RunRequest([shown], [text], [variant], settings or self.generation_settings())
-        return self.runs.add(CompareRun(self.backend, self.turns, request, owner, kind="playground").start())
+        return self._add_run(CompareRun(self.backend, self.turns, request, owner, kind="playground"))
+
+    def _add_run(self, run: CompareRun) -> CompareRun:
+        """Start ``run`` and keep it in the run book. Its variants are checked again under the registry's
+        ``starting`` lock, so an eviction (public mode) either happened before (one-line error) or waits."""
+        variants = run.request.variants
+        with self.registry.starting():
+            self.check_variants(variants)
+            self.registry.touch(variants)  # used: last in line for eviction
+            return self.runs.add(run.start())
+
+    @contextmanager
+    def _using(self, names: list[str]):
+        """Hold attached adapters ``names`` for work that is not a run: checked, marked used, never evicted meanwhile."""
+        with self.registry.starting():
+            self.check_variants(names)
+            self.registry.touch(names)
+            self._holding.update(names)
+        try:
+            yield
+        finally:
+            with self.registry.starting():
+                self._holding.subtract(names)
 
     def _check_caps(self, prompts: int, variants: int) -> None:
         limit = self.settings.max_prompts

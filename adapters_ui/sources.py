@@ -440,3 +440,58 @@ def attach_hub(session, repo_id: str, revision: str | None = None, name: str | N
         name = adapter_name(repo_id.split("/", 1)[1])
     with _shown_as(folder, f"{repo_id}@{revision}" if revision else repo_id):
         return session.attach(folder, name.strip())
+
+
+# ---- visitor files: what public mode evicts at the cap ---------------------------------------------
+
+
+def hub_root(settings: Settings) -> Path:
+    """Where Hub downloads are cached (``snapshot_download(cache_dir=...)``)."""
+    return settings.cache_dir / "hub"
+
+
+def _visitor_folder(path: str | Path, settings: Settings) -> tuple[str, Path] | None:
+    """("upload", its folder under uploads) for an unpacked zip or a mix, ("hub", its snapshot folder) for a Hub
+    download; None for every other adapter (the shipped demo set, listed folders, typed paths)."""
+    try:
+        folder = Path(path).expanduser().resolve()
+    except OSError:
+        return None
+    for kind, root, depth in (("upload", uploads_root(settings), 1), ("hub", hub_root(settings), 3)):
+        try:
+            root = root.resolve()
+            rel = folder.relative_to(root)
+        except (ValueError, OSError):
+            continue
+        if len(rel.parts) >= depth and (kind == "upload" or rel.parts[1] == "snapshots"):
+            return kind, root.joinpath(*rel.parts[:depth])
+    return None
+
+
+def is_visitor_upload(path: str | Path, settings: Settings) -> bool:
+    """Whether the adapter at ``path`` came from a visitor (a zip upload, a Hub download or a mix)."""
+    return _visitor_folder(path, settings) is not None
+
+
+def remove_visitor_upload(path: str | Path, settings: Settings, keep: list[str] | tuple = ()) -> bool:
+    """Delete the files a visitor's adapter came in (its unpacked upload or mix, or its Hub revision), unless an
+    adapter at one of the ``keep`` paths (the ones still attached) lies in the same folder; whether it deleted."""
+    found = _visitor_folder(path, settings)
+    if found is None or any(_visitor_folder(other, settings) == found for other in keep):
+        return False
+    kind, folder = found
+    if kind == "upload":
+        return remove_upload(path, settings)
+    return _remove_hub_revision(folder)
+
+
+def _remove_hub_revision(snapshot: Path) -> bool:
+    """Delete one downloaded revision through huggingface_hub's cache clean-up (its blobs go too unless another
+    revision shares them); a cache it cannot read loses the snapshot folder only."""
+    from huggingface_hub import scan_cache_dir
+
+    try:
+        scan_cache_dir(snapshot.parents[2]).delete_revisions(snapshot.name).execute()
+    except Exception:  # noqa: BLE001 - CacheNotFound, a corrupted cache: fall back to the folder itself
+        shutil.rmtree(snapshot, ignore_errors=True)
+    return not snapshot.exists()

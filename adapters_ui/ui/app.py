@@ -23,6 +23,8 @@ from ..store import DatabaseHolder
 from . import handlers as h
 from .analysis import HEAT_HINT, AnalysisHandlers
 from .saved import SavedHandlers, browser_secret
+from .guard import guard_events
+from .zerogpu import gpu_task
 
 APP_CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto}
@@ -40,6 +42,7 @@ UI_ONLY = {"api_visibility": "private"}
 # Model work is admitted up to Settings.max_runs at once; the TurnQueue then shares the model
 # batch by batch (gradio's default of one at a time per event would queue visitors run by run).
 STOPS = {"concurrency_limit": None, **UI_ONLY}
+UI_CONCURRENCY = 16  # quick events (lists, prompts, rows, saving) handled at once; each is short
 
 # A click anywhere in a grid row sends that row's original index (data-row) to the server.
 GRID_CLICK_JS = """
@@ -273,7 +276,7 @@ def wire_compare(ui: h.Handlers, header, c, view, references, model_work: dict) 
     c.prompt_file.upload(ui.load_prompt_file, c.prompt_file, [c.prompts, references, c.notice], **UI_ONLY)
     c.run.click(None, js=SHOW_RESULTS_JS, **UI_ONLY)
     c.run.click(
-        ui.run_compare,
+        gpu_task(ui.run_compare, ui.settings.gpu_duration_s),
         [c.prompts, c.variants, c.max_tokens, c.decoding, c.seed, c.temperature, c.top_p, c.only_differ, references],
         [c.notice, c.grid, c.diff, view, c.difference_plot, c.csv, c.json, c.html],
         show_progress="hidden", **model_work,  # the line under the buttons says how far it is
@@ -284,15 +287,16 @@ def wire_compare(ui: h.Handlers, header, c, view, references, model_work: dict) 
 
 
 def wire_analysis(ui: AnalysisHandlers, c, a, view, model_work: dict) -> None:
+    gpu_s = ui.holder.settings.gpu_duration_s
     c.run.click(ui.cleared, outputs=[c.analysis_notice, c.analysis_tables, c.heat_variant, c.heat, c.effect_plot], **UI_ONLY)
     c.analyze.click(lambda: "**Analyzing…** reading the outputs back through each variant and the base",
                     outputs=c.analysis_notice, **UI_ONLY
-                    ).then(ui.analyze, view, [c.analysis_notice, c.analysis_tables, c.heat_variant, c.heat, c.effect_plot,
-                                              c.csv, c.json, c.html, view],
+                    ).then(gpu_task(ui.analyze, gpu_s), view, [c.analysis_notice, c.analysis_tables, c.heat_variant, c.heat, c.effect_plot,
+                                                               c.csv, c.json, c.html, view],
                             show_progress="hidden", **model_work)  # the notice says it is working: no spinners to animate
     c.heat_variant.change(ui.heat, [view, c.heat_variant], c.heat, **UI_ONLY)
     a.table.change(ui.weight_choices, a.weights_name, a.weights_name, **UI_ONLY)
-    a.weights_name.change(ui.weight_view, a.weights_name, [a.weights_plot, a.weights_note], **model_work)
+    a.weights_name.change(gpu_task(ui.weight_view, gpu_s), a.weights_name, [a.weights_plot, a.weights_note], **model_work)
 
 
 def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
@@ -300,10 +304,10 @@ def wire_playground(ui: h.Handlers, p, model_work: dict) -> None:
                   [p.chat_box, p.complete_box], **UI_ONLY)
     p.variant.change(lambda v: gr.update(label=f"Chat with {v}"), p.variant, p.chatbot, **UI_ONLY)
     for trigger in (p.send.click, p.message.submit):  # Enter during a reply sends the draft once it ends
-        trigger(ui.chat_reply, [p.message, p.chatbot, p.variant, p.tokens], [p.chatbot, p.message, p.notice],
+        trigger(gpu_task(ui.chat_reply, ui.settings.gpu_duration_s), [p.message, p.chatbot, p.variant, p.tokens], [p.chatbot, p.message, p.notice],
                 trigger_mode="always_last", **model_work)
     p.chatbot.clear(lambda: "", outputs=p.notice, **UI_ONLY)
-    p.complete_btn.click(ui.complete_text, [p.start_text, p.variant, p.tokens], [p.continuation, p.notice], **model_work)
+    p.complete_btn.click(gpu_task(ui.complete_text, ui.settings.gpu_duration_s), [p.start_text, p.variant, p.tokens], [p.continuation, p.notice], **model_work)
     for stop in (p.stop, p.complete_stop):
         stop.click(ui.stop_playground, outputs=p.notice, **STOPS)
 
@@ -376,7 +380,7 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
             max new tokens -> [{prompt, outputs}]. Streams the records so far; a cancelled job stops the run."""
             yield from ui.api_compare(prompts, variants, max_new_tokens, request)
 
-        gr.api(compare_api, api_name="compare", concurrency_limit=settings.max_runs, concurrency_id="model")
+        gr.api(gpu_task(compare_api, settings.gpu_duration_s), api_name="compare", concurrency_limit=settings.max_runs, concurrency_id="model")
 
         def compare_and_save(prompts: str, variants: list[str] | str | None = None, max_new_tokens: int | str = 64,
                              request: gr.Request = None) -> dict:
@@ -384,14 +388,21 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
             The owner key is shown once: a public Space asks for it to create reviews."""
             return saved.api_compare_and_save(prompts, variants, max_new_tokens, request)
 
-        gr.api(compare_and_save, api_name="compare_and_save", concurrency_limit=settings.max_runs, concurrency_id="model")
-    return demo
+        gr.api(gpu_task(compare_and_save, settings.gpu_duration_s), api_name="compare_and_save", concurrency_limit=settings.max_runs, concurrency_id="model")
+    # A bounded queue: at most max_queue requests wait (one more is refused at once: "the queue is full");
+    # quick UI events of different visitors run side by side, model work as model_work admits it.
+    demo.queue(default_concurrency_limit=UI_CONCURRENCY, max_size=settings.max_queue)
+    return guard_events(demo, settings.public)  # public mode: an unexpected error is one line, its traceback logged
 
 
-def launch_kwargs() -> dict:
-    return {"theme": gr.themes.Soft(text_size="lg"), "css": APP_CSS, "show_error": True}
+def launch_kwargs(settings: Settings | None = None) -> dict:
+    """Gradio's serving options. Public mode hides the text of errors raised outside our handlers
+    (which ``guard_events`` already turns into one line)."""
+    public = settings is not None and settings.public
+    return {"theme": gr.themes.Soft(text_size="lg"), "css": APP_CSS, "show_error": not public}
 
 
 def launch(settings: Settings | None = None, **overrides) -> None:
     """Build the app and serve it (blocks until the server stops)."""
-    create_app(settings).launch(**{**launch_kwargs(), **overrides})
+    settings = settings or Settings.from_env()
+    create_app(settings).launch(**{**launch_kwargs(settings), **overrides})

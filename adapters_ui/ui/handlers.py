@@ -222,8 +222,11 @@ class Handlers:
             info = attach(self.holder.get())
         except AdaptersUIError as exc:
             return self.refresh(problem(exc))
-        ratio = format_ratio(self.holder.get().storage().ratio(info.name))
-        return self.refresh(ok(f"Attached **{info.name}** ({info.method}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
+        session = self.holder.get()
+        ratio = format_ratio(session.storage().ratio(info.name))
+        evicted = session.registry.evicted_for(info.name)  # public mode, at the cap
+        room = f"Detached '{evicted.name}' (least recently used upload) to make room. " if evicted else ""
+        return self.refresh(ok(f"{room}Attached **{info.name}** ({info.method}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
 
     def attach_folder(self, folder: str | None, name: str | None) -> tuple:
         """Attach a folder picked from the adapter directory, or typed as a path on the server."""

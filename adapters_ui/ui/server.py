@@ -21,6 +21,8 @@ from ..links import REVIEW_PATH
 from ..store import DatabaseHolder
 from .app import create_app, launch_kwargs
 from .review_app import REVIEW_CSS, create_review_app
+from . import zerogpu
+from .guard import guard_events
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ def create_server(settings: Settings | None = None, sessions: SessionHolder | No
     database = DatabaseHolder(settings.database)
     server = FastAPI()
     server.state.database = database  # serve() opens it (and migrates) before taking requests
-    kwargs = launch_kwargs()
-    review = create_review_app(settings, database)
+    kwargs = launch_kwargs(settings)
+    review = guard_events(create_review_app(settings, database), settings.public)
     review.queue(default_concurrency_limit=16)
     gr.mount_gradio_app(server, review, path=REVIEW_PATH, **{**kwargs, "css": REVIEW_CSS})
     server.state.sessions = sessions
@@ -50,7 +52,12 @@ def serve(server: FastAPI | None = None, host: str | None = None, port: int | No
     host = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     log.info("adapters_ui on http://%s:%d (reviews under %s/)", host, port, REVIEW_PATH)
-    server.state.sessions.preload()  # the model loads while the server starts, not when the first page opens
+    if zerogpu.on_zero_gpu():
+        # ZeroGPU hands its workers the weights loaded on "cuda" before startup(): load them first, here
+        server.state.sessions.get()
+        zerogpu.startup()
+    else:
+        server.state.sessions.preload()  # the model loads while the server starts, not when the first page opens
     uvicorn.run(server, host=host, port=port, log_level="warning",
                 # open pages hold heartbeat streams that gradio ends only once shutdown began: without a
                 # limit, a stop signal would wait for every visitor to close their tab
