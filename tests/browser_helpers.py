@@ -3,6 +3,7 @@
     server = AppServer(log_path, ADAPTERS_UI_DATABASE_URL="sqlite:///...")  # extra env for the app
     url = server.start()      # http://127.0.0.1:<port>, once it listens (its log is shown if it dies)
     server.stop()             # the same database and cache survive a restart: server.start() again
+    server.start(same_port=True)  # back where open pages expect it
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class AppServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 120, **env: str) -> str:
-        self.port = free_port()
+    def start(self, timeout_s: float = 120, same_port: bool = False, **env: str) -> str:
+        """Start ``app.py`` and wait until it listens; ``same_port`` restarts it where open pages expect it."""
+        self.port = self.port if same_port and self.port else free_port()
         full = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTERS_UI_")}
         full.update(ADAPTERS_UI_CACHE_DIR=str(CACHE), GRADIO_SERVER_PORT=str(self.port), GRADIO_SERVER_NAME="127.0.0.1",
                     GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")

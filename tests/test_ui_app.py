@@ -363,3 +363,14 @@ def _session_of(demo):
         if handlers is not None and handlers.loaded is not None:
             return handlers.loaded
     return None
+
+
+def test_a_page_kept_across_a_server_restart_is_told_once(holder):
+    """The tab keeps the id of the server that served it; a page load with another id (the server restarted and
+    gradio reloaded the page) says so; a first visit or a reload on the same server says nothing."""
+    server, restarted = h.Handlers(holder), h.Handlers(holder)  # two server processes
+    assert server.boot_id != restarted.boot_id
+    boot, note = server.server_boot(None)  # a first visit
+    assert boot == server.boot_id and note == SKIP
+    assert server.server_boot(boot) == (server.boot_id, SKIP)  # a reload on the same server
+    assert restarted.server_boot(boot) == (restarted.boot_id, h.SERVER_RESTARTED)

@@ -29,6 +29,7 @@ from .zerogpu import gpu_task
 APP_CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto}
 #header {font-size: 16px}
+#server-note p {font-size: 18px; padding: 6px 10px; border-radius: 8px; background: #fff4e5}
 #notice, #play-notice {min-height: 1.6em; font-size: 16px}
 #compare-notice {min-height: 2.2em; font-size: 19px; padding: 6px 10px; border-radius: 8px; background: #f3f6fc}
 #grid {max-height: none}
@@ -62,6 +63,12 @@ INTRO = (
     "One base model, several PEFT adapters: the same prompts through each, outputs side by side, "
     "differences marked, and each adapter's size on disk next to a full copy of the model."
 )
+# When the server goes down, gradio's page says "Connection to the server was lost. Attempting reconnection..." and
+# reloads itself once the server answers again. The id of the server process that served the page is kept in the tab's
+# sessionStorage, which that reload keeps (a State would be forgotten by the new server), so the reloaded page can say
+# what happened to its results.
+READ_BOOT_JS = "(seen) => sessionStorage.getItem('adapters_ui_server')"
+KEEP_BOOT_JS = "(boot) => { sessionStorage.setItem('adapters_ui_server', boot); }"
 LIST_SYNC_S = 3.0  # how often a page checks whether another visitor attached or detached an adapter
 
 
@@ -257,11 +264,14 @@ def build_playground_tab(settings: Settings) -> SimpleNamespace:
     return p
 
 
-def wire_adapters(demo, ui: h.Handlers, header, c, a, p, versions) -> None:
-    """Everything that attaches, detaches or lists adapters refreshes every list and chart."""
+def wire_adapters(demo, ui: h.Handlers, header, c, a, p, versions, boot, restarted) -> None:
+    """Everything that attaches, detaches or lists adapters refreshes every list and chart. The page load also
+    tells a page that reconnects after the server restarted so (see ``Handlers.server_boot``)."""
     outputs = [header, a.notice, a.table, a.detach_name, c.variants, p.variant, c.storage_plot, c.scaling_plot,
                versions, c.descriptions]
     demo.load(ui.page_load, outputs=outputs, **UI_ONLY)
+    demo.load(ui.server_boot, boot, [boot, restarted], js=READ_BOOT_JS, **UI_ONLY
+              ).then(None, boot, js=KEEP_BOOT_JS, **UI_ONLY)
     a.folder_btn.click(ui.attach_folder, [a.folder, a.name], outputs, **UI_ONLY)
     a.upload.upload(ui.attach_zip, [a.upload, a.name], outputs, **UI_ONLY).then(lambda: None, outputs=a.upload, **UI_ONLY)
     a.hub_btn.click(ui.attach_hub, [a.hub_id, a.revision, a.name], outputs, **UI_ONLY)
@@ -351,6 +361,7 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
     with gr.Blocks(title="adapters_ui", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         header = gr.Markdown("Loading the base model…", elem_id="header")
+        restarted = gr.Markdown(elem_id="server-note")  # says so when the server restarted under an open page
         view, references, versions = gr.State(h.CompareView()), gr.State({}), gr.State(-1)
         saved_view = gr.State(h.CompareView())
         # saved id -> owner key, in this browser only (encrypted with a key that survives restarts)
@@ -364,7 +375,8 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
                 p = build_playground_tab(settings)
             with gr.Tab("Saved", id="saved") as saved_tab:
                 s = build_saved_tab()
-        wire_adapters(demo, ui, header, c, a, p, versions)
+        boot = gr.Textbox(visible="hidden", elem_id="server-boot")  # carries the server id to and from the tab's sessionStorage
+        wire_adapters(demo, ui, header, c, a, p, versions, boot, restarted)
         wire_compare(ui, header, c, view, references, model_work)
         wire_analysis(AnalysisHandlers(ui.holder), c, a, view, model_work)
         wire_playground(ui, p, model_work)

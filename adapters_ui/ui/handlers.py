@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,12 +156,19 @@ def ended_notice(comparison: Comparison, differences) -> str:
               + " · click a row to see the differences")
 
 
+SERVER_RESTARTED = ("**The server restarted** while this page was open, and the page reloaded: results that were not "
+                    "saved are gone (saved comparisons are in the Saved tab); everything works again.")
+
+
 class Handlers:
     """Every UI event of the dashboard, bound to one shared ``SessionHolder``."""
 
     def __init__(self, holder: SessionHolder):
         self.holder = holder
         self.settings = holder.settings
+        # Which server process this is: a page keeps the id it was served (see ``server_boot``), so a page
+        # left open across a restart can tell that its state is gone.
+        self.boot_id = uuid.uuid4().hex
 
     # ---- header and adapters panel ---------------------------------------------------------
     def header_markdown(self) -> str:
@@ -205,6 +213,11 @@ class Handlers:
             return self.refresh()
         except AdaptersUIError as exc:
             return (problem(exc), *[gr.skip()] * 9)
+
+    def server_boot(self, seen: str | None) -> tuple:
+        """Page load: the tab keeps this server's id (``seen``: the one it kept before); an id from another server
+        process means the server restarted while the page was open (gradio then reloads the page)."""
+        return self.boot_id, (SERVER_RESTARTED if seen and seen != self.boot_id else gr.skip())
 
     def sync_lists(self, seen_version: int, ticked: list[str] | None) -> tuple:
         """Timer: when another visitor attached or detached an adapter, bring this page's lists up to date."""
