@@ -1,5 +1,7 @@
 """Command line: thin over ``Session`` and the store; prints tables or JSON, turns errors into exit codes.
+Installed (pip install .) it is the ``adapters-ui`` command; every command's --help ends with examples.
 
+    python -m adapters_ui serve --port 8080             (the dashboard, as python app.py serves it)
     python -m adapters_ui compare --adapter pirate=assets/adapters/pirate --prompt "Hi!" --save
     python -m adapters_ui inspect path/to/adapter
     python -m adapters_ui train --data pairs.jsonl --output my_adapter
@@ -71,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--database", metavar="URL", help="SQLAlchemy URL of the store, e.g. sqlite:///runs.db "
                          "(default: env ADAPTERS_UI_DATABASE_URL, else adapters_ui.db in the cache folder)")
 
-    serve = commands.add_parser("serve", help="start the dashboard (the same as python app.py in a checkout)", **examples(
+    serve = commands.add_parser(
+        "serve", help="start the dashboard (the same as python app.py in a checkout)",
+        description="Serve the dashboard at / and the blind-review pages at /review/, as python app.py does.\n"
+                    "The base model loads while the server starts; Ctrl-C stops it.", **examples(
         "%(prog)s  # http://127.0.0.1:7860: the embedded SmolLM2 and the demo adapters",
         "%(prog)s --host 0.0.0.0 --port 8080 --base HuggingFaceTB/SmolLM2-360M-Instruct",
         "%(prog)s --backend-url http://127.0.0.1:8000  # generate on a vLLM server",

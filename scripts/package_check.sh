@@ -118,7 +118,8 @@ SERVER_PID=$!
 code=000
 for _ in $(seq 1 240); do
     kill -0 "$SERVER_PID" 2>/dev/null || fail "serve exited: $(tail -20 "$TMP/serve.log")"
-    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" || true)
+    code=$("$VENV/bin/python" -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=5).status)' \
+           "http://127.0.0.1:$port/" 2>/dev/null || echo 000)
     [ "$code" = 200 ] && break
     sleep 1
 done
