@@ -105,6 +105,12 @@ class Session:
         return self.registry.attach(path, name)
 
     def detach(self, name: str) -> None:
+        """Detach ``name``. In public mode only visitor uploads (zips, Hub downloads, mixes) may go: the shipped
+        and listed adapters are the Space's own, there for every visitor."""
+        if self.settings.public and name in self.registry.names and self.registry.evictable is not None \
+                and not self.registry.evictable(self.registry.get(name)):
+            raise AdapterError(f"{name!r} is one of this Space's own adapters, there for every visitor: in public mode "
+                               "only uploaded adapters (zips, Hub downloads, mixes) can be detached.")
         self.registry.detach(name)
 
     def mix(self, name: str, parts: dict[str, float], method: str = "linear", density: float | None = None,

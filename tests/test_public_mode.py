@@ -289,3 +289,15 @@ def fake_hub_download(settings: Settings, folder: Path) -> Path:
         shutil.copyfile(file, blob)
         os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)
     return snapshot
+
+
+def test_in_public_mode_only_uploads_can_be_detached(public, tiny_adapters, tmp_path):
+    """A visitor may detach uploads (their own or another's: the adapters are shared), never the Space's own."""
+    public.attach(tiny_adapters["lora"], "listed")
+    mine = upload(public, tiny_adapters["lora_b"], "mine", tmp_path)
+    with pytest.raises(AdapterError, match="^'listed' is one of this Space's own adapters.*only uploaded adapters"):
+        public.detach("listed")
+    public.detach("mine")
+    assert public.variants == ["base", "listed"] and Path(mine.path).exists()  # the page's Detach deletes the files
+    with pytest.raises(AdapterError, match="No adapter named 'mine'"):
+        public.detach("mine")
