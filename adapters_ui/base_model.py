@@ -284,7 +284,7 @@ def stay_offline() -> None:
         constants.HF_HUB_OFFLINE = True
 
 
-def _local_location(source: BaseSource, settings: Settings) -> tuple[str, bool, bool]:
+def local_location(source: BaseSource, settings: Settings) -> tuple[str, bool, bool]:
     """Where transformers reads ``source`` from (a GGUF's dequantized copy), whether that copy was cached,
     and whether to stay offline (everything but a hub id is on disk: then no hub access at all)."""
     offline = source.kind != "hub"
@@ -317,7 +317,7 @@ def load_skeleton(settings: Settings, served: str | None, served_by: str) -> Loa
                                  "or a folder holding its tokenizer and config.json.") from None
     else:
         source = resolve_source(None)
-    location, from_cache, offline = _local_location(source, settings)
+    location, from_cache, offline = local_location(source, settings)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         config = AutoConfig.from_pretrained(location, local_files_only=offline)
@@ -351,7 +351,7 @@ def load_base(settings: Settings) -> LoadedBase:
     source = resolve_source(settings.base_model)
     device = pick_device(settings.device)
     dtype = pick_dtype(device, settings.dtype)
-    location, from_cache, offline = _local_location(source, settings)
+    location, from_cache, offline = local_location(source, settings)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(location, local_files_only=offline, dtype=dtype)

@@ -37,7 +37,7 @@ from .base_model import BaseSource, same_model
 from .config import Settings
 from .errors import AdaptersUIError, BundleError
 from .formatting import format_bytes
-from .storage import file_sha256
+from .storage import file_sha256, usual_permissions
 from .validation import NAME_PATTERN, read_config
 
 MANIFEST = "bundle.json"
@@ -153,9 +153,7 @@ def write_bundle(target: str | Path, adapters: list, base: BaseSource) -> Manife
         else:
             if target.is_dir():
                 target.rmdir()  # empty (checked above): the staged folder takes its place
-            umask = os.umask(0)
-            os.umask(umask)
-            stage.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the bundle gets the usual permissions
+            usual_permissions(stage)  # mkdtemp's folder is private; the bundle gets the usual permissions
             os.replace(stage, target)
     except OSError as exc:
         raise BundleError(f"Could not write the bundle {target.name} ({exc.strerror or type(exc).__name__}): "

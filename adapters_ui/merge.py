@@ -24,12 +24,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base_model import BaseSource, _local_location, load_base, resolve_source, same_model
+from .base_model import BaseSource, local_location, load_base, resolve_source, same_model
 from .config import Settings
 from .errors import AdaptersUIError, MergeError, first_line
 from .formatting import format_bytes, format_times
-from .registry import _method
-from .storage import ModelStorage, model_storage
+from .registry import method_label
+from .runtime import available_memory
+from .storage import ModelStorage, model_storage, usual_permissions
 from .validation import AdapterSpec, check_targets
 
 # Types PEFT cannot fold into the weights: why, in words a user can act on.
@@ -95,7 +96,7 @@ class MergedModel:
 def merge_refusal(spec: AdapterSpec) -> str | None:
     """Why PEFT cannot merge this adapter into the weights (one line), or None when it can."""
     config, name = spec.config, spec.name
-    method = _method(config, spec.peft_type)
+    method = method_label(config, spec.peft_type)
     if getattr(config, "is_prompt_learning", False):
         return (f"Adapter {name!r} is {method}: its learned virtual tokens go in front of each prompt and change no "
                 "weight, so there is nothing to merge; deploy it as an adapter.")
@@ -132,7 +133,7 @@ def check_output(output: Path) -> Path:
 
 def plan_merge(spec: AdapterSpec, storage: ModelStorage) -> MergePlan:
     """The merged model's size: the base's parameters in the dtype they are saved in (merging adds none)."""
-    return MergePlan(spec.name, _method(spec.config, spec.peft_type), spec.storage.bytes_on_disk,
+    return MergePlan(spec.name, method_label(spec.config, spec.peft_type), spec.storage.bytes_on_disk,
                      storage.full_copy_bytes, storage.params, storage.dtype)
 
 
@@ -153,17 +154,6 @@ def check_memory(needed: int) -> None:
                          f"{format_bytes(available)} is available: close something, or merge with the CLI on a bigger machine.")
 
 
-def available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def merge_adapter(spec: AdapterSpec, settings: Settings, output: Path) -> MergedModel:
     """Load a fresh copy of the base named by ``settings`` (its device and dtype), merge ``spec`` into it and save
     the result as a model folder at ``output`` (written in a staging folder beside it, then renamed: a failure
@@ -182,7 +172,7 @@ def merge_adapter(spec: AdapterSpec, settings: Settings, output: Path) -> Merged
         merged.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
-        _usual_permissions(staging)
+        usual_permissions(staging)
         if output.is_dir():
             output.rmdir()  # empty (checked above): the rename takes its place
         os.replace(staging, output)
@@ -202,7 +192,7 @@ def merged_model(spec: AdapterSpec, model):
     from peft import PeftModelForCausalLM
     from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 
-    from .backends.inprocess import INIT_FLAGS, _check_tensors
+    from .backends.inprocess import INIT_FLAGS, check_tensors
 
     check_targets(spec, model)
     config = copy.deepcopy(spec.config)
@@ -212,7 +202,7 @@ def merged_model(spec: AdapterSpec, model):
             setattr(config, flag, True)
     try:
         host = PeftModelForCausalLM(model, config, adapter_name="merge")
-        _check_tensors(spec, get_peft_model_state_dict(host, adapter_name="merge"))
+        check_tensors(spec, get_peft_model_state_dict(host, adapter_name="merge"))
         set_peft_model_state_dict(host, {k: v.to(model.device) for k, v in spec.state_dict.items()}, adapter_name="merge")
         return host.merge_and_unload(safe_merge=True)
     except AdaptersUIError:
@@ -224,34 +214,11 @@ def merged_model(spec: AdapterSpec, model):
         raise MergeError(f"PEFT could not merge adapter {spec.name!r} into this base: {first_line(exc).rstrip('.')}.") from exc
 
 
-def _usual_permissions(folder: Path) -> None:
-    """What a plain mkdir and open would give (mkdtemp makes the folder private, some writers their files): a
-    server process of another user must be able to read the model."""
-    umask = _umask()
-    folder.chmod(0o777 & ~umask)
-    for path in folder.iterdir():
-        if path.is_file():
-            path.chmod(0o666 & ~umask)
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where /proc tells it (os.umask sets it, racing other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
 def _shipped_tokenizer(source: BaseSource, settings: Settings):
     """The base's tokenizer as shipped (the app's copy is set to left padding for batched generation)."""
     from transformers import AutoTokenizer
 
-    location, _, offline = _local_location(source, settings)  # a GGUF's dequantized copy is cached by now
+    location, _, offline = local_location(source, settings)  # a GGUF's dequantized copy is cached by now
     return AutoTokenizer.from_pretrained(location, local_files_only=offline)
 
 

@@ -61,7 +61,7 @@ def describe(spec: AdapterSpec, base_name: str, route: str) -> AdapterInfo:
     return AdapterInfo(
         name=spec.name,
         peft_type=spec.peft_type,
-        method=_method(config, spec.peft_type),
+        method=method_label(config, spec.peft_type),
         route=route,
         rank=int(rank) if rank else None,
         virtual_tokens=int(virtual_tokens) if virtual_tokens else None,
@@ -78,7 +78,8 @@ def describe(spec: AdapterSpec, base_name: str, route: str) -> AdapterInfo:
     )
 
 
-def _method(config, peft_type: str) -> str:
+def method_label(config, peft_type: str) -> str:
+    """How the table names an adapter's method: LoRA, DoRA, rsLoRA, IA3, LoHa, prompt tuning, ..."""
     if peft_type == "LORA":
         if getattr(config, "use_dora", False):
             return "DoRA"

@@ -33,6 +33,18 @@ def _resident_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux kB
 
 
+def available_memory() -> int | None:
+    """Bytes the machine can still give (MemAvailable in /proc/meminfo); None where that is unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def memory_in_use(device: str) -> int:
     """Bytes in use: GPU memory PyTorch allocated on CUDA, else the process's resident memory."""
     if str(device).startswith("cuda"):

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import pickle
 import pickletools
 import struct
@@ -308,3 +309,26 @@ def size_ratio(full_bytes: int, adapter_bytes: int) -> float:
     if adapter_bytes <= 0:
         raise ValueError(f"adapter_bytes must be positive, got {adapter_bytes}")
     return full_bytes / adapter_bytes
+
+
+def usual_permissions(folder: Path) -> None:
+    """Give ``folder`` and its files what a plain mkdir and open would (mkdtemp makes a folder private, some
+    writers their files), so that a server process of another user can read what was written there."""
+    umask = _umask()
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc tells it (os.umask sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask

@@ -41,6 +41,7 @@ from ..errors import (
     first_line,
 )
 from ..generation import GeneratedRows, GenerationSettings, generate_texts
+from ..runtime import available_memory
 from ..validation import AdapterSpec, check_targets
 from .decode import decode_texts, supports
 from .protocol import BASE, BATCH, MIXED, SINGLE, Batch, OnRows, Plan
@@ -400,7 +401,7 @@ class InProcessBackend:
                 ) from None
             raise
         expected = get_peft_model_state_dict(self._host, adapter_name=key)
-        _check_tensors(spec, expected)
+        check_tensors(spec, expected)
         device = self.base.device
         weights = {k: v.to(device) for k, v in spec.state_dict.items()}
         set_peft_model_state_dict(self._host, weights, adapter_name=key)
@@ -423,17 +424,11 @@ def _free_memory(device: torch.device) -> int:
     """Bytes the device can still give: free GPU memory, or the machine's available memory."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    available = available_memory()
+    return available if available is not None else os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None:
+def check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None:
     """The file's tensors must be exactly those the config creates, with the same shapes."""
     found = spec.state_dict
     for key, tensor in found.items():
