@@ -20,7 +20,7 @@ from .errors import ConfigError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-INT_SETTINGS = ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes",
+INT_SETTINGS = ("max_new_tokens", "max_new_tokens_cap", "max_adapters", "max_adapter_bytes", "max_upload_bytes",
                 "max_prompts", "max_outputs", "max_runs", "max_queue", "gpu_duration_s")
 
 
@@ -53,6 +53,9 @@ class Settings:
     max_adapters: int = 16
     # Largest adapter weights file accepted, in bytes. env: ADAPTERS_UI_MAX_ADAPTER_BYTES
     max_adapter_bytes: int = 2 * 1024**3
+    # Largest file a page may upload (an adapter or bundle .zip, a prompt file): gradio refuses a bigger one
+    # before it reaches the disk. env: ADAPTERS_UI_MAX_UPLOAD_BYTES
+    max_upload_bytes: int = 4 * 1024**3
     # Most prompts in one comparison (a shared Space must not be held for hours).
     # env: ADAPTERS_UI_MAX_PROMPTS
     max_prompts: int = 64

@@ -134,3 +134,36 @@ def test_a_request_over_the_queue_is_refused_at_once(tiny_settings):
         assert waiting.result(timeout=60)[0]["prompt"] == "Bye"
     finally:
         demo.close()
+
+
+def test_an_upload_over_the_cap_is_refused_before_it_reaches_the_disk(tiny_settings, tmp_path):
+    """ADAPTERS_UI_MAX_UPLOAD_BYTES reaches gradio's max_file_size on the real server (dashboard and review app)."""
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from browser_helpers import free_port
+
+    from adapters_ui.ui.server import create_server
+
+    assert Settings.from_env({"ADAPTERS_UI_MAX_UPLOAD_BYTES": "1000"}).max_upload_bytes == 1000
+    with pytest.raises(ConfigError, match="ADAPTERS_UI_MAX_UPLOAD_BYTES must be a whole number"):
+        Settings.from_env({"ADAPTERS_UI_MAX_UPLOAD_BYTES": "1 GB"})
+    server = uvicorn.Server(uvicorn.Config(create_server(tiny_settings.replace(max_upload_bytes=1000)),
+                                           host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{server.config.port}"
+        for app in ("", "/review"):
+            small = httpx.post(f"{base}{app}/gradio_api/upload", files={"files": ("a.zip", b"x" * 500)}, timeout=30)
+            assert small.status_code == 200, small.text
+            big = httpx.post(f"{base}{app}/gradio_api/upload", files={"files": ("a.zip", b"x" * 5000)}, timeout=30)
+            assert big.status_code == 413 and "maximum allowed size of 1000 bytes" in big.text, big.text
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -409,9 +409,10 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
 
 def launch_kwargs(settings: Settings | None = None) -> dict:
     """Gradio's serving options. Public mode hides the text of errors raised outside our handlers
-    (which ``guard_events`` already turns into one line)."""
+    (which ``guard_events`` already turns into one line); uploads stop at ``max_upload_bytes``."""
     public = settings is not None and settings.public
-    return {"theme": gr.themes.Soft(text_size="lg"), "css": APP_CSS, "show_error": not public}
+    limits = {"max_file_size": settings.max_upload_bytes} if settings is not None else {}
+    return {"theme": gr.themes.Soft(text_size="lg"), "css": APP_CSS, "show_error": not public, **limits}
 
 
 def launch(settings: Settings | None = None, **overrides) -> None:
