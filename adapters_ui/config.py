@@ -85,6 +85,10 @@ class Settings:
     # With the embedded default base, attach the demo adapters from assets/adapters and load
     # the demo prompts at start. env: ADAPTERS_UI_DEMO (0/false/no turns it off)
     demo: bool = True
+    # Let the page (and the Session) merge an adapter into a copy of the base for download: a second copy of the
+    # base in memory and a whole model on disk per merge. The CLI's merge is not affected.
+    # env: ADAPTERS_UI_MERGES (0/false/no turns it off)
+    merges: bool = True
     # A serving engine to drive instead of loading the model here: the address of an
     # OpenAI-compatible server (vLLM, Ray Serve LLM, KServe), e.g. http://127.0.0.1:8000.
     # None = transformers + PEFT in this process. env: ADAPTERS_UI_BACKEND_URL, flag --backend-url
@@ -168,8 +172,9 @@ class Settings:
                     raise ConfigError(f"ADAPTERS_UI_{key.upper()} must be a whole number, got {raw!r}.") from None
         if env.get("ADAPTERS_UI_PUBLIC"):
             values["public"] = env["ADAPTERS_UI_PUBLIC"].strip().lower() in ("1", "true", "yes", "on")
-        if env.get("ADAPTERS_UI_DEMO"):
-            values["demo"] = env["ADAPTERS_UI_DEMO"].strip().lower() not in ("0", "false", "no", "off")
+        for key in ("demo", "merges"):
+            if env.get(f"ADAPTERS_UI_{key.upper()}"):
+                values[key] = env[f"ADAPTERS_UI_{key.upper()}"].strip().lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

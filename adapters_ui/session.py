@@ -26,7 +26,7 @@ from .backends.inprocess import InProcessBackend
 from .backends.protocol import BASE, Backend
 from .base_model import LoadedBase, load_base
 from .config import Settings
-from .errors import AdapterError, ConfigError, PromptError, UnknownVariantError, first_line
+from .errors import AdapterError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
 from .merge import MergedModel, MergePlan
 from .model_thread import model_call, on_model_thread
@@ -149,6 +149,9 @@ class Session:
         adapter's), or a one-line MergeError saying why it cannot be merged; no model work."""
         from .merge import check_mergeable, plan_merge
 
+        if not self.settings.merges:
+            raise MergeError("Merging is turned off on this server (ADAPTERS_UI_MERGES=0): merge on your own machine "
+                             "with `python -m adapters_ui merge --adapter PATH --output DIR`.")
         if not self.backend.in_process:
             raise AdapterError("Merging needs the base weights in this process: the serving engine holds them; merge "
                                "with `python -m adapters_ui merge --adapter PATH --output DIR` on a machine with the base.")

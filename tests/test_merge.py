@@ -219,6 +219,22 @@ def test_public_pages_do_not_show_server_paths(tiny_settings, tiny_adapters):
     assert str(Path(download["value"]).parent) not in notice
 
 
+def test_a_host_can_turn_merges_off(tiny_settings, tiny_adapters, monkeypatch):
+    """ADAPTERS_UI_MERGES=0: the page (and the Session) refuse in one line before any work; the CLI still merges."""
+    from adapters_ui.config import Settings
+    from adapters_ui.ui import handlers as h
+
+    monkeypatch.setenv("ADAPTERS_UI_MERGES", "0")
+    assert Settings.from_env().merges is False and Settings.from_env({"ADAPTERS_UI_MERGES": "yes"}).merges is True
+    ui = h.Handlers(h.SessionHolder(tiny_settings.replace(merges=False)))
+    ui.attach_folder(str(tiny_adapters["lora"]), "tuned")
+    box, button, _notice, download = ui.merge_preview("tuned")
+    assert box["value"].startswith("**Error:** Merging is turned off on this server (ADAPTERS_UI_MERGES=0)")
+    assert button["visible"] is False and download["visible"] is False
+    notice, download = ui.merge("tuned")
+    assert notice.startswith("**Error:** Merging is turned off") and "\n" not in notice and download["visible"] is False
+
+
 def test_a_server_backend_refuses_in_one_line(tiny_base_dir, tmp_path):
     """The weights live on the serving engine: nothing to merge here (a real RemoteBackend; no request is made)."""
     from adapters_ui.backends.remote import RemoteBackend, ServedModel
