@@ -37,7 +37,7 @@ from .base_model import BaseSource, same_model
 from .config import Settings
 from .errors import AdaptersUIError, BundleError
 from .formatting import format_bytes
-from .storage import file_sha256, usual_permissions
+from .storage import file_sha256, move_into_place
 from .validation import NAME_PATTERN, read_config
 
 MANIFEST = "bundle.json"
@@ -151,10 +151,7 @@ def write_bundle(target: str | Path, adapters: list, base: BaseSource) -> Manife
             _zip_folder(stage, packed)
             os.replace(packed, target)
         else:
-            if target.is_dir():
-                target.rmdir()  # empty (checked above): the staged folder takes its place
-            usual_permissions(stage)  # mkdtemp's folder is private; the bundle gets the usual permissions
-            os.replace(stage, target)
+            move_into_place(stage, target)  # an empty target folder (checked above) is replaced
     except OSError as exc:
         raise BundleError(f"Could not write the bundle {target.name} ({exc.strerror or type(exc).__name__}): "
                           "free disk space or choose another place.") from None

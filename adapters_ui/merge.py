@@ -30,7 +30,7 @@ from .errors import AdaptersUIError, MergeError, first_line
 from .formatting import format_bytes, format_times
 from .registry import method_label
 from .runtime import available_memory
-from .storage import ModelStorage, model_storage, usual_permissions
+from .storage import ModelStorage, model_storage, move_into_place
 from .validation import AdapterSpec, check_targets
 
 # Types PEFT cannot fold into the weights: why, in words a user can act on.
@@ -172,10 +172,7 @@ def merge_adapter(spec: AdapterSpec, settings: Settings, output: Path) -> Merged
         merged.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
-        usual_permissions(staging)
-        if output.is_dir():
-            output.rmdir()  # empty (checked above): the rename takes its place
-        os.replace(staging, output)
+        move_into_place(staging, output)  # an empty output folder (checked above) is replaced
     except OSError as exc:
         raise MergeError(f"Could not write the merged model to {output}: {exc.strerror or first_line(exc)}; "
                          "check the folder's permissions and free space.") from None

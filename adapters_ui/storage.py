@@ -311,6 +311,15 @@ def size_ratio(full_bytes: int, adapter_bytes: int) -> float:
     return full_bytes / adapter_bytes
 
 
+def move_into_place(staging: Path, target: Path) -> None:
+    """Publish a folder written in ``staging`` as ``target`` in one rename, with the usual permissions; ``target``
+    may exist only as an empty folder (callers check that first), so a failure never leaves half a folder."""
+    usual_permissions(staging)
+    if target.is_dir():
+        target.rmdir()
+    os.replace(staging, target)
+
+
 def usual_permissions(folder: Path) -> None:
     """Give ``folder`` and its files what a plain mkdir and open would (mkdtemp makes a folder private, some
     writers their files), so that a server process of another user can read what was written there."""

@@ -84,6 +84,16 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
+def open_dashboard(browser, url: str, header: str = "adapters: 3", **context):
+    """A new visitor (a browser context of its own) on the dashboard at ``url``, once the header shows ``header``
+    (the base model loaded, the demo adapters attached); ``page.context.close()`` ends the visit."""
+    page = browser.new_context(**{"viewport": {"width": 1440, "height": 1000}, **context}).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    wait_text(page, "#header", header, LOAD_S)
+    return page
+
+
 def wait_text(page, selector: str, text: str, timeout_s: float = 30) -> None:
     page.wait_for_function(
         "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, wait_text
+from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]
@@ -37,13 +37,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(server)
-    wait_text(page, "#header", "adapters: 3", LOAD_S)
+    page = open_dashboard(browser, server, accept_downloads=True)
     yield page
-    context.close()
+    page.context.close()
 
 
 def grid_cells(page) -> list[list[str]]:
@@ -205,9 +201,7 @@ def start_long_compare(page) -> None:
 def test_stop_is_per_visitor_and_a_reload_stops_the_abandoned_run(page, browser, server, tmp_path):
     """Two visitors in two browser contexts: B's Stop does not touch A's run; A's does, and keeps
     what was written (marked as cut off, downloadable). A reload ends the abandoned run."""
-    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    other.goto(server)
-    wait_text(other, "#header", "adapters: 4", LOAD_S)
+    other = open_dashboard(browser, server, "adapters: 4", viewport={"width": 1280, "height": 800})
     start_long_compare(page)
     other.click("#stop")
     wait_text(other, "#compare-notice", "Nothing to stop")
@@ -267,9 +261,7 @@ def test_playground_switches_variants_and_each_visitor_keeps_their_own(page, bro
     assert base != pirate and not base.startswith("Arr")
 
     # A second visitor picks another variant; the first visitor's choice and chat stay theirs.
-    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    other.goto(server)
-    wait_text(other, "#header", "adapters: 4", LOAD_S)
+    other = open_dashboard(browser, server, "adapters: 4", viewport={"width": 1280, "height": 900})
     other.get_by_role("tab", name="Playground").click()
     assert other.locator("#play-variant").get_by_label("base", exact=True).is_checked()
     assert other.locator("#chatbot .message-row").count() == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, wait_text
+from browser_helpers import CHROMIUM, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPT = "What is the capital of France?"
@@ -29,13 +29,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(server)
-    wait_text(page, "#header", "adapters: 3", LOAD_S)
+    page = open_dashboard(browser, server, accept_downloads=True)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_save_all_as_a_bundle_then_upload_it_to_attach_all(page, server, tmp_path):

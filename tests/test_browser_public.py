@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, AppServer, wait_text
+from browser_helpers import CHROMIUM, MISSING_CHROMIUM, ROOT, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +30,8 @@ def demo_zip(path, adapter: str):
 
 
 def test_an_upload_at_the_cap_detaches_the_least_recently_used_upload(browser, server, tmp_path):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
+    page = open_dashboard(browser, server)
     try:
-        page.set_default_timeout(30_000)
-        page.goto(server)
-        wait_text(page, "#header", "adapters: 3", LOAD_S)
         page.get_by_role("tab", name="Adapters").click()
         upload = page.locator("#zip-upload input[type=file]")
         upload.set_input_files(str(demo_zip(tmp_path / "first_upload.zip", "pirate")))
@@ -50,4 +46,4 @@ def test_an_upload_at_the_cap_detaches_the_least_recently_used_upload(browser, s
         assert "adapters: 4" in page.inner_text("#header")
         page.screenshot(path=str(tmp_path / "public-eviction.png"), full_page=True)
     finally:
-        context.close()
+        page.context.close()

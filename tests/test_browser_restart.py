@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, wait_text
+from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPT = "What is the capital of France?"
@@ -38,12 +38,8 @@ def compare_base_and_pirate(page) -> list[str]:
 def test_a_page_open_across_a_server_restart_says_so_and_works_again(browser, tmp_path):
     app = AppServer(tmp_path / "app.log")
     url = app.start()
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    page = open_dashboard(browser, url)
     try:
-        page.goto(url)
-        wait_text(page, "#header", "adapters: 3", LOAD_S)
         assert page.inner_text("#server-note").strip() == ""
         before = compare_base_and_pirate(page)
         assert before[2].startswith("Arr") and before[1] != before[2]
@@ -65,5 +61,5 @@ def test_a_page_open_across_a_server_restart_says_so_and_works_again(browser, tm
         page.wait_for_timeout(2000)  # the page load's handlers have run
         assert page.inner_text("#server-note").strip() == ""
     finally:
-        context.close()
+        page.context.close()
         app.stop()

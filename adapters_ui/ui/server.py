@@ -19,7 +19,7 @@ from ..config import Settings
 from ..session import SessionHolder
 from ..links import REVIEW_PATH
 from ..store import DatabaseHolder
-from .app import create_app, launch_kwargs
+from .app import UI_CONCURRENCY, create_app, launch_kwargs
 from .review_app import REVIEW_CSS, create_review_app
 from . import zerogpu
 from .guard import guard_events
@@ -35,7 +35,7 @@ def create_server(settings: Settings | None = None, sessions: SessionHolder | No
     server.state.database = database  # serve() opens it (and migrates) before taking requests
     kwargs = launch_kwargs(settings)
     review = guard_events(create_review_app(settings, database), settings.public)
-    review.queue(default_concurrency_limit=16)
+    review.queue(default_concurrency_limit=UI_CONCURRENCY)
     gr.mount_gradio_app(server, review, path=REVIEW_PATH, **{**kwargs, "css": REVIEW_CSS})
     server.state.sessions = sessions
     gr.mount_gradio_app(server, create_app(settings, database, sessions), path="", **kwargs)
