@@ -34,7 +34,7 @@ from .cli_help import examples, program
 from .cli_bundle import add_bundle_commands, attach_all
 from .cli_store import add_store_commands, open_database, protect_ids
 from .errors import AdaptersUIError, PromptError
-from .formatting import format_bytes
+from .formatting import format_bytes, plural
 from .logs import configure_logging
 from .prompts import read_prompt_items
 from .report import report_data, to_json
@@ -331,7 +331,8 @@ def print_comparison(session, comparison, storage) -> None:
                 print(f"{variant if i == 0 else '':<{label}} | {line}")
     print("\n" + "=" * width)
     print_storage(storage)
-    print(f"\ngenerate: {comparison.generate_s:.2f} s for {len(comparison.results)} prompt(s) x {len(comparison.variants)} variant(s)")
+    print(f"\ngenerate: {comparison.generate_s:.2f} s for {plural(len(comparison.results), 'prompt')} x "
+          f"{plural(len(comparison.variants), 'variant')}")
 
 
 def print_storage(storage) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .cli_help import examples
 from .config import Settings
-from .formatting import format_bytes, shorten
+from .formatting import format_bytes, plural, shorten
 from .report import to_document
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ def add_store_commands(commands, database_flag) -> None:
     output = results.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the results as JSON (nothing else on stdout)")
     output.add_argument("--csv", action="store_true", help="print one CSV row per variant")
+    output.add_argument("--votes", action="store_true",
+                        help="print one CSV row per vote: reviewer, prompt, pair, shown order, choice, comment, time")
     results.add_argument("--html", type=Path, metavar="OUT", help="also write the self-contained HTML report to OUT")
     database_flag(results)
     results.set_defaults(handler=run_review_results)
@@ -165,7 +167,7 @@ def run_review_create(args, settings: Settings) -> int:
         links = create_review(db, args.id, variants, pairing=PAIRINGS[args.pairs], per_pair=args.per_pair,
                               title=args.title)
     print(f"review:        {links.review_id}")
-    print(f"pairs:         {links.items} to judge (prompts x pairs), {args.per_pair} judgement(s) each")
+    print(f"pairs:         {links.items} to judge (prompts x pairs), {plural(args.per_pair, 'judgement')} each")
     print(f"reviewer link: {reviewer_link(settings.public_url, links.reviewer_token)}")
     print(f"owner link:    {owner_link(settings.public_url, links.owner_token)}")
     print("Both links are shown once: send the reviewer link to reviewers, keep the owner link private.")
@@ -190,15 +192,16 @@ def run_review_list(args, settings: Settings) -> int:
 
 
 def run_review_results(args, settings: Settings) -> int:
-    """One review's results: a summary, JSON (--json) or CSV (--csv); --html OUT also writes the report."""
-    from .review_stats import summarise, to_csv
+    """One review's results: a summary, JSON (--json), CSV (--csv) or the raw votes (--votes); --html OUT also
+    writes the report."""
+    from .review_stats import to_csv, votes_csv
     from .review_stats import to_json as results_json
-    from .store.reviews import review_results
+    from .store.reviews import review_results, summarise_review
 
     with open_database(settings) as db:
         snapshot = review_results(db, review_id=args.id)
     info = snapshot.info
-    results = summarise(info.title, snapshot.prompts, info.variants, snapshot.judgements)
+    results = summarise_review(snapshot)
     if args.html:
         from .review_report import results_html
 
@@ -208,10 +211,12 @@ def run_review_results(args, settings: Settings) -> int:
         sys.stdout.write(results_json(results))
     elif args.csv:
         sys.stdout.write(to_csv(results))
+    elif args.votes:
+        sys.stdout.write(votes_csv(results))
     else:
         print_results(info, results)
-    if args.html:  # stdout stays the document with --json / --csv
-        print(f"wrote {args.html}", file=sys.stderr if args.json or args.csv else sys.stdout)
+    if args.html:  # stdout stays the document with --json / --csv / --votes
+        print(f"wrote {args.html}", file=sys.stderr if args.json or args.csv or args.votes else sys.stdout)
     return 0
 
 
@@ -223,7 +228,8 @@ def print_results(info, results) -> None:
     print(f"review {info.id}: {info.title}")
     print(f"comparison {info.comparison_id} · {', '.join(info.variants)} · {PAIRING_WORDS.get(info.pairing, info.pairing)}"
           f" · {info.per_pair} per pair · {state}")
-    print(f"{results.judgements_count} judgement(s) by {len(results.reviewers)} reviewer(s) on {info.items} pair(s)")
+    print(f"{plural(results.judgements_count, 'judgement')} by {plural(len(results.reviewers), 'reviewer')} on "
+          f"{plural(info.items, 'pair')}")
     if not results.judgements_count:
         print("\nNo judgements yet: the results fill in as reviewers pick.")
         return
@@ -241,6 +247,7 @@ def print_results(info, results) -> None:
     else:
         kappa = ("Fleiss' kappa not defined (every vote in one category)" if a.fleiss_kappa is None
                  else f"Fleiss' kappa {a.fleiss_kappa:.2f} ({kappa_words(a.fleiss_kappa)})")
-        agreement = f"{a.percent:.0f}% of reviewer pairs agree over {a.items} shared item(s), {a.reviewers} reviewers; {kappa}"
+        agreement = (f"{a.percent:.0f}% of reviewer pairs agree over {plural(a.items, 'shared item')}, "
+                     f"{plural(a.reviewers, 'reviewer')}; {kappa}")
     print(f"\nagreement: {agreement}")
     print(f"comments:  {len(results.comments)} (read them with --html OUT or --json)")

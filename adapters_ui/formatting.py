@@ -84,3 +84,12 @@ def shorten(text: str, limit: int) -> str:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """A count and its noun, the noun in the plural unless the count is one: the one place counts get words.
+
+    >>> plural(1, "reviewer"), plural(2, "pair"), plural(0, "judgement"), plural(1, "reply", "replies")
+    ('1 reviewer', '2 pairs', '0 judgements', '1 reply')
+    """
+    return f"{count} {noun if count == 1 else many or noun + 's'}"

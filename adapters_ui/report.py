@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from .base_model import BaseInfo, short_model_name
 from .analysis_views import ANALYSIS_CSS, divergence_table_html, heat_html, leaderboard_table_html
 from .charts import difference_figure, effect_figure, scaling_figure, storage_figure
-from .formatting import format_bytes, format_times
+from .formatting import format_bytes, format_times, plural
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 from .metrics import BASE, difference_summary, finished_outputs
 from .storage import size_ratio
@@ -213,7 +213,8 @@ def to_html(data: ReportData) -> str:
     meta = _meta({
         "base model": data.base_model, "device": data.device, "dtype": data.dtype,
         "generation settings": settings or "—", "engine routes": routes or "—",
-        "generation time": f"{data.timing['generate_s']:.1f} s for {len(data.results)} prompts x {len(data.variants)} variants",
+        "generation time": f"{data.timing['generate_s']:.1f} s for {plural(len(data.results), 'prompt')} x "
+                           f"{plural(len(data.variants), 'variant')}",
         "status": _status_line(data),
         "created": data.created,
     })

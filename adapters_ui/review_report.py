@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 
 from .charts import strength_figure, win_matrix_figure
+from .formatting import plural
 from .html_views import VIEW_CSS
 from .report import _PAGE_CSS, _meta
 from .review_stats import ReviewResults
@@ -105,9 +106,8 @@ def _agreement_section(results: ReviewResults) -> str:
             kappa = "Fleiss' κ: not defined (every vote fell in one category, so chance alone agrees fully)."
         else:
             kappa = f"Fleiss' κ = {a.fleiss_kappa:.2f}: {kappa_words(a.fleiss_kappa)} agreement beyond chance."
-        items = f"{a.items} item" + ("" if a.items == 1 else "s")
-        body = (f"<p>{a.percent:.0f}% of reviewer pairs agreed, over the {items} (prompt and pair) that two or more "
-                f"reviewers judged ({a.reviewers} reviewers). {html.escape(kappa)}</p>")
+        body = (f"<p>{a.percent:.0f}% of reviewer pairs agreed, over the {plural(a.items, 'item')} (prompt and pair) "
+                f"that two or more reviewers judged ({plural(a.reviewers, 'reviewer')}). {html.escape(kappa)}</p>")
     return "<h2>Do reviewers agree?</h2>" + body
 
 

@@ -28,7 +28,7 @@ import io
 import json
 import math
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,20 @@ class Judgement:
             raise ValueError(f"choice must be one of {', '.join(CHOICES)}, got {self.choice!r}")
         if self.left == self.right:
             raise ValueError(f"a judgement compares two different variants, got {self.left!r} twice")
+
+
+@dataclass(frozen=True)
+class RawVote:
+    """One stored answer as it was given (skips too), for the raw-votes exports."""
+
+    time: str  # ISO time it was stored
+    reviewer: str  # display name, as in the comments
+    prompt_index: int
+    left: str  # the pair, in its canonical order
+    right: str
+    shown_first: str  # which of the pair was shown as A: left | right
+    choice: str  # left | right | tie | both_bad | skip (left/right: the pair's order, not the screen's)
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,6 +297,19 @@ def comments(judgements: list[Judgement], prompts: list[str]) -> list[dict]:
     ]
 
 
+def vote_rows(votes: list[RawVote], prompts: list[str]) -> list[dict]:
+    """Each vote as plain data, oldest first: who, which prompt, the pair, what was shown as A and B, the answer."""
+    rows = []
+    for v in votes:
+        shown = (v.left, v.right) if v.shown_first == "left" else (v.right, v.left)
+        winner = {"left": v.left, "right": v.right}.get(v.choice, "")
+        rows.append({"time": v.time, "reviewer": v.reviewer, "prompt_index": v.prompt_index,
+                     "prompt": _prompt_text(prompts, v.prompt_index), "pair": [v.left, v.right],
+                     "shown_a": shown[0], "shown_b": shown[1], "choice": v.choice, "winner": winner,
+                     "comment": v.comment})
+    return rows
+
+
 # --- agreement -----------------------------------------------------------------------------------
 
 
@@ -361,6 +388,7 @@ class ReviewResults:
     comments: list[dict]
     bootstrap: int = 1000
     seed: int = 0
+    votes: list[dict] = field(default_factory=list)  # vote_rows: every answer, skips included, oldest first
 
     def to_document(self) -> dict:
         """Plain JSON-ready data, keys in field order, so two exports of one round diff cleanly."""
@@ -368,8 +396,8 @@ class ReviewResults:
 
 
 def summarise(title: str, prompts: list[str], variants: list[str], judgements: list[Judgement],
-              bootstrap: int = 1000, seed: int = 0) -> ReviewResults:
-    """Every statistic of a review round, from its judgements."""
+              bootstrap: int = 1000, seed: int = 0, votes: list[RawVote] = ()) -> ReviewResults:
+    """Every statistic of a review round, from its judgements; ``votes`` (skips too) are passed on as rows."""
     prompts, variants, judgements = list(prompts), list(variants), list(judgements)
     return ReviewResults(
         title=title,
@@ -385,6 +413,7 @@ def summarise(title: str, prompts: list[str], variants: list[str], judgements: l
         comments=comments(judgements, prompts),
         bootstrap=bootstrap,
         seed=seed,
+        votes=vote_rows(list(votes), prompts),
     )
 
 
@@ -408,4 +437,21 @@ def to_csv(results: ReviewResults) -> str:
         writer.writerow([s.variant, w.n, w.wins, w.losses, w.ties, w.both_bad,
                          *(round(x, 4) for x in (w.rate, w.low, w.high)),
                          *(round(x, 1) for x in (s.score, s.low, s.high))])
+    return out.getvalue()
+
+
+VOTE_COLUMNS = ["time", "reviewer", "prompt_index", "prompt", "left", "right", "shown_a", "shown_b", "choice", "winner",
+                "comment"]
+
+
+def votes_csv(results: ReviewResults) -> str:
+    """The raw votes, one row per answer (skips too), oldest first; ``choice`` is left/right of the pair's order,
+    ``shown_a``/``shown_b`` what the reviewer saw on each side, ``winner`` the variant picked (blank otherwise)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(VOTE_COLUMNS)
+    for row in results.votes:
+        left, right = row["pair"]
+        writer.writerow([row["time"], row["reviewer"], row["prompt_index"], row["prompt"], left, right, row["shown_a"],
+                         row["shown_b"], row["choice"], row["winner"], row["comment"]])
     return out.getvalue()

@@ -251,7 +251,7 @@ def analysis_shots(page, shot) -> None:
     page.click("#run")
     wait_text(page, "#compare-notice", "Done: 12 prompts")  # not the demo run's "Done:" still on screen
     page.click("#analyze")
-    wait_text(page, "#analysis-notice", "read 12 prompt(s)")
+    wait_text(page, "#analysis-notice", "read 12 prompts")
     print(f"styles set: {page.inner_text('#analysis-notice')}")
     page.locator("#analysis-tables").scroll_into_view_if_needed()
     shot(page.locator("#analysis-tables"), "leaderboard")

@@ -264,7 +264,7 @@ def test_the_owner_sees_the_results(browser):
     page.goto(FLOW["owner_link"])
     wait_text(page, "#results-summary", "3 judgements from 2 reviewers")  # the skip is no judgement
     summary = page.inner_text("#results-summary")
-    assert "Which answer would you rather get?" in summary and "2 pairs (every pair), 2 judgement(s)" in summary
+    assert "Which answer would you rather get?" in summary and "2 pairs (every pair), 2 judgements" in summary
     for plot in ("#win-matrix", "#strengths"):
         page.wait_for_selector(f"{plot} .js-plotly-plot .main-svg")
     assert page.locator("#win-matrix g.hm, #win-matrix .heatmaplayer").count() > 0
@@ -380,7 +380,7 @@ def test_comments_are_inert_and_capped(browser, app, db, seeded):
 
     owner = new_page(browser, 1440, 1000)
     owner.goto(f"{app.url}/review/?owner={links.owner_token}")
-    wait_text(owner, "#results-summary", "2 judgements from 1 reviewers")
+    wait_text(owner, "#results-summary", "2 judgements from 1 reviewer ")
     wait_text(owner, "#results-tables", script)
     wait_text(owner, "#results-tables", image)
     owner.wait_for_timeout(500)  # an <img src=x> would have failed to load (and run onerror) by now

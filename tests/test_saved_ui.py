@@ -121,6 +121,71 @@ def test_an_empty_saved_tab_says_how_to_fill_it(tiny_settings, database):
     ui = saved_ui(tiny_settings, database)
     tabs, listing, notice, *rest = ui.page_open({}, visitor())
     assert listing["choices"] == [] and "No saved comparison yet" in notice
-    save_comparison(database.get(), report_document(), [])
-    assert ui.page_open({}, visitor())[2] == gr.skip()  # something to open: no note
-    assert ui.open(ui.choices({})["choices"][0][1], {})[-1]["visible"] is True  # the opened view shows
+    ref = save_comparison(database.get(), report_document(), [])
+    owned = {ref.id: ref.owner_key}  # the list holds this browser's saves only (issue 21, item 2)
+    assert ui.page_open(owned, visitor())[2] == gr.skip()  # something to open: no note
+    assert ui.open(ui.choices(owned)["choices"][0][1], owned)[-1]["visible"] is True  # the opened view shows
+
+
+# ---- blindness on the dashboard: a reviewer on the same host (issue 21, item 2) ------------------------
+SECRET = ("variant-alpha-93f1", "variant-beta-27c4")
+
+
+def shown_text(outputs) -> str:
+    """Everything a handler sent the page, as text (updates, views, markdown)."""
+    return " ".join(repr(o) for o in outputs)
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_the_saved_list_holds_only_this_browsers_saves_in_every_mode(tiny_settings, database, public):
+    mine = save_comparison(database.get(), report_document(), [])
+    theirs = save_comparison(database.get(), report_document(variants=SECRET), [])
+    ui = saved_ui(tiny_settings.replace(public=public), database)
+    assert [v for _l, v in ui.choices({mine.id: mine.owner_key})["choices"]] == [mine.id]
+    assert ui.choices({})["choices"] == []
+    forged = {theirs.id: mine.owner_key, mine.id: "x" * 32, "bad id": 3}  # what a browser sends can be forged
+    assert ui.choices(forged)["choices"] == []
+    tabs, listing, *_ = ui.page_open({}, visitor())
+    assert listing["choices"] == [] and not any(name in shown_text([listing]) for name in SECRET)
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_under_review_a_permalink_names_the_variants_only_to_its_owner(tiny_settings, database, public):
+    from adapters_ui.store.reviews import create_review, revoke_review
+
+    ref = save_comparison(database.get(), report_document(prompts=2, variants=SECRET), [])
+    owner = {ref.id: ref.owner_key}
+    ui = saved_ui(tiny_settings.replace(public=public), database)
+    assert SECRET[0] in shown_text(ui.open(ref.id, {}))  # no review yet: a read-only permalink, as before
+    links = create_review(database.get(), ref.id, list(SECRET))
+    for someone in ({}, {ref.id: "y" * 32}, {ref.id: links.owner_token}):  # a stranger, a forged key, a reviewer
+        opened = ui.open(ref.id, someone)
+        assert len(opened) == OPEN_OUTPUTS and opened[0].startswith("**Under blind review:**")
+        assert not any(name in shown_text(opened) for name in SECRET)
+        assert opened[11]["visible"] is False and opened[12]["visible"] is False and opened[4].records == []
+        tabs, listing, *from_link = ui.page_open(someone, visitor(run=ref.id))
+        assert from_link[0].startswith("**Under blind review:**")
+        assert not any(name in shown_text([listing, *from_link]) for name in SECRET)
+    mine = ui.open(ref.id, owner)
+    assert mine[0] == "" and SECRET[0] in mine[1] and mine[11]["visible"] is True  # the owner sees it all
+    revoke_review(database.get(), links.owner_token)  # voting closed: the permalink names the variants again
+    assert ui.open(ref.id, {})[0] == "" and SECRET[0] in shown_text(ui.open(ref.id, {}))
+
+
+# ---- saving is once per run (issue 21, item 11) -----------------------------------------------------------
+def test_saving_one_run_twice_keeps_one_saved_comparison(tiny_settings, database):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from adapters_ui.store.saved import list_comparisons
+
+    view = finished_view(tiny_settings, variants=("base",))
+    ui = saved_ui(tiny_settings, database)
+    first_notice, owned, _ = ui.save(view, {}, visitor())
+    second_notice, owned_again, listing = ui.save(view, {}, visitor())  # another click, or another tab's empty list
+    (saved_id, key), = owned.items()
+    assert owned_again == owned and saved_id in second_notice and "already saved" in second_notice
+    with ThreadPoolExecutor(4) as pool:  # clicks arriving together
+        list(pool.map(lambda _: ui.save(view, owned, visitor()), range(4)))
+    assert [r.id for r in list_comparisons(database.get())] == [saved_id]
+    other = finished_view(tiny_settings, variants=("base",))  # a new run is a new saved comparison
+    assert ui.save(other, owned, visitor())[1].keys() - owned.keys()

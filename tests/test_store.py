@@ -11,9 +11,10 @@ from sqlalchemy import inspect, select
 
 from adapters_ui.errors import ReviewError, StoreError
 from adapters_ui.store import Database
-from adapters_ui.store.reviews import (cast_vote, create_review, delete_review, join_review, next_task, review_results,
-                                       revoke_review, review_title)
-from adapters_ui.store.saved import is_owner, list_comparisons, load_comparison, save_comparison
+from adapters_ui.store.reviews import (cast_vote, create_review, delete_review, join_review, next_task, owner_info,
+                                       review_results, revoke_review, review_title)
+from adapters_ui.store.saved import (is_owner, list_comparisons, load_comparison, owned_ids, save_comparison,
+                                     under_review)
 from adapters_ui.store.schema import Base, Vote
 
 
@@ -184,6 +185,54 @@ def test_revoked_and_deleted_reviews(db):
     delete_review(db, links.owner_token)
     with pytest.raises(ReviewError, match="owner link is unknown"):
         review_results(db, owner_token=links.owner_token)
+
+
+def test_only_the_right_owner_key_lists_a_comparison_and_an_open_review_is_known(db):
+    mine, theirs = saved(db), saved(db)
+    assert owned_ids(db, {mine.id: mine.owner_key}) == [mine.id]
+    assert owned_ids(db, {theirs.id: mine.owner_key, mine.id: "z" * 32, "../x": "k", 5: None}) == []
+    assert owned_ids(db, None) == [] and not under_review(db, mine.id)
+    first, second = (create_review(db, mine.id, ["base", "pirate"]) for _ in range(2))
+    assert under_review(db, mine.id) and not under_review(db, theirs.id)
+    revoke_review(db, first.owner_token)
+    assert under_review(db, mine.id)  # the second review still takes votes
+    delete_review(db, second.owner_token)
+    assert not under_review(db, mine.id)
+
+
+def test_raw_votes_keep_who_what_was_shown_and_when_skips_too(db):
+    links = create_review(db, saved(db, prompts=2).id, ["base", "pirate"])
+    join_review(db, links.reviewer_token, "Flo")
+    shown = []
+    for choice in ("a", "skip"):
+        task = next_task(db, links.reviewer_token, "Flo")
+        index = int(task.prompt.split()[-1].rstrip("?"))
+        names = {reply_text(index, 0): "base", reply_text(index, 1): "pirate"}
+        shown.append((index, names[task.a], names[task.b]))
+        cast_vote(db, links.reviewer_token, "Flo", task.task_id, choice, comment=f"note {choice}")
+    snapshot = review_results(db, owner_token=links.owner_token)
+    assert len(snapshot.judgements) == 1 and len(snapshot.votes) == 2
+    for vote, (index, a, b), choice in zip(snapshot.votes, shown, ("a", "skip")):
+        pair = (vote.left, vote.right)
+        assert (vote.reviewer, vote.prompt_index, pair, vote.comment) == ("Flo", index, ("base", "pirate"), f"note {choice}")
+        assert (pair if vote.shown_first == "left" else pair[::-1]) == (a, b)
+        assert vote.choice == ({"left": "left", "right": "right"}[vote.shown_first] if choice == "a" else "skip")
+        assert vote.time[:4].isdigit() and "T" in vote.time
+    assert owner_info(db, links.owner_token).votes == 2
+
+
+def test_deleting_a_review_deletes_only_the_votes_the_owner_was_told_of(db):
+    links = create_review(db, saved(db, prompts=2).id, ["base", "pirate"])
+    join_review(db, links.reviewer_token, "Gus")
+    cast_vote(db, links.reviewer_token, "Gus", next_task(db, links.reviewer_token, "Gus").task_id, "tie")
+    told = owner_info(db, links.owner_token).votes
+    cast_vote(db, links.reviewer_token, "Gus", next_task(db, links.reviewer_token, "Gus").task_id, "a")  # meanwhile
+    with pytest.raises(ReviewError, match="holds 2 votes now, not the 1 you were told of") as caught:
+        delete_review(db, links.owner_token, expected_votes=told)
+    assert "\n" not in str(caught.value) and len(review_results(db, owner_token=links.owner_token).votes) == 2
+    delete_review(db, links.owner_token, expected_votes=2)
+    with pytest.raises(ReviewError, match="owner link is unknown"):
+        owner_info(db, links.owner_token)
 
 
 def test_concurrent_reviewers_store_every_vote_once(db):

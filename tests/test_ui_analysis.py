@@ -34,7 +34,7 @@ def test_analyze_fills_tables_heat_view_chart_and_downloads(ui, holder, analysis
     holder.get().attach(tiny_adapters["ia3"])
     view = finished_view(ui, references={"Hello": "Hi there"})
     notice, tables, picker, heat, effect, csv, json_file, html_file, view = analysis.analyze(view)
-    assert notice.startswith("**Done:** read 2 prompt(s) x 3 variant(s) back in")
+    assert notice.startswith("**Done:** read 2 prompts x 3 variants back in")
     assert "mean KL" in tables and "ROUGE-L F1" in tables  # one prompt carries a reference
     assert picker["choices"] in (["lora", "ia3"], [("lora", "lora"), ("ia3", "ia3")]) and picker["value"] == "lora"
     assert heat.count('class="ag-line"') == 2 and 'data-variant="lora"' in heat

@@ -194,7 +194,7 @@ def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(ui, holder, 
     assert notice.startswith("**Stopped:** 0 of 12 outputs finished") and grid.count("<tr data-row=") == 6
     assert grid.count('class="cut"') == 12 and "cut off by Stop" in grid  # one batch of 12 rows, all cut short
     assert downloads[0]["interactive"] and json.loads(Path(downloads[1]["value"]).read_text())["status"] == "stopped"
-    assert drain(bob)[-1][0].startswith("**Done:** 1 prompts × 2 variants")  # bob's run was not touched
+    assert drain(bob)[-1][0].startswith("**Done:** 1 prompt × 2 variants")  # bob's run was not touched
     assert holder.get().runs.running("alice") == []
     assert drain(ui.run_compare(*compare_args()))[-1][0].startswith("**Done:**")  # the app keeps working
 

@@ -17,14 +17,15 @@ import hashlib
 import itertools
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ReviewError
-from ..review_stats import Judgement, ReviewResults, summarise
+from ..formatting import plural
+from ..review_stats import Judgement, RawVote, ReviewResults, summarise
 from .database import Database, iso_time, utc_now
 from .saved import is_owner, load_comparison
 from .schema import Review, ReviewItem, Reviewer, Vote
@@ -63,6 +64,7 @@ class ReviewInfo:
     items: int
     created: str
     revoked: bool
+    votes: int = 0  # every stored answer, skips included: what deleting the review loses
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class ReviewSnapshot:
     info: ReviewInfo
     prompts: list[str]
     judgements: list[Judgement]
+    votes: list[RawVote] = field(default_factory=list)  # every answer as given, skips too, oldest first
 
 
 # ---- the owner's calls ----------------------------------------------------------------
@@ -111,7 +114,7 @@ def create_review(db: Database, comparison_id: str, variants: Sequence[str], pai
     if not items:
         raise ReviewError("No prompt has finished outputs from both sides of any chosen pair: pick other variants.")
     links = ReviewLinks(review_id=new_token(12), reviewer_token=new_token(), owner_token=new_token(), items=len(items))
-    title = " ".join(str(title or "").split())[:MAX_TITLE] or f"Blind review of {len(saved.data.results)} prompts"
+    title = " ".join(str(title or "").split())[:MAX_TITLE] or f"Blind review of {plural(len(saved.data.results), 'prompt')}"
     with db.transaction() as tx:
         tx.add(Review(id=links.review_id, comparison_id=comparison_id, title=title, variants=chosen, pairing=pairing,
                       per_pair=per_pair, seed=secrets.randbelow(2**31), created_at=utc_now(),
@@ -124,19 +127,28 @@ def create_review(db: Database, comparison_id: str, variants: Sequence[str], pai
 
 
 def review_results(db: Database, owner_token: str | None = None, review_id: str | None = None) -> ReviewSnapshot:
-    """The review's judgements (skips left out), by owner link, or by id for the CLI on the server."""
+    """The review's votes (judgements: skips left out), by owner link, or by id for the CLI on the server."""
     with db.read() as tx:
         review = _by_owner(tx, owner_token) if review_id is None else _by_id(tx, review_id)
         rows = tx.execute(
-            select(ReviewItem.prompt_index, ReviewItem.left, ReviewItem.right, Reviewer.name, Vote.choice, Vote.comment)
+            select(ReviewItem.prompt_index, ReviewItem.left, ReviewItem.right, Reviewer.name, Vote.choice, Vote.comment,
+                   Vote.shown_first, Vote.created_at)
             .join(ReviewItem, Vote.item_id == ReviewItem.id).join(Reviewer, Vote.reviewer_id == Reviewer.id)
-            .where(Vote.review_id == review.id, Vote.choice != "skip").order_by(Vote.created_at, Vote.id)
+            .where(Vote.review_id == review.id).order_by(Vote.created_at, Vote.id)
         ).all()
         info = _info(tx, review)
     prompts = [r["prompt"] for r in load_comparison(db, info.comparison_id).data.results]
     judgements = [Judgement(prompt_index=r.prompt_index, left=r.left, right=r.right, reviewer=r.name,
-                            choice=r.choice, comment=r.comment) for r in rows]
-    return ReviewSnapshot(info=info, prompts=prompts, judgements=judgements)
+                            choice=r.choice, comment=r.comment) for r in rows if r.choice != "skip"]
+    votes = [RawVote(time=iso_time(r.created_at), reviewer=r.name, prompt_index=r.prompt_index, left=r.left,
+                     right=r.right, shown_first=r.shown_first, choice=r.choice, comment=r.comment) for r in rows]
+    return ReviewSnapshot(info=info, prompts=prompts, judgements=judgements, votes=votes)
+
+
+def owner_info(db: Database, owner_token: str) -> ReviewInfo:
+    """What the owner link's review is, with how many votes it holds (checks the link first)."""
+    with db.read() as tx:
+        return _info(tx, _by_owner(tx, owner_token))
 
 
 def revoke_review(db: Database, owner_token: str) -> ReviewInfo:
@@ -147,10 +159,16 @@ def revoke_review(db: Database, owner_token: str) -> ReviewInfo:
         return _info(tx, review)
 
 
-def delete_review(db: Database, owner_token: str) -> None:
-    """Remove the review, its pairs, reviewers and votes; both links stop working."""
+def delete_review(db: Database, owner_token: str, expected_votes: int | None = None) -> None:
+    """Remove the review, its pairs, reviewers and votes; both links stop working. ``expected_votes``: the count
+    the owner was told would be lost; if votes arrived since, nothing is deleted and the error says how many."""
     with db.transaction() as tx:
         review = _by_owner(tx, owner_token)
+        if expected_votes is not None:
+            stored = _vote_count(tx, review)
+            if stored != expected_votes:
+                raise ReviewError(f"This review holds {plural(stored, 'vote')} now, not the {expected_votes} you were told of: "
+                                  "press Delete review again to see what would be lost.")
         for table in (Vote, Reviewer, ReviewItem):
             tx.execute(delete(table).where(table.review_id == review.id))
         tx.delete(review)
@@ -352,15 +370,20 @@ def _by_id(tx, review_id: str) -> Review:
     return review
 
 
+def _vote_count(tx, review: Review) -> int:
+    return tx.scalar(select(func.count()).select_from(Vote).where(Vote.review_id == review.id))
+
+
 def _info(tx, review: Review) -> ReviewInfo:
     items = tx.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.review_id == review.id))
     return ReviewInfo(id=review.id, comparison_id=review.comparison_id, title=review.title,
                       variants=list(review.variants), pairing=review.pairing, per_pair=review.per_pair, items=items,
-                      created=iso_time(review.created_at), revoked=review.revoked_at is not None)
+                      created=iso_time(review.created_at), revoked=review.revoked_at is not None,
+                      votes=_vote_count(tx, review))
 
 
 
 def summarise_review(snapshot: ReviewSnapshot, bootstrap: int = 1000) -> ReviewResults:
     """The statistics of a review (win rates, Bradley–Terry, agreement, comments) from its snapshot."""
     return summarise(snapshot.info.title, snapshot.prompts, snapshot.info.variants, snapshot.judgements,
-                     bootstrap=bootstrap)
+                     bootstrap=bootstrap, votes=snapshot.votes)

@@ -12,14 +12,14 @@ after the adapters are gone or the app runs another base:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..errors import StoreError
 from ..report import ReportData
 from .database import Database, iso_time, utc_now
-from .schema import SavedRun
+from .schema import Review, SavedRun
 from .tokens import new_id, new_token, same_secret, token_hash, well_formed
 
 if TYPE_CHECKING:
@@ -102,6 +102,26 @@ def list_comparisons(db: Database, ids: Sequence[str] | None = None, limit: int 
         rows = tx.execute(query).all()
     return [SavedSummary(id=r.id, created=iso_time(r.created_at), base_model=r.base_model, prompts=r.prompts,
                          variants=list(r.variants)) for r in rows]
+
+
+def owned_ids(db: Database, owned: Mapping[str, str] | None) -> list[str]:
+    """The ids of ``owned`` (id -> owner key, as a browser keeps them) whose owner key is right.
+
+    What a browser sends can be forged, so a listed id must come with its secret: a reviewer who
+    knows a permalink's id cannot get that comparison listed (with its variant names) as theirs."""
+    claimed = {i: k for i, k in dict(owned or {}).items() if isinstance(i, str) and well_formed(i)}
+    if not claimed:
+        return []
+    with db.read() as tx:
+        rows = tx.execute(select(SavedRun.id, SavedRun.owner_key_hash).where(SavedRun.id.in_(list(claimed)))).all()
+    return [r.id for r in rows if isinstance(claimed[r.id], str) and same_secret(claimed[r.id], r.owner_key_hash)]
+
+
+def under_review(db: Database, comparison_id: str) -> bool:
+    """Whether a blind review of ``comparison_id`` takes votes now (created, not closed, not deleted)."""
+    with db.read() as tx:
+        return bool(tx.scalar(select(func.count()).select_from(Review).where(
+            Review.comparison_id == comparison_id, Review.revoked_at.is_(None))))
 
 
 def is_owner(db: Database, comparison_id: str, owner_key: str | None) -> bool:

@@ -16,6 +16,7 @@ from .. import charts
 from ..analysis_views import divergence_table_html, heat_html, leaderboard_table_html
 from ..backends.protocol import BASE
 from ..errors import AdaptersUIError
+from ..formatting import plural
 from ..report import report_data
 from ..session import SessionHolder
 from .handlers import CompareView, ok, problem
@@ -53,7 +54,7 @@ class AnalysisHandlers:
         downloads = view.publish(data)
         adapters = [v for v in comparison.variants if v != BASE]
         first = adapters[0] if adapters else None
-        notice = ok(f"read {len(comparison.results)} prompt(s) x {len(comparison.variants)} variant(s) back in "
+        notice = ok(f"read {plural(len(comparison.results), 'prompt')} x {plural(len(comparison.variants), 'variant')} back in "
                     f"{analysis.analyze_s:.1f} s (generating them took {comparison.generate_s:.1f} s). "
                     "Hover a shaded token for both probabilities; the downloads now include the analysis.")
         return (notice, self.tables(document), gr.update(choices=adapters, value=first), self.heat(view, first),

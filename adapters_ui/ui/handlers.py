@@ -24,7 +24,7 @@ from .. import demo as demo_set
 from ..backends.protocol import BASE
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError
-from ..formatting import format_bytes, format_ratio, format_times
+from ..formatting import format_bytes, format_ratio, format_times, plural
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompt_items
@@ -69,6 +69,7 @@ class CompareView:
     report: ReportData | None = None  # a finished run's export data, ready to save
     report_adapters: list = field(default_factory=list)  # the AdapterInfo of that moment (sizes, hashes)
     saved_id: str | None = None  # set when the view shows a saved comparison
+    saved_as: tuple[str, str] | None = None  # (id, owner key) once this run was saved: Save again gives the same
     comparison: Comparison | None = None  # the run that ended, for Analyze
     analysis: dict | None = None  # its Analysis.to_dict(), once analyzed
 
@@ -145,7 +146,7 @@ def redraws(run: CompareRun, every: float = STREAM_EVERY_S):
 def ended_notice(comparison: Comparison, differences) -> str:
     """What the page says when a run has ended: finished, stopped, or failed (with why)."""
     done, total = comparison.counts()
-    shape = f"{len(comparison.results)} prompts × {len(comparison.variants)} variants"
+    shape = f"{plural(len(comparison.results), 'prompt')} × {plural(len(comparison.variants), 'variant')}"
     if comparison.status == "failed":
         return problem(f"{comparison.error} ({done} of {total} outputs were finished and are kept.)")
     if comparison.status == "stopped":
@@ -460,7 +461,7 @@ class Handlers:
         references = {item.text: item.reference for item in items if item.reference}
         with_refs = f" ({len(references)} with a reference answer)" if references else ""
         return ("\n".join(item.text for item in items), references,
-                ok(f"Loaded {len(items)} prompts{with_refs} from {label}."))
+                ok(f"Loaded {plural(len(items), 'prompt')}{with_refs} from {label}."))
 
     # ---- playground ----------------------------------------------------------------------------
     def chat_reply(self, message: str, history: list[dict], variant: str, max_tokens, request: gr.Request = None):

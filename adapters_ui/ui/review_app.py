@@ -23,7 +23,8 @@ from .. import charts
 from ..config import Settings
 from ..errors import AdaptersUIError
 from ..review_report import results_html, results_tables_html
-from ..review_stats import to_csv, to_json
+from ..formatting import plural
+from ..review_stats import to_csv, to_json, votes_csv
 from ..store import DatabaseHolder
 from ..store import reviews as store
 from .handlers import export_folder, problem
@@ -126,20 +127,20 @@ class ReviewHandlers:
 
     # ---- the owner ---------------------------------------------------------------------------
     def results_page(self, owner: str) -> tuple:
-        """-> (notice, summary, tables, win matrix, strengths, csv, json, html)."""
+        """-> (notice, summary, tables, win matrix, strengths, csv, votes csv, json, html)."""
         try:
             snapshot = store.review_results(self.database.get(), owner_token=owner)
         except AdaptersUIError as exc:
-            return (problem(exc), *[gr.skip()] * 7)
+            return (problem(exc), *[gr.skip()] * 8)
         results = store.summarise_review(snapshot)
         folder = export_folder()
-        files = {"csv": (folder / "review.csv", to_csv(results)), "json": (folder / "review.json", to_json(results)),
-                 "html": (folder / "review.html", results_html(results))}
+        files = {"csv": (folder / "review.csv", to_csv(results)), "votes": (folder / "review-votes.csv", votes_csv(results)),
+                 "json": (folder / "review.json", to_json(results)), "html": (folder / "review.html", results_html(results))}
         for path, text in files.values():
             Path(path).write_text(text, encoding="utf-8")
         return ("", _summary(snapshot.info, results), results_tables_html(results),
                 charts.win_matrix_figure(results.variants, results.win_matrix), charts.strength_figure(results.strengths),
-                *(gr.update(value=str(files[k][0]), interactive=True) for k in ("csv", "json", "html")))
+                *(gr.update(value=str(files[k][0]), interactive=True) for k in ("csv", "votes", "json", "html")))
 
     def close_review(self, owner: str) -> str:
         try:
@@ -148,12 +149,26 @@ class ReviewHandlers:
             return problem(exc)
         return "**Closed:** the reviewer link takes no more votes; the results stay here."
 
-    def delete(self, owner: str) -> tuple:
+    def ask_delete(self, owner: str) -> tuple:
+        """The first click on Delete: say what would be lost, and ask -> (notice, confirm box, votes told of)."""
         try:
-            store.delete_review(self.database.get(), owner)
+            info = store.owner_info(self.database.get(), owner)
         except AdaptersUIError as exc:
-            return problem(exc), gr.skip()
-        return "**Deleted:** the review, its votes and both links are gone.", gr.update(visible=False)
+            return problem(exc), gr.update(visible=False), None
+        question = (f"**Delete this review?** Its {plural(info.votes, 'vote')} and both links will be gone for good; "
+                    "this cannot be undone. Close voting instead to keep the results.")
+        return question, gr.update(visible=True), info.votes
+
+    def delete(self, owner: str, told: int | None) -> tuple:
+        """The confirmation -> (notice, results box, confirm box): deletes only what the owner was told of."""
+        if told is None:
+            return problem("Press Delete review first: it says how many votes would be lost."), gr.skip(), gr.skip()
+        try:
+            store.delete_review(self.database.get(), owner, expected_votes=told)
+        except AdaptersUIError as exc:
+            return problem(exc), gr.skip(), gr.update(visible=False)
+        return (f"**Deleted:** the review, its {plural(told, 'vote')} and both links are gone.", gr.update(visible=False),
+                gr.update(visible=False))
 
     # ---- API -------------------------------------------------------------------------------------
     def api_join(self, token: str, name: str) -> dict:
@@ -190,9 +205,9 @@ def _join_help() -> str:
 def _summary(info: store.ReviewInfo, results) -> str:
     pairing = store.PAIRINGS[info.pairing]
     state = " · **closed**" if info.revoked else ""
-    return (f"## {info.title}\n{results.judgements_count} judgements from {len(results.reviewers)} reviewers · "
-            f"{info.items} pairs ({pairing}), {info.per_pair} judgement(s) each wanted · variants: "
-            f"{', '.join(info.variants)}{state}")
+    return (f"## {info.title}\n{plural(results.judgements_count, 'judgement')} from "
+            f"{plural(len(results.reviewers), 'reviewer')} · {plural(info.items, 'pair')} ({pairing}), "
+            f"{plural(info.per_pair, 'judgement')} each wanted · variants: {', '.join(info.variants)}{state}")
 
 
 def create_review_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:
@@ -202,6 +217,7 @@ def create_review_app(settings: Settings | None = None, database: DatabaseHolder
         title = gr.Markdown("# Blind review", elem_id="review-title")
         notice = gr.Markdown(elem_id="review-notice")
         state, owner = gr.State(ReviewerState()), gr.State("")
+        told = gr.State(None)  # the vote count the owner was shown before confirming a delete
         with gr.Column(visible=False) as join_box:
             if oauth_enabled():
                 gr.LoginButton()
@@ -226,17 +242,21 @@ def create_review_app(settings: Settings | None = None, database: DatabaseHolder
             tables = gr.HTML(elem_id="results-tables")
             with gr.Row():
                 csv_file = gr.DownloadButton("CSV", interactive=False, elem_id="review-csv")
+                votes_file = gr.DownloadButton("Votes CSV", interactive=False, elem_id="review-votes-csv")
                 json_file = gr.DownloadButton("JSON", interactive=False, elem_id="review-json")
                 html_file = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="review-html")
             with gr.Row():
                 refresh = gr.Button("Refresh results", elem_id="refresh-results")
                 close = gr.Button("Close voting", variant="stop", elem_id="close-review")
                 remove = gr.Button("Delete review", variant="stop", elem_id="delete-review")
+            with gr.Row(visible=False) as confirm_box:
+                confirm = gr.Button("Yes, delete the review and its votes", variant="stop", elem_id="confirm-delete")
+                cancel = gr.Button("Cancel", elem_id="cancel-delete")
         shown = [notice, state, join_box, task_box, progress, prompt, out_a, out_b, comment]
-        results_out = [notice, summary, tables, matrix_plot, strength_plot, csv_file, json_file, html_file]
+        results_out = [notice, summary, tables, matrix_plot, strength_plot, csv_file, votes_file, json_file, html_file]
         app.load(ui.open_link, outputs=[title, notice, state, join_box, task_box, results_box, owner],
                  show_progress="hidden", **UI_ONLY
-                 ).then(lambda o: ui.results_page(o) if o else (gr.skip(),) * 8, owner, results_out,
+                 ).then(lambda o: ui.results_page(o) if o else (gr.skip(),) * 9, owner, results_out,
                         show_progress="hidden", **UI_ONLY)
         for trigger in (start.click, name.submit):
             trigger(ui.join_page, [state, name], shown, **UI_ONLY, **VOTES)
@@ -244,7 +264,10 @@ def create_review_app(settings: Settings | None = None, database: DatabaseHolder
             button.click(_answer(ui, choice), [state, comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
         refresh.click(ui.results_page, owner, results_out, **UI_ONLY)
         close.click(ui.close_review, owner, notice, **UI_ONLY)
-        remove.click(ui.delete, owner, [notice, results_box], **UI_ONLY)
+        remove.click(ui.ask_delete, owner, [notice, confirm_box, told], **UI_ONLY)
+        confirm.click(ui.delete, [owner, told], [notice, results_box, confirm_box], trigger_mode="once", **UI_ONLY)
+        cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False), None), outputs=[notice, confirm_box, told],
+                     **UI_ONLY)
         gr.api(ui.api_join, api_name="join", **VOTES)
         gr.api(ui.api_next, api_name="next", **VOTES)
         gr.api(ui.api_vote, api_name="vote", **VOTES)

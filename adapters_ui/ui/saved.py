@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 import gradio as gr
 
 from .. import charts
 from ..errors import AdaptersUIError, StoreError
-from ..formatting import format_bytes
+from ..formatting import format_bytes, plural
 from ..links import comparison_link, owner_link, reviewer_link
 from ..metrics import difference_summary
 from ..prompts import parse_prompt_lines
@@ -32,6 +33,8 @@ from .handlers import CompareView, api_variants, ok, problem, visitor
 OPEN_OUTPUTS = 13
 NOTHING_SAVED = ("No saved comparison yet: run one in the **Compare** tab, then press **Save comparison** under the "
                  "downloads.")
+UNDER_REVIEW = ("**Under blind review:** this comparison's outputs and variant names are hidden until its review is "
+                "closed or deleted. Its owner sees it from the browser that saved it.")
 
 
 def base_url(request: gr.Request | None) -> str:
@@ -70,31 +73,40 @@ class SavedHandlers:
         self.database = database
         self.holder = holder
         self.settings = holder.settings
+        self._saving = threading.Lock()
 
     # ---- saving from the Compare tab -----------------------------------------------------
     def save(self, view: CompareView, owned: dict | None, request: gr.Request = None) -> tuple:
-        """-> (notice, owned, saved list)."""
+        """-> (notice, owned, saved list). Once per run: saving the same run again gives its first permalink."""
         owned = dict(owned or {})
         if view is None or view.report is None:
             return problem("Run a comparison to the end first: only a finished comparison can be saved."), owned, gr.skip()
-        try:
-            ref = saved_store.save_comparison(self.database.get(), view.report, view.report_adapters)
-        except AdaptersUIError as exc:
-            return problem(exc), owned, gr.skip()
-        owned[ref.id] = ref.owner_key
-        link = comparison_link(base_url(request), ref.id)
-        notice = ok(f"saved. Permalink (read-only, survives restarts): [{link}]({link}) · open it in the **Saved** tab "
+        with self._saving:  # two saves of one run at once must not both find it unsaved
+            again = view.saved_as is not None
+            if not again:
+                try:
+                    ref = saved_store.save_comparison(self.database.get(), view.report, view.report_adapters)
+                except AdaptersUIError as exc:
+                    return problem(exc), owned, gr.skip()
+                view.saved_as = (ref.id, ref.owner_key)
+        saved_id, owner_key = view.saved_as
+        owned[saved_id] = owner_key
+        link = comparison_link(base_url(request), saved_id)
+        said = "already saved (once per run)" if again else "saved"
+        notice = ok(f"{said}. Permalink (read-only, survives restarts): [{link}]({link}) · open it in the **Saved** tab "
                     "to start a blind review.")
-        return notice, owned, self.choices(owned, ref.id)
+        return notice, owned, self.choices(owned, saved_id)
 
     # ---- the Saved tab ----------------------------------------------------------------------
     def choices(self, owned: dict | None, selected: str | None = None):
-        ids = None if not self.settings.public else list(owned or {})
+        """This browser's saves only, in every mode: another visitor's list would name the variants of a
+        comparison under blind review (its permalink still opens for them, without the names)."""
         try:
-            rows = saved_store.list_comparisons(self.database.get(), ids=ids)
+            db = self.database.get()
+            rows = saved_store.list_comparisons(db, ids=saved_store.owned_ids(db, owned))
         except AdaptersUIError:
             return gr.update(choices=[])
-        labels = [(f"{r.created[:16].replace('T', ' ')} · {r.prompts} prompts · {', '.join(r.variants)}", r.id) for r in rows]
+        labels = [(f"{r.created[:16].replace('T', ' ')} · {plural(r.prompts, 'prompt')} · {', '.join(r.variants)}", r.id) for r in rows]
         return gr.update(choices=labels, value=selected)
 
     def page_open(self, owned: dict | None, request: gr.Request = None) -> tuple:
@@ -109,14 +121,18 @@ class SavedHandlers:
     def open(self, comparison_id: str | None, owned: dict | None) -> tuple:
         """A saved comparison, read-only: meta, grid, diffs, charts, downloads, and the review form."""
         try:
-            saved = saved_store.load_comparison(self.database.get(), run_id_of(comparison_id or ""))
+            db = self.database.get()
+            saved = saved_store.load_comparison(db, run_id_of(comparison_id or ""))
+            owner = saved_store.is_owner(db, saved.id, (owned or {}).get(saved.id))
+            if not owner and saved_store.under_review(db, saved.id):
+                return hidden_under_review()
         except StoreError as exc:
             return (problem(exc), *[gr.skip()] * (OPEN_OUTPUTS - 1))
         data = saved.data
         view = CompareView(records=data.results, variants=list(data.variants), ended=True)
         view.saved_id = saved.id
         downloads = view.publish(data)
-        owns = not self.settings.public or saved.id in (owned or {})
+        owns = not self.settings.public or owner
         return ("", meta_markdown(saved), view.grid(), view.diff(), view, charts.storage_figure(data.storage),
                 charts.scaling_figure(data.storage), charts.difference_figure(difference_summary(data.results)),
                 *downloads, gr.update(visible=owns), gr.update(visible=True))
@@ -138,7 +154,7 @@ class SavedHandlers:
             return problem(exc)
         root = base_url(request)
         reviewer, owner = reviewer_link(root, links.reviewer_token), owner_link(root, links.owner_token)
-        return (f"**Review created:** {links.items} pairs to judge.\n\n"
+        return (f"**Review created:** {plural(links.items, 'pair')} to judge.\n\n"
                 f"- **Reviewer link** (send it to your reviewers; it shows no variant names): [{reviewer}]({reviewer})\n"
                 f"- **Owner link** (results; keep it private, it is shown only now): [{owner}]({owner})")
 
@@ -163,6 +179,14 @@ class SavedHandlers:
                 "results": comparison.records()}
 
 
+def hidden_under_review() -> tuple:
+    """What anyone but the owner gets of a comparison under blind review: a notice, and every view emptied
+    (outputs next to their variant names would unblind the review)."""
+    empty_file = gr.update(value=None, interactive=False)
+    return (UNDER_REVIEW, "", "", "", CompareView(), None, None, None, empty_file, empty_file, empty_file,
+            gr.update(visible=False), gr.update(visible=False))
+
+
 def _whole(value) -> int | object:
     """A gr.Number value as an int when it is one (the store gives the one-line error otherwise)."""
     return int(value) if isinstance(value, (int, float)) and float(value).is_integer() else value
@@ -172,8 +196,8 @@ def meta_markdown(saved: saved_store.SavedComparison) -> str:
     data = saved.data
     settings = ", ".join(f"{k}={v}" for k, v in data.settings.items())
     lines = [f"### Saved comparison `{saved.id}`",
-             f"**Base model:** {data.base_model} · **saved:** {saved.created} · **{len(data.results)} prompts** × "
-             f"**{len(data.variants)} variants** ({', '.join(data.variants)}) · **settings:** {settings or '—'}"]
+             f"**Base model:** {data.base_model} · **saved:** {saved.created} · **{plural(len(data.results), 'prompt')}** × "
+             f"**{plural(len(data.variants), 'variant')}** ({', '.join(data.variants)}) · **settings:** {settings or '—'}"]
     for a in saved.adapters:
         lines.append(f"- **{a['name']}**: {a['type']}, {format_bytes(a['bytes'])}, weights sha256 `{a['sha256'][:16]}…`")
     return "\n".join(lines)
