@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import uuid
@@ -10,7 +12,7 @@ import pytest
 
 from adapters_ui.cli import main
 from adapters_ui.cli_store import protect_ids
-from adapters_ui.review_stats import CSV_COLUMNS
+from adapters_ui.review_stats import CSV_COLUMNS, VOTE_COLUMNS
 from adapters_ui.store import Database
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
 
@@ -136,9 +138,17 @@ def test_review_create_list_and_results(saved_run, db_url, tmp_path, capsys):
     assert results["title"] == "Pirate tone" and results["variants"] == ["base", "pirate"]
     assert results["judgements_count"] == 2 and results["reviewers"] == ["Ada", "Bo"]
     assert len(results["comments"]) == 1
+    assert [v["reviewer"] for v in results["votes"]] == ["Ada", "Bo"]  # the raw votes too (item 16)
 
     code, out, _ = run_cli(["review", "results", review_id, "--csv", "--database", db_url], capsys)
     assert code == 0 and out.splitlines()[0] == ",".join(CSV_COLUMNS) and len(out.splitlines()) == 3
+
+    code, out, _ = run_cli(["review", "results", review_id, "--votes", "--database", db_url], capsys)  # item 16
+    votes = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and out.splitlines()[0] == ",".join(VOTE_COLUMNS)
+    assert [(v["reviewer"], v["comment"]) for v in votes] == [("Ada", "more <b>fun</b>"), ("Bo", "")]
+    assert votes[0]["winner"] == votes[0]["shown_a"] == votes[0][votes[0]["choice"]]  # "a": the variant shown as A
+    assert {votes[0]["left"], votes[0]["right"]} == {"base", "pirate"} and (votes[1]["choice"], votes[1]["winner"]) == ("tie", "")
 
     report = tmp_path / "out" / "review.html"
     code, out, _ = run_cli(["review", "results", review_id, "--html", str(report), "--database", db_url], capsys)

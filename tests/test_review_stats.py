@@ -388,3 +388,21 @@ def test_strength_figure_has_scores_and_interval_whiskers():
 ])
 def test_review_figures_say_what_to_do_when_empty(fig, message):
     assert not fig.data and fig.layout.annotations[0].text == message
+
+
+def test_raw_votes_read_as_shown_and_export_as_a_second_csv():
+    """Issue 21, item 16: every vote, skips too, with what was shown as A and B and the variant picked."""
+    from adapters_ui.review_stats import VOTE_COLUMNS, RawVote, to_json, votes_csv
+
+    votes = [RawVote("2026-01-02T03:04:05+00:00", "ana", 0, "base", "pirate", "right", "left", "arr, better"),
+             RawVote("2026-01-02T03:05:00+00:00", "bo", 1, "base", "pirate", "left", "skip")]
+    judgements = [Judgement(0, "base", "pirate", "ana", "left", "arr, better")]
+    results = summarise("t", ["Say hi", "Say bye"], ["base", "pirate"], judgements, bootstrap=0, votes=votes)
+    rows = list(csv.DictReader(io.StringIO(votes_csv(results))))
+    assert list(rows[0]) == VOTE_COLUMNS
+    assert rows[0] == {"time": "2026-01-02T03:04:05+00:00", "reviewer": "ana", "prompt_index": "0", "prompt": "Say hi",
+                       "left": "base", "right": "pirate", "shown_a": "pirate", "shown_b": "base", "choice": "left",
+                       "winner": "base", "comment": "arr, better"}
+    assert (rows[1]["shown_a"], rows[1]["choice"], rows[1]["winner"]) == ("base", "skip", "")
+    assert json.loads(to_json(results))["votes"][1]["pair"] == ["base", "pirate"]
+    assert results.judgements_count == 1  # a skip is a vote, not a judgement
