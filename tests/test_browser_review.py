@@ -28,6 +28,8 @@ VARIANTS = ["base", "pirate"]
 TOKENS = 12
 SECRET_NAMES = ("variant-alpha-93f1", "variant-beta-27c4")  # seeded variants no reviewer may ever see
 FLOW: dict = {}  # what the tests pass on, in file order: run id, outputs, links, the votes cast
+SHOTS = Path("/tmp/adapters_ui-review-shots")  # screenshots to look at
+SHOTS.mkdir(exist_ok=True)
 
 if not CHROMIUM.exists():
     pytest.skip(MISSING_CHROMIUM, allow_module_level=True)
@@ -219,6 +221,43 @@ def test_create_a_review_from_the_saved_tab():
     FLOW["reviewer_link"] = link(page, "#review-links", "/review/?reviewer=")
     FLOW["owner_link"] = link(page, "#review-links", "/review/?owner=")
     FLOW["wins"] = dict.fromkeys(VARIANTS, 0)
+
+
+def test_a_reviewer_on_the_dashboard_cannot_unblind_the_review(browser, app):
+    """Issue 21, item 2: the reviewer opens the dashboard on the same host (default mode) while the review is open.
+    Neither the Saved tab, nor the permalink, nor any API the two apps expose maps the outputs to names."""
+    run_id, outputs = FLOW["run_id"], [t for o in FLOW["outputs"].values() for t in o.values() if t.strip()]
+    page = new_page(browser, 1440, 1000, capture=True)  # another browser: no save of its own
+    page.goto(app.url)
+    page.get_by_role("tab", name="Saved").click()
+    wait_text(page, "#saved-notice", "No saved comparison yet")
+    page.goto(FLOW["permalink"])
+    wait_text(page, "#saved-notice", "Under blind review")
+    page.wait_for_timeout(500)  # the last stream's end
+    assert not page.locator("#saved-meta").is_visible() and page.locator("#saved-grid tr[data-row]").count() == 0
+    assert not page.locator("#review-form").is_visible()
+    page.screenshot(path=str(SHOTS / "reviewer-permalink-under-review.png"), full_page=False)
+    streams = page.evaluate("window.__bodies")
+    assert any("Under blind review" in b["text"] for b in streams), "the captured streams hold the page's answers"
+    for body in streams:  # the Saved list, the permalink: no output and no label of the saved run
+        assert not any(text in body["text"] for text in outputs), body["url"]
+        assert "prompts · base, pirate" not in body["text"] and "sha256" not in body["text"], body["url"]
+    page.context.close()
+
+    for root, expected in ((app.url, {"/compare", "/compare_and_save"}),
+                           (f"{app.url}/review", {"/join", "/next", "/vote", "/results"})):
+        with urllib.request.urlopen(f"{root}/gradio_api/info", timeout=30) as answer:
+            info = json.loads(answer.read())
+        assert set(info["named_endpoints"]) == expected and not info["unnamed_endpoints"], root  # none lists saved runs
+        with urllib.request.urlopen(f"{root}/config", timeout=30) as answer:
+            config = answer.read().decode()
+        assert run_id not in config and not any(text in config for text in outputs), root
+
+    owner = FLOW["dashboard"].context.new_page()  # the owner's browser still sees it all
+    owner.goto(FLOW["permalink"])
+    wait_text(owner, "#saved-meta", run_id)
+    assert "pirate" in owner.inner_text("#saved-meta") and cells(owner, "#saved-grid") == FLOW["grid"]
+    owner.close()
 
 
 def test_the_first_reviewer_votes_a_on_every_pair(browser):
@@ -429,12 +468,40 @@ def test_a_closed_review_takes_no_more_votes(browser, app):
     page.context.close()
 
 
+def test_deleting_a_review_asks_first_and_says_how_many_votes_go(browser, app):
+    """Issue 21, item 7: one click on Delete deletes nothing; it asks, saying how many votes would be lost."""
+    links = FLOW["xss"]
+    owner = new_page(browser, 1440, 1000)
+    owner.goto(f"{app.url}/review/?owner={links.owner_token}")
+    wait_text(owner, "#results-summary", "2 judgements")
+    owner.click("#delete-review")
+    wait_text(owner, "#review-notice", "Delete this review?")
+    assert "Its 2 votes and both links will be gone" in owner.inner_text("#review-notice")
+    owner.screenshot(path=str(SHOTS / "delete-review-asks.png"), full_page=True)
+    owner.click("#cancel-delete")
+    wait_text(owner, "#review-notice", "Nothing was deleted")
+    assert not owner.locator("#confirm-delete").is_visible()
+    owner.reload()
+    wait_text(owner, "#results-summary", "2 judgements")  # still there
+    owner.click("#delete-review")
+    wait_text(owner, "#review-notice", "Delete this review?")
+    owner.click("#confirm-delete")
+    wait_text(owner, "#review-notice", "Deleted:")
+    assert "its 2 votes" in owner.inner_text("#review-notice") and not owner.locator("#results-summary").is_visible()
+    owner.goto(f"{app.url}/review/?owner={links.owner_token}")
+    one_line_error(owner, "#review-notice", "This owner link is unknown or the review was deleted")
+    owner.context.close()
+
+
 # ---- 6. the permalink after a restart, under another base model ------------------------------------------
 def test_the_permalink_works_after_a_restart_under_another_base(browser, app, tiny_base_dir):
-    FLOW.pop("dashboard").context.close()
+    dashboard = FLOW.pop("dashboard")
+    dashboard.close()
     app.stop()
-    app.start(ADAPTERS_UI_BASE_MODEL=str(tiny_base_dir), ADAPTERS_UI_DEMO="0")
-    page = new_page(browser, 1440, 1000)
+    # the same port: the owner's browser keeps its saves per address, and its review is still open (issue 21, item 2)
+    app.start(same_port=True, ADAPTERS_UI_BASE_MODEL=str(tiny_base_dir), ADAPTERS_UI_DEMO="0")
+    page = dashboard.context.new_page()
+    page.set_default_timeout(30_000)
     page.goto(f"{app.url}/?run={FLOW['run_id']}")
     wait_text(page, "#saved-meta", FLOW["run_id"])
     assert cells(page, "#saved-grid") == FLOW["grid"]
@@ -451,7 +518,11 @@ def test_the_permalink_works_after_a_restart_under_another_base(browser, app, ti
 
     owner = new_page(browser)
     owner_token = FLOW["owner_link"].split("?owner=", 1)[1]
-    owner.goto(f"{app.url}/review/?owner={owner_token}")  # the review's results survive too (a new port now)
+    owner.goto(f"{app.url}/review/?owner={owner_token}")  # the review's results survive too
     wait_text(owner, "#results-summary", "3 judgements from 2 reviewers")
     page.context.close()
     owner.context.close()
+    stranger = new_page(browser)  # anyone else still gets no names while the review is open
+    stranger.goto(f"{app.url}/?run={FLOW['run_id']}")
+    wait_text(stranger, "#saved-notice", "Under blind review")
+    stranger.context.close()
