@@ -475,8 +475,8 @@ def test_deleting_a_review_asks_first_and_says_how_many_votes_go(browser, app):
     owner.goto(f"{app.url}/review/?owner={links.owner_token}")
     wait_text(owner, "#results-summary", "2 judgements")
     owner.click("#delete-review")
-    wait_text(owner, "#review-notice", "Delete this review?")
-    assert "Its 2 votes and both links will be gone" in owner.inner_text("#review-notice")
+    wait_text(owner, "#delete-question", "Delete this review?")  # beside the buttons that answer it
+    assert "Its 2 votes and both links will be gone" in owner.inner_text("#delete-question")
     owner.screenshot(path=str(SHOTS / "delete-review-asks.png"), full_page=True)
     owner.click("#cancel-delete")
     wait_text(owner, "#review-notice", "Nothing was deleted")
@@ -484,7 +484,7 @@ def test_deleting_a_review_asks_first_and_says_how_many_votes_go(browser, app):
     owner.reload()
     wait_text(owner, "#results-summary", "2 judgements")  # still there
     owner.click("#delete-review")
-    wait_text(owner, "#review-notice", "Delete this review?")
+    wait_text(owner, "#delete-question", "Delete this review?")
     owner.click("#confirm-delete")
     wait_text(owner, "#review-notice", "Deleted:")
     assert "its 2 votes" in owner.inner_text("#review-notice") and not owner.locator("#results-summary").is_visible()

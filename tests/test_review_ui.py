@@ -65,14 +65,14 @@ def test_delete_asks_first_and_says_how_many_votes_are_lost(review):
     """Issue 21, item 7: one click on Delete deletes nothing; it asks, with the number of votes."""
     ui, links = review
     vote_all(ui, links, "Ann", ("a",))
-    question, confirm_box, told = ui.ask_delete(links.owner_token)
-    assert "Its 1 vote and" in question and "cannot be undone" in question and confirm_box["visible"] is True
+    notice, question, confirm_box, told = ui.ask_delete(links.owner_token)
+    assert notice == "" and "Its 1 vote and" in question and "cannot be undone" in question and confirm_box["visible"] is True
     assert told == 1 and ui.api_results(links.owner_token)["judgements_count"] == 1  # asking deleted nothing
     assert ui.delete(links.owner_token, None)[0].startswith("**Error:** Press Delete review first")
     vote_all(ui, links, "Bea", ("skip",))  # a vote arrives while the owner reads the question
     refused = ui.delete(links.owner_token, told)
     assert refused[0].startswith("**Error:** This review holds 2 votes now") and refused[2]["visible"] is False
-    question, _, told = ui.ask_delete(links.owner_token)
+    _, question, _, told = ui.ask_delete(links.owner_token)
     assert "Its 2 votes and" in question and told == 2
     notice, results_box, confirm_box = ui.delete(links.owner_token, told)
     assert notice.startswith("**Deleted:**") and "2 votes" in notice and results_box["visible"] is False
@@ -85,7 +85,7 @@ def test_one_vote_of_one_reviewer_reads_in_the_singular(review):
     vote_all(ui, links, "Ann", ("a",))
     summary = ui.results_page(links.owner_token)[1]
     assert "1 judgement from 1 reviewer · 2 pairs (every pair), 1 judgement each wanted" in summary
-    assert ui.ask_delete(links.owner_token)[0].count("1 vote ") == 1
+    assert ui.ask_delete(links.owner_token)[1].count("1 vote ") == 1
 
 
 def test_the_owner_page_offers_the_raw_votes(review):

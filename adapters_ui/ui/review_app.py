@@ -150,14 +150,15 @@ class ReviewHandlers:
         return "**Closed:** the reviewer link takes no more votes; the results stay here."
 
     def ask_delete(self, owner: str) -> tuple:
-        """The first click on Delete: say what would be lost, and ask -> (notice, confirm box, votes told of)."""
+        """The first click on Delete: say what would be lost, and ask beside the buttons that answer
+        -> (notice, question, confirm box, votes told of)."""
         try:
             info = store.owner_info(self.database.get(), owner)
         except AdaptersUIError as exc:
-            return problem(exc), gr.update(visible=False), None
+            return problem(exc), "", gr.update(visible=False), None
         question = (f"**Delete this review?** Its {plural(info.votes, 'vote')} and both links will be gone for good; "
                     "this cannot be undone. Close voting instead to keep the results.")
-        return question, gr.update(visible=True), info.votes
+        return "", question, gr.update(visible=True), info.votes
 
     def delete(self, owner: str, told: int | None) -> tuple:
         """The confirmation -> (notice, results box, confirm box): deletes only what the owner was told of."""
@@ -249,9 +250,11 @@ def create_review_app(settings: Settings | None = None, database: DatabaseHolder
                 refresh = gr.Button("Refresh results", elem_id="refresh-results")
                 close = gr.Button("Close voting", variant="stop", elem_id="close-review")
                 remove = gr.Button("Delete review", variant="stop", elem_id="delete-review")
-            with gr.Row(visible=False) as confirm_box:
-                confirm = gr.Button("Yes, delete the review and its votes", variant="stop", elem_id="confirm-delete")
-                cancel = gr.Button("Cancel", elem_id="cancel-delete")
+            with gr.Column(visible=False) as confirm_box:
+                question = gr.Markdown(elem_id="delete-question")
+                with gr.Row():
+                    confirm = gr.Button("Yes, delete the review and its votes", variant="stop", elem_id="confirm-delete")
+                    cancel = gr.Button("Cancel", elem_id="cancel-delete")
         shown = [notice, state, join_box, task_box, progress, prompt, out_a, out_b, comment]
         results_out = [notice, summary, tables, matrix_plot, strength_plot, csv_file, votes_file, json_file, html_file]
         app.load(ui.open_link, outputs=[title, notice, state, join_box, task_box, results_box, owner],
@@ -264,7 +267,7 @@ def create_review_app(settings: Settings | None = None, database: DatabaseHolder
             button.click(_answer(ui, choice), [state, comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
         refresh.click(ui.results_page, owner, results_out, **UI_ONLY)
         close.click(ui.close_review, owner, notice, **UI_ONLY)
-        remove.click(ui.ask_delete, owner, [notice, confirm_box, told], **UI_ONLY)
+        remove.click(ui.ask_delete, owner, [notice, question, confirm_box, told], **UI_ONLY)
         confirm.click(ui.delete, [owner, told], [notice, results_box, confirm_box], trigger_mode="once", **UI_ONLY)
         cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False), None), outputs=[notice, confirm_box, told],
                      **UI_ONLY)
