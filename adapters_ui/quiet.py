@@ -42,3 +42,13 @@ def quiet_known_warnings() -> None:
     """Add one targeted ignore filter per entry of KNOWN_HARMLESS (in front of the others)."""
     for category, message, module, _why in KNOWN_HARMLESS:
         warnings.filterwarnings("ignore", message=message, category=category, module=module + r"\Z")
+
+
+def quiet_progress_bars() -> None:
+    """No progress bars in a server's log: transformers and huggingface_hub draw one per model load or download
+    (through their own switches, turned off here for this process), which would sit between the log's lines."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    transformers_logging.disable_progress_bar()

@@ -30,7 +30,7 @@ from .errors import AdapterError, ConfigError, MergeError, PromptError, UnknownV
 from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
 from .merge import MergedModel, MergePlan
 from .model_thread import model_call, on_model_thread
-from .quiet import quiet_known_warnings
+from .quiet import quiet_known_warnings, quiet_progress_bars
 from .registry import AdapterInfo, AdapterRegistry
 from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 from .scheduler import TurnQueue
@@ -331,43 +331,82 @@ class Session:
 
 class SessionHolder:
     """The one session every visitor of an app shares; the base model loads on first use,
-    with the demo adapters when the base is the embedded default (so importing the app is cheap)."""
+    with the demo adapters when the base is the embedded default (so importing the app is cheap).
+    While it loads, ``preview()`` says what the page can show without it (see ``adapters_ui.preview``)."""
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
         self._session: Session | None = None
         self._loading = threading.Lock()
+        self._state = threading.Lock()  # guards starting a preload and reading the preview
         self._preloading: threading.Thread | None = None
+        self._since: float | None = None  # when the running (or last) preload began (time.monotonic)
+        self._error: str | None = None  # why the last preload failed, in one line
+        self._preview = None
 
     @property
     def loaded(self) -> Session | None:
         """The session if it has loaded, without loading it."""
         return self._session
 
+    @property
+    def error(self) -> str | None:
+        """Why the last load in the background failed (one line); None while it runs or once it succeeded."""
+        return None if self._session is not None else self._error
+
+    def loading_s(self) -> float:
+        """Seconds since the background load began (0 when none began)."""
+        return 0.0 if self._since is None else time.monotonic() - self._since
+
+    def preview(self):
+        """The adapters the start attaches, read from disk, and the model's remembered size (read once)."""
+        from .preview import Preview
+
+        with self._state:
+            if self._preview is None:
+                self._preview = Preview.read(self.settings)
+            return self._preview
+
     def preload(self) -> None:
-        """Start loading in the background (once): ``python app.py`` calls it before the web
-        framework imports, so the two overlap. A failure is logged and shown to the first
-        visitor, whose page load tries again."""
-        if self._preloading is not None:
-            return
+        """Start loading in the background, unless it is loaded or loading: ``python app.py`` calls it before
+        the web framework imports, so the two overlap, and the page serves meanwhile. A failure is logged and
+        kept in ``error``; the next page load tries again."""
+        with self._state:
+            if self._session is not None or (self._preloading is not None and self._preloading.is_alive()):
+                return
+            self._since, self._error = time.monotonic(), None
 
-        def load() -> None:
-            started = time.perf_counter()
-            try:
-                session = self.get()
-                log.info("base model and %d adapter(s) ready in %.1f s", len(session.adapters()),
-                         time.perf_counter() - started)
-            except Exception as exc:  # noqa: BLE001 - the page load reports it to the visitor
-                log.warning("the base model did not load at start: %s", first_line(exc))
+            def load() -> None:
+                started = time.perf_counter()
+                try:
+                    session = self.get()
+                    log.info("base model and %d adapter(s) ready in %.1f s", len(session.adapters()),
+                             time.perf_counter() - started)
+                except Exception as exc:  # noqa: BLE001 - the page shows it to the visitor
+                    self._error = first_line(exc)
+                    log.warning("the base model did not load at start: %s", self._error)
 
-        self._preloading = threading.Thread(target=load, name="preload", daemon=True)
-        self._preloading.start()
+            self._preloading = threading.Thread(target=load, name="preload", daemon=True)
+            self._preloading.start()
+
+    def wait(self, timeout_s: float | None = None) -> Session | None:
+        """Wait for a background load to end (tests, the CLI); the session, or None if it failed or is still going."""
+        thread = self._preloading
+        if thread is not None:
+            thread.join(timeout_s)
+        return self._session
 
     def get(self) -> Session:
         with self._loading:
             if self._session is None:
+                from .preview import remember_model_storage
+                from .sources import clear_stale_uploads
+
                 quiet_known_warnings()  # the app's log shows runs, not PEFT's harmless chatter
+                quiet_progress_bars()  # nor a progress bar per load
+                clear_stale_uploads(self.settings)  # an earlier run's uploads: nothing attaches them any more
                 session = Session.start(self.settings)
+                remember_model_storage(self.settings, session.storage().model)  # for the next start's page
                 if demo_set.wants_demo(self.settings):
                     demo_set.attach_demo_adapters(session)
                 self._session = session

@@ -14,6 +14,8 @@ the upload by its own file name (or the Hub repo by its id), never by a folder o
 
 from __future__ import annotations
 
+import atexit
+import logging
 import re
 import shutil
 import stat
@@ -30,6 +32,8 @@ from .errors import AdaptersUIError, AdapterSourceError, first_line
 from .formatting import format_bytes
 from .registry import AdapterInfo
 from .validation import name_from_folder
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "adapter_config.json"
 MAX_ZIP_ENTRIES = 1000
@@ -287,6 +291,45 @@ def attach_zip(session, zip_path: str | Path, name: str | None = None) -> Adapte
     except BaseException:
         shutil.rmtree(top, ignore_errors=True)
         raise
+
+
+_HELD: dict[Path, object] = {}  # uploads folder -> the open lock file that marks it as this server's
+
+
+def clear_stale_uploads(settings: Settings) -> int:
+    """At a server's start: delete what earlier runs left in the uploads folder (unpacked zips, bundles, mixes), which
+    nothing attaches any more; the number of folders deleted. A restart forgets who uploaded what under which name,
+    so the files are only clutter (see the README). The folder is then locked for this process's life, and a second
+    server started on the same cache folder deletes nothing of the first's."""
+    root = uploads_root(settings)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if root.resolve() not in _HELD:
+            lock = open(root / ".lock", "a")  # noqa: SIM115 - held open until the process ends
+            try:
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:  # no flock (Windows): one server per cache folder, as usual
+                pass
+            except OSError:  # another live server uses this cache folder: its uploads stay
+                lock.close()
+                log.info("uploads in %s are another running server's: kept", root)
+                return 0
+            _HELD[root.resolve()] = lock
+            atexit.register(lock.close)
+        stale = [entry for entry in root.iterdir() if entry.name != ".lock"]
+    except OSError as exc:
+        log.warning("could not clear old uploads in %s: %s", root, _os_reason(exc))
+        return 0
+    for entry in stale:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if stale:
+        log.info("deleted %d upload(s) left by an earlier run (a restart detaches them)", len(stale))
+    return len(stale)
 
 
 def remove_upload(path: str | Path, settings: Settings) -> bool:

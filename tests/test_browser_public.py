@@ -3,6 +3,7 @@ three demo adapters; a second upload makes room by detaching the first, and the 
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 
 import pytest
@@ -45,5 +46,23 @@ def test_an_upload_at_the_cap_detaches_the_least_recently_used_upload(browser, s
         assert all(name in table for name in ("pirate", "json_answer"))  # the demo set stays
         assert "adapters: 4" in page.inner_text("#header")
         page.screenshot(path=str(tmp_path / "public-eviction.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+def test_a_typed_folder_path_is_refused_first(browser, server, tmp_path):
+    """Issue 21, item 12: a path typed into the folder box reaches the server, which refuses it in one line (the
+    page used to put back the listed pick silently and say that one was already attached)."""
+    page = open_dashboard(browser, server)
+    try:
+        page.get_by_role("tab", name="Adapters").click()
+        field = page.locator("#adapter-folder input")
+        mine = tmp_path / "mine"  # a real adapter folder on the server, not among the listed ones
+        shutil.copytree(ROOT / "assets" / "adapters" / "pirate", mine)
+        field.fill(str(mine))
+        field.press("Enter")
+        page.click("#attach-folder")
+        wait_text(page, "#notice", "In public mode only the listed adapter folders can be attached")
+        assert "already attached" not in page.inner_text("#notice")
     finally:
         page.context.close()

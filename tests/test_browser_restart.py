@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
+from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_ready, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPT = "What is the capital of France?"
@@ -50,14 +50,14 @@ def test_a_page_open_across_a_server_restart_says_so_and_works_again(browser, tm
 
         app.start(same_port=True)
         wait_text(page, "#server-note", "The server restarted", LOAD_S)  # the page reloaded itself and says why
-        wait_text(page, "#header", "adapters: 3", LOAD_S)
+        wait_ready(page)
         assert "results that were not saved are gone" in page.inner_text("#server-note")
         assert page.locator("#grid tr[data-row]").count() == 0
         page.screenshot(path=str(tmp_path / "server_restarted.png"))
         assert compare_base_and_pirate(page) == before  # greedy: the same output as before the restart
 
         page.reload()  # by hand, same server: nothing to report
-        wait_text(page, "#header", "adapters: 3", LOAD_S)
+        wait_ready(page)
         page.wait_for_timeout(2000)  # the page load's handlers have run
         assert page.inner_text("#server-note").strip() == ""
     finally:

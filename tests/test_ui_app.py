@@ -85,10 +85,15 @@ def test_mix_two_attached_adapters_from_the_page(ui, holder, tiny_adapters):
 
 
 def test_a_base_that_cannot_load_says_why_in_the_header(tmp_path):
+    """The page is served while the base loads (item 9): the load's failure reaches the header at the next tick."""
     ui = h.Handlers(h.SessionHolder(h.Settings(base_model=str(tmp_path / "missing"), cache_dir=tmp_path / "cache")))
-    header, *rest = ui.page_load()
+    header, *_lists, run, send, cont, play_notice, timer = ui.page_load()
+    assert "Loading the base model" in header and run["interactive"] is False and "Loading the base model" in run["value"]
+    assert ui.holder.wait(60) is None
+    header, *rest, run, send, cont, play_notice, timer = ui.model_wait()
     assert header.startswith("**Error:** ") and "missing" in header and "\n" not in header
     assert all(value == SKIP for value in rest)
+    assert run["interactive"] is False and send["interactive"] is False and "did not load" in play_notice
 
 
 def test_public_mode_attaches_only_listed_folders(tiny_settings, tiny_adapters):

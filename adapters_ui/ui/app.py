@@ -70,6 +70,7 @@ INTRO = (
 READ_BOOT_JS = "(seen) => sessionStorage.getItem('adapters_ui_server')"
 KEEP_BOOT_JS = "(boot) => { sessionStorage.setItem('adapters_ui_server', boot); }"
 LIST_SYNC_S = 3.0  # how often a page checks whether another visitor attached or detached an adapter
+MODEL_WAIT_S = 1.0  # how often a page served before the base model loaded checks whether it is ready
 
 
 def build_compare_tab(settings: Settings) -> SimpleNamespace:
@@ -86,7 +87,8 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
                 c.prompt_file = gr.UploadButton("Upload prompts (.txt / .jsonl / .csv)", file_types=[".txt", ".jsonl", ".csv", ".json"],
                                                 type="filepath", scale=1, elem_id="prompt-file")
         with gr.Column(scale=2):
-            c.variants = gr.CheckboxGroup(label="Variants to run", choices=["base"], value=["base"], elem_id="variants")
+            c.variants = gr.CheckboxGroup(label="Variants to run", choices=["base"], value=["base"], elem_id="variants",
+                                          interactive=False)  # until the page load lists them (see Handlers.page_load)
             c.descriptions = gr.Markdown(elem_id="demo-notes")
             c.max_tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", elem_id="max-tokens")
             with gr.Accordion("Decoding", open=False):
@@ -96,7 +98,9 @@ def build_compare_tab(settings: Settings) -> SimpleNamespace:
                     c.temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
                     c.top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
     with gr.Row(elem_id="run-bar"):
-        c.run = gr.Button("Compare", variant="primary", size="lg", elem_id="run", scale=3)
+        # disabled until the variants are listed and the base model is ready: it says which it waits for
+        c.run = gr.Button("Compare (loading the page…)", variant="primary", size="lg", elem_id="run", scale=3,
+                          interactive=False)
         c.stop = gr.Button("Stop", variant="stop", size="lg", elem_id="stop", scale=1)
     c.notice = gr.Markdown(elem_id="compare-notice")
     c.only_differ = gr.Checkbox(label="Only prompts where variants differ", value=False, elem_id="only-differ")
@@ -188,9 +192,12 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
     with gr.Row(equal_height=True):
         with gr.Column():
             gr.Markdown("**From the adapter directory**")
-            a.folder = gr.Dropdown(h.folder_choices(settings), label="Adapter folder", allow_custom_value=not settings.public,
-                                   info="assets/adapters and ADAPTERS_UI_ADAPTER_DIR" + ("" if settings.public else "; or type a path on the server"))
-            a.folder_btn = gr.Button("Attach folder", variant="primary")
+            # A typed path always reaches the handler, which refuses it in public mode: with custom values off, the
+            # page would silently put back the last listed pick and attach that instead.
+            a.folder = gr.Dropdown(h.folder_choices(settings), label="Adapter folder", allow_custom_value=True,
+                                   info="assets/adapters and ADAPTERS_UI_ADAPTER_DIR" + ("" if settings.public else "; or type a path on the server"),
+                                   elem_id="adapter-folder")
+            a.folder_btn = gr.Button("Attach folder", variant="primary", elem_id="attach-folder")
         with gr.Column():
             gr.Markdown("**Upload a zip of an adapter folder** (or a bundle)")
             a.upload = gr.File(label="adapter.zip (holds adapter_config.json + weights), or a bundle .zip", file_types=[".zip"],
@@ -245,7 +252,7 @@ def build_adapters_tab(settings: Settings) -> SimpleNamespace:
 def build_playground_tab(settings: Settings) -> SimpleNamespace:
     p = SimpleNamespace()
     with gr.Row():
-        p.variant = gr.Radio(["base"], value="base", label="Talk to", elem_id="play-variant", scale=3)
+        p.variant = gr.Radio(["base"], value="base", label="Talk to", elem_id="play-variant", scale=3, interactive=False)
         p.mode = gr.Radio([h.CHAT, h.COMPLETE], value=h.CHAT, label="Mode", scale=1)
         p.tokens = gr.Slider(1, settings.max_new_tokens_cap, value=settings.max_new_tokens, step=1, label="Max new tokens", scale=1, elem_id="play-tokens")
     p.notice = gr.Markdown(elem_id="play-notice")
@@ -253,12 +260,12 @@ def build_playground_tab(settings: Settings) -> SimpleNamespace:
         p.chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chatbot")
         with gr.Row():
             p.message = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=5, elem_id="message")
-            p.send = gr.Button("Send", variant="primary", scale=1)
+            p.send = gr.Button("Send", variant="primary", scale=1, interactive=False, elem_id="send")
             p.stop = gr.Button("Stop", variant="stop", scale=1, elem_id="play-stop")
     with gr.Column(visible=False) as p.complete_box:
         p.start_text = gr.Textbox(label="Text to continue (no chat template)", lines=4, elem_id="start-text")
         with gr.Row():
-            p.complete_btn = gr.Button("Continue", variant="primary", scale=3)
+            p.complete_btn = gr.Button("Continue", variant="primary", scale=3, interactive=False, elem_id="continue")
             p.complete_stop = gr.Button("Stop", variant="stop", scale=1)
         p.continuation = gr.Textbox(label="Continuation", lines=6, interactive=False, elem_id="continuation")
     return p
@@ -266,17 +273,25 @@ def build_playground_tab(settings: Settings) -> SimpleNamespace:
 
 def wire_adapters(demo, ui: h.Handlers, header, c, a, p, versions, boot, restarted) -> None:
     """Everything that attaches, detaches or lists adapters refreshes every list and chart. The page load also
-    tells a page that reconnects after the server restarted so (see ``Handlers.server_boot``)."""
+    tells a page that reconnects after the server restarted so (see ``Handlers.server_boot``). The page is served
+    before the base model has loaded: it lists the adapters from disk, and a timer enables Compare and the
+    Playground once the model is ready (see ``Handlers.page_load``)."""
     outputs = [header, a.notice, a.table, a.detach_name, c.variants, p.variant, c.storage_plot, c.scaling_plot,
                versions, c.descriptions]
-    demo.load(ui.page_load, outputs=outputs, **UI_ONLY)
+    model_wait = gr.Timer(MODEL_WAIT_S, active=False)
+    ready = [c.run, p.send, p.complete_btn, p.notice, model_wait]
+    demo.load(ui.page_load, outputs=[*outputs, *ready], **UI_ONLY)
+    model_wait.tick(ui.model_wait, outputs=[*outputs, *ready], show_progress="hidden", **STOPS)
     demo.load(ui.server_boot, boot, [boot, restarted], js=READ_BOOT_JS, **UI_ONLY
               ).then(None, boot, js=KEEP_BOOT_JS, **UI_ONLY)
-    a.folder_btn.click(ui.attach_folder, [a.folder, a.name], outputs, **UI_ONLY)
-    a.upload.upload(ui.attach_zip, [a.upload, a.name], outputs, **UI_ONLY).then(lambda: None, outputs=a.upload, **UI_ONLY)
-    a.hub_btn.click(ui.attach_hub, [a.hub_id, a.revision, a.name], outputs, **UI_ONLY)
-    a.detach_btn.click(ui.detach, [a.detach_name], outputs, **UI_ONLY)
-    a.mix_btn.click(ui.mix, [a.mix_parts, a.mix_method, a.mix_density, a.mix_name], outputs, **UI_ONLY)
+    # "multiple": a second click while the first attach runs is queued, not dropped (gradio's default "once" drops
+    # it); the registry attaches one at a time, and each answer lists every adapter attached so far.
+    queued = {"trigger_mode": "multiple", **UI_ONLY}
+    a.folder_btn.click(ui.attach_folder, [a.folder, a.name], outputs, **queued)
+    a.upload.upload(ui.attach_zip, [a.upload, a.name], outputs, **queued).then(lambda: None, outputs=a.upload, **UI_ONLY)
+    a.hub_btn.click(ui.attach_hub, [a.hub_id, a.revision, a.name], outputs, **queued)
+    a.detach_btn.click(ui.detach, [a.detach_name], outputs, **queued)
+    a.mix_btn.click(ui.mix, [a.mix_parts, a.mix_method, a.mix_density, a.mix_name], outputs, **queued)
     a.bundle_btn.click(ui.save_bundle, outputs=[a.notice, a.bundle_file], **UI_ONLY)
     gr.Timer(LIST_SYNC_S).tick(ui.sync_lists, [versions, c.variants], [*outputs, c.notice], show_progress="hidden", **STOPS)
 

@@ -22,6 +22,7 @@ import pandas as pd
 from .. import bundle, charts, sources
 from .. import demo as demo_set
 from ..backends.protocol import BASE
+from ..base_model import EMBEDDED_NAME, short_model_name
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError
 from ..formatting import format_bytes, format_ratio, format_times, plural
@@ -40,6 +41,11 @@ STREAM_EVERY_S = 0.5  # the page redraws at most this often while outputs stream
 KEEP_EXPORTS = 20  # runs whose downloads stay on disk
 KEEP_MERGES = 3  # merged models (whole model copies) that stay on disk for download
 NOT_RUN = "not run: stopped first"
+COMPARE_LABEL = "Compare"
+
+
+def loading_text(seconds: float) -> str:
+    return f"Loading the base model… ({seconds:.0f} s)"
 
 
 def ok(message: str) -> str:
@@ -189,6 +195,46 @@ class Handlers:
         rows = [adapter_row(info, storage.ratio(name)) for name, info in storage.adapters.items()]
         return pd.DataFrame(rows, columns=ADAPTER_COLUMNS)
 
+    def header_loading(self) -> str:
+        """The header while the base model loads: its name, for how long it has been loading, what is on disk."""
+        preview = self.holder.preview()
+        found = f"{len(preview.adapters)} adapter{'s' if len(preview.adapters) != 1 else ''} read from disk"
+        return " &nbsp;·&nbsp; ".join([f"**Base model:** {short_model_name(self.settings.base_model or EMBEDDED_NAME)}",
+                                       f"**{loading_text(self.holder.loading_s())}**", found])
+
+    def preview_lists(self) -> tuple:
+        """The outputs of ``refresh`` before the base model has loaded: the adapters the start attaches, read from
+        their folders, listed but not yet selectable; the storage chart once the model's size is known."""
+        preview = self.holder.preview()
+        report = preview.storage()  # None on the first start on this cache: no model size to compare with yet
+        rows = [adapter_row(info, report.ratio(info.name)) if report else {**adapter_row(info, 1.0), "x smaller": ""}
+                for info in preview.adapters]
+        variants = [BASE, *preview.names]
+        storage = report.to_dict() if report else None
+        return (
+            self.header_loading(), "", pd.DataFrame(rows, columns=ADAPTER_COLUMNS),
+            gr.update(choices=preview.names, value=None),
+            gr.update(choices=variants, value=variants, interactive=False),
+            gr.update(choices=variants, value=BASE, interactive=False),
+            charts.storage_figure(storage) if storage else gr.skip(),
+            charts.scaling_figure(storage) if storage else gr.skip(),
+            gr.skip(), demo_set.descriptions_markdown(preview.adapters),
+        )
+
+    def readiness(self, state: str, notice=None) -> tuple:
+        """(Compare, Send, Continue, playground notice, timer) for ``state``: "loading" (disabled, saying why and
+        for how long), "failed" (disabled) or "ready" (enabled; ``notice`` for the playground, default: keep it)."""
+        if state == "ready":
+            return (gr.update(value=COMPARE_LABEL, interactive=True), gr.update(interactive=True),
+                    gr.update(interactive=True), gr.skip() if notice is None else notice, gr.Timer(active=False))
+        if state == "failed":
+            return (gr.update(value="Compare (the base model did not load)", interactive=False), gr.update(interactive=False),
+                    gr.update(interactive=False), problem(f"The base model did not load: {self.holder.error}"),
+                    gr.Timer(active=False))
+        waiting = loading_text(self.holder.loading_s())
+        return (gr.update(value=waiting, interactive=False), gr.update(interactive=False), gr.update(interactive=False),
+                f"**{waiting}** The playground starts once it is ready.", gr.Timer(active=True))
+
     def refresh(self, notice: str = "", selected: list[str] | None = None) -> tuple:
         """Everything that depends on the attached adapters, in the order of ``adapter_outputs`` in app.py.
         ``selected``: the visitor's ticked variants to keep (default: tick everything)."""
@@ -202,18 +248,30 @@ class Handlers:
         return (
             self.header_markdown(), notice, self.adapters_frame(report),
             gr.update(choices=names, value=None),
-            gr.update(choices=variants, value=ticked),
-            gr.update(choices=variants),
+            gr.update(choices=variants, value=ticked, interactive=True),
+            gr.update(choices=variants, interactive=True),
             charts.storage_figure(storage), charts.scaling_figure(storage),
             version, demo_set.descriptions_markdown(report.adapters.values()),
         )
 
     def page_load(self) -> tuple:
-        """The first view; a base model that cannot load says why in the header instead of a blank page."""
-        try:
-            return self.refresh()
-        except AdaptersUIError as exc:
-            return (problem(exc), *[gr.skip()] * 9)
+        """The first view (the outputs of ``refresh``, then of ``readiness``), served before the base model has
+        loaded: the adapters read from disk, Compare and the Playground disabled saying why; ``model_wait`` (a
+        timer) enables them once the model is ready. A load that failed is tried again here."""
+        if self.holder.loaded is not None:
+            return (*self.refresh(), *self.readiness("ready"))
+        self.holder.preload()
+        return (*self.preview_lists(), *self.readiness("loading"))
+
+    def model_wait(self) -> tuple:
+        """Timer while the base model loads: the seconds so far; once it is ready every list from the session,
+        all variants ticked, and Compare and the Playground enabled; a base model that cannot load says why in
+        the header."""
+        if self.holder.loaded is not None:
+            return (*self.refresh(), *self.readiness("ready", notice=""))
+        if self.holder.error:
+            return (problem(self.holder.error), *[gr.skip()] * 9, *self.readiness("failed"))
+        return (self.header_loading(), *[gr.skip()] * 9, *self.readiness("loading"))
 
     def server_boot(self, seen: str | None) -> tuple:
         """Page load: the tab keeps this server's id (``seen``: the one it kept before); an id from another server
@@ -223,8 +281,8 @@ class Handlers:
     def sync_lists(self, seen_version: int, ticked: list[str] | None) -> tuple:
         """Timer: when another visitor attached or detached an adapter, bring this page's lists up to date."""
         session = self.holder.loaded
-        if session is None or seen_version == session.registry.version:
-            return (gr.skip(),) * 11
+        if session is None or seen_version < 0 or seen_version == session.registry.version:
+            return (gr.skip(),) * 11  # before its first lists from the session, a page waits for ``model_wait``
         header, _notice, *rest = self.refresh(selected=ticked or [])
         gone = [v for v in ticked or [] if v not in session.variants]
         note = f"**Note:** {', '.join(gone)} {'was' if len(gone) == 1 else 'were'} detached by another visitor." if gone else (

@@ -107,7 +107,8 @@ class SavedHandlers:
         except AdaptersUIError:
             return gr.update(choices=[])
         labels = [(f"{r.created[:16].replace('T', ' ')} · {plural(r.prompts, 'prompt')} · {', '.join(r.variants)}", r.id) for r in rows]
-        return gr.update(choices=labels, value=selected)
+        # only a listed id: gradio would warn with an unknown one (a visitor's ?run= value) in the server's log
+        return gr.update(choices=labels, value=selected if any(r.id == selected for r in rows) else None)
 
     def page_open(self, owned: dict | None, request: gr.Request = None) -> tuple:
         """On page load: the list, and with ``?run=<id>`` that comparison opened in the Saved tab."""
