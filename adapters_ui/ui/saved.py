@@ -17,7 +17,7 @@ import gradio as gr
 
 from .. import charts
 from ..errors import AdaptersUIError, StoreError
-from ..formatting import format_bytes
+from ..formatting import format_size
 from ..links import comparison_link, owner_link, reviewer_link
 from ..metrics import difference_summary
 from ..prompts import parse_prompt_lines
@@ -175,5 +175,5 @@ def meta_markdown(saved: saved_store.SavedComparison) -> str:
              f"**Base model:** {data.base_model} · **saved:** {saved.created} · **{len(data.results)} prompts** × "
              f"**{len(data.variants)} variants** ({', '.join(data.variants)}) · **settings:** {settings or '—'}"]
     for a in saved.adapters:
-        lines.append(f"- **{a['name']}**: {a['type']}, {format_bytes(a['bytes'])}, weights sha256 `{a['sha256'][:16]}…`")
+        lines.append(f"- **{a['name']}**: {a['type']}, {format_size(a['bytes'])}, weights sha256 `{(a['sha256'] or '-')[:16]}…`")
     return "\n".join(lines)
