@@ -72,7 +72,7 @@ class BundleAdapter:
     target_modules: list[str]
     params: int
     dtype: str
-    bytes: int  # of its files in the bundle
+    bytes: int  # its size: its weights file's bytes (``storage.AdapterStorage``), the same as when attached
     made_for: str | None  # base_model_name_or_path from its config
     mix: dict | None  # a weighted mix's recipe (method, weights, density), else None
     files: list[BundleFile]
@@ -188,7 +188,7 @@ def _copy_adapter(info, spec, dest: Path) -> BundleAdapter:
     return BundleAdapter(
         name=info.name, peft_type=info.peft_type, method=info.method, rank=info.rank,
         virtual_tokens=info.virtual_tokens, alpha=info.alpha, target_modules=list(info.target_modules),
-        params=info.params, dtype=info.dtype, bytes=sum(f.bytes for f in files), made_for=info.base_model,
+        params=info.params, dtype=info.dtype, bytes=weights.bytes, made_for=info.base_model,
         mix=mix, files=files,
     )
 
@@ -299,7 +299,8 @@ def read_manifest(folder: Path, label: str) -> Manifest:
                 name=name, peft_type=str(item["peft_type"]), method=str(item.get("method") or item["peft_type"]),
                 rank=item.get("rank"), virtual_tokens=item.get("virtual_tokens"), alpha=item.get("alpha"),
                 target_modules=list(item.get("target_modules") or []), params=int(item.get("params") or 0),
-                dtype=str(item.get("dtype") or ""), bytes=sum(f.bytes for f in parsed), made_for=item.get("made_for"),
+                dtype=str(item.get("dtype") or ""), bytes=next(f.bytes for f in parsed if f.name in WEIGHTS_FILES),
+                made_for=item.get("made_for"),
                 mix=item.get("mix") if isinstance(item.get("mix"), dict) else None, files=parsed,
             ))
         except (KeyError, TypeError, ValueError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .formatting import byte_tick_label, byte_unit, format_bytes, format_ratio, shorten
+from .formatting import ON_SERVER, byte_tick_label, byte_unit, format_bytes, format_ratio, shorten
 from .metrics import VariantDifference
 from .review_stats import Strength
 
@@ -29,6 +29,8 @@ NAME_CHARS = 18  # storage chart: adapter names longer than this end in "…" on
 FULL_COPY = "full model copy"
 NO_ADAPTERS = "Attach an adapter to see its size"
 NO_ADAPTERS_SCALING = "Attach an adapter to see what many tasks cost"
+ON_SERVER_LABEL = f"{ON_SERVER}: its files are not readable here"
+NO_SIZES_SCALING = "The adapters are on the server: their sizes are not known here"
 NO_COMPARISON = "Run a comparison to see how outputs differ"
 NO_COMPLETE_PAIRS = "No adapter has a complete output next to the base's yet"
 
@@ -82,24 +84,32 @@ def storage_figure(storage: dict) -> go.Figure:
         return _empty(title, NO_ADAPTERS)
     full = storage["full_model_bytes"]
     names = [*adapters, FULL_COPY]  # y categories: the full names, so two cut alike never share a row
-    sizes = [max(a["bytes"], 1) for a in adapters.values()] + [max(full, 1)]
-    low, high = math.floor(math.log10(min(sizes))) - 0.15, math.log10(max(sizes)) + 0.05
-    labels = [f"{format_bytes(a['bytes'])} · {format_ratio(full / max(a['bytes'], 1))}" for a in adapters.values()]
+    # An adapter served from a folder this machine cannot read has no size here (None): a row with no bar that says so.
+    sizes = [None if a["bytes"] is None else max(a["bytes"], 1) for a in adapters.values()] + [max(full, 1)]
+    known = [n for n in sizes if n is not None]
+    low = math.floor(math.log10(min(known)) if len(known) > 1 else math.log10(max(full, 1)) - 3) - 0.15
+    high = math.log10(max(known)) + 0.05
+    labels = [ON_SERVER_LABEL if n is None else f"{format_bytes(n)} · {format_ratio(full / n)}" for n in sizes[:-1]]
     labels.append(f"{format_bytes(full)} ({storage.get('full_model_dtype', '?')})")
     # A label beside a long bar would run off the chart: those go inside their bar, in white.
-    inside = [(high - math.log10(n)) / (high - low) < _INSIDE_SHARE for n in sizes]
+    inside = [n is not None and (high - math.log10(n)) / (high - low) < _INSIDE_SHARE for n in sizes]
     full_hover = (f"{FULL_COPY}<br>{format_bytes(full)} as {storage.get('full_model_dtype', '?')}"
                   f"<br>{storage.get('full_model_params', 0):,} params")
     if storage.get("base_file_bytes"):
         full_hover += f"<br>base weights file: {format_bytes(storage['base_file_bytes'])}"
-    hovers = [f"{html.escape(name)}<br>{format_bytes(a['bytes'])} on disk<br>{a['params']:,} params ({a['dtype']})"
+    hovers = [f"{html.escape(name)}<br>{ON_SERVER_LABEL}" if a["bytes"] is None else
+              f"{html.escape(name)}<br>{format_bytes(a['bytes'])} on disk<br>{a['params']:,} params ({a['dtype']})"
               for name, a in adapters.items()] + [full_hover]
+    if None in sizes:
+        title += " (server adapters: size unknown here)"
 
     fig = go.Figure(go.Bar(
-        y=names, x=sizes, orientation="h", text=labels, textposition=["inside" if i else "outside" for i in inside],
+        y=names, x=[10 ** (low + 0.02) if n is None else n for n in sizes], orientation="h", text=labels,
+        textposition=["inside" if i else "outside" for i in inside],
         insidetextanchor="end", textangle=0, constraintext="none", cliponaxis=False,
         textfont={"size": _LABEL_SIZE, "color": ["white" if i else "#1f2937" for i in inside]},
-        hovertext=hovers, hoverinfo="text", marker_color=[_ADAPTER_COLOR] * len(adapters) + [_FULL_COLOR],
+        hovertext=hovers, hoverinfo="text",
+        marker_color=["rgba(0,0,0,0)" if n is None else _ADAPTER_COLOR for n in sizes[:-1]] + [_FULL_COLOR],
         showlegend=False,
     ))
     exponents = range(math.ceil(low), math.floor(high) + 1)
@@ -139,8 +149,11 @@ def scaling_figure(storage: dict, max_tasks: int = 10) -> go.Figure:
     adapters = storage.get("adapters") or {}
     if not adapters:
         return _empty(title, NO_ADAPTERS_SCALING)
+    known = [a["bytes"] for a in adapters.values() if a["bytes"] is not None]
+    if not known:
+        return _empty(title, NO_SIZES_SCALING)
     full = storage["full_model_bytes"]
-    mean_adapter = sum(a["bytes"] for a in adapters.values()) / len(adapters)
+    mean_adapter = sum(known) / len(known)  # adapters on the server, of unknown size here, left out
     tasks = list(range(1, max_tasks + 1))
     copies = [n * full for n in tasks]
     shared = [full + n * mean_adapter for n in tasks]
@@ -206,7 +219,7 @@ def effect_figure(storage: dict, analysis: dict | None) -> go.Figure:
     title = "What each MB buys: size vs change from base"
     adapters = storage.get("adapters") or {}
     divergence = (analysis or {}).get("mean_divergence") or {}
-    names = [name for name in adapters if name in divergence]
+    names = [name for name in adapters if name in divergence and adapters[name]["bytes"] is not None]
     if not names:
         return _empty(title, NO_ANALYSIS)
     references = {row["variant"]: row for row in (analysis.get("references") or [])}

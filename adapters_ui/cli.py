@@ -34,7 +34,7 @@ from .cli_help import examples, program
 from .cli_bundle import add_bundle_commands, attach_all
 from .cli_store import add_store_commands, open_database, protect_ids
 from .errors import AdaptersUIError, PromptError
-from .formatting import format_bytes, plural
+from .formatting import format_bytes, format_size, plural
 from .logs import configure_logging
 from .prompts import read_prompt_items
 from .report import report_data, to_json
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         '%(prog)s --base HuggingFaceTB/SmolLM2-135M-Instruct --adapter ./my_adapter --prompt "Hi!" --save',
         '%(prog)s --mix blend=pirate:0.5,json_answer:0.5 --prompt "Hi!" --analyze',
         '%(prog)s --bundle team.zip --prompt "Hi!"  # every adapter of a bundle (bundle save)',
-        '%(prog)s --backend-url http://127.0.0.1:8000 --prompt "Hi!"  # on a vLLM server'))
+        '%(prog)s --backend-url http://127.0.0.1:8000 --prompt "Hi!"  # on a vLLM server, with its own adapters',
+        '%(prog)s --backend-url http://127.0.0.1:8000 --variants base,pirate --prompt "Hi!"  # some of them'))
     base_flags(compare)
     backend_flag(compare)
     compare.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--prompt", action="append", metavar="TEXT", help="a prompt (repeatable)")
     prompts.add_argument("--prompts", type=Path, metavar="FILE",
                          help=".txt (one a line), .jsonl ({\"prompt\": ...}) or .csv (prompt column); default: assets/prompts/demo.jsonl")
+    compare.add_argument("--variants", action="append", default=[], metavar="NAMES",
+                         help="the variants to compare, separated by commas (repeatable), e.g. base,pirate; default: the "
+                              "base and every adapter (with --backend-url also the server's own); the variants command lists them")
     compare.add_argument("--mix", action="append", default=[], metavar="NAME=ADAPTER:WEIGHT,...",
                          help="also compare a weighted mix of attached LoRA adapters, e.g. blend=pirate:0.5,json_answer:0.5 (repeatable)")
     compare.add_argument("--mix-method", default="cat", choices=MIX_METHODS, help="how --mix combines (default cat: the exact weighted sum)")
@@ -118,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--save", action="store_true", help="save the finished comparison: prints its id, permalink and owner key")
     database_flag(compare)
     compare.set_defaults(handler=run_compare)
+
+    variants = commands.add_parser(
+        "variants", help="list the variants a comparison can run: the base and each adapter, with type and size",
+        description="The base and every adapter compare would run: those given with --adapter / --bundle (default with "
+                    "the embedded base: the demo adapters), and with --backend-url every adapter the server serves on its "
+                    "base. A server adapter whose folder this machine cannot read shows its size as \"on the server\".",
+        **examples("%(prog)s  # the embedded base and the demo adapters",
+                   "%(prog)s --backend-url http://127.0.0.1:8000  # the server's base and its own adapters"))
+    base_flags(variants)
+    backend_flag(variants)
+    variants.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH", help="adapter folder, optionally named (repeatable)")
+    variants.add_argument("--bundle", action="append", default=[], metavar="PATH", help="every adapter of a bundle (repeatable)")
+    variants.set_defaults(handler=run_variants)
 
     train = commands.add_parser("train", help="fine-tune a PEFT adapter on prompt/response pairs", **examples(
         "%(prog)s --data pairs.jsonl --output my_adapter",
@@ -182,7 +199,7 @@ def parse_adapter_arg(value: str) -> tuple[str | None, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(protect_ids(list(sys.argv[1:] if argv is None else argv)))
-    if args.command in ("compare", "train", "inspect", "merge") or getattr(args, "bundle_command", None) == "save":
+    if args.command in ("compare", "variants", "train", "inspect", "merge") or getattr(args, "bundle_command", None) == "save":
         quiet_libraries()  # the store commands load no model
     try:
         settings = Settings.from_env(base_model=getattr(args, "base", None), device=getattr(args, "device", None),
@@ -238,8 +255,9 @@ def run_compare(args, settings: Settings) -> int:
         for value in args.mix:
             name, _, parts = value.partition("=")
             session.mix(name.strip(), parse_parts(parts), args.mix_method, args.mix_density, root=Path(mixes))
+        chosen = [name.strip() for value in args.variants for name in value.split(",") if name.strip()] or None
         try:
-            comparison = follow(session.start_compare(prompts, settings=generation, references=references))
+            comparison = follow(session.start_compare(prompts, chosen, settings=generation, references=references))
         except AdaptersUIError as exc:
             if args.save:  # still one line
                 raise AdaptersUIError(f"{exc} (not saved)") from None
@@ -258,6 +276,25 @@ def run_compare(args, settings: Settings) -> int:
         if args.save:
             save_finished(db, data, session.adapters(), settings)
     return 0 if comparison.complete else EXIT_STOPPED
+
+
+def run_variants(args, settings: Settings) -> int:
+    """Print the variants a comparison with these flags can run: the base, then each adapter (type, size, source)."""
+    from .session import Session
+
+    with tempfile.TemporaryDirectory(prefix="adapters_ui-bundle-") as scratch:
+        session = Session.start(settings)
+        attach_all(session, args.adapter, args.bundle, Path(scratch))
+        if not args.adapter and not args.bundle and demo.wants_demo(settings):
+            demo.attach_demo_adapters(session)
+        print(f"base model: {session.base.source.name}  backend: {session.backend.description}")
+        print(f"{'variant':<20} {'type':<14} {'size':>13}  source")
+        print(f"{'base':<20} {'base model':<14} {format_bytes(session.storage().model.full_copy_bytes):>13}  "
+              f"{'the server' if not session.backend.in_process else session.base.source.name}")
+        for info in session.adapters():
+            source = f"the server ({info.path or 'path not reported'})" if info.on_server else info.path
+            print(f"{info.name:<20} {info.method:<14} {format_size(info.bytes_on_disk):>13}  {source}")
+    return 0
 
 
 def save_finished(db: Database, data, adapters, settings: Settings) -> None:
@@ -341,9 +378,12 @@ def print_storage(storage) -> None:
     print(f"full model: {model.params:,} params, {format_bytes(model.full_copy_bytes)} as {model.dtype}{file_part}")
     if not storage.adapters:
         return
-    print(f"{'adapter':<20} {'type':<14} {'params':>12} {'on disk':>10} {'x smaller':>10}")
+    print(f"{'adapter':<20} {'type':<14} {'params':>12} {'size':>13} {'x smaller':>10}")
     for name, info in storage.adapters.items():
-        print(f"{name:<20} {info.method:<14} {info.params:>12,} {format_bytes(info.bytes_on_disk):>10} {storage.ratio(name):>10.0f}")
+        ratio = storage.ratio(name)
+        params = "" if info.params is None else f"{info.params:,}"
+        print(f"{name:<20} {info.method:<14} {params:>12} {format_size(info.bytes_on_disk):>13} "
+              f"{'' if ratio is None else f'{ratio:.0f}':>10}")
 
 
 # ---- train, inspect --------------------------------------------------------------------

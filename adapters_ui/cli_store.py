@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .cli_help import examples
 from .config import Settings
-from .formatting import format_bytes, plural, shorten
+from .formatting import format_size, plural, shorten
 from .report import to_document
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def run_saved_show(args, settings: Settings) -> int:
     if saved.adapters:
         print("\nadapters:")
         print_table(["name", "type", "size", "sha256"],
-                    [[a["name"], a["type"], format_bytes(a["bytes"]), a.get("sha256") or "-"] for a in saved.adapters],
+                    [[a["name"], a["type"], format_size(a["bytes"]), a.get("sha256") or "-"] for a in saved.adapters],
                     indent="  ")
     print("\nprompts:")
     for number, record in enumerate(data.results, 1):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 # Decimal units, as disks and the Hub report them; unit i is 1000**i bytes.
 BYTE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+ON_SERVER = "on the server"  # the size of a server's adapter whose files this machine cannot read
 
 # torch dtypes spelled the way safetensors headers spell them, so .bin and .safetensors agree.
 _SAFETENSORS_DTYPES = {
@@ -43,6 +44,11 @@ def format_bytes(n: int) -> str:
         if round(value, 1) < 1000 or unit == BYTE_UNITS[-1]:
             return f"{value:.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+def format_size(n: int | None) -> str:
+    """An adapter's size for people: ``format_bytes``, or ``on the server`` when it is not known here (None)."""
+    return ON_SERVER if n is None else format_bytes(n)
 
 
 def byte_unit(n: float) -> tuple[str, float]:

@@ -4,7 +4,7 @@ without PEFT.
 
     >>> plan = plan_merge(spec, model_storage(base.model))   # doctest: +SKIP
     >>> plan.warning()                                       # doctest: +SKIP
-    "Merged model: 538.1 MB (float32), 572x the adapter's 939.9 kB; ..."
+    "Merged model: 538.1 MB (float32), 574x the adapter's 937.1 kB; ..."
     >>> merge_adapter(spec, settings, Path("pirate-merged"))  # doctest: +SKIP
 
 The merge runs on a fresh copy of the base loaded from disk, never on the model that serves comparisons
@@ -51,7 +51,7 @@ class MergePlan:
 
     adapter: str
     method: str  # "LoRA", "IA3", ...
-    adapter_bytes: int  # the adapter folder on disk
+    adapter_bytes: int  # the adapter's size: its weights file (``storage.AdapterStorage``)
     merged_bytes: int  # the merged weights: parameters x bytes per element in ``dtype``
     params: int
     dtype: str
@@ -74,21 +74,20 @@ class MergedModel:
     plan: MergePlan
     base: str
     bytes_on_disk: int  # every file in the folder (weights, config, tokenizer, merge.json)
-    weights_bytes: int  # the safetensors files alone
+    weights_bytes: int  # the safetensors files alone: the merged model's size, as an adapter's is its weights file
     seconds: float
 
     @property
     def ratio(self) -> float:
-        return self.bytes_on_disk / max(1, self.plan.adapter_bytes)
+        return self.weights_bytes / max(1, self.plan.adapter_bytes)
 
     def summary(self) -> list[str]:
         """What the CLI prints and the page shows, line by line."""
         plan = self.plan
         return [
             f"merged {plan.adapter} ({plan.method}) into {self.base} in {self.seconds:.1f} s, saved as {plan.dtype}",
-            f"merged model: {format_bytes(self.bytes_on_disk)} on disk ({format_bytes(self.weights_bytes)} of weights, "
-            f"{format_bytes(plan.merged_bytes)} expected), {format_times(self.ratio)}x the adapter's "
-            f"{format_bytes(plan.adapter_bytes)}",
+            f"merged model: {format_bytes(self.weights_bytes)} of weights, {format_times(self.ratio)}x the adapter's "
+            f"{format_bytes(plan.adapter_bytes)} (both: weights files; the folder adds its tokenizer and config)",
             f"one-way: {ONE_WAY}; keep the adapter folder to switch it on and off.",
         ]
 

@@ -11,7 +11,7 @@ import itertools
 import logging
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -22,7 +22,7 @@ from .errors import AdapterError, AdaptersUIError, first_line
 from .model_thread import model_call
 from .scheduler import TurnQueue
 from .storage import file_sha256
-from .validation import AdapterSpec, read_adapter
+from .validation import AdapterSpec, check_name, name_from_folder, read_adapter
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,20 @@ class AdapterInfo:
     virtual_tokens: int | None  # prompt learning only: the learned tokens put before each prompt
     alpha: float | None
     target_modules: tuple[str, ...]
-    params: int
-    bytes_on_disk: int
+    params: int | None  # None: the server's adapter, its files not readable here (also bytes_on_disk)
+    bytes_on_disk: int | None  # its weights file's bytes (``storage.AdapterStorage``); None: "on the server"
     dtype: str
     base_model: str | None  # base_model_name_or_path from its config
     base_match: bool | None  # None when the config names no base
     path: str
     weights_format: str  # safetensors | bin
     sha256: str = ""  # of the weights file: a saved comparison says exactly which weights made its outputs
+    on_server: bool = False  # the server's own adapter (adopted): detaching it here leaves it on the server
+
+    @property
+    def files_here(self) -> bool:
+        """False for a server adapter whose folder this machine cannot read: no size, type details or weights."""
+        return self.bytes_on_disk is not None
 
 
 def describe(spec: AdapterSpec, base_name: str, route: str) -> AdapterInfo:
@@ -75,6 +81,16 @@ def describe(spec: AdapterSpec, base_name: str, route: str) -> AdapterInfo:
         path=str(spec.path),
         weights_format=spec.weights_file.suffix.lstrip("."),
         sha256=file_sha256(spec.weights_file),
+    )
+
+
+def describe_served(adapter, route: str) -> AdapterInfo:
+    """A server adapter known only by name and the path the server reports (unreadable here). The server
+    serves LoRA only (``backends.remote.lora_refusal``), so its type is LoRA; sizes are unknown here."""
+    return AdapterInfo(
+        name=adapter.name, peft_type="LORA", method="LoRA", route=route, rank=None, virtual_tokens=None,
+        alpha=None, target_modules=(), params=None, bytes_on_disk=None, dtype="", base_model=None, base_match=None,
+        path=adapter.root or "", weights_format="", on_server=True,
     )
 
 
@@ -116,6 +132,9 @@ class AdapterRegistry:
     def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:
         """Validate and attach one adapter folder; raises AdapterError and leaves nothing behind."""
         with self._changing:
+            adopted = self._adopted_from(path, name)
+            if adopted is not None:
+                return adopted
             full = len(self._info) >= self.settings.max_adapters
             if full and self.evictable is None:
                 raise AdapterError(
@@ -148,6 +167,50 @@ class AdapterRegistry:
                 self._evicted[spec.name] = evicted
             self.version += 1
             return info
+
+    def _adopted_from(self, path: str | Path, name: str | None) -> AdapterInfo | None:
+        """The server adapter already attached under this name from this very folder, if any: attaching the
+        folder the server serves it from is then that adapter (``--adapter pirate=...`` beside the server's)."""
+        try:
+            folder = Path(path).expanduser().resolve()
+            info = self._info.get(name or name_from_folder(folder))
+        except (OSError, ValueError, AdaptersUIError):
+            return None
+        if info is None or not info.on_server or not info.files_here:
+            return None
+        return info if Path(info.path) == folder else None
+
+    def adopt(self, adapter) -> AdapterInfo:
+        """Attach a server adapter (``backends.remote.ServerAdapter``) as a variant: nothing is loaded. Its sizes and
+        type come from its files when this machine can read the path the server reports, else it is "on the server"."""
+        with self._changing:
+            check_name(adapter.name, set(self._info))
+            if len(self._info) >= self.settings.max_adapters:
+                raise AdapterError(f"{len(self._info)} adapters are attached, the most allowed: detach one first "
+                                   "(or raise ADAPTERS_UI_MAX_ADAPTERS).")
+            spec = self._readable(adapter)
+            with self.turns.turn():
+                model_call(self.backend, self.backend.adopt, adapter.name, adapter.served)
+            route = self.backend.route(adapter.name)
+            info = describe_served(adapter, route) if spec is None else replace(
+                describe(spec, self.base_name, route), on_server=True)
+            self._info = {**self._info, adapter.name: info}
+            if spec is not None:
+                self._specs = {**self._specs, adapter.name: spec}
+            self._used[adapter.name] = next(self._clock)
+            self.version += 1
+            return info
+
+    def _readable(self, adapter) -> AdapterSpec | None:
+        """The server adapter's folder read here, or None when this machine cannot read it (another host's disk)."""
+        if not adapter.root:
+            return None
+        try:
+            return read_adapter(adapter.root, adapter.name, taken=set(self._info), public=self.settings.public,
+                                max_bytes=self.settings.max_adapter_bytes)
+        except (AdaptersUIError, OSError) as exc:
+            log.info("server adapter %s: its files are not readable here (%s)", adapter.name, first_line(exc))
+            return None
 
     def detach(self, name: str) -> None:
         with self._changing:
@@ -215,6 +278,9 @@ class AdapterRegistry:
 
     def spec(self, name: str) -> AdapterSpec:
         """The attached adapter's config and tensors (CPU), e.g. for ``analysis.weights``."""
+        if name in self._info and not self._info[name].files_here:
+            raise AdapterError(f"Adapter {name!r} is on the server, whose folder {self._info[name].path or '(unnamed)'} "
+                               "this machine cannot read: that needs its files here; attach a copy of its folder.")
         if name not in self._specs:
             raise AdapterError(f"No adapter named {name!r} is attached: attached are {', '.join(self._specs) or 'none'}.")
         return self._specs[name]

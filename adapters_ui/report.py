@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 from .base_model import BaseInfo, short_model_name
 from .analysis_views import ANALYSIS_CSS, divergence_table_html, heat_html, leaderboard_table_html
 from .charts import difference_figure, effect_figure, scaling_figure, storage_figure
-from .formatting import format_bytes, format_times, plural
+from .formatting import format_size, format_times, plural
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 from .metrics import BASE, difference_summary, finished_outputs
 from .storage import size_ratio
@@ -74,17 +74,18 @@ class ReportData:
     analysis: dict | None = None  # Analysis.to_dict() when the comparison was analyzed; the JSON's last key
 
 
-def adapter_row(info: AdapterInfo, times_smaller: float) -> dict:
-    """One adapters-table row, formatted for people (the UI's table has the same columns)."""
+def adapter_row(info: AdapterInfo, times_smaller: float | None) -> dict:
+    """One adapters-table row, formatted for people (the UI's table has the same columns); a server adapter whose
+    files this machine cannot read shows "on the server" for its size (``times_smaller`` None)."""
     return {
         "name": info.name,
         "type": info.method,
         "rank": rank_cell(info),
         "alpha": info.alpha,
         "targets": ", ".join(info.target_modules),
-        "params": f"{info.params:,}",
-        "size": format_bytes(info.bytes_on_disk),
-        "x smaller": format_times(times_smaller),
+        "params": "" if info.params is None else f"{info.params:,}",
+        "size": format_size(info.bytes_on_disk),
+        "x smaller": "" if times_smaller is None else format_times(times_smaller),
         "made for base": made_for_base(info),
     }
 
@@ -117,7 +118,8 @@ def report_data(base: BaseInfo, adapters: Sequence[AdapterInfo], storage: dict, 
         routes=dict(comparison.routes),
         variants=list(comparison.variants),
         results=comparison.records(),
-        adapters=[adapter_row(info, size_ratio(full, info.bytes_on_disk)) for info in adapters],
+        adapters=[adapter_row(info, None if info.bytes_on_disk is None else size_ratio(full, info.bytes_on_disk))
+                  for info in adapters],
         storage=storage,
         timing={"load_s": round(base.load_s, 3), "generate_s": round(comparison.generate_s, 3),
                 "waited_s": round(comparison.waited_s, 3)},

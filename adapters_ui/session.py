@@ -48,9 +48,10 @@ class StorageReport:
     model: ModelStorage
     adapters: dict[str, AdapterInfo] = field(default_factory=dict)
 
-    def ratio(self, name: str) -> float:
-        """How many times smaller than a full copy of the model this adapter is."""
-        return size_ratio(self.model.full_copy_bytes, self.adapters[name].bytes_on_disk)
+    def ratio(self, name: str) -> float | None:
+        """How many times smaller than a full copy of the model this adapter is (None: on the server, size unknown)."""
+        size = self.adapters[name].bytes_on_disk
+        return None if size is None else size_ratio(self.model.full_copy_bytes, size)
 
     def to_dict(self) -> dict:
         return {
@@ -60,7 +61,7 @@ class StorageReport:
             "base_file_bytes": self.model.file_bytes,
             "adapters": {
                 name: {"bytes": info.bytes_on_disk, "params": info.params, "dtype": info.dtype,
-                       "times_smaller": round(self.ratio(name), 1)}
+                       "times_smaller": None if info.bytes_on_disk is None else round(self.ratio(name), 1)}
                 for name, info in self.adapters.items()
             },
         }
@@ -97,12 +98,40 @@ class Session:
             from .backends.remote import connect
 
             base, backend = connect(settings)  # the server's tokenizer and architecture; no weights here
-            return cls(base, settings, backend)
+            session = cls(base, settings, backend)
+            session.adopt_server_adapters()
+            return session
         return cls(on_model_thread(load_base, settings), settings)
 
     # ---- adapters ---------------------------------------------------------------
     def attach(self, path: str | Path, name: str | None = None) -> AdapterInfo:
         return self.registry.attach(path, name)
+
+    def server_adapters(self) -> list:
+        """The adapters the server serves on this base and that are not attached here (``ServerAdapter``s), e.g.
+        after a detach, or loaded there since; [] in process."""
+        if self.backend.in_process:
+            return []
+        return [a for a in self.backend.server_variants() if a.name not in self.registry.names]
+
+    def adopt(self, name: str) -> AdapterInfo:
+        """Attach the server's own adapter ``name`` as a variant (nothing is loaded)."""
+        found = {a.name: a for a in self.server_adapters()}
+        if name not in found:
+            offered = ", ".join(found) or "none that is not attached"
+            raise AdapterError(f"The server serves no adapter {name!r} to attach: it offers {offered}.")
+        return self.registry.adopt(found[name])
+
+    def adopt_server_adapters(self) -> list[AdapterInfo]:
+        """Every adapter the server serves on this base (``--lora-modules``), attached as a variant, in name order;
+        one that cannot be (a name the dashboard refuses, the cap) is left out with a log line."""
+        adopted = []
+        for adapter in self.server_adapters():
+            try:
+                adopted.append(self.registry.adopt(adapter))
+            except AdapterError as exc:
+                log.warning("server adapter left out: %s", exc)
+        return adopted
 
     def detach(self, name: str) -> None:
         """Detach ``name``. In public mode only visitor uploads (zips, Hub downloads, mixes) may go: the shipped
@@ -181,7 +210,7 @@ class Session:
         types, sizes, base model, SHA-256 of each file); ``target``: a ``.zip`` path or a new folder -> the Manifest."""
         from .bundle import write_bundle
 
-        infos = self.registry.list()
+        infos = [info for info in self.registry.list() if info.files_here]  # "on the server": no files to bundle
         return write_bundle(target, [(info, self.registry.spec(info.name)) for info in infos], self.base.source)
 
     def attach_bundle(self, path: str | Path, root: Path | None = None) -> list[AdapterInfo]:

@@ -49,10 +49,10 @@ class TensorInfo:
 class AdapterStorage:
     """What one adapter folder costs.
 
-    ``bytes_on_disk`` counts every regular file in the folder's root (config, weights,
-    README, tokenizer files a trainer left there): what a user copies or downloads to use
-    it. Sub-folders (``checkpoint-*`` and the like) are training leftovers and are not
-    counted. ``weights_bytes`` is the weights file alone.
+    An adapter's size, everywhere it is shown (table, charts, bundle manifest, merge warning, exports), is the
+    bytes of its weights file (``adapter_model.safetensors`` or ``.bin``): what it adds to the base. A README,
+    training logs or checkpoints beside it are not the adapter, and a copy (a zip, a bundle) keeps the same size.
+    ``bytes_on_disk`` is that size; ``weights_bytes`` is the same number.
     """
 
     bytes_on_disk: int
@@ -258,7 +258,7 @@ def adapter_storage(folder: Path, tensors: dict[str, torch.Tensor] | None = None
     for tensor in info.values():
         numel_by_dtype[tensor.dtype] += tensor.numel
     return AdapterStorage(
-        bytes_on_disk=sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
+        bytes_on_disk=weights.stat().st_size,
         weights_bytes=weights.stat().st_size,
         params=sum(numel_by_dtype.values()),
         dtype=_summarize_dtypes(numel_by_dtype),

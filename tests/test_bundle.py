@@ -103,7 +103,8 @@ def test_the_manifest_names_types_sizes_base_and_hashes(full, tmp_path):
         assert sorted(f["name"] for f in row["files"]) == sorted(p.name for p in folder.iterdir())
         for entry in row["files"]:
             assert entry["sha256"] == sha(folder / entry["name"]) and entry["bytes"] == (folder / entry["name"]).stat().st_size
-        assert row["bytes"] == sum(f["bytes"] for f in row["files"])
+        weights = next(f for f in row["files"] if f["name"].startswith("adapter_model."))
+        assert row["bytes"] == weights["bytes"] == full.registry.get(name).bytes_on_disk  # one definition of its size
         assert row["params"] == full.registry.get(name).params > 0
     assert data["total_bytes"] == sum(a["bytes"] for a in data["adapters"])
     assert show_bundle(tmp_path / "team", full.settings).names == list(rows)
@@ -289,6 +290,7 @@ def test_cli_bundle_bad_input_is_one_line(argv, words, tiny_base_dir, tiny_adapt
 
 def test_save_a_bundle_on_the_page_then_upload_it_to_attach_all(ui, holder, tiny_adapters, tiny_settings):
     from adapters_ui.session import SessionHolder
+    from adapters_ui.formatting import format_bytes
     from adapters_ui.ui.handlers import Handlers, exports_root
 
     notice, _file = ui.save_bundle()
@@ -298,6 +300,7 @@ def test_save_a_bundle_on_the_page_then_upload_it_to_attach_all(ui, holder, tiny
     notice, file = ui.save_bundle()
     path = Path(file["value"])
     assert "Saved 2 adapters (lora, dora;" in notice and path.suffix == ".zip" and is_bundle_zip(path)
+    assert f"{format_bytes(path.stat().st_size)})" in notice and "the download box counts in MiB" in notice
     assert exports_root() in path.parents  # where gradio may serve it from
 
     page = Handlers(SessionHolder(tiny_settings))  # a fresh app on the same base

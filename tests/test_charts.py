@@ -182,3 +182,22 @@ def test_difference_chart_of_a_run_stopped_before_any_complete_pair_says_so():
     assert not fig.data and fig.layout.annotations[0].text == NO_COMPLETE_PAIRS
     fig = difference_figure([VariantDifference("pirate", 0, 0, 0.0, 0.0), VariantDifference("json", 2, 1, 0.5, 0.7)])
     assert list(fig.data[0].y) == ["json"]
+
+
+def test_a_server_adapter_of_unknown_size_gets_a_row_that_says_so():
+    """A vLLM adapter whose files this machine cannot read ("bytes": None): its own row, no bar, "on the server";
+    the scaling chart averages the sizes it knows, and says so when it knows none."""
+    data = storage(pirate=937_056)
+    data["adapters"]["far"] = {"bytes": None, "params": None, "dtype": "", "times_smaller": None}
+    fig = storage_figure(data)
+    (bars,) = fig.data
+    assert list(bars.y) == ["pirate", "far", FULL_COPY]
+    assert bars.text[1] == "on the server: its files are not readable here" and "on the server" in bars.hovertext[1]
+    assert bars.text[0] == "937.1 kB · 574x smaller" and bars.x[0] == 937_056
+    assert bars.marker.color[1] == "rgba(0,0,0,0)" and 10 ** fig.layout.xaxis.range[0] < bars.x[1] < 937_056
+    assert "server adapters: size unknown here" in fig.layout.title.text
+    shared = scaling_figure(data).data[1]  # one base + N adapters, at pirate's size
+    assert shared.y[0] * 1e9 == pytest.approx(FULL + 937_056)
+    only_far = {**data, "adapters": {"far": data["adapters"]["far"]}}
+    assert "on the server" in storage_figure(only_far).data[0].text[0]
+    assert "their sizes are not known here" in scaling_figure(only_far).layout.annotations[0].text

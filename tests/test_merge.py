@@ -193,6 +193,9 @@ def test_the_page_warns_with_both_sizes_then_merges_on_a_copy_and_offers_a_zip(u
     assert "x the adapter's" in notice and "\n" not in notice
     archive = Path(download["value"])
     assert download["visible"] is True and archive.suffix == ".zip"
+    weights = (archive.with_suffix("") / "model.safetensors").stat().st_size  # one size for the merged model: its weights
+    assert f": {format_bytes(weights)} of weights, " in notice and "expected" not in notice and " on disk" not in notice
+    assert f"below ({format_bytes(archive.stat().st_size)}; the download box counts in MiB" in notice
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
     assert "tuned-merged/model.safetensors" in names and "tuned-merged/config.json" in names

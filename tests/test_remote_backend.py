@@ -24,6 +24,7 @@ from adapters_ui.backends.server_client import ServerAnswerError, ServerClient, 
 from adapters_ui.base_model import EMBEDDED_NAME, load_skeleton
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError, BackendError, BaseModelError
+from adapters_ui.formatting import format_bytes
 from adapters_ui.generation import format_prompt
 from adapters_ui.runs import STOPPED, Partial
 from adapters_ui.session import Session, SessionHolder
@@ -332,6 +333,86 @@ def test_an_adapter_name_the_server_uses_for_other_weights_is_refused(remote, tm
     folder = copy_adapter("json_answer", tmp_path / "elsewhere" / "json_answer")
     with pytest.raises(AdapterError, match="already serves an adapter named 'json_answer'"):
         remote.backend.attach(read_adapter(folder))
+
+
+def test_the_servers_own_adapters_are_variants_without_attaching_anything(vllm_server, in_process, prompts):
+    """Started with --lora-modules pirate=... json_answer=...: the session lists them as variants (sizes and types from
+    their files, which this machine can read), runs them as in process, and a detached one can be attached again."""
+    session = Session.start(Settings(cache_dir=CACHE, max_new_tokens=TOKENS, backend_url=vllm_server.url, demo=False))
+    assert session.variants == ["base", "json_answer", "pirate"]
+    assert all(info.on_server and info.files_here for info in session.adapters())
+    local = {info.name: info for info in in_process[0].adapters()}
+    for info in session.adapters():
+        mine = local[info.name]
+        assert (info.method, info.rank, info.params, info.bytes_on_disk, info.sha256) == \
+            (mine.method, mine.rank, mine.params, mine.bytes_on_disk, mine.sha256)
+    assert session.storage().to_dict()["adapters"] == in_process[0].storage().to_dict()["adapters"]
+    comparison = session.compare(prompts, VARIANTS)
+    assert {v: comparison.outputs(v) for v in VARIANTS} == in_process[1]
+    session.detach("pirate")
+    assert "pirate" in served_ids(vllm_server.url)  # the server's own stays there
+    assert [a.name for a in session.server_adapters()] == ["pirate"]
+    session.adopt("pirate")
+    assert session.compare(prompts[:1], ["pirate"]).outputs("pirate") == in_process[1]["pirate"][:1]
+    with pytest.raises(AdapterError, match="serves no adapter 'nobody'"):
+        session.adopt("nobody")
+
+
+def test_the_cli_lists_and_compares_the_servers_own_adapters(vllm_server, in_process, prompts, tmp_path, monkeypatch,
+                                                             capsys):
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
+    monkeypatch.setenv("ADAPTERS_UI_DEMO", "0")  # nothing attached from this machine: only the server's own
+    assert cli.main(["variants", "--backend-url", vllm_server.url]) == 0
+    listed = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in listed.splitlines()[2:]}
+    assert list(rows) == ["base", "json_answer", "pirate"], listed
+    for name in ("json_answer", "pirate"):  # type and size from the files, which this machine can read
+        info = in_process[0].registry.get(name)
+        assert f"{info.method} " in rows[name] and format_bytes(info.bytes_on_disk) in rows[name], listed
+    out = tmp_path / "out.json"
+    code = cli.main(["compare", "--backend-url", vllm_server.url, "--variants", "pirate", "--prompt", prompts[0],
+                     "--prompt", prompts[1], "--max-new-tokens", str(TOKENS), "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["variants"] == ["pirate"]
+    assert [r["outputs"]["pirate"] for r in data["results"]] == in_process[1]["pirate"][:2]
+    code = cli.main(["compare", "--backend-url", vllm_server.url, "--variants", "base,nobody", "--prompt", "Hi"])
+    assert code == 1 and "Unknown variant 'nobody': choose from base, json_answer, pirate" in capsys.readouterr().err
+
+
+def test_a_server_adapter_whose_folder_is_not_readable_here_shows_on_the_server(vllm_server, in_process, prompts,
+                                                                                 tmp_path):
+    """The team's adapter lives on the GPU host's disk: this machine cannot read the path the server reports. It is
+    still a variant (its outputs are the server's), its size reads "on the server" in the table and the chart."""
+    from adapters_ui.ui.handlers import Handlers
+
+    folder = copy_adapter("pirate", tmp_path / "far" / "far_pirate")
+    httpx.post(f"{vllm_server.url}/v1/load_lora_adapter", json={"lora_name": "far_pirate", "lora_path": folder},
+               timeout=60).raise_for_status()
+    try:
+        shutil.move(folder, tmp_path / "kept")  # gone from the path the server reports
+        settings = Settings(cache_dir=CACHE, max_new_tokens=TOKENS, backend_url=vllm_server.url, demo=False)
+        holder = SessionHolder(settings)
+        session = holder.get()
+        info = session.registry.get("far_pirate")
+        assert info.on_server and not info.files_here and info.bytes_on_disk is None and info.method == "LoRA"
+        assert session.storage().to_dict()["adapters"]["far_pirate"]["bytes"] is None
+        header, _notice, table, *_rest, storage_chart, scaling_chart, _version, _descriptions = Handlers(holder).refresh()
+        row = table.set_index("name").loc["far_pirate"]
+        assert row["size"] == "on the server" and row["x smaller"] == ""
+        assert table.set_index("name").loc["pirate"]["size"] == format_bytes(in_process[0].registry.get("pirate").bytes_on_disk)
+        chart = storage_chart.to_plotly_json()
+        labels = dict(zip(chart["data"][0]["y"], chart["data"][0]["text"]))
+        assert labels["far_pirate"].startswith("on the server") and "size unknown here" in chart["layout"]["title"]["text"]
+        assert "adapters:** 3" in header
+        with pytest.raises(AdapterError, match="is on the server, whose folder .* this machine cannot read"):
+            session.weight_effects("far_pirate")
+        shutil.move(tmp_path / "kept", folder)  # vLLM keeps two adapters in memory: it may read the files again
+        comparison = session.compare(prompts[:2], ["base", "far_pirate"])
+        assert comparison.outputs("far_pirate") == in_process[1]["pirate"][:2]
+        assert comparison.outputs("base") == in_process[1]["base"][:2]
+    finally:
+        httpx.post(f"{vllm_server.url}/v1/unload_lora_adapter", json={"lora_name": "far_pirate"}, timeout=60)
 
 
 def test_stop_cancels_the_requests_in_flight(remote, vllm_server, prompts):

@@ -97,20 +97,18 @@ def test_header_lists_every_lora_tensor_and_skips_metadata(tmp_path):
         ({"NOTES.md": b"x" * 1234, "tokenizer.json": b"{}" * 500}, {}),
         ({}, {"checkpoint-10/adapter_model.safetensors": b"y" * 5000}),
     ],
-    ids=["as-saved", "extra-root-files-count", "subfolders-do-not-count"],
+    ids=["as-saved", "extra-root-files-do-not-count", "subfolders-do-not-count"],
 )
-def test_bytes_on_disk_sums_root_files(tmp_path, extra_root_files, extra_sub_files):
+def test_an_adapters_size_is_its_weights_file(tmp_path, extra_root_files, extra_sub_files):
+    """One definition of an adapter's size (README, notes, checkpoints beside it are not the adapter)."""
     folder = tmp_path / "a"
     save_adapter(folder)
     for rel, data in {**extra_root_files, **extra_sub_files}.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
-    expected = dir_file_bytes(folder)
-    saved = ("adapter_config.json", "adapter_model.safetensors", "README.md")  # PEFT writes a card
-    assert expected == sum((folder / n).stat().st_size for n in saved) + sum(
-        len(d) for d in extra_root_files.values()
-    )
-    assert adapter_storage(folder).bytes_on_disk == expected
+    weights = (folder / "adapter_model.safetensors").stat().st_size
+    assert dir_file_bytes(folder) > weights  # PEFT writes a config and a card beside it
+    assert adapter_storage(folder).bytes_on_disk == adapter_storage(folder).weights_bytes == weights
 
 
 def test_bin_and_safetensors_agree(tmp_path):
@@ -176,7 +174,7 @@ def test_dtype_summary(tmp_path, dtypes, expected):
 def test_bf16_adapter_reports_bf16(tmp_path, safe):
     save_adapter(tmp_path / "a", safe=safe, dtype=torch.bfloat16)
     assert adapter_storage(tmp_path / "a") == AdapterStorage(
-        bytes_on_disk=dir_file_bytes(tmp_path / "a"),
+        bytes_on_disk=(tmp_path / "a" / WEIGHTS_FILES[0 if safe else 1]).stat().st_size,
         weights_bytes=(tmp_path / "a" / WEIGHTS_FILES[0 if safe else 1]).stat().st_size,
         params=LORA_PARAMS,
         dtype="BF16",

@@ -61,6 +61,17 @@ def served_models(client: ServerClient) -> list[ServedModel]:
     return [ServedModel(str(m["id"]), m.get("root"), m.get("parent"), m.get("owned_by")) for m in data if "id" in m]
 
 
+@dataclass(frozen=True)
+class ServerAdapter:
+    """An adapter the server serves on its base (``parent`` = the base, or named by the template): started with
+    ``--lora-modules``, or loaded by another client. ``root``: the path the server loaded it from (vLLM's
+    /v1/models reports it), which this machine may or may not be able to read."""
+
+    name: str  # as the dashboard names it ("pirate", also when the server calls it "llama:pirate")
+    served: str  # its name on the server
+    root: str | None
+
+
 def pick_base(models: list[ServedModel], wanted: str | None, url: str) -> ServedModel:
     """The served base model: ``wanted`` (ADAPTERS_UI_BACKEND_MODEL), or the only one there is."""
     bases = [m for m in models if not m.parent]
@@ -159,6 +170,21 @@ class RemoteBackend:
         pattern = adapter_pattern(self.name_template, self.served_base.id)
         return {m.id: m.root for m in served_models(self.client)
                 if m.parent == self.served_base.id or (m.id != self.served_base.id and pattern.fullmatch(m.id))}
+
+    def server_variants(self) -> list[ServerAdapter]:
+        """The adapters the server serves on this base now, by name: what ``adopt`` can make variants of."""
+        pattern = adapter_pattern(self.name_template, self.served_base.id)
+        found = []
+        for served, root in self.server_adapters().items():
+            match = pattern.fullmatch(served)
+            found.append(ServerAdapter(match["adapter"] if match else served, served, root))
+        return sorted(found, key=lambda a: a.name)
+
+    def adopt(self, name: str, served: str) -> None:
+        """Make the server's own adapter ``served`` the variant ``name``: nothing is loaded, and detaching it
+        here leaves it on the server."""
+        with self._lock:
+            self._names[name] = served
 
     def attach(self, spec: AdapterSpec) -> None:
         """Use the server's adapter when it already serves this folder under this name; else load it

@@ -25,7 +25,7 @@ from ..backends.protocol import BASE
 from ..base_model import EMBEDDED_NAME, short_model_name
 from ..config import Settings
 from ..errors import AdaptersUIError, PromptError
-from ..formatting import format_bytes, format_ratio, format_times, plural
+from ..formatting import format_bytes, format_ratio, format_size, format_times, plural
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
 from ..prompts import parse_prompt_lines, read_prompt_items
@@ -41,6 +41,8 @@ STREAM_EVERY_S = 0.5  # the page redraws at most this often while outputs stream
 KEEP_EXPORTS = 20  # runs whose downloads stay on disk
 KEEP_MERGES = 3  # merged models (whole model copies) that stay on disk for download
 NOT_RUN = "not run: stopped first"
+# Sizes here are decimal (formatting.format_bytes); gradio's download box divides by 1024 yet writes "MB".
+BOX_UNITS = "the download box counts in MiB, so it shows a smaller number"
 COMPARE_LABEL = "Compare"
 
 
@@ -295,10 +297,11 @@ class Handlers:
         except AdaptersUIError as exc:
             return self.refresh(problem(exc))
         session = self.holder.get()
-        ratio = format_ratio(session.storage().ratio(info.name))
+        ratio = session.storage().ratio(info.name)
         evicted = session.registry.evicted_for(info.name)  # public mode, at the cap
         room = f"Detached '{evicted.name}' (least recently used upload) to make room. " if evicted else ""
-        return self.refresh(ok(f"{room}Attached **{info.name}** ({info.method}, {format_bytes(info.bytes_on_disk)}, {ratio} than the model)."))
+        size = format_size(info.bytes_on_disk) + ("" if ratio is None else f", {format_ratio(ratio)} than the model")
+        return self.refresh(ok(f"{room}Attached **{info.name}** ({info.method}, {size})."))
 
     def attach_folder(self, folder: str | None, name: str | None) -> tuple:
         """Attach a folder picked from the adapter directory, or typed as a path on the server."""
@@ -306,7 +309,7 @@ class Handlers:
             return self.refresh(problem("No adapter folder chosen: pick one from the list or type its path."))
         if self.settings.public and folder.strip() not in {path for _, path in folder_choices(self.settings)}:
             return self.refresh(problem("In public mode only the listed adapter folders can be attached: pick one from the list, or upload a zip."))
-        return self._attached(lambda s: s.attach(folder.strip(), (name or "").strip() or None))
+        return self._attached(lambda s: attach_or_adopt(s, folder.strip(), (name or "").strip() or None))
 
     def attach_zip(self, upload: str | None, name: str | None) -> tuple:
         """An adapter's zip, or a bundle's (it holds bundle.json): then every adapter in it, under its own name."""
@@ -335,7 +338,8 @@ class Handlers:
             return problem(exc), gr.update(value=None)
         count = f"{len(manifest.adapters)} adapter{'s' if len(manifest.adapters) != 1 else ''}"
         return (ok(f"Saved {count} ({', '.join(manifest.names)}; {format_bytes(target.stat().st_size)}) as a bundle: "
-                   "download it below; uploading it as a zip here attaches them all in one step."), gr.update(value=str(target)))
+                   f"download it below ({BOX_UNITS}); uploading it as a zip here attaches them all in one step."),
+                gr.update(value=str(target)))
 
     def attach_hub(self, repo_id: str | None, revision: str | None, name: str | None) -> tuple:
         return self._attached(lambda s: sources.attach_hub(
@@ -359,12 +363,15 @@ class Handlers:
         if not name:
             return self.refresh(problem("No adapter chosen: pick the adapter to detach."))
         try:
-            path = next((info.path for info in session.adapters() if info.name == name), None)
+            info = next((info for info in session.adapters() if info.name == name), None)
             session.detach(name)
         except AdaptersUIError as exc:
             return self.refresh(problem(exc))
-        if path:
-            sources.remove_upload(path, session.settings)
+        if info is not None and info.on_server:  # the server's own: it stays there, attachable again by name
+            return self.refresh(ok(f"Detached **{name}**; the server still serves it: type `{name}` as the adapter "
+                                   "folder to attach it again."))
+        if info is not None and info.path:
+            sources.remove_upload(info.path, session.settings)
         return self.refresh(ok(f"Detached **{name}**."))
 
     # ---- merged export ---------------------------------------------------------------------------
@@ -415,10 +422,9 @@ class Handlers:
         where = "" if self.settings.public else f" Folder on the server: `{merged.folder}`."
         return ok(
             f"merged **{name}** ({plan.method}) into {merged.base} in {merged.seconds:.1f} s, saved as {plan.dtype}: "
-            f"{format_bytes(merged.bytes_on_disk)} on disk ({format_bytes(merged.weights_bytes)} of weights, "
-            f"{format_bytes(plan.merged_bytes)} expected), {format_times(merged.ratio)}x the adapter's "
-            f"{format_bytes(plan.adapter_bytes)}. Download the zip below; it loads with plain transformers "
-            f"(`AutoModelForCausalLM.from_pretrained`).{where}"
+            f"{format_bytes(merged.weights_bytes)} of weights, {format_times(merged.ratio)}x the adapter's "
+            f"{format_bytes(plan.adapter_bytes)}. Download the zip below ({format_bytes(archive.stat().st_size)}; "
+            f"{BOX_UNITS}); it loads with plain transformers (`AutoModelForCausalLM.from_pretrained`).{where}"
         ), gr.update(value=str(archive), visible=True)
 
     # ---- comparing ---------------------------------------------------------------------------
@@ -596,6 +602,14 @@ class Handlers:
         if comparison.status == "failed":
             raise gr.Error(comparison.error, print_exception=False)
         yield comparison.records()
+
+
+def attach_or_adopt(session, folder: str, name: str | None):
+    """A typed folder, or the name of an adapter the server serves and that is not attached (after a Detach)."""
+    served = {a.name for a in session.server_adapters()} if not Path(folder).expanduser().exists() else set()
+    if folder in served and name in (None, folder):
+        return session.adopt(folder)
+    return session.attach(folder, name)
 
 
 def api_variants(variants) -> list[str] | None:

@@ -18,7 +18,7 @@ import gradio as gr
 
 from .. import charts
 from ..errors import AdaptersUIError, StoreError
-from ..formatting import format_bytes, plural
+from ..formatting import format_size, plural
 from ..links import comparison_link, owner_link, reviewer_link
 from ..metrics import difference_summary
 from ..prompts import parse_prompt_lines
@@ -200,5 +200,5 @@ def meta_markdown(saved: saved_store.SavedComparison) -> str:
              f"**Base model:** {data.base_model} · **saved:** {saved.created} · **{plural(len(data.results), 'prompt')}** × "
              f"**{plural(len(data.variants), 'variant')}** ({', '.join(data.variants)}) · **settings:** {settings or '—'}"]
     for a in saved.adapters:
-        lines.append(f"- **{a['name']}**: {a['type']}, {format_bytes(a['bytes'])}, weights sha256 `{a['sha256'][:16]}…`")
+        lines.append(f"- **{a['name']}**: {a['type']}, {format_size(a['bytes'])}, weights sha256 `{(a['sha256'] or '-')[:16]}…`")
     return "\n".join(lines)
