@@ -61,7 +61,7 @@ def test_a_permalink_opens_under_another_base_without_loading_it(tiny_settings, 
     ref = save_comparison(database.get(), report_document(), [])
     elsewhere = tiny_settings.replace(base_model="/no/such/model")
     ui = saved_ui(elsewhere, database)
-    tabs, listing, *opened = ui.page_open({}, visitor(run=ref.id))
+    tabs, listing, *opened = ui.page_open({ref.id: ref.owner_key}, visitor(run=ref.id))
     assert tabs.selected == "saved" and listing["value"] == ref.id
     assert opened[0] == "" and "tiny/base" in opened[1]
     assert ui.holder.loaded is None
