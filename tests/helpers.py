@@ -126,7 +126,7 @@ def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int, formatted
     with torch.no_grad():
         out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
                              temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    return tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 def report_document(prompts: int = 3, variants: tuple[str, ...] = ("base", "pirate", "formal"), status: str = "finished"):

@@ -112,7 +112,7 @@ def test_write_exports_makes_the_folder_and_three_files(tmp_path):
     assert paths == {"csv": folder / "comparison.csv", "json": folder / "comparison.json", "html": folder / "report.html"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["results"] == RECORDS
-    assert paths["csv"].read_text(encoding="utf-8") == to_csv(DATA)
+    assert paths["csv"].read_bytes().decode("utf-8") == to_csv(DATA)  # bytes: CRLF row ends, untranslated
 
 
 def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_path):
