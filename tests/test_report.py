@@ -149,7 +149,7 @@ def test_grid_html_rows_cells_and_classes():
         {"prompt": "p3", "outputs": {"base": "", "a": "y", "b": ""}},
     ]
     grid = grid_html(records, ["base", "a", "b"], row_ids=[4, 7, 9], selected=7, pending_text="running…")
-    assert grid.startswith('<table class="ag-grid">')
+    assert grid.startswith('<div class="ag-scroll" style="--ag-columns: 4"><table class="ag-grid">')  # scrolls sideways when narrow
     assert "<th>prompt</th><th>base</th><th>a</th><th>b</th>" in grid
     assert re.findall(r'data-row="(\d+)"', grid) == ["4", "7", "9"]
     assert '<tr data-row="7" class="selected">' in grid and grid.count("selected") == 1
