@@ -40,6 +40,10 @@ _MAX_TICKS = 5  # log ticks on the storage axis: more would touch at 500 px
 _INSIDE_SHARE = 0.45  # a bar ending closer than this share of the axis to its right end gets its label inside
 _STORAGE_MARGIN = {"l": 10, "r": 20, "t": 60, "b": 60}  # the y axis widens "l" to fit the names (automargin)
 
+# The toolbar keeps download-as-PNG and reset: zooming bars and boxes adds little, and ten buttons covered the
+# title on a phone (where the page's CSS also moves the toolbar under the chart).
+_MODEBAR_REMOVED = ["zoom", "pan", "select", "lasso", "zoomin", "zoomout", "autoscale"]
+
 _ADAPTER_COLOR, _FULL_COLOR, _CHANGED_COLOR, _SIMILAR_COLOR = "#4c72b0", "#c44e52", "#dd8452", "#55a868"
 
 
@@ -57,6 +61,7 @@ def _styled(fig: go.Figure, title: str, **layout) -> go.Figure:
         height=HEIGHT,
         margin={"l": 70, "r": 20, "t": 90, "b": 50},
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
+        modebar={"remove": _MODEBAR_REMOVED},
     )
     return fig.update_layout(**layout)  # a second pass, so a figure may change one default (margin, height)
 

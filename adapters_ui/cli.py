@@ -17,6 +17,7 @@ SQLite file under the cache folder; printed links start with ADAPTERS_UI_PUBLIC_
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -363,13 +364,26 @@ def print_comparison(session, comparison, storage) -> None:
                 changed = " [cut off]"
             else:
                 changed = "" if variant == "base" or text != result.outputs.get("base") else " (same as base)"
-            body = textwrap.wrap(text + changed, width - label - 3) or ["(empty)"]
+            body = output_lines(text + changed, width - label - 3) or ["(empty)"]
             for i, line in enumerate(body):
                 print(f"{variant if i == 0 else '':<{label}} | {line}")
     print("\n" + "=" * width)
     print_storage(storage)
     print(f"\ngenerate: {comparison.generate_s:.2f} s for {plural(len(comparison.results), 'prompt')} x "
           f"{plural(len(comparison.variants), 'variant')}")
+
+
+def output_lines(text: str, width: int) -> list[str]:
+    """An output wrapped to ``width`` for the terminal, keeping its line breaks and its leading and trailing
+    whitespace (outputs are never stripped); [] for "". A carriage return or form feed breaks the line too.
+
+        >>> output_lines("\\n  two spaces", 40)
+        ['', '  two spaces']
+    """
+    if not text:
+        return []
+    return [piece for line in re.split(r"\r\n|[\n\r\v\f]", text)
+            for piece in textwrap.wrap(line, width, replace_whitespace=False, drop_whitespace=False, tabsize=4) or [""]]
 
 
 def print_storage(storage) -> None:

@@ -149,7 +149,7 @@ class RowStream:
 
     def show(self) -> None:
         for row in self._changed:
-            self.texts[row] = self.tokenizer.decode(self.ids[row], skip_special_tokens=True).strip()
+            self.texts[row] = self.tokenizer.decode(self.ids[row], skip_special_tokens=True)
         self._changed.clear()
         self.on_rows(list(self.texts))
 
@@ -214,8 +214,11 @@ def encode_rows(model, tokenizer, texts: list[str]) -> dict[str, torch.Tensor]:
 
 
 def decode_rows(tokenizer, rows) -> list[str]:
-    """Each row's new token ids as text, without special tokens (end of text, padding)."""
-    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in rows]
+    """Each row's new token ids as text, without special tokens (end of text, padding).
+
+    Exactly what plain PEFT's ``tokenizer.decode(new_tokens, skip_special_tokens=True)`` gives: never
+    stripped (a leading space or newline is part of the output; only a page may trim, for display)."""
+    return [tokenizer.decode(row, skip_special_tokens=True) for row in rows]
 
 
 def _ended(model, tokenizer, new_tokens: torch.Tensor, max_new_tokens: int) -> list[bool]:

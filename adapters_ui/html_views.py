@@ -22,6 +22,10 @@ table.ag-grid, table.ag-table {width: 100%; table-layout: fixed; border-collapse
   font-size: 15px; color: #1f2328; background: #ffffff;}
 .ag-grid th, .ag-grid td, .ag-table th, .ag-table td {border: 1px solid #d0d4dc; padding: 8px;
   text-align: left; vertical-align: top; white-space: pre-wrap; overflow-wrap: anywhere;}
+.ag-scroll {overflow-x: auto; width: 100%; contain: inline-size;}
+.ag-scroll > table.ag-grid {min-width: calc(var(--ag-columns, 1) * 11em);} /* 165 px columns: whole words on a phone */
+.ag-grid th, .ag-grid td {overflow-wrap: break-word;}
+@media (max-width: 640px) {.ag-diff .ag-pair {grid-template-columns: 1fr;}}
 .ag-grid th, .ag-table th {background: #eef0f6; font-weight: 600;}
 .ag-grid td.same {color: #8a8f99;}
 .ag-grid td.pending {color: #8a8f99; font-style: italic;}
@@ -87,7 +91,9 @@ def grid_html(
                 cells.append(f"<td>{_text(text)}</td>")
         selected_class = ' class="selected"' if row_id == selected else ""
         rows.append(f'<tr data-row="{int(row_id)}"{selected_class}>{"".join(cells)}</tr>')
-    return f'<table class="ag-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    # Columns never narrower than 11em (VIEW_CSS): a narrow screen scrolls the grid sideways instead of breaking words.
+    return (f'<div class="ag-scroll" style="--ag-columns: {len(variants) + 1}"><table class="ag-grid"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def diff_html(base: str, other: str) -> str:

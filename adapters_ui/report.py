@@ -130,9 +130,12 @@ def report_data(base: BaseInfo, adapters: Sequence[AdapterInfo], storage: dict, 
 
 
 def to_csv(data: ReportData) -> str:
-    """One row per prompt: ``prompt`` then one column per variant (missing output -> empty)."""
+    """One row per prompt: ``prompt`` then one column per variant (missing output -> empty).
+
+    Rows end in CRLF (RFC 4180): csv quotes a field holding any character of the line ending, so an
+    output with a lone carriage return reads back exactly (with "\\n" endings it was written bare)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["prompt", *data.variants])
     for record in data.results:
         outputs = record["outputs"]

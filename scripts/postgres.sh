@@ -26,13 +26,19 @@
 # explicit PGDATA_DIR that it cannot reach is an error.
 # Not root: everything runs as the current user.
 #
-# The role `adapters_ui` (password `adapters_ui`, LOGIN CREATEDB) owns the
-# database `adapters_ui_test`; the tests create and drop their own databases
-# on that server (tests/conftest.py: database_url).
+# The role `adapters_ui` (password `adapters_ui`, LOGIN CREATEDB, member of
+# pg_signal_backend) owns the database `adapters_ui_test`; the tests create and
+# drop their own databases on that server (tests/conftest.py: database_url).
+# `DROP DATABASE ... WITH (FORCE)` ends every other connection to the database,
+# an autovacuum worker's too, which needs pg_signal_backend; autovacuum is off
+# as well (ALTER SYSTEM). `start` applies both to a cluster made before, too.
+# The role `adapters_ui_bystander` (password the same, LOGIN only) lets a test
+# hold a connection that belongs to another role (tests/test_database_fixture.py).
 set -euo pipefail
 
 PORT="${ADAPTERS_UI_PG_PORT:-54329}"
 ROLE=adapters_ui
+BYSTANDER=adapters_ui_bystander
 PASSWORD=adapters_ui
 DATABASE=adapters_ui_test
 URL="postgresql+psycopg://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DATABASE"
@@ -151,8 +157,16 @@ BEGIN
     ELSE
         ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD';
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$BYSTANDER') THEN
+        CREATE ROLE $BYSTANDER LOGIN PASSWORD '$PASSWORD';
+    END IF;
+    IF NOT pg_has_role('$ROLE', 'pg_signal_backend', 'MEMBER') THEN
+        GRANT pg_signal_backend TO $ROLE;
+    END IF;
 END
 \$\$;
+ALTER SYSTEM SET autovacuum = off;
+SELECT pg_reload_conf();
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DATABASE')\gexec
 SQL

@@ -15,7 +15,7 @@ TEST_POSTGRES_URL = os.environ.get("ADAPTERS_UI_TEST_POSTGRES_URL", "").strip()
 
 import pytest
 
-from helpers import adapter_configs, make_adapter, save_tiny_base
+from helpers import adapter_configs, drop_test_database, make_adapter, save_tiny_base
 
 from adapters_ui.config import Settings
 from adapters_ui.session import Session
@@ -154,12 +154,8 @@ def make_database_url(postgres_server, tmp_path):
         return engine.url.set(database=name).render_as_string(hide_password=False)
 
     yield make
-    if created:
-        import sqlalchemy as sa
-
-        with engine.connect() as conn:
-            for name in created:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for name in created:
+        drop_test_database(engine, name)
 
 
 @pytest.fixture(

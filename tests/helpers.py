@@ -126,7 +126,7 @@ def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int, formatted
     with torch.no_grad():
         out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
                              temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    return tokenizer.decode(out[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 def report_document(prompts: int = 3, variants: tuple[str, ...] = ("base", "pirate", "formal"), status: str = "finished"):
@@ -148,3 +148,23 @@ def report_document(prompts: int = 3, variants: tuple[str, ...] = ("base", "pira
 
 def reply_text(prompt_index: int, variant_index: int) -> str:
     return f"Reply {variant_index}/{prompt_index}: the quick brown fox."
+
+
+def drop_test_database(engine, name: str, tries: int = 3) -> None:
+    """``DROP DATABASE ... WITH (FORCE)``: ends every other connection first, whoever's (an autovacuum
+    worker's too: the test role needs pg_signal_backend, which scripts/postgres.sh grants). A connection
+    that outlives PostgreSQL's 5 s wait for it to end gets another try."""
+    import sqlalchemy as sa
+
+    for attempt in range(1, tries + 1):
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except sa.exc.DBAPIError as exc:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state == "42501":  # insufficient_privilege: may not end another role's connection
+                raise RuntimeError(f"cannot drop test database {name}: {str(exc.orig).splitlines()[0]} "
+                                   "(run `bash scripts/postgres.sh start` again: it grants pg_signal_backend to the test role)") from None
+            if state != "55006" or attempt == tries:  # 55006 object_in_use: still being accessed
+                raise

@@ -112,7 +112,7 @@ def test_write_exports_makes_the_folder_and_three_files(tmp_path):
     assert paths == {"csv": folder / "comparison.csv", "json": folder / "comparison.json", "html": folder / "report.html"}
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["results"] == RECORDS
-    assert paths["csv"].read_text(encoding="utf-8") == to_csv(DATA)
+    assert paths["csv"].read_bytes().decode("utf-8") == to_csv(DATA)  # bytes: CRLF row ends, untranslated
 
 
 def test_report_data_from_a_real_tiny_session(tiny_session, tiny_adapters, tmp_path):
@@ -149,7 +149,7 @@ def test_grid_html_rows_cells_and_classes():
         {"prompt": "p3", "outputs": {"base": "", "a": "y", "b": ""}},
     ]
     grid = grid_html(records, ["base", "a", "b"], row_ids=[4, 7, 9], selected=7, pending_text="running…")
-    assert grid.startswith('<table class="ag-grid">')
+    assert grid.startswith('<div class="ag-scroll" style="--ag-columns: 4"><table class="ag-grid">')  # scrolls sideways when narrow
     assert "<th>prompt</th><th>base</th><th>a</th><th>b</th>" in grid
     assert re.findall(r'data-row="(\d+)"', grid) == ["4", "7", "9"]
     assert '<tr data-row="7" class="selected">' in grid and grid.count("selected") == 1

@@ -252,7 +252,7 @@ class RemoteBackend:
             if held:  # else stopped while the other group was on the server: nothing was sent
                 self._stream(list(positions), positions, texts, settings, written, ended, shown, stop)
         shown.now()
-        return GeneratedRows([t.strip() for t in written], list(ended))
+        return GeneratedRows(list(written), list(ended))  # exact text, never stripped (as in-process)
 
     def _stream(self, variants: list[str], positions: dict, texts: list[str], settings: GenerationSettings,
                 written: list[str], ended: list[bool], shown: "_Throttle", stop: threading.Event) -> None:
@@ -393,4 +393,4 @@ class _Throttle:
 
     def now(self) -> None:
         if self.on_rows is not None:
-            self.on_rows([t.strip() for t in self.texts])
+            self.on_rows(list(self.texts))

@@ -36,6 +36,11 @@ APP_CSS = """
 #demo-notes {font-size: 15px}
 #merge-warning {padding: 8px 12px; border-radius: 8px; background: #fff6e5; border-left: 4px solid #e8a33d}
 #merge-notice {min-height: 1.6em; font-size: 16px}
+@media (max-width: 640px) {
+  .ag-diff .ag-pair {grid-template-columns: 1fr !important}
+  .js-plotly-plot .gtitle {font-size: 13px !important}
+  .js-plotly-plot .modebar-container {top: auto !important; bottom: 0 !important}
+}
 """
 
 # Every UI event stays off the API: the one public endpoint is `compare` (gr.api below).
@@ -381,7 +386,7 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
         saved_view = gr.State(h.CompareView())
         # saved id -> owner key, in this browser only (encrypted with a key that survives restarts)
         owned = gr.BrowserState({}, storage_key="adapters_ui_saved", secret=browser_secret(settings.cache_dir))
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # every tab stays in sight on a phone (not behind "…")
             with gr.Tab("Compare", id="compare") as compare_tab:
                 c = build_compare_tab(settings)
             with gr.Tab("Adapters", id="adapters"):

@@ -41,6 +41,7 @@ STREAM_EVERY_S = 0.5  # the page redraws at most this often while outputs stream
 KEEP_EXPORTS = 20  # runs whose downloads stay on disk
 KEEP_MERGES = 3  # merged models (whole model copies) that stay on disk for download
 NOT_RUN = "not run: stopped first"
+WAITING = "waiting…"  # a running comparison's cell before its first token ("(empty)" is a finished empty output)
 # Sizes here are decimal (formatting.format_bytes); gradio's download box divides by 1024 yet writes "MB".
 BOX_UNITS = "the download box counts in MiB, so it shows a smaller number"
 COMPARE_LABEL = "Compare"
@@ -91,7 +92,8 @@ class CompareView:
         """Fold one run event into the visible records."""
         if isinstance(event, Partial):
             for (index, variant), text in event.texts.items():
-                self.records[index]["outputs"][variant] = text
+                if text:  # "" is a row without a token yet: it stays pending ("waiting…"), not "(empty)"
+                    self.records[index]["outputs"][variant] = text
         elif isinstance(event, Output):
             self.records[event.index]["outputs"][event.variant] = event.text
         elif isinstance(event, Ended):
@@ -111,7 +113,7 @@ class CompareView:
         if not rows:
             return "<p><i>Every variant gave the same output for every prompt.</i></p>"
         return grid_html([self.records[i] for i in rows], self.variants, row_ids=rows, selected=self.selected,
-                         pending_text=NOT_RUN if self.ended else "…")
+                         pending_text=NOT_RUN if self.ended else WAITING)
 
     def diff(self) -> str:
         if self.selected is None or self.selected >= len(self.records):
@@ -571,9 +573,12 @@ class Handlers:
         finally:
             run.stop()
         comparison = run.final()
-        reply = comparison.outputs(variant)[0] or text
+        reply = comparison.outputs(variant)[0]
         if comparison.status == "failed":
             yield (*undo(), problem(comparison.error))
+            return
+        if reply is None:  # stopped while still waiting for its turn: nothing was written, so no reply to show
+            yield (*undo(), f"**Stopped:** {variant}'s reply was cancelled before it started.")
             return
         end = ok(f"**{variant}** answered in {comparison.generate_s:.1f} s.") if comparison.complete else f"**Stopped:** {variant}'s reply was cut off."
         yield (*show(reply, first), end)
