@@ -115,12 +115,13 @@ class Decoding:
         (False: call again to go on). Once ``stop`` is set, the decode ends after the current step."""
         if self.ended:
             return True
+        moved = False  # every call makes one forward pass at least, whatever ``pause`` says
         if self.cache is None:
             read = self.prefill.run(pause, use_rows)
             if read is None:
                 return False
             self.chosen, self.cache = read
-            self.count = 1
+            self.count, moved = 1, True
         elif use_rows is not None:
             use_rows(self.alive)
         step, cache = self.step, self.cache
@@ -129,8 +130,9 @@ class Decoding:
             if self.count >= self.settings.max_new_tokens or (stop is not None and stop.is_set()) or bool(finished.all()):
                 self.ended = True
                 return True
-            if pause is not None and pause():
+            if moved and pause is not None and pause():
                 return False
+            moved = True
             if bool(finished.any()):  # finished rows leave: their cache, mask and state go
                 keep = (~finished).nonzero().flatten()
                 cache.batch_select_indices(keep)
@@ -231,9 +233,11 @@ class _Prefill:
         from transformers import DynamicCache
 
         rows, width = self.ids.shape
+        moved = False
         while self.pending:
-            if self.parts and pause is not None and pause():
+            if moved and pause is not None and pause():
                 return None
+            moved = True
             length, group = self.pending[0]
             index = torch.tensor(group, device=self.ids.device)
             if use_rows is not None:
