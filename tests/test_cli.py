@@ -131,7 +131,7 @@ def test_ctrl_c_stops_the_comparison_and_keeps_what_was_written(tiny_base_dir, t
     assert process.returncode == 130, stderr
     assert re.fullmatch(r"0 of 48 outputs done · [\d,]+ of 14,400 tokens", progress[0]) and "Traceback" not in stderr
     written = [int(re.search(r"· ([\d,]+) of", line)[1].replace(",", "")) for line in progress]
-    assert len(set(written)) >= 3 and written == sorted(written)  # the tokens count moves inside one loop of 16
+    assert written == sorted(written)  # how often it moves depends on the clock: test_runs checks it by events
     assert "stopping: keeping what was written" in stderr and "stopped: " in stderr
     assert "[cut off]" in stdout or "(not run: stopped)" in stdout
     data = json.loads(out.read_text())
