@@ -315,24 +315,25 @@ def save_finished(db: Database, data, adapters, settings: Settings) -> None:
 
 def follow(run) -> Comparison:
     """Live progress on stderr while ``run`` works; Ctrl-C stops it and keeps what was written.
-    On a terminal one line is redrawn every second; otherwise a line is printed per change."""
-    from .runs import Ended, Progress, Queued, Started
+    On a terminal one line is redrawn; otherwise a line is printed per change. Outputs done and
+    tokens written are shown, at most once a second unless the outputs or the place in line change."""
+    from .runs import Ended, Queued
 
-    live, shown = sys.stderr.isatty(), ""
+    live, shown, key, shown_at = sys.stderr.isatty(), "", None, 0.0
     try:
         for event in run.events(heartbeat=1.0):
             if isinstance(event, Ended):
                 break
             if isinstance(event, Queued):
-                line = f"waiting for another run (position {event.position})"
-            elif isinstance(event, (Started, Progress)):
+                line, now_key = f"waiting for another run (position {event.position})", ("waiting", event.position)
+            elif run.plan is not None:
                 now = run.progress()
-                line = f"{now.done} of {now.total} outputs done" + (f" · {now.generate_s:.0f} s" if live else "")
+                line, now_key = now.line + (f" · {now.generate_s:.0f} s" if live else ""), ("running", now.done)
             else:
                 continue
-            if line != shown:
+            if line != shown and (now_key != key or time.monotonic() - shown_at >= 1.0):
                 print(f"\r{line}" if live else line, end="" if live else "\n", file=sys.stderr, flush=True)
-                shown = line
+                shown, key, shown_at = line, now_key, time.monotonic()
     except KeyboardInterrupt:
         run.stop()
         print("\nstopping: keeping what was written ...", file=sys.stderr, flush=True)

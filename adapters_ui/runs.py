@@ -1,7 +1,8 @@
 """One comparison as an object you iterate for events, stop, and ask for its result.
 
-A ``CompareRun`` works in its own thread, one model turn per batch (see ``scheduler``),
-and belongs to the visitor who started it: only its owner's Stop (or closing their
+A ``CompareRun`` works in its own thread, one model turn per batch (see ``scheduler``); an
+in-process batch gives its turn up between decode steps when somebody waits (``HOLD_S``), keeping
+its KV cache, and goes on at its next turn, so nobody waits for a whole batch. It belongs to the visitor who started it: only its owner's Stop (or closing their
 page) ends it. The UI, the API, the CLI and the playground all drive one:
 
     >>> run = session.start_compare(["Hi!"], ["base", "pirate"], owner="me")  # doctest: +SKIP
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .backends.protocol import Backend, Plan
+from .backends.protocol import Backend, Generation, Plan, begin
 from .errors import AdaptersUIError, first_line
 from .generation import GenerationSettings
 from .metrics import finished_outputs
@@ -30,6 +31,7 @@ from .scheduler import TurnCancelled, TurnQueue
 log = logging.getLogger(__name__)
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+HOLD_S = 0.3  # a batch keeps the model at least this long per turn before it lets a waiting visitor go first
 Row = tuple[int, str]  # (prompt index, variant)
 
 
@@ -116,11 +118,21 @@ class Output:
 
 @dataclass(frozen=True)
 class Progress:
-    done: int
+    done: int  # finished outputs
     total: int
     generate_s: float  # own model time so far
     waited_s: float
     waiting: int | None = None  # position in line while waiting, else None
+    tokens: int | None = None  # tokens written so far, the running batch's included (None: the backend cannot tell)
+    tokens_total: int | None = None  # tokens the run will write at most (rows that ended early count what they wrote)
+
+    @property
+    def line(self) -> str:
+        """``3 of 80 outputs done · 1,234 of 5,120 tokens``: moves with every token, not only when outputs end."""
+        line = f"{self.done} of {self.total} outputs done"
+        if self.tokens is not None and self.tokens_total:
+            line += f" · {self.tokens:,} of {self.tokens_total:,} tokens"
+        return line
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,11 @@ class CompareRun:
         self._generate_s = 0.0  # model time of finished turns
         self._turn_began: float | None = None  # start of the turn in progress
         self._waiting: int | None = None
+        self._generation: Generation | None = None  # the batch in progress (it may be paused between turns)
+        self._tokens_done = 0  # tokens of finished batches
+        self._tokens_unneeded = 0  # max_new_tokens the rows that ended early did not need
+        self._tokens_known = True  # False once a backend could not tell its tokens
+        self._counting = threading.Lock()  # the counts above change together with _generation
         self._started = time.perf_counter()
         self._thread = threading.Thread(target=self._work, name=f"compare-run-{owner}", daemon=True)
 
@@ -202,8 +219,22 @@ class CompareRun:
         now = time.perf_counter()
         began = self._turn_began
         generate_s = self._generate_s + (now - began if began is not None else 0.0)  # the running batch counts
+        tokens, tokens_total = self._tokens()
         return Progress(len(self.outputs) - len(self.cut_off), self.total, generate_s,
-                        max(0.0, now - self._started - generate_s), self._waiting)
+                        max(0.0, now - self._started - generate_s), self._waiting, tokens, tokens_total)
+
+    def _tokens(self) -> tuple[int | None, int | None]:
+        """(tokens written, tokens the run will write at most), the running batch's included."""
+        with self._counting:
+            generation, done, unneeded, known = (self._generation, self._tokens_done, self._tokens_unneeded,
+                                                 self._tokens_known)
+        running = generation.tokens() if generation is not None else (0, 0)
+        if running is None or not known:
+            return None, None
+        written, expected = running
+        rows = len(generation.batch.rows) if generation is not None else 0
+        limit = self.request.settings.max_new_tokens
+        return done + written, self.total * limit - unneeded - (rows * limit - expected)
 
     def result(self, timeout: float | None = None) -> Comparison:
         """The comparison once the run ended (finished or stopped); a failed run raises its error."""
@@ -242,36 +273,67 @@ class CompareRun:
         self._events.put(Ended(self._result))
 
     def _run_batches(self) -> None:
+        """One turn per slice of a batch: a batch that pauses (somebody waits) queues again and goes on."""
         done = 0
-        while not self._stop.is_set() and (self.plan is None or done < len(self.plan.batches)):
-            with self.turns.turn(on_wait=self._on_wait, cancel=self._stop):
-                self._waiting = None
-                began = self._turn_began = time.perf_counter()
-                try:
-                    if self.plan is None:
-                        r = self.request
-                        self.plan = self.backend.plan(r.variants, r.texts, r.settings)
-                        self._events.put(Started(dict(self.plan.routes), len(self.plan.batches), self.total))
-                    self._run_batch(self.plan.batches[done])
+        try:
+            while not self._stop.is_set() and (self.plan is None or done < len(self.plan.batches)):
+                with self.turns.turn(on_wait=self._on_wait, cancel=self._stop):
+                    self._waiting = None
+                    began = self._turn_began = time.perf_counter()
+                    try:
+                        if self.plan is None:
+                            r = self.request
+                            self.plan = self.backend.plan(r.variants, r.texts, r.settings)
+                            self._events.put(Started(dict(self.plan.routes), len(self.plan.batches), self.total))
+                        if self._generation is None:
+                            self._generation = self._begin(self.plan.batches[done])
+                        generated = model_call(self.backend, self._generation.advance, self._stop, self._pause)
+                    finally:
+                        self._generate_s += time.perf_counter() - began
+                        self._turn_began = None
+                if generated is not None:
+                    self._finish_batch(generated)
                     done += 1
-                finally:
-                    self._generate_s += time.perf_counter() - began
-                    self._turn_began = None
-            self._events.put(self.progress())
+                self._events.put(self.progress())
+        except TurnCancelled:
+            if self._generation is not None:  # stopped while a paused batch waited: keep what it wrote
+                self._finish_batch(self._generation.written(), stopped=True)
+            raise
+        if self._generation is not None:  # stopped between two slices
+            self._finish_batch(self._generation.written(), stopped=True)
+
+    def _pause(self) -> bool:
+        """Asked between decode steps, on the model thread: give the model up when somebody waits and
+        this turn has held it for ``HOLD_S`` (the batch goes on at its next turn)."""
+        began = self._turn_began
+        return began is not None and time.perf_counter() - began >= HOLD_S and self.turns.waiting > 0
 
     def _on_wait(self, position: int) -> None:
         self._waiting = position
         self._events.put(Queued(position))
 
-    def _run_batch(self, batch) -> None:
-        rows = batch.rows
-
+    def _begin(self, batch) -> Generation:
         def on_rows(texts: list[str]) -> None:
-            self._events.put(Partial(dict(zip(rows, texts))))
+            self._events.put(Partial(dict(zip(batch.rows, texts))))
 
-        generated = model_call(self.backend, self.backend.generate, batch, self.request.texts, self.request.settings, on_rows,
-                                    self._stop)
-        for row, text, complete in zip(rows, generated.texts, generated.complete):
+        return begin(self.backend, batch, self.request.texts, self.request.settings, on_rows)
+
+    def _finish_batch(self, generated, stopped: bool = False) -> None:
+        """Keep a batch's outputs; ``stopped``: a paused batch that will not go on, whose rows that
+        wrote nothing yet (prompts not read) were not run."""
+        generation = self._generation
+        counted = generation.tokens()
+        with self._counting:
+            self._generation = None
+            if counted is None:
+                self._tokens_known = False
+            else:
+                written, expected = counted
+                self._tokens_done += written
+                self._tokens_unneeded += len(generation.batch.rows) * self.request.settings.max_new_tokens - expected
+        for row, text, complete in zip(generation.batch.rows, generated.texts, generated.complete):
+            if stopped and not complete and not text:
+                continue
             self.outputs[row] = text
             if not complete:
                 self.cut_off.add(row)

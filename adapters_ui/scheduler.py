@@ -1,8 +1,9 @@
-"""Fair sharing of one model: work is taken in turns, one batch at a time, first come first served.
+"""Fair sharing of one model: work is taken in turns, first come first served.
 
-A comparison takes a turn for each batch and queues again behind whoever is waiting, so a
-short request (a chat reply, a one-prompt run) waits for at most the batch that is running
-plus one batch of each request queued before it, never for somebody's whole run.
+A comparison takes a turn for each slice of a batch: when somebody waits (``waiting``), a running
+decode gives the model up between two steps and queues again behind them (``runs.HOLD_S``). So a
+short request (a chat reply, a one-prompt run) waits for a fraction of a second per request queued
+before it, never for somebody's whole batch, however many rows it holds.
 
     >>> turns = TurnQueue()
     >>> with turns.turn():

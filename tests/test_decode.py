@@ -15,7 +15,7 @@ import torch
 from helpers import tiny_llama, tiny_tokenizer
 
 from adapters_ui.backends import inprocess
-from adapters_ui.backends.decode import decode, decode_texts, supports
+from adapters_ui.backends.decode import Decoding, decode, decode_texts, supports
 from adapters_ui.errors import ConfigError
 from adapters_ui.generation import GenerationSettings, RowStream
 from adapters_ui.model_thread import on_model_thread
@@ -108,6 +108,29 @@ def test_stop_ends_every_row_after_the_current_step(model_and_tokenizer):
     result = run(model, tokenizer, PROMPTS, GenerationSettings(max_new_tokens=12), [2], on_tokens=on_tokens, stop=stop)
     assert max(len(row) for row in result.tokens) <= 3
     assert result.complete == [False] * len(PROMPTS)
+
+
+@pytest.mark.parametrize("sample", [False, True])
+def test_a_decode_paused_at_every_step_writes_the_same_tokens(model_and_tokenizer, sample):
+    """Paused between every two forward passes (prompt groups included), with other decodes run in
+    between, a decode goes on from its kept state to exactly the tokens of an uninterrupted one."""
+    model, tokenizer = model_and_tokenizer
+    settings = GenerationSettings(max_new_tokens=12, do_sample=sample, temperature=1.5, seed=5)
+    free = run(model, tokenizer, PROMPTS, settings, [2])
+    end = free.tokens[1][3]  # row 1 ends early: rows leave while the decode is paused and resumed
+    whole = run(model, tokenizer, PROMPTS, settings, [end])
+    encoded = tokenizer(PROMPTS, return_tensors="pt", padding=True, add_special_tokens=False)
+    decoding = Decoding(model, encoded, settings, [end])
+    slices, written = 0, []
+    with torch.inference_mode():
+        while not decoding.run(pause=lambda: True):
+            slices += 1
+            written.append(decoding.tokens()[0])
+            run(model, tokenizer, [PROMPTS[2]], settings, [2])  # somebody else's work in between
+    assert decoding.result() == whole
+    assert slices >= settings.max_new_tokens - 1 + len(set(len(p) for p in PROMPTS)) - 1
+    assert written == sorted(written) and written[0] < written[-1]
+    assert decoding.tokens() == (sum(len(row) for row in whole.tokens),) * 2  # done: all written, none expected more
 
 
 def test_decode_texts_streams_the_whole_text_last(model_and_tokenizer):

@@ -40,11 +40,11 @@ from ..errors import (
     UnknownVariantError,
     first_line,
 )
-from ..generation import GeneratedRows, GenerationSettings, generate_texts
+from ..generation import GeneratedRows, GenerationSettings, RowStream, generate_texts
 from ..runtime import available_memory
 from ..validation import AdapterSpec, check_targets
-from .decode import decode_texts, supports
-from .protocol import BASE, BATCH, MIXED, SINGLE, Batch, OnRows, Plan
+from .decode import TextDecoding, supports
+from .protocol import BASE, BATCH, MIXED, SINGLE, Batch, OnRows, Pause, Plan
 from .row_adapters import BASE_ROW, RowAdapters, mixable
 from .teacher_forcing import PromptReader
 
@@ -234,6 +234,15 @@ class InProcessBackend:
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     # ---- generation -----------------------------------------------------------------
+    def begin(self, batch: Batch, texts: list[str], settings: GenerationSettings,
+              on_rows: OnRows | None = None) -> "BatchGeneration":
+        """``batch`` as a resumable ``Generation``: our decode loop (MIXED, BATCH) goes a slice per
+        ``advance``; PEFT's generate (SINGLE, or a base whose generation_config our loop does not cover)
+        cannot be paused, and runs whole in the first one."""
+        with self._lock:
+            keys = self._batch_keys(batch)
+        return BatchGeneration(self, batch, [texts[i] for i, _ in batch.rows], settings, on_rows, keys)
+
     def generate(
         self,
         batch: Batch,
@@ -242,34 +251,31 @@ class InProcessBackend:
         on_rows: OnRows | None = None,
         stop: threading.Event | None = None,
     ) -> GeneratedRows:
-        with self._lock:
-            gone = [v for v in batch.variants if v != BASE and v not in self._specs]
-            if gone:
-                raise UnknownVariantError(
-                    f"Adapter {gone[0]!r} was detached during this run: press Compare to run again without it."
-                )
-            chunk = [texts[i] for i, _ in batch.rows]
-            if batch.group is not None:
-                self._mount(batch.group)
-            if batch.route == MIXED:
-                keys = [BASE_ROW if v == BASE else self._keys[v] for _, v in batch.rows]
-                if not self.own_decode:
-                    return generate_texts(self._host, self.tokenizer, chunk, settings, on_rows, stop, adapter_names=keys)
-                with RowAdapters(self._host, keys) as rows:
-                    return decode_texts(self.model, self.tokenizer, chunk, settings, on_rows, stop, rows.use)
-            if batch.group is None:  # base rows only: whatever is mounted, with adapters disabled
-                with self._host.disable_adapter() if self._host is not None else contextlib.nullcontext():
-                    return self._run(chunk, settings, on_rows, stop)
-            self._host.set_adapter(self._keys[batch.variants[0]])
-            return self._run(chunk, settings, on_rows, stop, single=batch.route == SINGLE)
+        return self.begin(batch, texts, settings, on_rows).advance(stop)
 
-    def _run(self, texts, settings, on_rows, stop, single: bool = False) -> GeneratedRows:
-        """Our decode loop on the transformers model itself (the injected layers, their active
-        adapter and the disable flag live there; the PeftModel is a wrapper); prompt learning,
-        whose virtual tokens only the PeftModel adds, runs PEFT's generate."""
-        if self.own_decode and not single:
-            return decode_texts(self.model, self.tokenizer, texts, settings, on_rows, stop)
-        return generate_texts(self._host or self.model, self.tokenizer, texts, settings, on_rows, stop)
+    def _batch_keys(self, batch: Batch, started: dict[str, str] | None = None) -> dict[str, str]:
+        """The PEFT key of each adapter of ``batch`` (the same as when it ``started``); the one-line error
+        when one was detached (a later attach under the same name gets a new key: not the same adapter)."""
+        keys = {v: self._keys.get(v) for v in batch.variants if v != BASE}
+        gone = [v for v, key in keys.items() if key is None or (started is not None and started[v] != key)]
+        if gone:
+            raise UnknownVariantError(
+                f"Adapter {gone[0]!r} was detached during this run: press Compare to run again without it."
+            )
+        return keys
+
+    def _generate(self, batch: Batch, chunk: list[str], settings: GenerationSettings, keys: dict[str, str],
+                  stream: RowStream | None, stop: threading.Event | None) -> GeneratedRows:
+        """PEFT's generate over the whole batch in one call (its family already mounted)."""
+        extra = {"streamer": stream} if stream is not None else {}
+        if batch.route == MIXED:
+            names = [BASE_ROW if v == BASE else keys[v] for _, v in batch.rows]
+            return generate_texts(self._host, self.tokenizer, chunk, settings, None, stop, adapter_names=names, **extra)
+        if batch.group is None:  # base rows only: whatever is mounted, with adapters disabled
+            with self._host.disable_adapter() if self._host is not None else contextlib.nullcontext():
+                return generate_texts(self._host or self.model, self.tokenizer, chunk, settings, None, stop, **extra)
+        self._host.set_adapter(keys[batch.variants[0]])
+        return generate_texts(self._host or self.model, self.tokenizer, chunk, settings, None, stop, **extra)
 
     # ---- reading outputs back (teacher forcing) ---------------------------------------
     def read_back(self, texts: list[str], outputs: dict[str, list[str | None]],
@@ -455,3 +461,51 @@ def check_tensors(spec: AdapterSpec, expected: dict[str, torch.Tensor]) -> None:
 
 def _reference_logprobs(logits: list[torch.Tensor | None], references: list[list[int] | None]) -> list[list[float] | None]:
     return [None if r is None else target_logprobs(row, r) for row, r in zip(logits, references)]
+
+
+class BatchGeneration:
+    """One batch of an ``InProcessBackend``, resumable between decode steps (``protocol.Generation``).
+
+    The decode state (KV cache, tokens, rows still running) lives in a ``TextDecoding``; what lives in
+    the model (the mounted family, the active adapter, per-row adapters, adapters disabled for base
+    rows) is set again at every ``advance``, because other visitors' work may have changed it meanwhile.
+    """
+
+    def __init__(self, backend: InProcessBackend, batch: Batch, chunk: list[str], settings: GenerationSettings,
+                 on_rows: OnRows | None, keys: dict[str, str]):
+        self.backend, self.batch, self.chunk, self.settings, self.on_rows = backend, batch, chunk, settings, on_rows
+        self.keys = keys
+        self.whole = batch.route == SINGLE or not backend.own_decode  # PEFT's generate: not resumable
+        self.decoding: TextDecoding | None = None
+        self.stream: RowStream | None = None  # the whole-batch path's token sink
+
+    def advance(self, stop: threading.Event | None = None, pause: Pause | None = None) -> GeneratedRows | None:
+        b, batch = self.backend, self.batch
+        with b._lock:
+            b._batch_keys(batch, self.keys)
+            if batch.group is not None:
+                b._mount(batch.group)
+            if self.whole:
+                self.stream = RowStream(b.tokenizer, self.on_rows or (lambda texts: None), len(self.chunk))
+                return b._generate(batch, self.chunk, self.settings, self.keys, self.stream, stop)
+            if self.decoding is None:
+                self.decoding = TextDecoding(b.model, b.tokenizer, self.chunk, self.settings, self.on_rows)
+            if batch.route == MIXED:
+                with RowAdapters(b._host, [BASE_ROW if v == BASE else self.keys[v] for _, v in batch.rows]) as rows:
+                    return self.decoding.run(stop, pause, rows.use)
+            if batch.group is None:  # base rows only: whatever is mounted, with adapters disabled
+                with b._host.disable_adapter() if b._host is not None else contextlib.nullcontext():
+                    return self.decoding.run(stop, pause)
+            b._host.set_adapter(self.keys[batch.variants[0]])
+            return self.decoding.run(stop, pause)
+
+    def written(self) -> GeneratedRows:
+        if self.decoding is not None:
+            return self.decoding.written()
+        return GeneratedRows([""] * len(self.chunk), [False] * len(self.chunk))
+
+    def tokens(self) -> tuple[int, int]:
+        if self.decoding is not None:
+            return self.decoding.tokens()
+        limit = self.settings.max_new_tokens * len(self.chunk)
+        return (sum(len(ids) for ids in self.stream.ids) if self.stream is not None else 0), limit

@@ -8,6 +8,10 @@ comparison into batches, then runs the batches one model turn at a time
     plan = backend.plan(["base", "pirate"], rendered_prompts, settings)
     for batch in plan.batches:                 # each batch is one model turn
         texts = backend.generate(batch, rendered_prompts, settings, on_rows=print, stop=event)
+
+A backend that runs the model in this process also offers ``begin``: a batch as a ``Generation``
+that gives the model up between decode steps (``pause``) and goes on later, so a visitor waits for
+a fraction of a second, not for somebody's whole batch (``runs.CompareRun`` takes a turn per slice).
     read = backend.read_back(rendered_prompts, {"pirate": outputs}, references)  # per token: KL from the base, ...
 """
 
@@ -52,6 +56,51 @@ class Plan:
     @property
     def rows(self) -> int:
         return sum(len(b.rows) for b in self.batches)
+
+
+Pause = Callable[[], bool]  # asked between decode steps: True gives the model up now (the batch goes on later)
+
+
+class Generation(Protocol):
+    """One batch being generated, resumable: each ``advance`` is one model turn's slice of it."""
+
+    batch: Batch
+
+    def advance(self, stop: threading.Event | None = None, pause: Pause | None = None) -> GeneratedRows | None:
+        """Go on with the batch (re-establishing whatever other model work changed meanwhile) until it
+        ends (its texts) or ``pause()`` says to give the model up (None: call again later). Raises the
+        one-line error when one of its adapters was detached meanwhile."""
+
+    def written(self) -> GeneratedRows:
+        """Every row's text so far, without model work (a paused batch that is stopped)."""
+
+    def tokens(self) -> tuple[int, int] | None:
+        """(tokens written, tokens the batch will write at most), or None when the backend cannot tell."""
+
+
+class WholeBatch:
+    """A ``Generation`` for a backend without ``begin`` (a server batches by itself): one ``generate``
+    call, never paused."""
+
+    def __init__(self, backend: "Backend", batch: Batch, texts: list[str], settings: GenerationSettings,
+                 on_rows: OnRows | None = None):
+        self.backend, self.batch, self.texts, self.settings, self.on_rows = backend, batch, texts, settings, on_rows
+
+    def advance(self, stop: threading.Event | None = None, pause: Pause | None = None) -> GeneratedRows:
+        return self.backend.generate(self.batch, self.texts, self.settings, self.on_rows, stop)
+
+    def written(self) -> GeneratedRows:
+        return GeneratedRows([""] * len(self.batch.rows), [False] * len(self.batch.rows))
+
+    def tokens(self) -> None:
+        return None
+
+
+def begin(backend: "Backend", batch: Batch, texts: list[str], settings: GenerationSettings,
+          on_rows: OnRows | None = None) -> Generation:
+    """``batch`` as a ``Generation``: the backend's own resumable one, or one whole ``generate`` call."""
+    own = getattr(backend, "begin", None)
+    return own(batch, texts, settings, on_rows) if own is not None else WholeBatch(backend, batch, texts, settings, on_rows)
 
 
 class Backend(Protocol):

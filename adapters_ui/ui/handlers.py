@@ -131,14 +131,14 @@ def select_row(view: CompareView, only_differ: bool, evt: gr.EventData | None) -
 
 
 def run_status(run: CompareRun) -> str | None:
-    """The line under the Compare button now: waiting (with the place in line), running (with the
-    count and the model time so far, the running batch included), or None before the first turn."""
+    """The line under the Compare button now: waiting (with the place in line), running (outputs done,
+    tokens written, which move with every step, and the model time so far), or None before the first turn."""
     progress = run.progress()
     if progress.waiting is not None:
-        return f"**Waiting** for another visitor's run (position {progress.waiting}); yours starts after their current batch…"
+        return f"**Waiting** for another visitor's run (position {progress.waiting}); yours goes on in a moment…"
     if run.plan is None:
         return None
-    return f"**Running:** {progress.done} of {progress.total} outputs done · {progress.generate_s:.0f} s"
+    return f"**Running:** {progress.line} · {progress.generate_s:.0f} s"
 
 
 def redraws(run: CompareRun, every: float = STREAM_EVERY_S):
