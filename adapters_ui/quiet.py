@@ -52,3 +52,15 @@ def quiet_progress_bars() -> None:
 
     disable_progress_bars()
     transformers_logging.disable_progress_bar()
+    _quiet_gguf_bar()
+
+
+def _quiet_gguf_bar() -> None:
+    """transformers' GGUF loader draws a plain tqdm bar per load (SmolLM2's 272 tensors), which its own switch
+    above does not reach: its module's ``tqdm`` becomes one that is off."""
+    from functools import partial
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_loading
+
+    if not isinstance(gguf_loading.tqdm, partial):
+        gguf_loading.tqdm = partial(gguf_loading.tqdm, disable=True)

@@ -39,6 +39,16 @@ from .storage import ModelStorage, model_storage, size_ratio
 __all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageReport"]
 
 log = logging.getLogger(__name__)
+_importing = threading.Lock()
+
+
+def import_model_libraries() -> None:
+    """Import transformers and peft one thread at a time. The page's preview reads adapter configs (peft) while
+    the background load imports transformers; two threads importing them at once can see a half-initialised
+    transformers ("cannot import name 'AutoModelForCausalLM'"), and the model never loads."""
+    with _importing:
+        import peft  # noqa: F401  (imports transformers' auto classes on the way)
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -393,6 +403,7 @@ class SessionHolder:
 
         with self._state:
             if self._preview is None:
+                import_model_libraries()
                 self._preview = Preview.read(self.settings)
             return self._preview
 
@@ -428,6 +439,7 @@ class SessionHolder:
     def get(self) -> Session:
         with self._loading:
             if self._session is None:
+                import_model_libraries()
                 from .preview import remember_model_storage
                 from .sources import clear_stale_uploads
 

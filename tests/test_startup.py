@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -138,3 +139,32 @@ def served_log(tiny_base_dir, tmp_path_factory):
         app.stop()
     assert "base model and 0 adapter(s) ready" in log  # the log is there, and the start went through
     return log
+
+
+RACE = """
+import sys
+from pathlib import Path
+from adapters_ui.config import Settings
+from adapters_ui.session import SessionHolder
+
+holder = SessionHolder(Settings(cache_dir=Path(sys.argv[1])))
+holder.preload()  # the base loads in the background...
+print("preview:", ",".join(holder.preview().names))  # ...while the page reads the adapters from disk
+session = holder.wait(600)
+print("loaded:", session is not None, holder.error)
+"""
+
+
+@pytest.mark.integration
+def test_the_preview_and_the_background_load_at_once_both_work_and_draw_no_bar(tmp_path):
+    """A fresh process that reads the page's preview while the embedded SmolLM2 loads: both imported peft and
+    transformers at once, and the load failed with "cannot import name 'AutoModelForCausalLM'" (3 of 3 starts);
+    transformers' GGUF loader drew a tqdm bar into the log."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", RACE, str(tmp_path / "cache")], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert "preview: bullets,json_answer,pirate" in done.stdout, done.stderr[-2000:]
+    assert "loaded: True None" in done.stdout, done.stderr[-2000:]
+    assert "de-quantizing" not in done.stderr and "it/s]" not in done.stderr
