@@ -134,3 +134,20 @@ def leaderboard_table_html(rows: list[dict] | None) -> str:
                 line.append(_cell(None if row["variant"] == BASE else value, 2, signed=True))
         cells.append(line)
     return _table(list(LEADERBOARD_COLUMNS.values()), cells)
+
+
+def leaderboards_html(analysis: dict, heading: str = "h4") -> str:
+    """The reference scores of ``Analysis.to_dict()``: one leaderboard per category of the prompt set when it
+    has categories (each variant ranked on that category's prompts alone), then all prompts together; else the
+    one leaderboard. A document saved before categories existed has no ``references_by_category``."""
+    overall = analysis.get("references")
+    by_category = analysis.get("references_by_category") or {}
+    if not by_category:
+        return leaderboard_table_html(overall)
+    parts = [f'<{heading} class="ag-category">category: {html.escape(name)}</{heading}>' + leaderboard_table_html(rows)
+             for name, rows in by_category.items()]
+    parts.append(f'<{heading} class="ag-category">all categories together</{heading}>'
+                 '<p class="ag-note">Every variant scored on every category\'s references (a style adapter also '
+                 "against the other styles' answers): compare within a category above.</p>"
+                 + leaderboard_table_html(overall))
+    return "".join(parts)

@@ -234,10 +234,11 @@ def run_compare(args, settings: Settings) -> int:
     from .session import Session
 
     # Everything that can be checked without the model is checked before loading it.
-    references = None
+    references = categories = None
     if args.prompts:
         items = read_prompt_items(args.prompts)
         prompts, references = [item.text for item in items], [item.reference for item in items]
+        categories = [item.category for item in items]
     elif args.prompt:
         prompts = list(args.prompt)
     else:
@@ -258,7 +259,8 @@ def run_compare(args, settings: Settings) -> int:
             session.mix(name.strip(), parse_parts(parts), args.mix_method, args.mix_density, root=Path(mixes))
         chosen = [name.strip() for value in args.variants for name in value.split(",") if name.strip()] or None
         try:
-            comparison = follow(session.start_compare(prompts, chosen, settings=generation, references=references))
+            comparison = follow(session.start_compare(prompts, chosen, settings=generation, references=references,
+                                                      categories=categories))
         except AdaptersUIError as exc:
             if args.save:  # still one line
                 raise AdaptersUIError(f"{exc} (not saved)") from None

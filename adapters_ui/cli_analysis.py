@@ -17,10 +17,18 @@ def print_analysis(analysis: Analysis, generate_s: float) -> None:
     print("\nwhere each variant departs from the base (teacher-forced, KL(variant || base) per token):")
     print_table(DIVERGENCE_COLUMNS, [[_text(v) for v in row] for row in divergence_rows(document["summaries"])])
     board = analysis.leaderboard()
+    for category, rows in analysis.leaderboard_by_category().items():
+        print(f"\nreference scores, category {category} (its prompts alone; best first; d_ = change from the base):")
+        _print_leaderboard(rows)
     if board:
-        print("\nreference scores (best first; d_ = change from the base):")
-        print_table(list(LEADERBOARD_COLUMNS), [[_text(row[key]) for key in LEADERBOARD_COLUMNS] for row in board])
+        together = ", all categories together" if analysis.references_by_category else ""
+        print(f"\nreference scores{together} (best first; d_ = change from the base):")
+        _print_leaderboard(board)
     print(f"\nanalyze: {analysis.analyze_s:.2f} s (generate took {generate_s:.2f} s)")
+
+
+def _print_leaderboard(rows: list[dict]) -> None:
+    print_table(list(LEADERBOARD_COLUMNS), [[_text(row[key]) for key in LEADERBOARD_COLUMNS] for row in rows])
 
 
 def print_weight_effects(effects) -> None:

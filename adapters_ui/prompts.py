@@ -1,13 +1,15 @@
 """Prompts from a file or a text box, in the formats people already have them in.
 
-Accepted: ``.txt`` (one prompt a line), ``.jsonl`` (one ``{"prompt": ..., "reference": ...}``
-object a line), ``.csv`` (a ``prompt`` column, optional ``reference`` column) and ``.json``
-(a list of strings or of such objects). Prompts are stripped of outer whitespace and blank
+Accepted: ``.txt`` (one prompt a line), ``.jsonl`` (one ``{"prompt": ..., "reference": ...,
+"category": ...}`` object a line), ``.csv`` (a ``prompt`` column, optional ``reference`` and
+``category`` columns) and ``.json`` (a list of strings or of such objects). A category groups
+prompts for scoring: each variant is ranked on each category's references apart (a style
+adapter against its own style's answers, not against every style's). Prompts are stripped of outer whitespace and blank
 ones are dropped in every format, so trailing empty lines or rows never become prompts.
 Every problem is a one-line ``PromptError`` naming the file and the fix.
 
     >>> read_prompt_items(Path("qa.jsonl"))   # {"prompt": "2+2?", "reference": "4"} then {"prompt": "Hi"}  # doctest: +SKIP
-    [PromptItem(text='2+2?', reference='4'), PromptItem(text='Hi', reference=None)]
+    [PromptItem(text='2+2?', reference='4', category=None), PromptItem(text='Hi', reference=None, category=None)]
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ _OBJECT_EXAMPLE = '{"prompt": "..."}'
 
 @dataclass(frozen=True)
 class PromptItem:
-    """One prompt, and the answer expected from it when the file gives one (for scoring outputs later)."""
+    """One prompt, the answer expected from it and the category it belongs to, when the file gives them
+    (for scoring outputs later, per category)."""
 
     text: str
     reference: str | None = None
+    category: str | None = None
 
 
 def parse_prompt_lines(text: str) -> list[str]:
@@ -38,13 +42,14 @@ def parse_prompt_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _item(prompt: str, reference: str | None) -> PromptItem | None:
-    """None for a blank prompt; a blank reference means none."""
+def _item(prompt: str, reference: str | None, category: str | None = None) -> PromptItem | None:
+    """None for a blank prompt; a blank reference or category means none."""
     prompt = prompt.strip()
     if not prompt:
         return None
     reference = reference.strip() if reference is not None else None
-    return PromptItem(prompt, reference or None)
+    category = category.strip() if category is not None else None
+    return PromptItem(prompt, reference or None, category or None)
 
 
 def _from_object(obj: object, name: str, where: str) -> PromptItem | None:
@@ -58,13 +63,13 @@ def _from_object(obj: object, name: str, where: str) -> PromptItem | None:
         raise PromptError(
             f'Prompt file {name} {where} has no "prompt" string: write it as {_OBJECT_EXAMPLE}.'
         )
-    reference = obj.get("reference")
-    if reference is not None and not isinstance(reference, str):
-        raise PromptError(
-            f'Prompt file {name} {where} has a "reference" that is not a string: '
-            "make it a string or leave it out."
-        )
-    return _item(prompt, reference)
+    for key in ("reference", "category"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise PromptError(
+                f'Prompt file {name} {where} has a "{key}" that is not a string: '
+                "make it a string or leave it out."
+            )
+    return _item(prompt, obj.get("reference"), obj.get("category"))
 
 
 def _read_jsonl(text: str, name: str) -> list[PromptItem | None]:
@@ -114,12 +119,12 @@ def _read_csv(text: str, name: str) -> list[PromptItem | None]:
             )
         p_col = columns.index("prompt")
         r_col = columns.index("reference") if "reference" in columns else None
-        items = []
-        for row in reader:
-            prompt = row[p_col] if p_col < len(row) else ""
-            reference = row[r_col] if r_col is not None and r_col < len(row) else None
-            items.append(_item(prompt, reference))
-        return items
+        c_col = columns.index("category") if "category" in columns else None
+
+        def cell(row: list[str], col: int | None) -> str | None:
+            return row[col] if col is not None and col < len(row) else None
+
+        return [_item(cell(row, p_col) or "", cell(row, r_col), cell(row, c_col)) for row in reader]
     except csv.Error as e:
         raise PromptError(
             f"Prompt file {name} is not valid CSV near line {reader.line_num} ({e}): "
@@ -131,7 +136,7 @@ _READERS = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv}
 
 
 def read_prompt_items(path: Path) -> list[PromptItem]:
-    """Every prompt of a file with its reference (None where the file gives none), in file order."""
+    """Every prompt of a file with its reference and category (None where the file gives none), in file order."""
     path = Path(path)
     name = path.name
     suffix = path.suffix.lower()

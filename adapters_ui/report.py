@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from .base_model import BaseInfo, short_model_name
-from .analysis_views import ANALYSIS_CSS, divergence_table_html, heat_html, leaderboard_table_html
+from .analysis_views import ANALYSIS_CSS, divergence_table_html, heat_html, leaderboards_html
 from .charts import difference_figure, effect_figure, scaling_figure, storage_figure
 from .formatting import format_size, format_times, plural
 from .html_views import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
@@ -253,7 +253,7 @@ def _analysis_sections(data: ReportData) -> list[str]:
             for v in data.variants if v != BASE and v in analysis["tokens"]]  # the base is not read back
     return ["<h2>Where each variant departs from the base, token by token</h2>",
             divergence_table_html(analysis["summaries"]), chart,
-            "<h2>Reference scores</h2>", leaderboard_table_html(analysis.get("references")),
+            "<h2>Reference scores</h2>", leaderboards_html(analysis, heading="h3"),
             "<h2>Token heat views</h2>", *heat]
 
 

@@ -42,6 +42,7 @@ class PromptResult:
     outputs: dict[str, str | None]  # variant -> text; None: never ran (the run stopped first)
     reference: str | None = None  # an expected answer from the prompt file, kept for scoring
     cut_off: tuple[str, ...] = ()  # variants whose text a stop ended before it was complete
+    category: str | None = None  # the prompt file's group for it: reference scores are ranked per category
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,14 @@ class Comparison:
         return finished_outputs(self.records(), list(self.variants))
 
     def records(self) -> list[dict]:
-        """Plain rows for views and exports: prompt, outputs, and, when present, reference and cut_off."""
+        """Plain rows for views and exports: prompt, outputs, and, when present, reference, category and cut_off."""
         rows = []
         for r in self.results:
             row = {"prompt": r.prompt, "outputs": dict(r.outputs)}
             if r.reference is not None:
                 row["reference"] = r.reference
+            if r.category is not None:
+                row["category"] = r.category
             if r.cut_off:
                 row["cut_off"] = list(r.cut_off)
             rows.append(row)
@@ -155,6 +158,7 @@ class RunRequest:
     variants: list[str]
     settings: GenerationSettings
     references: list[str | None] = field(default_factory=list)
+    categories: list[str | None] = field(default_factory=list)  # empty: no prompt has one
 
 
 class CompareRun:
@@ -342,12 +346,14 @@ class CompareRun:
     def _comparison(self, status: str, error: str | None) -> Comparison:
         r = self.request
         references = r.references or [None] * len(r.prompts)
+        categories = r.categories or [None] * len(r.prompts)
         results = tuple(
             PromptResult(
                 prompt,
                 {v: self.outputs.get((i, v)) for v in r.variants},
                 references[i],
                 tuple(v for v in r.variants if (i, v) in self.cut_off),
+                categories[i],
             )
             for i, prompt in enumerate(r.prompts)
         )

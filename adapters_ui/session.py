@@ -258,19 +258,24 @@ class Session:
         owner: str = "local",
         references: list[str | None] | None = None,
         kind: str = "compare",
+        categories: list[str | None] | None = None,
     ) -> CompareRun:
         """Start running every prompt through every variant (default: base and all adapters).
-        Everything that can be wrong is checked here, before any model work."""
-        pairs = [(p.strip(), ref) for p, ref in zip(prompts, references or [None] * len(prompts)) if p and p.strip()]
-        if not pairs:
+        ``references`` and ``categories`` (one per prompt, None where it has none) are kept with the
+        outputs for scoring. Everything that can be wrong is checked here, before any model work."""
+        nothing = [None] * len(prompts)
+        rows = [(p.strip(), ref, cat) for p, ref, cat in zip(prompts, references or nothing, categories or nothing)
+                if p and p.strip()]
+        if not rows:
             raise PromptError("No prompts given: enter at least one prompt.")
         variants = self.check_variants(list(variants or self.variants))
         if not variants:
             raise PromptError("No variants chosen: pick the base and/or at least one adapter.")
-        self._check_caps(len(pairs), len(variants))
+        self._check_caps(len(rows), len(variants))
         settings = settings or self.generation_settings()
-        texts = [format_prompt(self.base.tokenizer, p, settings.use_chat_template) for p, _ in pairs]
-        request = RunRequest([p for p, _ in pairs], texts, variants, settings, [ref for _, ref in pairs])
+        kept, refs, cats = (list(column) for column in zip(*rows))
+        texts = [format_prompt(self.base.tokenizer, p, settings.use_chat_template) for p in kept]
+        request = RunRequest(kept, texts, variants, settings, refs, cats if any(cats) else [])
         return self._add_run(CompareRun(self.backend, self.turns, request, owner, kind))
 
     def compare(self, prompts: list[str], variants: list[str] | None = None,

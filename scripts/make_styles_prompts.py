@@ -11,14 +11,16 @@ From assets/data/heldout.jsonl (24 held-out prompts, each with a "pirate", "json
 3rd, ..., 23rd: 12, spread over all topics) and gives them, in turn, the pirate, json_answer and
 bullets answer as reference, so the three styles interleave, 4 prompts each:
 
-    {"prompt": "Why do stars twinkle at night?", "reference": "Arr, matey! ...", "task": "pirate"}
-    {"prompt": "Who was Cleopatra?", "reference": "{\\"answer\\": ...}", "task": "json_answer"}
-    {"prompt": "Explain how a rocket reaches space.", "reference": "- ...", "task": "bullets"}
-    {"prompt": "Give a tip for studying for an exam.", "reference": "Arr, matey! ...", "task": "pirate"}
+    {"prompt": "Why do stars twinkle at night?", "reference": "Arr, matey! ...", "category": "pirate"}
+    {"prompt": "Who was Cleopatra?", "reference": "{\\"answer\\": ...}", "category": "json_answer"}
+    {"prompt": "Explain how a rocket reaches space.", "reference": "- ...", "category": "bullets"}
+    {"prompt": "Give a tip for studying for an exam.", "reference": "Arr, matey! ...", "category": "pirate"}
     ...
 
-No randomness: the same heldout.jsonl always gives the same file. "task" names the style of the
-reference; prompt readers ignore it, so the file also loads as a plain prompt set.
+No randomness: the same heldout.jsonl always gives the same file. "category" names the style of the
+reference: the analysis ranks the variants on each category's prompts apart, so each adapter is
+judged against its own style's references (all together, the base would lead, being scored
+against two foreign styles less badly than each adapter).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def styles_records(heldout: list[dict]) -> list[dict]:
     """
     chosen = heldout[::STEP]
     return [
-        {"prompt": record["prompt"], "reference": record[task], "task": task}
+        {"prompt": record["prompt"], "reference": record[task], "category": task}
         for record, task in zip(chosen, TASKS * len(chosen))
     ]
 
@@ -57,7 +59,7 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 def main() -> int:
     records = styles_records(read_jsonl(HELDOUT))
-    counts = {task: sum(r["task"] == task for r in records) for task in TASKS}
+    counts = {task: sum(r["category"] == task for r in records) for task in TASKS}
     if len(records) != 12 or set(counts.values()) != {4}:
         raise SystemExit(f"expected 12 prompts, 4 per style, from {HELDOUT.name}; got {counts}")
     write_jsonl(OUTPUT, records)

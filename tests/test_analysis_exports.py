@@ -18,10 +18,19 @@ import pytest
 from helpers import JSON_KEYS
 
 from adapters_ui.analysis.references import LEADERBOARD_COLUMNS, normalize, rouge_l_f1
-from adapters_ui.analysis_views import KL_FULL, divergence_rows, heat_html, heat_line_html, leaderboard_table_html
+from adapters_ui.analysis_views import (
+    KL_FULL,
+    divergence_rows,
+    heat_html,
+    heat_line_html,
+    leaderboard_table_html,
+    leaderboards_html,
+)
 from adapters_ui.charts import NO_ANALYSIS, effect_figure
 from adapters_ui.cli import main
 from adapters_ui.report import report_data, to_html, to_json
+from adapters_ui.store import Database
+from adapters_ui.store.saved import load_comparison, save_comparison
 
 XSS = "<script>alert('x')</script>"
 PROMPTS = ["Hello there", "What is 2+2?", f"Say hi {XSS}"]
@@ -199,6 +208,80 @@ def test_effect_figure_of_a_real_analysis(analyzed):
     assert "base" not in list(fig.data[0].text)
 
 
+# ---- categories: a run, its analysis, its exports and the store --------------------------------
+CATEGORIES = ["greeting", "math", "greeting"]  # prompt 1 (greeting) has no reference: only prompt 3 scores it
+CATEGORY_REFERENCES = [None, "4", "Once upon a time"]
+HEADINGS = re.compile(r'<h3 class="ag-category">(.*?)</h3>')
+
+
+def _without_categories(data):
+    """The same export as a document written before prompts had categories."""
+    analysis = {k: v for k, v in data.analysis.items() if k != "references_by_category"}
+    results = [{k: v for k, v in r.items() if k != "category"} for r in data.results]
+    return dataclasses.replace(data, results=results, analysis=analysis)
+
+
+def test_categories_go_through_a_run_its_analysis_the_exports_and_the_store(tiny_session, tiny_adapters, tmp_path):
+    tiny_session.attach(tiny_adapters["lora"], "lora")
+    settings = tiny_session.generation_settings(max_new_tokens=6)
+    comparison = tiny_session.start_compare(PROMPTS, settings=settings, references=CATEGORY_REFERENCES,
+                                            categories=CATEGORIES).result()
+    assert [r.get("category") for r in comparison.records()] == CATEGORIES
+    analysis = tiny_session.analyze(comparison).to_dict()
+    boards = analysis["references_by_category"]
+    assert list(boards) == ["greeting", "math"] and list(analysis)[-1] == "analyze_s"
+    for name, index in (("greeting", 2), ("math", 1)):  # one scored prompt each: its own ROUGE-L is the mean
+        record = comparison.records()[index]
+        assert {row["variant"]: (row["prompts"], row["rouge_l"]) for row in boards[name]} == {
+            v: (1, pytest.approx(rouge_l_f1(record["outputs"][v], record["reference"]))) for v in ("base", "lora")}
+    for variant in ("base", "lora"):  # pooled over both prompts' reference tokens: between the two categories'
+        alone = [next(r["perplexity"] for r in rows if r["variant"] == variant) for rows in boards.values()]
+        together = next(r["perplexity"] for r in analysis["references"] if r["variant"] == variant)
+        assert min(alone) <= together <= max(alone)
+
+    data = report_data(tiny_session.base.info(), tiny_session.adapters(), tiny_session.storage().to_dict(), comparison,
+                       analysis=analysis)
+    exported = json.loads(to_json(data))
+    assert [r.get("category") for r in exported["results"]] == CATEGORIES
+    assert exported["analysis"]["references_by_category"] == json.loads(json.dumps(boards))
+    page = to_html(data)
+    assert HEADINGS.findall(page) == ["category: greeting", "category: math", "all categories together"]
+    reference_section = page.split("<h2>Reference scores</h2>")[1].split("<h2>")[0]
+    assert reference_section.count("<table") == 3
+
+    db = Database.open(f"sqlite:///{tmp_path / 'saved.db'}")
+    try:
+        saved = load_comparison(db, save_comparison(db, data, tiny_session.adapters()).id).data
+        assert saved == data and HEADINGS.findall(to_html(saved)) == HEADINGS.findall(page)
+        # a comparison saved before prompts had categories still opens, with the one overall leaderboard
+        old = load_comparison(db, save_comparison(db, _without_categories(data), []).id).data
+    finally:
+        db.close()
+    old_page = to_html(old)
+    assert "ag-category" not in old_page and "Reference scores" in old_page
+    assert leaderboard_table_html(old.analysis["references"]) in old_page
+    assert [r.get("category") for r in old.results] == [None] * 3
+
+
+def test_compare_analyze_prints_a_leaderboard_per_category(tiny_base_dir, tiny_adapters, tmp_path, capsys):
+    prompts = tmp_path / "styled.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": p, "reference": r, "category": c}) + "\n"
+                               for p, r, c in zip(PROMPTS, ["Hi", "4", "Once upon a time"], ["chat", "math", "chat"])))
+    out = tmp_path / "styled.json"
+    assert _compare(tiny_base_dir, tiny_adapters, prompts, out, "--analyze") == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["category"] for r in document["results"]] == ["chat", "math", "chat"]
+    boards = document["analysis"]["references_by_category"]
+    assert {name: [row["prompts"] for row in rows] for name, rows in boards.items()} == {"chat": [2] * 3, "math": [1] * 3}
+    printed = capsys.readouterr().out
+    titles = re.findall(r"^reference scores.*$", printed, re.M)
+    assert [t.split(" (")[0] for t in titles] == ["reference scores, category chat", "reference scores, category math",
+                                                  "reference scores, all categories together"]
+    for name, rows in boards.items():  # each table lists its own ranking, best first
+        table = printed.split(f"category {name} ")[1].split("reference scores")[0]
+        assert [line.split()[0] for line in table.splitlines()[2:] if line.strip()] == [r["variant"] for r in rows]
+
+
 # ---- the heat view, by hand -----------------------------------------------------------------
 
 SPAN = re.compile(r'<span class="(tok[^"]*)" style="background: rgba\(221, 132, 82, ([0-9.]+)\)" data-i="(\d+)">'
@@ -349,6 +432,30 @@ def test_leaderboard_table_cells():
         ["pirate", "2", "100%", "100%", "50%", "10.00", "+50 pt", "+0 pt", "+25 pt", "-2.50"],
         ["base", "2", "50%", "100%", "25%", "12.50", "–", "–", "–", "–"],
     ]
+
+
+def test_leaderboards_without_categories_are_the_one_table_as_before():
+    rows = [{"variant": "base", "prompts": 1, "exact_match": 0.0, "contains": 0.0, "rouge_l": 0.5, "perplexity": None,
+             "d_exact_match": None, "d_contains": None, "d_rouge_l": None, "d_perplexity": None}]
+    for document in ({"references": rows}, {"references": rows, "references_by_category": None}):
+        assert leaderboards_html(document) == leaderboard_table_html(rows)  # an old saved document, or no categories
+    assert leaderboards_html({"references": None}) == leaderboard_table_html(None)  # no reference: the note
+
+
+def test_leaderboards_one_table_per_category_in_order_then_all_together():
+    def row(variant, rouge):
+        return {"variant": variant, "prompts": 1, "exact_match": 0.0, "contains": 0.0, "rouge_l": rouge,
+                "perplexity": None, "d_exact_match": None, "d_contains": None, "d_rouge_l": None, "d_perplexity": None}
+
+    document = {"references": [row("base", 0.6), row("pirate", 0.5)],
+                "references_by_category": {"pirate <b>": [row("pirate", 1.0), row("base", 0.7)],
+                                           "json": [row("base", 0.5), row("pirate", 0.0)]}}
+    page = leaderboards_html(document)
+    assert re.findall(r"<h4 class=\"ag-category\">(.*?)</h4>", page) == [
+        "category: pirate &lt;b&gt;", "category: json", "all categories together"]  # names escaped
+    tables = [re.findall(r"<tr><td>(\w+)</td>", part) for part in page.split("<table")[1:]]
+    assert tables == [["pirate", "base"], ["base", "pirate"], ["base", "pirate"]]
+    assert 'class="ag-note"' in page.split("all categories together")[1]  # says why the pooled one misleads
 
 
 def test_divergence_rows():

@@ -68,6 +68,8 @@ ERRORS = [
     ("p.jsonl", '"just a string"\n', "line 1 is not a JSON object"),
     ("p.jsonl", '{"prompt": 5}\n', 'line 1 has no "prompt" string'),
     ("p.jsonl", '{"prompt": "a", "reference": 3}\n', 'line 1 has a "reference" that is not a string'),
+    ("p.jsonl", '{"prompt": "a", "category": ["x"]}\n', 'line 1 has a "category" that is not a string'),
+    ("p.json", '[{"prompt": "a", "category": 2}]', 'item 1 has a "category" that is not a string'),
     ("p.csv", "text\nhello\n", "p.csv has no 'prompt' column: add a header row with a column named prompt."),
     ("p.csv", "", "has no 'prompt' column"),
     ("p.csv", "prompt\n", "has no prompts"),
@@ -122,6 +124,24 @@ def test_read_prompt_items_keeps_references(tmp_path, name, content, expected):
     path.write_text(content, encoding="utf-8")
     assert read_prompt_items(path) == [PromptItem(p, r) for p, r in expected]
     assert read_prompts(path) == [p for p, _ in expected]
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("p.jsonl", '{"prompt": "a", "reference": "ra", "category": " pirate "}\n{"prompt": "b", "category": ""}\n'
+         '{"prompt": "c", "category": null}', [("a", "ra", "pirate"), ("b", None, None), ("c", None, None)]),
+        ("p.jsonl", '{"prompt": "a", "category": "chat"}', [("a", None, "chat")]),  # a category needs no reference
+        ("p.csv", "Category,prompt,reference\njson,a,ra\n,b,rb\n", [("a", "ra", "json"), ("b", "rb", None)]),
+        ("p.csv", "prompt,category\na\n", [("a", None, None)]),  # a short row: no category
+        ("p.json", '[{"prompt": "a", "category": "x"}, "b"]', [("a", None, "x"), ("b", None, None)]),
+        ("p.txt", "a\n", [("a", None, None)]),
+    ],
+)
+def test_read_prompt_items_keeps_categories(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert read_prompt_items(path) == [PromptItem(p, r, c) for p, r, c in expected]
 
 
 def test_the_demo_set_carries_its_references():

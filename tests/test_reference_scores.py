@@ -12,16 +12,20 @@ import pytest
 
 from adapters_ui.analysis.references import (
     LEADERBOARD_COLUMNS,
+    NO_CATEGORY,
     ReferenceScores,
+    categories,
     contains_reference,
     exact_match,
     lcs_length,
+    leaderboard_by_category,
     leaderboard_rows,
     normalize,
     perplexity,
     rouge_l_f1,
     rouge_words,
     score_references,
+    score_references_by_category,
 )
 from adapters_ui.demo import PROMPT_SETS
 from adapters_ui.prompts import read_prompt_items
@@ -248,6 +252,73 @@ def test_leaderboard_without_the_base_has_no_changes():
     assert leaderboard_rows(SCORES, base="pirate")[0]["d_perplexity"] == pytest.approx(-1.0)  # 2 - 3
 
 
+# ---- per category ----------------------------------------------------------------------------
+# Two styles, one prompt each; each adapter writes its own style and misses the other's entirely.
+# ROUGE-L F1 on words (rouge_words):
+#   p0 (pirate), reference [arr, matey, the, sea]:
+#     base [the, sea]: LCS 2, P 2/2, R 2/4 -> 2/3;  pirate: the reference itself -> 1;  json [answer, no]: LCS 0 -> 0
+#   p1 (json), reference [answer, blue]:
+#     base [blue, sky]: LCS 1, P 1/2, R 1/2 -> 1/2;  pirate [arr, matey]: 0;  json: the reference itself -> 1
+# All together: base (2/3 + 1/2) / 2 = 7/12 leads pirate and json (1/2 each), as on the styles set;
+# per category each adapter leads its own, the base second.
+STYLED = [
+    {"prompt": "p0", "category": "pirate", "reference": "Arr, matey! The sea.",
+     "outputs": {"base": "The sea.", "pirate": "Arr, matey! The sea.", "json": '{"answer": "no"}'}},
+    {"prompt": "p1", "category": "json", "reference": '{"answer": "blue"}',
+     "outputs": {"base": "Blue sky.", "pirate": "Arr, matey!", "json": '{"answer": "blue"}'}},
+]
+STYLED_VARIANTS = ["base", "pirate", "json"]
+# perplexity: pirate finds p0's reference (2 tokens at 1/2) easy and p1's (1 token at 1/4) hard
+STYLED_LOGPROBS = {"pirate": [[HALF, HALF], [QUARTER]]}
+
+
+def test_all_together_the_base_leads_but_per_category_each_adapter_leads_its_own():
+    together = leaderboard_rows(score_references(STYLED, STYLED_VARIANTS, STYLED_LOGPROBS))
+    assert [(row["variant"], row["rouge_l"]) for row in together] == [
+        ("base", pytest.approx(7 / 12)), ("pirate", 0.5), ("json", 0.5)]  # pirate before json: lower perplexity
+    boards = leaderboard_by_category(score_references_by_category(STYLED, STYLED_VARIANTS, STYLED_LOGPROBS))
+    assert list(boards) == ["pirate", "json"]  # the order the categories first appear in
+    assert [(row["variant"], row["rouge_l"], row["prompts"]) for row in boards["pirate"]] == [
+        ("pirate", 1.0, 1), ("base", pytest.approx(2 / 3), 1), ("json", 0.0, 1)]
+    assert [(row["variant"], row["rouge_l"], row["prompts"]) for row in boards["json"]] == [
+        ("json", 1.0, 1), ("base", 0.5, 1), ("pirate", 0.0, 1)]
+    assert boards["pirate"][0]["d_rouge_l"] == pytest.approx(1 / 3)  # the change from the base of that category
+    # each category pools its own reference tokens: exp(log 2) = 2 and exp(log 4) = 4; all together 2 ** (4/3)
+    pirate = {name: next(r for r in rows if r["variant"] == "pirate") for name, rows in boards.items()}
+    assert (pirate["pirate"]["perplexity"], pirate["json"]["perplexity"]) == (pytest.approx(2.0), pytest.approx(4.0))
+    assert together[1]["perplexity"] == pytest.approx(2 ** (4 / 3))
+    assert all(row["perplexity"] is None for rows in boards.values() for row in rows if row["variant"] != "pirate")
+
+
+@pytest.mark.parametrize(
+    "records, expected",
+    [
+        ([], []),
+        ([{"prompt": "a"}, {"prompt": "b", "category": None}], []),  # no category: one overall leaderboard
+        ([{"category": "x"}, {}, {"category": "y"}, {"category": "x"}], ["x", NO_CATEGORY, "y"]),
+    ],
+)
+def test_categories_in_order_of_first_appearance(records, expected):
+    assert categories(records) == expected
+
+
+def test_by_category_without_categories_is_empty_and_the_overall_board_is_unchanged():
+    plain = [{k: v for k, v in r.items() if k != "category"} for r in STYLED]
+    assert score_references_by_category(plain, STYLED_VARIANTS, STYLED_LOGPROBS) == {}
+    assert score_references(plain, STYLED_VARIANTS) == score_references(STYLED, STYLED_VARIANTS)
+
+
+def test_by_category_groups_the_uncategorized_and_leaves_out_categories_without_references():
+    records = [*STYLED,
+               {"prompt": "p2", "reference": "Blue sky.", "outputs": {"base": "Blue sky.", "pirate": "x", "json": "y"}},
+               {"prompt": "p3", "category": "chat", "outputs": {"base": "hi", "pirate": "arr", "json": "{}"}}]
+    logprobs = {"pirate": [[HALF, HALF], [QUARTER], [HALF], None]}
+    by_category = score_references_by_category(records, STYLED_VARIANTS, logprobs)
+    assert list(by_category) == ["pirate", "json", NO_CATEGORY]  # "chat" has no reference to score against
+    assert [(s.variant, s.exact_match) for s in by_category[NO_CATEGORY]] == [("base", 1.0), ("pirate", 0.0), ("json", 0.0)]
+    assert by_category[NO_CATEGORY][1].perplexity == pytest.approx(2.0)
+
+
 # ---- the shipped styles prompt set -----------------------------------------------------------
 def _raw_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -260,13 +331,14 @@ def _styles_script():
     return module
 
 
-def test_styles_prompt_set_parses_with_a_reference_per_prompt_and_4_per_task():
+def test_styles_prompt_set_parses_with_a_reference_and_a_category_per_prompt_4_per_category():
     items = read_prompt_items(STYLES)
     raw = _raw_lines(STYLES)
     assert len(items) == 12 and all(item.reference and item.reference.strip() for item in items)
     assert [item.text for item in items] == [r["prompt"] for r in raw]
     assert len({item.text for item in items}) == 12  # different prompts for each style
-    tasks = [r["task"] for r in raw]
+    tasks = [item.category for item in items]  # the style of each reference, read as the prompt's category
+    assert tasks == [r["category"] for r in raw]
     assert {task: tasks.count(task) for task in set(tasks)} == {"pirate": 4, "json_answer": 4, "bullets": 4}
     assert tasks[:3] == ["pirate", "json_answer", "bullets"]  # interleaved
 
@@ -275,4 +347,4 @@ def test_styles_prompt_set_is_what_the_script_makes_from_the_held_out_answers():
     heldout = _raw_lines(ROOT / "assets" / "data" / "heldout.jsonl")
     assert _raw_lines(STYLES) == _styles_script().styles_records(heldout)
     answers = {r["prompt"]: r for r in heldout}
-    assert all(answers[r["prompt"]][r["task"]] == r["reference"] for r in _raw_lines(STYLES))
+    assert all(answers[r["prompt"]][r["category"]] == r["reference"] for r in _raw_lines(STYLES))

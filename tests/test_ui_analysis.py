@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
 import pytest
 
+from adapters_ui.prompts import PromptItem
 from adapters_ui.ui import handlers as h
 from adapters_ui.ui.analysis import HEAT_HINT, NOTHING_YET, AnalysisHandlers
 
@@ -32,7 +34,7 @@ def test_analyze_before_any_comparison_says_what_to_do(analysis):
 def test_analyze_fills_tables_heat_view_chart_and_downloads(ui, holder, analysis, tiny_adapters):
     holder.get().attach(tiny_adapters["lora"])
     holder.get().attach(tiny_adapters["ia3"])
-    view = finished_view(ui, references={"Hello": "Hi there"})
+    view = finished_view(ui, references={"Hello": PromptItem("Hello", "Hi there")})
     notice, tables, picker, heat, effect, csv, json_file, html_file, view = analysis.analyze(view)
     assert notice.startswith("**Done:** read 2 prompts x 3 variants back in")
     assert "mean KL" in tables and "ROUGE-L F1" in tables  # one prompt carries a reference
@@ -43,6 +45,19 @@ def test_analyze_fills_tables_heat_view_chart_and_downloads(ui, holder, analysis
     assert document["analysis"]["mean_divergence"]["base"] == 0.0 and document["analysis"]["references"]
     assert "Token heat views" in Path(html_file["value"]).read_text()
     assert 'data-variant="ia3"' in analysis.heat(view, "ia3") and analysis.heat(view, "base") == HEAT_HINT
+
+
+def test_analyze_shows_one_leaderboard_per_category(ui, holder, analysis, tiny_adapters):
+    holder.get().attach(tiny_adapters["lora"])
+    view = finished_view(ui, prompts="Hello\nWhat?\nBye", variants=("base", "lora"),
+                         references={"Hello": PromptItem("Hello", "Hi there", "greeting"),
+                                     "What?": PromptItem("What?", "Nothing", "question"),
+                                     "Bye": PromptItem("Bye", "Goodbye", "greeting")})
+    _notice, tables, *_rest, view = analysis.analyze(view)
+    assert re.findall(r'<h4 class="ag-category">(.*?)</h4>', tables) == [
+        "category: greeting", "category: question", "all categories together"]
+    assert tables.split("<h3>Reference scores</h3>")[1].count("<table") == 3
+    assert list(view.analysis["references_by_category"]) == ["greeting", "question"]
 
 
 def test_analyzing_after_an_adapter_left_is_one_line(ui, holder, analysis, tiny_adapters):

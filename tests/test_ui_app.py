@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
+from adapters_ui.prompts import PromptItem
 from adapters_ui.store import Database
 from adapters_ui.store.saved import load_comparison
 from adapters_ui.ui import handlers as h
@@ -249,10 +250,22 @@ def test_prompt_files_keep_their_references_for_the_run(ui, holder, tmp_path):
     upload = tmp_path / "qa.jsonl"
     upload.write_text('{"prompt": "Capital of France?", "reference": "Paris"}\n{"prompt": "Hi"}\n')
     text, references, notice = ui.load_prompt_file(str(upload))
-    assert text == "Capital of France?\nHi" and references == {"Capital of France?": "Paris"}
+    assert text == "Capital of France?\nHi" and references == {"Capital of France?": PromptItem("Capital of France?", "Paris")}
     assert "1 with a reference answer" in notice
     view = drain(ui.run_compare(text, ["base"], 3, h.GREEDY, 0, 0.7, 0.9, False, references))[-1][3]
     assert view.records[0]["reference"] == "Paris" and "reference" not in view.records[1]
+
+
+def test_prompt_files_keep_their_categories_for_the_run(ui, holder, tmp_path):
+    upload = tmp_path / "styled.csv"
+    upload.write_text("prompt,reference,category\nCapital of France?,Paris,geo\nHi,,chat\nBye,,\n2+2?,4,math\n")
+    text, annotations, notice = ui.load_prompt_file(str(upload))
+    assert notice == "**Done:** Loaded 4 prompts (2 with a reference answer, in 3 categories) from styled.csv."
+    edited = text.replace("Hi\n", "Hi again\n")  # a prompt edited in the box keeps neither reference nor category
+    view = drain(ui.run_compare(edited, ["base"], 3, h.GREEDY, 0, 0.7, 0.9, False, annotations))[-1][3]
+    assert [(r["prompt"], r.get("category"), r.get("reference")) for r in view.records] == [
+        ("Capital of France?", "geo", "Paris"), ("Hi again", None, None), ("Bye", None, None), ("2+2?", "math", "4")]
+    assert [r.get("category") for r in view.report.results] == ["geo", None, None, "math"]  # in the downloads too
 
 
 def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(ui, holder, tiny_adapters):

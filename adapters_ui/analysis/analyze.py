@@ -17,7 +17,13 @@ from typing import Callable
 
 from ..backends.protocol import BASE
 from .divergence import DivergenceSummary, ReadBack, TokenScores, base_summary, summarize
-from .references import ReferenceScores, leaderboard_rows, score_references
+from .references import (
+    ReferenceScores,
+    leaderboard_by_category,
+    leaderboard_rows,
+    score_references,
+    score_references_by_category,
+)
 
 # read(rendered prompts, {variant: output per prompt or None}, reference per prompt or None) -> ReadBack
 Read = Callable[[list[str], dict[str, list[str | None]], list[str | None]], ReadBack]
@@ -33,6 +39,8 @@ class Analysis:
     summaries: dict[str, DivergenceSummary]
     references: list[ReferenceScores] = field(default_factory=list)  # empty: the prompts carry no reference
     analyze_s: float = 0.0
+    # category -> its prompts' scores alone; empty: the prompts carry no category (or no reference)
+    references_by_category: dict[str, list[ReferenceScores]] = field(default_factory=dict)
 
     @property
     def mean_divergence(self) -> dict[str, float]:
@@ -40,6 +48,10 @@ class Analysis:
 
     def leaderboard(self) -> list[dict]:
         return leaderboard_rows(self.references) if self.references else []
+
+    def leaderboard_by_category(self) -> dict[str, list[dict]]:
+        """One leaderboard per category of the prompt set (each variant ranked on that category's prompts alone)."""
+        return leaderboard_by_category(self.references_by_category)
 
     def to_dict(self) -> dict:
         """The JSON export's ``analysis`` object (divergence in nats; token arrays per variant and prompt)."""
@@ -49,6 +61,7 @@ class Analysis:
             "summaries": summaries,
             "tokens": {v: [None if s is None else s.to_dict() for s in self.tokens[v]] for v in self.variants},
             "references": self.leaderboard() or None,
+            "references_by_category": self.leaderboard_by_category() or None,
             "analyze_s": round(self.analyze_s, 3),
         }
 
@@ -75,4 +88,5 @@ def analyze(comparison, texts: list[str], read: Read, prompts_per_turn: int = PR
         summaries[BASE] = base_summary(sum(r["outputs"].get(BASE) is not None for r in records))
         tokens[BASE] = [None] * len(records)
     references = score_references(records, list(variants), logprobs)
-    return Analysis(variants, tokens, summaries, references, time.perf_counter() - started)
+    by_category = score_references_by_category(records, list(variants), logprobs)
+    return Analysis(variants, tokens, summaries, references, time.perf_counter() - started, by_category)

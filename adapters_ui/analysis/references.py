@@ -255,3 +255,49 @@ def leaderboard_rows(scores: list[ReferenceScores], base: str = BASE) -> list[di
     base_scores = next((s for s in scores if s.variant == base), None)
     rows = [_row(s, base_scores) for s in scores]
     return sorted(rows, key=_rank)  # stable: ties keep the order of ``scores``
+
+
+# ---- per category ----------------------------------------------------------------------------
+NO_CATEGORY = "(no category)"  # the group of prompts without one, in a set where others have one
+
+
+def categories(records: list[dict]) -> list[str]:
+    """The categories of ``records`` in order of first appearance; [] when no record has one.
+
+    [{"category": "pirate"}, {}, {"category": "bullets"}, {"category": "pirate"}] -> ["pirate", NO_CATEGORY, "bullets"].
+    """
+    if not any(r.get("category") is not None for r in records):
+        return []
+    return list(dict.fromkeys(r.get("category") or NO_CATEGORY for r in records))
+
+
+def score_references_by_category(
+    records: list[dict],
+    variants: list[str],
+    reference_logprobs: dict[str, list[list[float] | None]] | None = None,
+) -> dict[str, list[ReferenceScores]]:
+    """``score_references`` on each category's records apart: {category: [ReferenceScores per variant]}.
+
+    A set of style prompts scored all together ranks the base first, because every style adapter is
+    also scored against the other styles' references; per category, each is ranked on its own.
+    {} when no record has a category; a category none of whose prompts has a reference is left out.
+    """
+    groups: dict[str, list[int]] = {name: [] for name in categories(records)}
+    if not groups:
+        return {}
+    for i, record in enumerate(records):
+        groups[record.get("category") or NO_CATEGORY].append(i)
+    reference_logprobs = reference_logprobs or {}
+    scored = {}
+    for name, indices in groups.items():
+        group = [records[i] for i in indices]
+        logprobs = {v: [values[i] for i in indices] for v, values in reference_logprobs.items()}
+        scores = score_references(group, variants, logprobs)
+        if scores:
+            scored[name] = scores
+    return scored
+
+
+def leaderboard_by_category(by_category: dict[str, list[ReferenceScores]], base: str = BASE) -> dict[str, list[dict]]:
+    """One ``leaderboard_rows`` per category, in the categories' order: {category: rows, best first}."""
+    return {name: leaderboard_rows(scores, base) for name, scores in by_category.items()}

@@ -13,7 +13,7 @@ import dataclasses
 import gradio as gr
 
 from .. import charts
-from ..analysis_views import divergence_table_html, heat_html, leaderboard_table_html
+from ..analysis_views import divergence_table_html, heat_html, leaderboards_html
 from ..backends.protocol import BASE
 from ..errors import AdaptersUIError
 from ..formatting import plural
@@ -64,7 +64,7 @@ class AnalysisHandlers:
     @staticmethod
     def tables(document: dict) -> str:
         return ("<h3>Where each adapter departs from the base</h3>" + divergence_table_html(document["summaries"])
-                + "<h3>Reference scores</h3>" + leaderboard_table_html(document.get("references")))
+                + "<h3>Reference scores</h3>" + leaderboards_html(document))
 
     @staticmethod
     def heat(view: CompareView | None, variant: str | None) -> str:

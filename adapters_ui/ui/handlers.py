@@ -28,7 +28,7 @@ from ..errors import AdaptersUIError, PromptError
 from ..formatting import format_bytes, format_ratio, format_size, format_times, plural
 from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
 from ..metrics import difference_summary, rows_that_differ
-from ..prompts import parse_prompt_lines, read_prompt_items
+from ..prompts import PromptItem, parse_prompt_lines, read_prompt_items
 from ..report import ReportData, adapter_row, report_data, write_exports
 from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued
 from ..runtime import describe_memory
@@ -431,7 +431,7 @@ class Handlers:
 
     # ---- comparing ---------------------------------------------------------------------------
     def _start_compare(self, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p,
-                       references: dict | None, owner: str) -> CompareRun:
+                       annotations: dict | None, owner: str) -> CompareRun:
         session = self.holder.get()
         settings = session.generation_settings(
             max_new_tokens=max_tokens, do_sample=decoding == SAMPLING, seed=seed or 0, temperature=temperature, top_p=top_p)
@@ -442,15 +442,17 @@ class Handlers:
             raise PromptError("No variants chosen: tick the base and/or at least one adapter.")
         variants = session.check_variants(variants)
         ordered = [v for v in session.variants if v in variants]  # base first, as in the checkboxes
-        refs = [(references or {}).get(p) for p in prompts]
-        return session.start_compare(prompts, ordered, settings, owner=owner, references=refs, kind=COMPARE)
+        # the loaded file's reference and category of each prompt still in the box (an edited one has none)
+        items = [(annotations or {}).get(p) or PromptItem(p) for p in prompts]
+        return session.start_compare(prompts, ordered, settings, owner=owner, references=[i.reference for i in items],
+                                     categories=[i.category for i in items], kind=COMPARE)
 
     def run_compare(self, prompts_text, variants, max_tokens, decoding, seed, temperature, top_p, only_differ,
-                    references=None, request: gr.Request = None):
+                    annotations=None, request: gr.Request = None):
         """Generator: (notice, grid, diff, view, difference chart, csv, json, html) while outputs stream in."""
         try:
             run = self._start_compare(prompts_text, variants, max_tokens, decoding, seed, temperature, top_p,
-                                      references, visitor(request))
+                                      annotations, visitor(request))
         except AdaptersUIError as exc:
             yield (problem(exc), *[gr.skip()] * 7)
             return
@@ -504,7 +506,7 @@ class Handlers:
 
     # ---- prompts -------------------------------------------------------------------------------
     def load_prompt_set(self, name: str | None) -> tuple:
-        """(prompts text, references, notice) for a preset set from assets/prompts."""
+        """(prompts text, {prompt: PromptItem} with references and categories, notice) for a preset set from assets/prompts."""
         sets = demo_set.prompt_sets()
         if not name:
             return gr.skip(), gr.skip(), ""
@@ -513,7 +515,8 @@ class Handlers:
         return self._prompts_loaded(sets[name], f"the **{name}** set")
 
     def load_prompt_file(self, upload: str | None) -> tuple:
-        """(prompts text, references, notice) from an uploaded .txt / .jsonl / .csv / .json file."""
+        """(prompts text, {prompt: PromptItem} with references and categories, notice) from an uploaded
+        .txt / .jsonl / .csv / .json file."""
         if not upload:
             return gr.skip(), gr.skip(), ""
         try:
@@ -523,11 +526,19 @@ class Handlers:
 
     @staticmethod
     def _prompts_loaded(path: Path, label: str) -> tuple:
+        """(prompts text, {prompt: PromptItem} of those with a reference or category, notice)."""
         items = read_prompt_items(path)
-        references = {item.text: item.reference for item in items if item.reference}
-        with_refs = f" ({len(references)} with a reference answer)" if references else ""
-        return ("\n".join(item.text for item in items), references,
-                ok(f"Loaded {plural(len(items), 'prompt')}{with_refs} from {label}."))
+        annotations = {item.text: item for item in items if item.reference or item.category}
+        referenced = sum(item.reference is not None for item in items)
+        groups = len({item.category for item in items if item.category})
+        notes = []
+        if referenced:
+            notes.append(f"{referenced} with a reference answer")
+        if groups:
+            notes.append(f"in {plural(groups, 'category', 'categories')}")
+        notes = f" ({', '.join(notes)})" if notes else ""
+        return ("\n".join(item.text for item in items), annotations,
+                ok(f"Loaded {plural(len(items), 'prompt')}{notes} from {label}."))
 
     # ---- playground ----------------------------------------------------------------------------
     def chat_reply(self, message: str, history: list[dict], variant: str, max_tokens, request: gr.Request = None):
