@@ -32,14 +32,8 @@ from adapters_ui import demo  # noqa: E402 (after the sys.path line)
 from adapters_ui.config import Settings  # noqa: E402
 from adapters_ui.runs import Partial  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402
+from compare_bench import PROMPTS as MORE_PROMPTS  # noqa: E402 (benchmarks/ is on sys.path when run)
 
-MORE_PROMPTS = [
-    "What is the capital of France?", "Give me a tip for learning to cook.", "Explain photosynthesis in one sentence.",
-    "Name three colours.", "Write a haiku about autumn leaves falling on a quiet pond.", "Why is the sky blue?",
-    "Suggest a name for a grey cat.", "What is 12 times 12?", "How do magnets work?", "Describe a sunrise.",
-    "What is a prime number?", "Give me a packing list for a weekend trip.", "Why do cats purr?",
-    "What does a compiler do?", "Summarise the water cycle.", "Recommend a book for a long flight.",
-]
 CHAT = [{"role": "user", "content": "Hi! What should I cook tonight?"}]
 
 

@@ -168,3 +168,20 @@ def drop_test_database(engine, name: str, tries: int = 3) -> None:
                                    "(run `bash scripts/postgres.sh start` again: it grants pg_signal_backend to the test role)") from None
             if state != "55006" or attempt == tries:  # 55006 object_in_use: still being accessed
                 raise
+
+
+class LocalServer:
+    """A real HTTP server on a free loopback port, serving ``handler`` (a BaseHTTPRequestHandler class) in a
+    thread: stands in for a Hub or a vLLM server where a test needs answers no real one gives (errors, odd text)."""
+
+    def __init__(self, handler):
+        from http.server import ThreadingHTTPServer
+        import threading
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -14,12 +14,11 @@ import html
 import io
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from helpers import adapter_configs, make_adapter, plain_peft_outputs
+from helpers import LocalServer, adapter_configs, make_adapter, plain_peft_outputs
 
 from adapters_ui.cli import main
 from adapters_ui.report import report_data, to_csv, to_html, to_json, write_exports
@@ -132,7 +131,7 @@ def test_the_ui_downloads_and_the_api_keep_the_exact_text(ui, spaced, tmp_path, 
         assert outputs_of(again.results, name) == expected, name
 
 
-class FakeCompletions:
+class FakeCompletions(LocalServer):
     """A real HTTP server that streams /v1/completions the way vLLM does: server-sent events, one text piece each."""
 
     def __init__(self, pieces: list[str]):
@@ -151,13 +150,7 @@ class FakeCompletions:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_the_remote_backend_keeps_the_servers_text(tiny_session):

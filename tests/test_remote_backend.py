@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from browser_helpers import CACHE, CHROMIUM, LOAD_S, RUN_S, AppServer, free_port, wait_text
+from helpers import LocalServer
 
 from adapters_ui import cli, demo
 from adapters_ui.backends.remote import SERVER, Phases, adapter_pattern, lora_refusal
@@ -150,7 +151,7 @@ def test_a_server_that_is_down_gives_one_line_and_no_session():
     assert time.perf_counter() - started < 30  # bounded retries, not a hang
 
 
-class FlakyServer:
+class FlakyServer(LocalServer):
     """A real HTTP server that answers ``status`` for the first ``failures`` requests, then 200 ``{"data": []}``."""
 
     def __init__(self, failures: int, status: int):
@@ -170,13 +171,7 @@ class FlakyServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.mark.parametrize("status, failures, retried", [(503, 2, True), (502, 1, True), (429, 3, True),

@@ -13,12 +13,13 @@ import shutil
 import signal
 import socket
 import stat
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from helpers import LocalServer
 
 from adapters_ui import demo, errors, sources
 from adapters_ui.config import Settings
@@ -495,7 +496,7 @@ def test_bad_revisions(revision, tiny_settings):
         download_hub_adapter("owner/name", revision, tiny_settings)
 
 
-class FakeHub:
+class FakeHub(LocalServer):
     """Enough of the Hub's HTTP API for snapshot_download, on 127.0.0.1: one repo, or one error for everything."""
 
     SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -542,13 +543,7 @@ class FakeHub:
                     return self.reply(200, data, X_Repo_Commit=hub.SHA, ETag=f'"{hashlib.sha256(data).hexdigest()}"')
                 return self.reply(404, X_Error_Code="EntryNotFound")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def point_hub_at(monkeypatch, url: str) -> None:
