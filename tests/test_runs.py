@@ -283,11 +283,12 @@ def test_progress_counts_tokens_and_moves_while_one_batch_decodes(tiny_session, 
         if isinstance(event, Output):
             break
         if isinstance(event, Partial):
-            progress = run.progress()
-            seen.append((progress.done, progress.tokens, progress.tokens_total))
-            lines.append(run_status(run))
+            progress = run.progress()  # live: a slow reader of the events may see the batch already ended
+            if progress.done == 0:
+                seen.append((progress.done, progress.tokens, progress.tokens_total))
+                lines.append(run_status(run))
     assert len(run.plan.batches) == 1 and run.result(60).complete
-    assert {done for done, _, _ in seen} == {0} and {total for _, _, total in seen} == {8 * 30}
+    assert {total for _, _, total in seen} == {8 * 30}  # while no output is done, the tokens move:
     tokens = [t for _, t, _ in seen]
     assert len(set(tokens)) >= 5 and tokens == sorted(tokens) and tokens[-1] <= 8 * 30
     assert len(set(lines)) >= 5 and "of 240 tokens" in lines[-1]
