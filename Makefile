@@ -127,7 +127,7 @@ $(VLLM_STAMP):
 
 ## run-vllm: serve the demo through vLLM on this machine and start the app on it
 run-vllm: setup vllm
-	$(PY) -m adapters_ui.backends.vllm_launch --port $(VLLM_PORT) --app
+	$(PY) scripts/run_vllm.py --port $(VLLM_PORT) --app
 
 ## run: start the app on the embedded SmolLM2-135M-Instruct at http://127.0.0.1:7860
 run: setup

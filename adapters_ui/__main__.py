@@ -1,5 +1,5 @@
 """``python -m adapters_ui`` runs the CLI."""
 
-from .cli import main
+from adapters_ui.cli.main import main
 
 raise SystemExit(main())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import LOG_LEVELS
+from adapters_ui.config import LOG_LEVELS
 
 FORMAT = "%(asctime)s %(name)s: %(message)s"
 _HANDLER = "adapters_ui"  # the name of the one handler added here, so that a second call adds no second one

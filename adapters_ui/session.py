@@ -16,25 +16,28 @@ import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import demo as demo_set
-from .analysis.analyze import Analysis, analyze
-from .analysis.weights import WeightEffects, weight_effects
-from .backends.inprocess import InProcessBackend
-from .backends.protocol import BASE, Backend
-from .base_model import LoadedBase, load_base
-from .config import Settings
-from .errors import AdapterError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
-from .generation import GenerationSettings, format_chat, format_prompt, generation_settings
-from .merge import MergedModel, MergePlan
-from .model_thread import model_call, on_model_thread
-from .quiet import quiet_known_warnings, quiet_progress_bars
-from .registry import AdapterInfo, AdapterRegistry
-from .runs import CompareRun, Comparison, PromptResult, RunBook, RunRequest
-from .scheduler import TurnQueue
-from .storage import ModelStorage, model_storage, size_ratio
+from adapters_ui.adapters import demo as demo_set
+from adapters_ui.adapters.files import model_storage
+from adapters_ui.adapters.merge import MergedModel, MergePlan
+from adapters_ui.adapters.registry import AdapterRegistry
+from adapters_ui.adapters.weight_effects import weight_effects
+from adapters_ui.analysis.analyze import Analysis, analyze
+from adapters_ui.analysis.weights import WeightEffects
+from adapters_ui.backends.inprocess.backend import InProcessBackend
+from adapters_ui.backends.protocol import Backend
+from adapters_ui.config import Settings
+from adapters_ui.decoding import GenerationSettings, generation_settings
+from adapters_ui.errors import AdapterError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
+from adapters_ui.model.base import LoadedBase, load_base
+from adapters_ui.model.quiet import quiet_known_warnings, quiet_progress_bars
+from adapters_ui.model.thread import model_call, on_model_thread
+from adapters_ui.model.turns import TurnQueue
+from adapters_ui.names import BASE
+from adapters_ui.records import AdapterInfo, ModelStorage, StorageReport
+from adapters_ui.runs.prompts import format_chat, format_prompt
+from adapters_ui.runs.run import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 
 __all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageReport"]
 
@@ -50,31 +53,6 @@ def import_model_libraries() -> None:
         import peft  # noqa: F401  (imports transformers' auto classes on the way)
         from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
 
-
-@dataclass(frozen=True)
-class StorageReport:
-    """The full model's size next to each adapter's."""
-
-    model: ModelStorage
-    adapters: dict[str, AdapterInfo] = field(default_factory=dict)
-
-    def ratio(self, name: str) -> float | None:
-        """How many times smaller than a full copy of the model this adapter is (None: on the server, size unknown)."""
-        size = self.adapters[name].bytes_on_disk
-        return None if size is None else size_ratio(self.model.full_copy_bytes, size)
-
-    def to_dict(self) -> dict:
-        return {
-            "full_model_bytes": self.model.full_copy_bytes,
-            "full_model_params": self.model.params,
-            "full_model_dtype": self.model.dtype,
-            "base_file_bytes": self.model.file_bytes,
-            "adapters": {
-                name: {"bytes": info.bytes_on_disk, "params": info.params, "dtype": info.dtype,
-                       "times_smaller": None if info.bytes_on_disk is None else round(self.ratio(name), 1)}
-                for name, info in self.adapters.items()
-            },
-        }
 
 
 class Session:
@@ -93,7 +71,7 @@ class Session:
         self._holding: Counter[str] = Counter()
         self.registry.busy = lambda: self.runs.in_use() | {n for n, k in self._holding.items() if k > 0}
         if settings.public:  # at the cap, the least recently used visitor upload (or mix) makes room
-            from .sources import is_visitor_upload, remove_visitor_upload
+            from adapters_ui.adapters.sources import is_visitor_upload, remove_visitor_upload
 
             self.registry.evictable = lambda info: is_visitor_upload(info.path, settings)
             self.registry.on_evicted = lambda info: remove_visitor_upload(
@@ -105,7 +83,7 @@ class Session:
     def start(cls, settings: Settings | None = None) -> "Session":
         settings = settings or Settings.from_env()
         if settings.backend_url:
-            from .backends.remote import connect
+            from adapters_ui.backends.remote.backend import connect
 
             base, backend = connect(settings)  # the server's tokenizer and architecture; no weights here
             session = cls(base, settings, backend)
@@ -157,9 +135,9 @@ class Session:
         """A new adapter ``name`` from attached LoRA adapters with weights ({adapter: weight}), made with PEFT's
         add_weighted_adapter, saved under ``root`` (default: the uploads folder, where the page's Detach deletes
         it) and attached."""
-        from .combine import check_mix, save_mix
-        from .sources import uploads_root
-        from .validation import check_name
+        from adapters_ui.adapters.mix import check_mix, save_mix
+        from adapters_ui.adapters.sources import uploads_root
+        from adapters_ui.adapters.validation import check_name
 
         check_name(name, set(self.registry.names))
         if BASE in parts:
@@ -186,7 +164,7 @@ class Session:
     def merge_plan(self, name: str) -> MergePlan:
         """What merging attached adapter ``name`` into the base produces (the merged weights' size next to the
         adapter's), or a one-line MergeError saying why it cannot be merged; no model work."""
-        from .merge import check_mergeable, plan_merge
+        from adapters_ui.adapters.merge import check_mergeable, plan_merge
 
         if not self.settings.merges:
             raise MergeError("Merging is turned off on this server (ADAPTERS_UI_MERGES=0): merge on your own machine "
@@ -205,7 +183,7 @@ class Session:
         """Attached adapter ``name`` merged into a fresh copy of the base (on the CPU, in the dtype the base was
         loaded in) and saved as a standalone model folder at ``output``. The model serving comparisons is not
         touched: its layers hold the mounted adapters, and visitors keep switching them."""
-        from .merge import check_memory, check_output, check_room, merge_adapter
+        from adapters_ui.adapters.merge import check_memory, check_output, check_room, merge_adapter
 
         plan = self.merge_plan(name)
         check_output(output)
@@ -218,7 +196,7 @@ class Session:
     def save_bundle(self, target: str | Path):
         """Every attached adapter's own files under ``<target>/<name>/`` with a ``bundle.json`` manifest (names,
         types, sizes, base model, SHA-256 of each file); ``target``: a ``.zip`` path or a new folder -> the Manifest."""
-        from .bundle import write_bundle
+        from adapters_ui.adapters.bundle import write_bundle
 
         infos = [info for info in self.registry.list() if info.files_here]  # "on the server": no files to bundle
         return write_bundle(target, [(info, self.registry.spec(info.name)) for info in infos], self.base.source)
@@ -226,7 +204,7 @@ class Session:
     def attach_bundle(self, path: str | Path, root: Path | None = None) -> list[AdapterInfo]:
         """Attach every adapter of a bundle (folder or ``.zip``) under its own name, after checking it whole
         (hashes, base model, names, caps); all or none. A zip unpacks under ``root`` (default: the uploads folder)."""
-        from .bundle import attach_bundle
+        from adapters_ui.adapters.bundle import attach_bundle
 
         return attach_bundle(self, path, root)
 
@@ -376,7 +354,7 @@ class Session:
 class SessionHolder:
     """The one session every visitor of an app shares; the base model loads on first use,
     with the demo adapters when the base is the embedded default (so importing the app is cheap).
-    While it loads, ``preview()`` says what the page can show without it (see ``adapters_ui.preview``)."""
+    While it loads, ``preview()`` says what the page can show without it (see ``adapters_ui.adapters.preview``)."""
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
@@ -404,7 +382,7 @@ class SessionHolder:
 
     def preview(self):
         """The adapters the start attaches, read from disk, and the model's remembered size (read once)."""
-        from .preview import Preview
+        from adapters_ui.adapters.preview import Preview
 
         with self._state:
             if self._preview is None:
@@ -445,8 +423,8 @@ class SessionHolder:
         with self._loading:
             if self._session is None:
                 import_model_libraries()
-                from .preview import remember_model_storage
-                from .sources import clear_stale_uploads
+                from adapters_ui.adapters.preview import remember_model_storage
+                from adapters_ui.adapters.sources import clear_stale_uploads
 
                 quiet_known_warnings()  # the app's log shows runs, not PEFT's harmless chatter
                 quiet_progress_bars()  # nor a progress bar per load

@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser_helpers import CACHE  # noqa: E402
 
-from adapters_ui import demo  # noqa: E402
+from adapters_ui.adapters import demo  # noqa: E402
 from adapters_ui.config import Settings  # noqa: E402
 from adapters_ui.formatting import format_bytes  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402

@@ -43,9 +43,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from helpers import adapter_configs, make_adapter  # noqa: E402
 
 from adapters_ui.config import Settings  # noqa: E402
-from adapters_ui.generation import GenerationSettings, format_prompt  # noqa: E402
-from adapters_ui.model_thread import on_model_thread  # noqa: E402
-from adapters_ui.runs import Partial  # noqa: E402
+from adapters_ui.decoding import GenerationSettings  # noqa: E402
+from adapters_ui.model.thread import on_model_thread  # noqa: E402
+from adapters_ui.runs.prompts import format_prompt  # noqa: E402
+from adapters_ui.runs.run import Partial  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402
 
 PROMPTS = [
@@ -447,11 +448,11 @@ def main() -> None:
 def demo_click(clicks: int = 3) -> dict:
     """What a presenter's first Compare costs: the demo prompts through the base and the demo
     adapters with the app's default settings, as the Compare tab starts it (best of ``clicks``)."""
-    from adapters_ui import demo
+    from adapters_ui.runs.prompts import demo_prompts
     from adapters_ui.session import SessionHolder
 
     session = SessionHolder(Settings(cache_dir=ROOT / ".cache" / "test-models")).get()
-    prompts = demo.demo_prompts()
+    prompts = demo_prompts()
     best = None
     for _ in range(clicks):
         seconds, first, comparison = engine(session, prompts, settings=session.generation_settings())

@@ -28,11 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters_ui import demo  # noqa: E402 (after the sys.path line)
-from adapters_ui.config import Settings  # noqa: E402
-from adapters_ui.runs import Partial  # noqa: E402
-from adapters_ui.session import Session  # noqa: E402
 from compare_bench import PROMPTS as MORE_PROMPTS  # noqa: E402 (benchmarks/ is on sys.path when run)
+
+from adapters_ui.adapters import demo  # noqa: E402 (after the sys.path line)
+from adapters_ui.config import Settings  # noqa: E402
+from adapters_ui.runs.prompts import demo_prompts  # noqa: E402
+from adapters_ui.runs.run import Partial  # noqa: E402
+from adapters_ui.session import Session  # noqa: E402
 
 CHAT = [{"role": "user", "content": "Hi! What should I cook tonight?"}]
 
@@ -90,7 +92,7 @@ def main() -> None:
     demo.attach_demo_adapters(session)
     adapters = [a.name for a in session.adapters()]
     variants = ["base", *adapters]
-    prompts = ((demo.demo_prompts() or []) + MORE_PROMPTS)[: args.prompts]
+    prompts = ((demo_prompts() or []) + MORE_PROMPTS)[: args.prompts]
     settings = session.generation_settings(max_new_tokens=args.tokens, min_new_tokens=args.tokens)
     chat_variant = adapters[0] if adapters else "base"
     chat_settings = session.generation_settings(max_new_tokens=args.chat_tokens)

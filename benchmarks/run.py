@@ -20,8 +20,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from helpers import make_adapter, plain_generate  # noqa: E402
 
-from adapters_ui.base_model import load_base  # noqa: E402
 from adapters_ui.config import Settings  # noqa: E402
+from adapters_ui.model.base import load_base  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402
 
 PROMPTS = [

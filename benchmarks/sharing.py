@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters_ui import demo  # noqa: E402 (after the sys.path line)
+from adapters_ui.adapters import demo  # noqa: E402 (after the sys.path line)
 from adapters_ui.config import Settings  # noqa: E402
-from adapters_ui.runs import Partial  # noqa: E402
+from adapters_ui.runs.prompts import demo_prompts  # noqa: E402
+from adapters_ui.runs.run import Partial  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402
 
 
@@ -41,7 +42,7 @@ def main() -> None:
 
     session = Session.start(Settings(demo=True))
     demo.attach_demo_adapters(session)
-    prompts = demo.demo_prompts()
+    prompts = demo_prompts()
     settings = session.generation_settings(max_new_tokens=args.tokens)
     session.compare(["warm up"], ["base", "pirate"], session.generation_settings(max_new_tokens=4))
 

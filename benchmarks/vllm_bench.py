@@ -31,9 +31,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import torch  # noqa: E402
 from browser_helpers import CACHE, free_port  # noqa: E402
 
-from adapters_ui import demo  # noqa: E402
-from adapters_ui.backends.vllm_launch import VLLMServer  # noqa: E402
+from adapters_ui.adapters import demo  # noqa: E402
+from adapters_ui.backends.remote.vllm_launch import VLLMServer  # noqa: E402
 from adapters_ui.config import Settings  # noqa: E402
+from adapters_ui.runs.prompts import demo_prompts  # noqa: E402
 from adapters_ui.session import Session  # noqa: E402
 
 
@@ -67,7 +68,7 @@ def main() -> None:
     if args.all_cores:
         os.environ.update(VLLM_CPU_OMP_THREADS_BIND=f"0-{os.cpu_count() - 1}", VLLM_CPU_NUM_OF_RESERVED_CPU="0")
 
-    base_prompts = demo.demo_prompts()
+    base_prompts = demo_prompts()
     prompts = (base_prompts * (args.prompts // len(base_prompts) + 1))[: args.prompts]
     gpu = torch.cuda.is_available()
     print(f"machine: {'CUDA ' + torch.cuda.get_device_name(0) if gpu else 'CPU'}, {torch.get_num_threads()} torch threads; "

@@ -459,7 +459,7 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 def generate_base_answers(prompts: list[str]) -> tuple[dict[str, str], float]:
     """Greedy base answers (MAX_NEW_TOKENS each); returns (prompt -> answer, seconds spent)."""
     from adapters_ui.config import Settings
-    from adapters_ui.runs import Output
+    from adapters_ui.runs.run import Output
     from adapters_ui.session import Session
 
     # one offline run over every prompt: no caps meant for a shared Space

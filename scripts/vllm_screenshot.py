@@ -22,7 +22,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")]
 from browser_helpers import CACHE, CHROMIUM_ARGS, free_port  # noqa: E402
 from screenshots import serve, wait_text  # noqa: E402
 
-from adapters_ui.backends.vllm_launch import VLLMServer  # noqa: E402
+from adapters_ui.adapters.demo import demo_loras  # noqa: E402
+from adapters_ui.backends.remote.vllm_launch import VLLMServer  # noqa: E402
 from adapters_ui.config import Settings  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as scratch:
-        vllm = None if args.backend_url else VLLMServer(free_port(), Path(scratch) / "vllm.log", CACHE)
+        vllm = None if args.backend_url else VLLMServer(free_port(), Path(scratch) / "vllm.log", CACHE, adapters=demo_loras())
         url = args.backend_url or vllm.start()
         settings = Settings(cache_dir=CACHE, backend_url=url, max_new_tokens=args.tokens,
                             database_url=f"sqlite:///{scratch}/screenshots.db")

@@ -14,7 +14,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before any import reads it: no test may re
 TEST_POSTGRES_URL = os.environ.get("ADAPTERS_UI_TEST_POSTGRES_URL", "").strip()
 
 import pytest
-
 from helpers import adapter_configs, drop_test_database, make_adapter, save_tiny_base
 
 from adapters_ui.config import Settings
@@ -192,7 +191,8 @@ def vllm_server(tmp_path_factory):
     tests that use it skip locally and fail in CI (CI=true): .ci/run installs it."""
     from browser_helpers import CACHE, free_port
 
-    from adapters_ui.backends.vllm_launch import VLLM_VENV, VLLMServer, vllm_python
+    from adapters_ui.adapters.demo import demo_loras
+    from adapters_ui.backends.remote.vllm_launch import VLLM_VENV, VLLMServer, vllm_python
     from adapters_ui.errors import BackendError
 
     if not vllm_python().is_file():
@@ -200,7 +200,7 @@ def vllm_server(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail(f"vLLM missing in CI: {reason}", pytrace=False)
         pytest.skip(reason)
-    server = VLLMServer(free_port(), tmp_path_factory.mktemp("vllm") / "vllm.log", CACHE)
+    server = VLLMServer(free_port(), tmp_path_factory.mktemp("vllm") / "vllm.log", CACHE, adapters=demo_loras())
     try:
         server.start()
     except BackendError as exc:

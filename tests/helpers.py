@@ -132,7 +132,7 @@ def plain_generate(model, tokenizer, prompt: str, max_new_tokens: int, formatted
 def report_document(prompts: int = 3, variants: tuple[str, ...] = ("base", "pirate", "formal"), status: str = "finished"):
     """A finished comparison's export data with distinct outputs that never name their variant:
     ``reply_text(i, k)`` is prompt i's output of the k-th variant."""
-    from adapters_ui.report import ReportData
+    from adapters_ui.views.document import ReportData
 
     results = [{"prompt": f"Prompt number {i}?", "outputs": {v: reply_text(i, k) for k, v in enumerate(variants)}} for i in range(prompts)]
     adapters = {v: {"bytes": 40_000 * (k + 1), "params": 10_000 * (k + 1), "dtype": "float32",
@@ -175,8 +175,8 @@ class LocalServer:
     thread: stands in for a Hub or a vLLM server where a test needs answers no real one gives (errors, odd text)."""
 
     def __init__(self, handler):
-        from http.server import ThreadingHTTPServer
         import threading
+        from http.server import ThreadingHTTPServer
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

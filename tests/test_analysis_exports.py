@@ -14,11 +14,13 @@ import math
 import re
 
 import pytest
-
 from helpers import JSON_KEYS
 
 from adapters_ui.analysis.references import LEADERBOARD_COLUMNS, normalize, rouge_l_f1
-from adapters_ui.analysis_views import (
+from adapters_ui.cli.main import main
+from adapters_ui.store import Database
+from adapters_ui.store.saved import load_comparison, save_comparison
+from adapters_ui.views.analysis_html import (
     KL_FULL,
     divergence_rows,
     heat_html,
@@ -26,11 +28,9 @@ from adapters_ui.analysis_views import (
     leaderboard_table_html,
     leaderboards_html,
 )
-from adapters_ui.charts import NO_ANALYSIS, effect_figure
-from adapters_ui.cli import main
-from adapters_ui.report import report_data, to_html, to_json
-from adapters_ui.store import Database
-from adapters_ui.store.saved import load_comparison, save_comparison
+from adapters_ui.views.charts import NO_ANALYSIS, effect_figure
+from adapters_ui.views.document import report_data, to_json
+from adapters_ui.views.report import to_html
 
 XSS = "<script>alert('x')</script>"
 PROMPTS = ["Hello there", "What is 2+2?", f"Say hi {XSS}"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapters_ui.base_model import (
-    EMBEDDED_NAME,
+from adapters_ui.config import Settings
+from adapters_ui.errors import BaseModelError, ConfigError
+from adapters_ui.model.base import (
     embedded_gguf_path,
     file_sha256,
     gguf_cache_key,
@@ -15,10 +16,8 @@ from adapters_ui.base_model import (
     pick_dtype,
     resolve_source,
     same_model,
-    short_model_name,
 )
-from adapters_ui.config import Settings
-from adapters_ui.errors import BaseModelError, ConfigError
+from adapters_ui.names import EMBEDDED_NAME, short_model_name
 
 
 def test_nothing_given_means_the_embedded_gguf():

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import CHROMIUM, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import CHROMIUM, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser

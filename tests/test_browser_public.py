@@ -7,7 +7,6 @@ import shutil
 import zipfile
 
 import pytest
-
 from browser_helpers import CHROMIUM, MISSING_CHROMIUM, ROOT, AppServer, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser

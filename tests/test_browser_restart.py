@@ -9,7 +9,6 @@ Its own ``python app.py``: the shared one of test_browser.py must not restart un
 from __future__ import annotations
 
 import pytest
-
 from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_ready, wait_text
 
 pytestmark = pytest.mark.browser

@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, wait_text
 
 pytestmark = pytest.mark.browser

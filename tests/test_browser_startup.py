@@ -10,11 +10,11 @@ import shutil
 import threading
 
 import pytest
+from browser_helpers import CACHE, CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, free_port, wait_ready, wait_text
 
-from adapters_ui import demo as demo_set
+from adapters_ui.adapters import demo as demo_set
 from adapters_ui.config import Settings
 from adapters_ui.session import SessionHolder
-from browser_helpers import CACHE, CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, free_port, wait_ready, wait_text
 
 pytestmark = pytest.mark.browser
 

@@ -11,11 +11,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from helpers import save_tiny_base
 
-from adapters_ui.bundle import MANIFEST, is_bundle_zip, show_bundle
-from adapters_ui.cli import main
+from adapters_ui.adapters.bundle import MANIFEST, is_bundle_zip, show_bundle
+from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError, AdapterSourceError, BundleError
 from adapters_ui.session import Session
@@ -289,8 +288,8 @@ def test_cli_bundle_bad_input_is_one_line(argv, words, tiny_base_dir, tiny_adapt
 
 
 def test_save_a_bundle_on_the_page_then_upload_it_to_attach_all(ui, holder, tiny_adapters, tiny_settings):
-    from adapters_ui.session import SessionHolder
     from adapters_ui.formatting import format_bytes
+    from adapters_ui.session import SessionHolder
     from adapters_ui.ui.handlers import Handlers, exports_root
 
     notice, _file = ui.save_bundle()
@@ -317,9 +316,8 @@ def test_save_a_bundle_on_the_page_then_upload_it_to_attach_all(ui, holder, tiny
 
 def test_public_mode_takes_a_safetensors_bundle_upload_and_refuses_a_pickled_one(tiny_base_dir, tiny_session, tiny_adapters,
                                                                                tiny_settings, tmp_path):
-    from transformers import AutoModelForCausalLM
-
     from helpers import adapter_configs, make_adapter
+    from transformers import AutoModelForCausalLM
 
     as_bin = make_adapter(AutoModelForCausalLM.from_pretrained(tiny_base_dir), adapter_configs()["lora_b"],
                           tmp_path / "as_bin", safe_serialization=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters_ui.charts import (
+from adapters_ui.analysis.text_diff import VariantDifference
+from adapters_ui.views.charts import (
     FONT_SIZE,
     FULL_COPY,
     HEIGHT,
@@ -17,7 +18,6 @@ from adapters_ui.charts import (
     scaling_figure,
     storage_figure,
 )
-from adapters_ui.metrics import VariantDifference
 
 FULL = 538_060_032
 
@@ -175,8 +175,8 @@ def test_no_figure_fixes_its_width(count):
 
 
 def test_difference_chart_of_a_run_stopped_before_any_complete_pair_says_so():
-    from adapters_ui.charts import NO_COMPLETE_PAIRS, difference_figure
-    from adapters_ui.metrics import VariantDifference
+    from adapters_ui.analysis.text_diff import VariantDifference
+    from adapters_ui.views.charts import NO_COMPLETE_PAIRS, difference_figure
 
     fig = difference_figure([VariantDifference("pirate", 0, 0, 0.0, 0.0), VariantDifference("json", 0, 0, 0.0, 0.0)])
     assert not fig.data and fig.layout.annotations[0].text == NO_COMPLETE_PAIRS

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import JSON_KEYS
 
-from adapters_ui.cli import main, parse_adapter_arg
+from adapters_ui.cli.main import main, parse_adapter_arg
 
 ROOT = Path(__file__).resolve().parents[1]
 

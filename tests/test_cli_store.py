@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from adapters_ui.cli import main
-from adapters_ui.cli_store import protect_ids
-from adapters_ui.review_stats import CSV_COLUMNS, VOTE_COLUMNS
+from adapters_ui.analysis.review_stats import CSV_COLUMNS, VOTE_COLUMNS
+from adapters_ui.cli.main import main
+from adapters_ui.cli.store import protect_ids
 from adapters_ui.store import Database
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
 
@@ -98,7 +98,7 @@ def test_saved_list_and_show_read_it_back(saved_run, db_url, capsys):
 
 def test_stopped_comparison_is_not_saved(tiny_base_dir, tiny_adapters, db_url, capsys, monkeypatch):
     """A comparison that ends before its last output gets a note, no id; nothing lands in the store."""
-    import adapters_ui.cli as cli
+    import adapters_ui.cli.main as cli
 
     real_follow = cli.follow
 
@@ -222,5 +222,5 @@ def test_cli_never_imports_gradio():
     import subprocess
     import sys
 
-    check = "import sys, adapters_ui.cli, adapters_ui.review_report, adapters_ui.store.reviews; print('gradio' in sys.modules)"
+    check = "import sys, adapters_ui.cli.main, adapters_ui.views.review_report, adapters_ui.store.reviews; print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120).stdout.strip() == "False"

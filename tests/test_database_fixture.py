@@ -6,7 +6,6 @@ import os
 
 import pytest
 import sqlalchemy as sa
-
 from helpers import drop_test_database
 
 BYSTANDER = "adapters_ui_bystander"  # a login role of scripts/postgres.sh that owns nothing

@@ -11,14 +11,14 @@ import threading
 
 import pytest
 import torch
-
 from helpers import tiny_llama, tiny_tokenizer
 
-from adapters_ui.backends import inprocess
-from adapters_ui.backends.decode import Decoding, decode, decode_texts, supports
+from adapters_ui.backends.inprocess import backend as inprocess
+from adapters_ui.backends.inprocess.decode import Decoding, decode, decode_texts, supports
+from adapters_ui.backends.inprocess.generate import RowStream
+from adapters_ui.decoding import GenerationSettings
 from adapters_ui.errors import ConfigError
-from adapters_ui.generation import GenerationSettings, RowStream
-from adapters_ui.model_thread import on_model_thread
+from adapters_ui.model.thread import on_model_thread
 
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea", "x"]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters_ui import demo
-from adapters_ui.cli import main
+from adapters_ui.adapters import demo
+from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
-from adapters_ui.prompts import read_prompt_items, read_prompts
+from adapters_ui.runs.prompts import read_prompt_items, read_prompts
 from adapters_ui.session import Session
 
 pytestmark = pytest.mark.integration

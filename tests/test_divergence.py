@@ -12,13 +12,13 @@ import math
 
 import pytest
 import torch
-
 from helpers import adapter_configs, make_adapter
 
-from adapters_ui.analysis.divergence import TokenScores, summarize, token_pieces, token_stats
+from adapters_ui.analysis.divergence import TokenScores, summarize
+from adapters_ui.analysis.text_diff import difference_summary
+from adapters_ui.backends.inprocess.token_stats import token_pieces, token_stats
 from adapters_ui.errors import UnknownVariantError
-from adapters_ui.generation import format_prompt
-from adapters_ui.metrics import difference_summary
+from adapters_ui.runs.prompts import format_prompt
 
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea", "x"]
 OUTPUTS = ["General Kenobi!", "4", "The sea is wide and the sky", ""]

@@ -17,13 +17,13 @@ import re
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-
 from helpers import LocalServer, adapter_configs, make_adapter, plain_peft_outputs
 
-from adapters_ui.cli import main
-from adapters_ui.report import report_data, to_csv, to_html, to_json, write_exports
+from adapters_ui.cli.main import main
 from adapters_ui.store import Database
 from adapters_ui.store.saved import load_comparison, save_comparison
+from adapters_ui.views.document import report_data, to_csv, to_json
+from adapters_ui.views.report import to_html, write_exports
 
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea and the sky", "x"]
 TOKENS = 10
@@ -33,9 +33,8 @@ SEEDS = {"tabs": 33, "newline": 23}
 @pytest.fixture(scope="module")
 def spaced(tiny_base_dir, tmp_path_factory) -> dict:
     """{name: folder} of the two adapters, and {name: plain PEFT's outputs} (decode, skip_special_tokens, unstripped)."""
-    from transformers import AutoModelForCausalLM
-
     from helpers import tiny_tokenizer
+    from transformers import AutoModelForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(tiny_base_dir)
     root = tmp_path_factory.mktemp("spaced")
@@ -155,9 +154,10 @@ class FakeCompletions(LocalServer):
 
 def test_the_remote_backend_keeps_the_servers_text(tiny_session):
     """vLLM returns text; nothing between it and the run may strip it (the live text included)."""
-    from adapters_ui.backends.protocol import BASE, Batch
-    from adapters_ui.backends.remote import SERVER, RemoteBackend, ServedModel
-    from adapters_ui.backends.server_client import ServerClient
+    from adapters_ui.backends.protocol import Batch
+    from adapters_ui.backends.remote.backend import SERVER, RemoteBackend, ServedModel
+    from adapters_ui.backends.remote.client import ServerClient
+    from adapters_ui.names import BASE
 
     pieces = ["\n", "  Ahoy", ", matey ", "\t"]
     server = FakeCompletions(pieces)

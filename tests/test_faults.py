@@ -12,7 +12,7 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from adapters_ui.errors import AdapterError
-from adapters_ui.runs import FAILED, Partial
+from adapters_ui.runs.run import FAILED, Partial
 
 PROMPTS = ["hello there", "a longer prompt about the sea and the wind", "x"]
 

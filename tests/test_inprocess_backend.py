@@ -12,13 +12,12 @@ import threading
 
 import pytest
 import torch
-
 from helpers import adapter_configs, plain_generate, plain_peft_outputs
 
-from adapters_ui.backends.inprocess import route_for
+from adapters_ui.backends.inprocess.backend import route_for
 from adapters_ui.backends.protocol import BATCH, MIXED, SINGLE
-from adapters_ui.runs import Output, Partial
-from adapters_ui.errors import UnknownVariantError, PromptError
+from adapters_ui.errors import PromptError, UnknownVariantError
+from adapters_ui.runs.run import Output, Partial
 
 PROMPTS = ["Hello there", "What is 2+2?", "Write a long poem about the sea and the sky", "x"]
 TOKENS = 10
@@ -186,7 +185,7 @@ def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_ad
     """The playground's one-variant calls give what plain PEFT gives on the same input text."""
     from peft import PeftModel
 
-    from adapters_ui.generation import format_chat
+    from adapters_ui.runs.prompts import format_chat
 
     if variant != "base":
         tiny_session.attach(tiny_adapters[variant])

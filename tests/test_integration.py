@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import adapter_configs, make_adapter, plain_generate, plain_peft_outputs
 
-from helpers import adapter_configs, make_adapter, plain_peft_outputs, plain_generate
-
-from adapters_ui.base_model import load_base
-from adapters_ui.cli import main
+from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
+from adapters_ui.model.base import load_base
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +94,7 @@ def test_no_network_is_touched(tmp_path):
         "    attempts.append(a[:1])\n"
         "    raise OSError('network used')\n"
         "socket.socket.connect = socket.getaddrinfo = socket.create_connection = refuse\n"
-        "from adapters_ui.cli import main\n"
+        "from adapters_ui.cli.main import main\n"
         "assert main(['compare', '--prompt', 'Say hi.', '--max-new-tokens', '4']) == 0\n"
         f"assert main(['train', '--data', {str(data)!r}, '--output', {str(tmp_path / 'out')!r}, '--steps', '2']) == 0\n"
         "print('network attempts:', len(attempts), attempts[:3], file=sys.stderr)\n"
@@ -111,7 +110,7 @@ def test_no_network_is_touched(tmp_path):
 
 def test_adapters_made_on_the_default_name_it(smol, tmp_path):
     """An adapter trained on the embedded default records its hub name, so the match check says yes."""
-    from adapters_ui.base_model import same_model
+    from adapters_ui.model.base import same_model
 
     folder = make_adapter(smol.model, adapter_configs()["lora"], tmp_path / "named")
     recorded = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import plain_generate
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from helpers import plain_generate
-
-from adapters_ui.cli import main
+from adapters_ui.cli.main import main
 from adapters_ui.errors import AdapterError, MergeError, UnknownVariantError
 
 PROMPTS = ["hello there", "a longer prompt about the sea", "x", "What is 2+2?"]
@@ -240,10 +239,10 @@ def test_a_host_can_turn_merges_off(tiny_settings, tiny_adapters, monkeypatch):
 
 def test_a_server_backend_refuses_in_one_line(tiny_base_dir, tmp_path):
     """The weights live on the serving engine: nothing to merge here (a real RemoteBackend; no request is made)."""
-    from adapters_ui.backends.remote import RemoteBackend, ServedModel
-    from adapters_ui.backends.server_client import ServerClient
-    from adapters_ui.base_model import load_skeleton
+    from adapters_ui.backends.remote.backend import RemoteBackend, ServedModel
+    from adapters_ui.backends.remote.client import ServerClient
     from adapters_ui.config import Settings
+    from adapters_ui.model.base import load_skeleton
     from adapters_ui.session import Session
 
     settings = Settings(base_model=str(tiny_base_dir), cache_dir=tmp_path / "cache")

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from adapters_ui.metrics import (
+from adapters_ui.analysis.text_diff import (
     VariantDifference,
     difference_summary,
     rows_that_differ,
@@ -138,7 +138,7 @@ def test_rows_that_differ(outputs, differs):
 
 def test_cut_off_outputs_do_not_count_as_differences():
     """A Stop cuts outputs at any token: "The" against '{"' says nothing about the adapter."""
-    from adapters_ui.metrics import difference_summary
+    from adapters_ui.analysis.text_diff import difference_summary
 
     records = [
         {"prompt": "a", "outputs": {"base": "The", "json": '{"'}, "cut_off": ["base", "json"]},

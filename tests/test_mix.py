@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import make_adapter
 from peft import LoraConfig
 from transformers import AutoModelForCausalLM
-
-from helpers import make_adapter
 
 from adapters_ui.errors import AdapterError, UnknownVariantError
 
@@ -68,7 +67,7 @@ def test_a_ties_mix_keeps_a_share_of_each_update(mixing):
 def test_detaching_a_mix_deletes_its_folder(mixing):
     folder = Path(mixing.mix("gone", {"lora": 0.5, "twin": 0.5}).path)
     mixing.detach("gone")
-    from adapters_ui.sources import remove_upload
+    from adapters_ui.adapters.sources import remove_upload
 
     assert remove_upload(folder, mixing.settings) and not folder.exists()
 

@@ -27,8 +27,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import adapters_ui
-from adapters_ui import demo
-from adapters_ui.cli import build_parser, main
+from adapters_ui.adapters import demo
+from adapters_ui.cli.main import build_parser, main
 from adapters_ui.config import LOG_LEVELS, Settings
 from adapters_ui.errors import ConfigError
 from adapters_ui.logs import configure_logging
@@ -127,7 +127,7 @@ def test_the_demo_set_is_found_installed_and_in_a_checkout(tmp_path):
 def test_metadata_and_the_console_script():
     project = PYPROJECT["project"]
     assert project["name"] == "adapters-ui" and project["license"] == "Apache-2.0" and project["requires-python"] == ">=3.10"
-    assert project["scripts"] == {"adapters-ui": "adapters_ui.cli:main"}
+    assert project["scripts"] == {"adapters-ui": "adapters_ui.cli.main:main"}
     assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "adapters_ui.__version__"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", adapters_ui.__version__)
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")

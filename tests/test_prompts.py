@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from adapters_ui.adapters.demo import PROMPT_SETS
 from adapters_ui.errors import PromptError
-from adapters_ui.demo import PROMPT_SETS
-from adapters_ui.prompts import PromptItem, parse_prompt_lines, read_prompt_items, read_prompts
+from adapters_ui.runs.prompts import PromptItem, parse_prompt_lines, read_prompt_items, read_prompts
 
 
 @pytest.mark.parametrize(

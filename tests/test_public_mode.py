@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters_ui import sources
+from adapters_ui.adapters import sources
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError, PromptError, UnknownVariantError
 from adapters_ui.session import Session, SessionHolder

@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from adapters_ui.config import Settings
-from adapters_ui.quiet import KNOWN_HARMLESS, quiet_known_warnings
+from adapters_ui.model.quiet import KNOWN_HARMLESS, quiet_known_warnings
 from adapters_ui.session import Session
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters_ui.adapters.demo import PROMPT_SETS
 from adapters_ui.analysis.references import (
     LEADERBOARD_COLUMNS,
     NO_CATEGORY,
@@ -27,8 +28,7 @@ from adapters_ui.analysis.references import (
     score_references,
     score_references_by_category,
 )
-from adapters_ui.demo import PROMPT_SETS
-from adapters_ui.prompts import read_prompt_items
+from adapters_ui.runs.prompts import read_prompt_items
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES = PROMPT_SETS / "styles.jsonl"

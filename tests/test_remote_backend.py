@@ -15,22 +15,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-
 from browser_helpers import CACHE, CHROMIUM, LOAD_S, RUN_S, AppServer, free_port, wait_text
 from helpers import LocalServer
 
-from adapters_ui import cli, demo
-from adapters_ui.backends.remote import SERVER, Phases, adapter_pattern, lora_refusal
-from adapters_ui.backends.server_client import ServerAnswerError, ServerClient, api_base
-from adapters_ui.base_model import EMBEDDED_NAME, load_skeleton
+from adapters_ui.adapters import demo
+from adapters_ui.adapters.files import model_storage
+from adapters_ui.adapters.validation import read_adapter
+from adapters_ui.backends.remote.backend import SERVER, Phases, adapter_pattern, lora_refusal
+from adapters_ui.backends.remote.client import ServerAnswerError, ServerClient, api_base
+from adapters_ui.cli import main as cli
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError, BackendError, BaseModelError
 from adapters_ui.formatting import format_bytes
-from adapters_ui.generation import format_prompt
-from adapters_ui.runs import STOPPED, Partial
+from adapters_ui.model.base import load_skeleton
+from adapters_ui.names import EMBEDDED_NAME
+from adapters_ui.runs.prompts import demo_prompts, format_prompt
+from adapters_ui.runs.run import STOPPED, Partial
 from adapters_ui.session import Session, SessionHolder
-from adapters_ui.storage import model_storage
-from adapters_ui.validation import read_adapter
 
 TOKENS = 32
 VARIANTS = ["base", "pirate", "json_answer"]
@@ -38,7 +39,7 @@ VARIANTS = ["base", "pirate", "json_answer"]
 
 @pytest.fixture(scope="module")
 def prompts() -> list[str]:
-    return demo.demo_prompts()
+    return demo_prompts()
 
 
 @pytest.fixture(scope="module")

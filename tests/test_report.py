@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-
 import io
 import json
 import re
@@ -13,33 +12,26 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
-
 from helpers import JSON_KEYS
 
-from adapters_ui.base_model import EMBEDDED_NAME, embedded_gguf_path, file_sha256
-from adapters_ui.demo import DEMO_ADAPTERS
+from adapters_ui.adapters.demo import DEMO_ADAPTERS
+from adapters_ui.adapters.registry import describe
+from adapters_ui.adapters.validation import read_adapter
+from adapters_ui.analysis.text_diff import difference_summary
 from adapters_ui.formatting import format_bytes
-from adapters_ui.html_views import (
+from adapters_ui.model.base import embedded_gguf_path, file_sha256
+from adapters_ui.names import EMBEDDED_NAME
+from adapters_ui.views.document import ReportData, adapter_row, report_data, to_csv, to_json
+from adapters_ui.views.html import (
     ADAPTER_COLUMNS,
     VIEW_CSS,
     adapter_table_html,
     diff_html,
     diff_panel_html,
-    side_by_side_html,
     grid_html,
+    side_by_side_html,
 )
-from adapters_ui.metrics import difference_summary
-from adapters_ui.registry import describe
-from adapters_ui.report import (
-    ReportData,
-    adapter_row,
-    report_data,
-    to_csv,
-    to_html,
-    to_json,
-    write_exports,
-)
-from adapters_ui.validation import read_adapter
+from adapters_ui.views.report import to_html, write_exports
 
 XSS = "<script>alert('x')</script>"
 RECORDS = [

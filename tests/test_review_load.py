@@ -136,7 +136,7 @@ def stored_votes(database_url: str, review_id: str) -> list[dict]:
     from sqlalchemy import select
 
     from adapters_ui.store import Database
-    from adapters_ui.store.schema import ReviewItem, Reviewer, Vote
+    from adapters_ui.store.schema import Reviewer, ReviewItem, Vote
 
     db = Database.open(database_url)
     try:

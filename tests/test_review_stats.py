@@ -12,9 +12,7 @@ import time
 
 import pytest
 
-from adapters_ui.charts import NO_JUDGEMENTS, NO_STRENGTHS, strength_figure, win_matrix_figure
-from adapters_ui.review_report import NOT_ENOUGH_OVERLAP, kappa_words, results_html, results_tables_html, verdict
-from adapters_ui.review_stats import (
+from adapters_ui.analysis.review_stats import (
     CSV_COLUMNS,
     Agreement,
     Judgement,
@@ -31,6 +29,8 @@ from adapters_ui.review_stats import (
     win_matrix,
     win_rates,
 )
+from adapters_ui.views.charts import NO_JUDGEMENTS, NO_STRENGTHS, strength_figure, win_matrix_figure
+from adapters_ui.views.review_report import NOT_ENOUGH_OVERLAP, kappa_words, results_html, results_tables_html, verdict
 
 
 def pair_games(left: str, right: str, left_wins: int, right_wins: int, ties: int = 0, both_bad: int = 0,
@@ -392,7 +392,7 @@ def test_review_figures_say_what_to_do_when_empty(fig, message):
 
 def test_raw_votes_read_as_shown_and_export_as_a_second_csv():
     """Issue 21, item 16: every vote, skips too, with what was shown as A and B and the variant picked."""
-    from adapters_ui.review_stats import VOTE_COLUMNS, RawVote, to_json, votes_csv
+    from adapters_ui.analysis.review_stats import VOTE_COLUMNS, RawVote, to_json, votes_csv
 
     votes = [RawVote("2026-01-02T03:04:05+00:00", "ana", 0, "base", "pirate", "right", "left", "arr, better"),
              RawVote("2026-01-02T03:05:00+00:00", "bo", 1, "base", "pirate", "left", "skip")]

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from adapters_ui.errors import ConfigError, PromptError, UnknownVariantError
-from adapters_ui.runs import Ended, Output, Partial, Progress, Queued, Started
-from adapters_ui.scheduler import TurnCancelled, TurnQueue
+from adapters_ui.model.turns import TurnCancelled, TurnQueue
+from adapters_ui.runs.run import Ended, Output, Partial, Progress, Queued, Started
 
 PROMPTS = [f"Prompt number {i}" for i in range(8)]
 
@@ -227,8 +227,7 @@ def test_runs_that_give_up_the_model_at_every_step_write_what_unsliced_runs_writ
     """Two visitors' runs, each waiting for the other, take the model in turns of one decode step
     (HOLD_S = 0): LoRA rows beside base rows (MIXED), IA3 and LoHa batches (BATCH, another family
     mounted in between). Every output is what the same run gives alone, in one piece."""
-    from adapters_ui import runs
-
+    from adapters_ui.runs import run as runs
     for name in ("lora", "ia3", "loha"):
         tiny_session.attach(tiny_adapters[name])
     settings = tiny_session.generation_settings(max_new_tokens=12)
@@ -270,8 +269,8 @@ def test_progress_counts_tokens_and_moves_while_one_batch_decodes(tiny_session, 
     count of tokens moves with every step (here every step is streamed: RowStream's interval 0)."""
     import functools
 
-    from adapters_ui.backends import decode as decode_module
-    from adapters_ui.generation import RowStream
+    from adapters_ui.backends.inprocess import decode as decode_module
+    from adapters_ui.backends.inprocess.generate import RowStream
     from adapters_ui.ui.handlers import run_status
 
     monkeypatch.setattr(decode_module, "RowStream", functools.partial(RowStream, interval=0))

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from adapters_ui import runtime
-from adapters_ui.runtime import describe_memory, memory_in_use
+from adapters_ui.model import memory as runtime
+from adapters_ui.model.memory import describe_memory, memory_in_use
 
 MB = 1000**2
 
 
 MEASURE = """
 import torch
-from adapters_ui.runtime import memory_in_use
+from adapters_ui.model.memory import memory_in_use
 before = memory_in_use("cpu")
 held = torch.ones(50_000_000, dtype=torch.float32)  # 200 MB, every page written
 during = memory_in_use("cpu")

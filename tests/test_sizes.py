@@ -9,12 +9,12 @@ from pathlib import Path
 
 from browser_helpers import CACHE
 
-from adapters_ui import charts
+from adapters_ui.adapters.demo import DEMO_ADAPTERS
 from adapters_ui.config import Settings
-from adapters_ui.demo import DEMO_ADAPTERS
 from adapters_ui.formatting import format_bytes
-from adapters_ui.report import adapter_row
 from adapters_ui.session import Session
+from adapters_ui.views import charts
+from adapters_ui.views.document import adapter_row
 
 PACKAGE = Path(__file__).resolve().parents[1] / "adapters_ui"
 

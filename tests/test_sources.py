@@ -18,13 +18,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-
 from helpers import LocalServer
 
-from adapters_ui import demo, errors, sources
-from adapters_ui.config import Settings
-from adapters_ui.session import Session
-from adapters_ui.sources import (
+from adapters_ui import errors
+from adapters_ui.adapters import demo, sources
+from adapters_ui.adapters.sources import (
     OFFLINE_MESSAGE,
     adapter_folder_choices,
     attach_hub,
@@ -35,6 +33,8 @@ from adapters_ui.sources import (
     remove_upload,
     shown_path,
 )
+from adapters_ui.config import Settings
+from adapters_ui.session import Session
 
 CAP = 256 * 1024  # max_adapter_bytes of the capped session: the zip limit is CAP + 1 MiB
 JUNK = {"__MACOSX/._adapter_config.json": b"\x00\x05\x16\x07", ".DS_Store": b"\x00\x00\x00\x01Bud1"}

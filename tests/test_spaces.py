@@ -60,7 +60,7 @@ def test_with_spaces_off_zero_gpu_the_handlers_run_and_stream_as_before(zerogpu,
 def test_a_forked_worker_gets_a_model_thread_of_its_own():
     """ZeroGPU runs each marked call in a process forked from the app: its copy of the model thread's
     executor has no thread behind it, so without a fresh one the first model call would wait forever."""
-    from adapters_ui.model_thread import on_model_thread
+    from adapters_ui.model.thread import on_model_thread
 
     def thread_name() -> str:
         return threading.current_thread().name
@@ -142,7 +142,6 @@ def test_an_upload_over_the_cap_is_refused_before_it_reaches_the_disk(tiny_setti
 
     import httpx
     import uvicorn
-
     from browser_helpers import free_port
 
     from adapters_ui.ui.server import create_server

@@ -14,10 +14,10 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from adapters_ui.preview import remember_model_storage, remembered_model_storage
+from adapters_ui.adapters.preview import remember_model_storage, remembered_model_storage
+from adapters_ui.adapters.sources import uploads_root
+from adapters_ui.records import ModelStorage
 from adapters_ui.session import SessionHolder
-from adapters_ui.sources import uploads_root
-from adapters_ui.storage import ModelStorage
 from adapters_ui.ui import handlers as h
 
 SKIP = gr.skip()
@@ -85,7 +85,7 @@ def test_a_start_deletes_the_uploads_an_earlier_run_left(tiny_settings, tiny_ada
 
     # a second server on the same cache folder while this one runs deletes nothing of it
     script = ("import sys; from pathlib import Path; from adapters_ui.config import Settings; "
-              "from adapters_ui.sources import clear_stale_uploads; "
+              "from adapters_ui.adapters.sources import clear_stale_uploads; "
               "print(clear_stale_uploads(Settings(cache_dir=Path(sys.argv[1]))))")
     done = subprocess.run([sys.executable, "-c", script, str(tiny_settings.cache_dir)], capture_output=True, text=True,
                           timeout=120)

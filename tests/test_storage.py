@@ -13,19 +13,17 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from adapters_ui.errors import AdapterNotFoundError, AdapterWeightsError, UnsafeWeightsError
-from adapters_ui.storage import (
+from adapters_ui.adapters.files import (
     WEIGHTS_FILES,
-    AdapterStorage,
-    TensorInfo,
     adapter_storage,
     find_weights_file,
     load_bin_state_dict,
     model_storage,
     read_safetensors_header,
-    size_ratio,
     weights_info,
 )
+from adapters_ui.errors import AdapterNotFoundError, AdapterWeightsError, UnsafeWeightsError
+from adapters_ui.records import AdapterStorage, TensorInfo, size_ratio
 
 VOCAB, HIDDEN = 128, 32
 # 2 layers x (q: A 4x32 + B 32x4, v: A 4x32 + B 16x4); v_proj is 2 kv heads x head_dim 8 = 16 wide.
@@ -394,7 +392,7 @@ def test_size_ratio_rejects_empty_adapter(adapter):
 
 def test_session_full_model_size_ignores_mounted_adapters(tiny_session, tiny_adapters, pristine_base):
     """PEFT injects adapter layers into the base in place; the full-copy size must not grow with them."""
-    from adapters_ui.storage import model_storage
+    from adapters_ui.adapters.files import model_storage
 
     for name in ("lora", "dora"):
         tiny_session.attach(tiny_adapters[name])

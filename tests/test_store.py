@@ -11,10 +11,8 @@ from sqlalchemy import inspect, select
 
 from adapters_ui.errors import ReviewError, StoreError
 from adapters_ui.store import Database
-from adapters_ui.store.reviews import (cast_vote, create_review, delete_review, join_review, next_task, owner_info,
-                                       review_results, revoke_review, review_title)
-from adapters_ui.store.saved import (is_owner, list_comparisons, load_comparison, owned_ids, save_comparison,
-                                     under_review)
+from adapters_ui.store.reviews import cast_vote, create_review, delete_review, join_review, next_task, owner_info, review_results, review_title, revoke_review
+from adapters_ui.store.saved import is_owner, list_comparisons, load_comparison, owned_ids, save_comparison, under_review
 from adapters_ui.store.schema import Base, Vote
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import save_tiny_base
 
-from adapters_ui.cli import main
+from adapters_ui.adapters.training import TrainConfig, encode_pair, read_pairs
+from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
 from adapters_ui.errors import ConfigError, PromptError
 from adapters_ui.session import Session
-from adapters_ui.training import TrainConfig, encode_pair, read_pairs
 
 TRAIN_WORDS = ["apple", "river", "stone", "cloud", "green", "tiger", "paper", "music", "bread", "light", "chair", "ocean"]
 HELD_OUT = ["window", "garden", "silver"]

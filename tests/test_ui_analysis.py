@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from adapters_ui.prompts import PromptItem
+from adapters_ui.runs.prompts import PromptItem
 from adapters_ui.ui import handlers as h
 from adapters_ui.ui.analysis import HEAT_HINT, NOTHING_YET, AnalysisHandlers
 

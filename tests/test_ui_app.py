@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from adapters_ui.prompts import PromptItem
+from adapters_ui.runs.prompts import PromptItem
 from adapters_ui.store import Database
 from adapters_ui.store.saved import load_comparison
 from adapters_ui.ui import handlers as h

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from adapters_ui.runs import Output, Partial
+from adapters_ui.runs.run import Output, Partial
 from adapters_ui.ui import handlers as h
 
 WAITING = "waiting…"  # literal: what a visitor reads

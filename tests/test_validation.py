@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
 from helpers import adapter_configs, make_adapter, tiny_llama, tiny_tokenizer
+from safetensors.torch import load_file, save_file
 
 from adapters_ui import errors
 from adapters_ui.config import Settings

@@ -7,16 +7,16 @@ import copy
 
 import pytest
 import torch
-
 from helpers import make_adapter
 
-from adapters_ui.analysis.weights import ModuleEffect, WeightEffects, effective_rank, weight_effects
-from adapters_ui.charts import NO_WEIGHT_EFFECTS, weight_heatmap_figure
-from adapters_ui.cli import main
+from adapters_ui.adapters.validation import read_adapter
+from adapters_ui.adapters.weight_effects import effective_rank, weight_effects
+from adapters_ui.analysis.weights import ModuleEffect, WeightEffects
+from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError
 from adapters_ui.session import Session
-from adapters_ui.validation import read_adapter
+from adapters_ui.views.charts import NO_WEIGHT_EFFECTS, weight_heatmap_figure
 
 TIGHT = 1e-5  # the factor route against PEFT's float32 ΔW
 SPECTRUM = 1e-4  # effective rank against svdvals of that float32 matrix (its tiny noise singular values)

@@ -1,7 +1,9 @@
-"""Analysis that explains differences: pure functions over tensors and plain data (no gradio).
+"""Analysis that explains differences: pure numbers over plain data (no torch, no page, no database).
 
-    divergence   where a variant departs from the base, token by token (KL, log-probabilities, top-1)
-    references   how close each variant comes to reference answers (exact, contains, ROUGE-L, perplexity)
-    weights      what each adapter changed inside the model, per layer and module
-    analyze      runs the model work for the first two on a finished comparison
+    text_diff     word diffs and similarity between two outputs
+    divergence    where a variant departs from the base, token by token (KL, log-probabilities, top-1)
+    references    how close each variant comes to reference answers (exact, contains, ROUGE-L, perplexity)
+    weights       what each adapter changed inside the model, per layer and module (the records)
+    review_stats  win rates, strengths and agreement of blind reviews
+    analyze       runs the backend's read-back for the first two on a finished comparison
 """

@@ -15,15 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..backends.protocol import BASE
-from .divergence import DivergenceSummary, ReadBack, TokenScores, base_summary, summarize
-from .references import (
+from adapters_ui.analysis.divergence import DivergenceSummary, ReadBack, TokenScores, base_summary, summarize
+from adapters_ui.analysis.references import (
     ReferenceScores,
     leaderboard_by_category,
     leaderboard_rows,
     score_references,
     score_references_by_category,
 )
+from adapters_ui.names import BASE
 
 # read(rendered prompts, {variant: output per prompt or None}, reference per prompt or None) -> ReadBack
 Read = Callable[[list[str], dict[str, list[str | None]], list[str | None]], ReadBack]

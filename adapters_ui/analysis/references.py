@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..metrics import BASE
+from adapters_ui.names import BASE
 
 # Row keys of leaderboard_rows() -> column headers for the page, in display order.
 LEADERBOARD_COLUMNS = {

@@ -1,5 +1,6 @@
 """Generation backends: the narrow interface the session needs, and its implementations."""
 
-from .protocol import BASE, BATCH, MIXED, SINGLE, Backend, Batch, Plan
+from adapters_ui.backends.protocol import BATCH, MIXED, SINGLE, Backend, Batch, Plan
+from adapters_ui.names import BASE
 
 __all__ = ["BASE", "BATCH", "MIXED", "SINGLE", "Backend", "Batch", "Plan"]

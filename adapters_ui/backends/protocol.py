@@ -19,16 +19,27 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from ..analysis.divergence import ReadBack
-from ..generation import GeneratedRows, GenerationSettings
-from ..validation import AdapterSpec
+from adapters_ui.analysis.divergence import ReadBack
+from adapters_ui.decoding import GenerationSettings
 
-BASE = "base"  # the variant name of the unadapted base model
+if TYPE_CHECKING:  # annotations only: the protocol loads no torch (an AdapterSpec holds a PEFT config)
+    from adapters_ui.adapters.validation import AdapterSpec
+
+OnRows = Callable[[list[str]], None]  # the partial text of every row, after each new token
+
+
+@dataclass(frozen=True)
+class GeneratedRows:
+    """What one ``generate`` call wrote: each row's new text, and whether the row ended by
+    itself (end of text or max_new_tokens) rather than being cut off by a stop."""
+
+    texts: list[str]
+    complete: list[bool]
+
+
 MIXED, BATCH, SINGLE = "mixed", "batch", "single"  # routes: how a variant's rows are batched
-
-OnRows = Callable[[list[str]], None]  # every row's text so far, after each new token
 
 
 @dataclass(frozen=True)

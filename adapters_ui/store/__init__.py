@@ -1,5 +1,5 @@
 """Saved comparisons and blind reviews, in SQLite or PostgreSQL (SQLAlchemy + Alembic)."""
 
-from .database import Database, DatabaseHolder
+from adapters_ui.store.database import Database, DatabaseHolder
 
 __all__ = ["Database", "DatabaseHolder"]

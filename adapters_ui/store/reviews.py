@@ -23,15 +23,15 @@ from typing import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import ReviewError
-from ..formatting import plural
-from ..review_stats import Judgement, RawVote, ReviewResults, summarise
-from .database import Database, iso_time, utc_now
-from .saved import is_owner, load_comparison
-from .schema import Review, ReviewItem, Reviewer, Vote
-from .tokens import new_id, new_token, token_hash, well_formed
+from adapters_ui.analysis.review_stats import Judgement, RawVote, ReviewResults, summarise
+from adapters_ui.errors import ReviewError
+from adapters_ui.formatting import plural
+from adapters_ui.names import BASE
+from adapters_ui.store.database import Database, iso_time, utc_now
+from adapters_ui.store.saved import is_owner, load_comparison
+from adapters_ui.store.schema import Review, Reviewer, ReviewItem, Vote
+from adapters_ui.store.tokens import new_id, new_token, token_hash, well_formed
 
-BASE = "base"
 PAIRINGS = {"all": "every pair", "vs_base": "each adapter against the base"}
 VOTE_CHOICES = ("a", "b", "tie", "both_bad", "skip")  # what a reviewer answers; a/b are sides on screen
 MAX_COMMENT = 1000

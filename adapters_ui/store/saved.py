@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from sqlalchemy import func, select
 
-from ..errors import StoreError
-from ..report import ReportData
-from .database import Database, iso_time, utc_now
-from .schema import Review, SavedRun
-from .tokens import new_id, new_token, same_secret, token_hash, well_formed
+from adapters_ui.errors import StoreError
+from adapters_ui.store.database import Database, iso_time, utc_now
+from adapters_ui.store.schema import Review, SavedRun
+from adapters_ui.store.tokens import new_id, new_token, same_secret, token_hash, well_formed
+from adapters_ui.views.document import ReportData
 
 if TYPE_CHECKING:
-    from ..registry import AdapterInfo
+    from adapters_ui.records import AdapterInfo
 
 LIST_LIMIT = 100
 

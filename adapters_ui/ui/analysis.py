@@ -12,14 +12,14 @@ import dataclasses
 
 import gradio as gr
 
-from .. import charts
-from ..analysis_views import divergence_table_html, heat_html, leaderboards_html
-from ..backends.protocol import BASE
-from ..errors import AdaptersUIError
-from ..formatting import plural
-from ..report import report_data
-from ..session import SessionHolder
-from .handlers import CompareView, ok, problem
+from adapters_ui.errors import AdaptersUIError
+from adapters_ui.formatting import plural
+from adapters_ui.names import BASE
+from adapters_ui.session import SessionHolder
+from adapters_ui.ui.handlers import CompareView, ok, problem
+from adapters_ui.views import charts
+from adapters_ui.views.analysis_html import divergence_table_html, heat_html, leaderboards_html
+from adapters_ui.views.document import report_data
 
 NOTHING_YET = "Nothing to analyze yet: press **Compare**, and once the outputs are in, press **Analyze outputs**."
 HEAT_HINT = "<p class='ag-note'><i>Press Analyze outputs to see each adapter's tokens shaded by how far it departs from the base.</i></p>"

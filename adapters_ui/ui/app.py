@@ -13,18 +13,19 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from .. import charts
-from .. import demo as demo_set
-from ..combine import METHODS as MIX_METHODS
-from ..config import Settings
-from ..analysis_views import ANALYSIS_CSS
-from ..html_views import VIEW_CSS
-from ..store import DatabaseHolder
-from . import handlers as h
-from .analysis import HEAT_HINT, AnalysisHandlers
-from .saved import SavedHandlers, browser_secret
-from .guard import guard_events
-from .zerogpu import gpu_task
+from adapters_ui.adapters import demo as demo_set
+from adapters_ui.adapters.mix import METHODS as MIX_METHODS
+from adapters_ui.config import Settings
+from adapters_ui.runs.prompts import demo_prompts
+from adapters_ui.store import DatabaseHolder
+from adapters_ui.ui import handlers as h
+from adapters_ui.ui.analysis import HEAT_HINT, AnalysisHandlers
+from adapters_ui.ui.guard import guard_events
+from adapters_ui.ui.saved import SavedHandlers, browser_secret
+from adapters_ui.ui.zerogpu import gpu_task
+from adapters_ui.views import charts
+from adapters_ui.views.analysis_html import ANALYSIS_CSS
+from adapters_ui.views.html import VIEW_CSS
 
 APP_CSS = """
 .gradio-container {max-width: 1500px !important; margin: auto}
@@ -79,13 +80,13 @@ MODEL_WAIT_S = 1.0  # how often a page served before the base model loaded check
 
 
 def build_compare_tab(settings: Settings) -> SimpleNamespace:
-    demo_prompts = demo_set.demo_prompts() if demo_set.wants_demo(settings) else []
+    shown_prompts = demo_prompts() if demo_set.wants_demo(settings) else []
     c = SimpleNamespace()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             c.prompts = gr.Textbox(
                 label="Prompts (one per line)", lines=7, max_lines=14, elem_id="prompts",
-                value="\n".join(demo_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
+                value="\n".join(shown_prompts) or "What is the capital of France?\nGive me a tip for learning to cook.",
             )
             with gr.Row():
                 c.preset = gr.Dropdown(h.prompt_set_choices(), value=None, label="Preset prompt set", scale=1)

@@ -20,7 +20,7 @@ from typing import Callable
 
 import gradio as gr
 
-from ..errors import AdaptersUIError
+from adapters_ui.errors import AdaptersUIError
 
 log = logging.getLogger("adapters_ui.ui")
 

@@ -19,20 +19,22 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import bundle, charts, sources
-from .. import demo as demo_set
-from ..backends.protocol import BASE
-from ..base_model import EMBEDDED_NAME, short_model_name
-from ..config import Settings
-from ..errors import AdaptersUIError, PromptError
-from ..formatting import format_bytes, format_ratio, format_size, format_times, plural
-from ..html_views import ADAPTER_COLUMNS, diff_panel_html, grid_html
-from ..metrics import difference_summary, rows_that_differ
-from ..prompts import PromptItem, parse_prompt_lines, read_prompt_items
-from ..report import ReportData, adapter_row, report_data, write_exports
-from ..runs import CompareRun, Comparison, Ended, Output, Partial, Queued
-from ..runtime import describe_memory
-from ..session import SessionHolder, StorageReport
+from adapters_ui.adapters import bundle, sources
+from adapters_ui.adapters import demo as demo_set
+from adapters_ui.analysis.text_diff import difference_summary, rows_that_differ
+from adapters_ui.config import Settings
+from adapters_ui.errors import AdaptersUIError, PromptError
+from adapters_ui.formatting import format_bytes, format_ratio, format_size, format_times, plural
+from adapters_ui.model.memory import describe_memory
+from adapters_ui.names import BASE, EMBEDDED_NAME, short_model_name
+from adapters_ui.records import StorageReport
+from adapters_ui.runs.prompts import PromptItem, parse_prompt_lines, read_prompt_items
+from adapters_ui.runs.run import CompareRun, Comparison, Ended, Output, Partial, Queued
+from adapters_ui.session import SessionHolder
+from adapters_ui.views import charts
+from adapters_ui.views.document import ReportData, adapter_row, report_data
+from adapters_ui.views.html import ADAPTER_COLUMNS, diff_panel_html, grid_html
+from adapters_ui.views.report import write_exports
 
 GREEDY, SAMPLING = "greedy", "sampling"
 CHAT, COMPLETE = "chat", "complete"
@@ -349,7 +351,7 @@ class Handlers:
 
     def mix(self, parts: str | None, method: str | None, density: float | None, name: str | None) -> tuple:
         """A weighted mix of attached LoRA adapters, attached under ``name``."""
-        from ..combine import WITH_DENSITY, parse_parts
+        from adapters_ui.adapters.mix import WITH_DENSITY, parse_parts
 
         if not (name or "").strip():
             return self.refresh(problem("No name for the mix: type one (letters, digits, '_' or '-')."))
@@ -398,7 +400,7 @@ class Handlers:
     def merge(self, name: str | None) -> tuple:
         """(notice, download): ``name`` merged into a fresh copy of the base, offered as a .zip of the model folder
         (the last few merges stay on disk, see ``merges_root``). The model serving the page is not touched."""
-        from ..merge import check_room, zip_folder
+        from adapters_ui.adapters.merge import check_room, zip_folder
 
         hidden = gr.update(value=None, visible=False)
         if not name:

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import charts
-from ..config import Settings
-from ..errors import AdaptersUIError
-from ..review_report import results_html, results_tables_html
-from ..formatting import plural
-from ..review_stats import to_csv, to_json, votes_csv
-from ..store import DatabaseHolder
-from ..store import reviews as store
-from .handlers import export_folder, problem
+from adapters_ui.analysis.review_stats import to_csv, to_json, votes_csv
+from adapters_ui.config import Settings
+from adapters_ui.errors import AdaptersUIError
+from adapters_ui.formatting import plural
+from adapters_ui.store import DatabaseHolder
+from adapters_ui.store import reviews as store
+from adapters_ui.ui.handlers import export_folder, problem
+from adapters_ui.views import charts
+from adapters_ui.views.review_report import results_html, results_tables_html
 
 UI_ONLY = {"api_visibility": "private"}
 VOTES = {"concurrency_limit": 16, "concurrency_id": "votes"}  # database work: many reviewers at once

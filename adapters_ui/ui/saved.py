@@ -16,18 +16,18 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import charts
-from ..errors import AdaptersUIError, StoreError
-from ..formatting import format_size, plural
-from ..links import comparison_link, owner_link, reviewer_link
-from ..metrics import difference_summary
-from ..prompts import parse_prompt_lines
-from ..report import report_data
-from ..session import SessionHolder
-from ..store import DatabaseHolder
-from ..store import reviews as review_store
-from ..store import saved as saved_store
-from .handlers import CompareView, api_variants, ok, problem, visitor
+from adapters_ui.analysis.text_diff import difference_summary
+from adapters_ui.errors import AdaptersUIError, StoreError
+from adapters_ui.formatting import format_size, plural
+from adapters_ui.runs.prompts import parse_prompt_lines
+from adapters_ui.session import SessionHolder
+from adapters_ui.store import DatabaseHolder
+from adapters_ui.store import reviews as review_store
+from adapters_ui.store import saved as saved_store
+from adapters_ui.store.links import comparison_link, owner_link, reviewer_link
+from adapters_ui.ui.handlers import CompareView, api_variants, ok, problem, visitor
+from adapters_ui.views import charts
+from adapters_ui.views.document import report_data
 
 # notice, meta, grid, diff, view, storage, scaling, differences, csv, json, html, review box, the opened view
 OPEN_OUTPUTS = 13

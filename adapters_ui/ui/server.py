@@ -15,14 +15,14 @@ import os
 import gradio as gr
 from fastapi import FastAPI
 
-from ..config import Settings
-from ..session import SessionHolder
-from ..links import REVIEW_PATH
-from ..store import DatabaseHolder
-from .app import UI_CONCURRENCY, create_app, launch_kwargs
-from .review_app import REVIEW_CSS, create_review_app
-from . import zerogpu
-from .guard import guard_events
+from adapters_ui.config import Settings
+from adapters_ui.session import SessionHolder
+from adapters_ui.store import DatabaseHolder
+from adapters_ui.store.links import REVIEW_PATH
+from adapters_ui.ui import zerogpu
+from adapters_ui.ui.app import UI_CONCURRENCY, create_app, launch_kwargs
+from adapters_ui.ui.guard import guard_events
+from adapters_ui.ui.review_app import REVIEW_CSS, create_review_app
 
 log = logging.getLogger(__name__)
 
