@@ -3,7 +3,8 @@
 #   make test   set everything up, run ruff (make lint), then the whole test suite
 #
 # Optional:
-#   make lint      ruff check: the rules are in pyproject.toml ([tool.ruff]); part of make test
+#   make lint      ruff check and lint-imports (import-linter): the rules and the layering contracts
+#                  are in pyproject.toml ([tool.ruff], [tool.importlinter]); part of make test
 #   make package-check
 #                  pip install . (not editable) into a fresh venv under /tmp, then run adapters-ui
 #                  --help, inspect, compare, saved list and serve from outside the checkout
@@ -133,11 +134,14 @@ run-vllm: setup vllm
 run: setup
 	$(PY) app.py
 
-## lint: ruff check with the rules of pyproject.toml (no fixes: it only reports)
+## lint: ruff check, then the layering contracts (lint-imports); both only report, never rewrite
 lint: setup
 	@start=$$(date +%s); \
 	$(VENV)/bin/ruff check .; \
 	echo "== ruff check passed in $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); \
+	$(VENV)/bin/lint-imports --no-cache; \
+	echo "== lint-imports (layering contracts) passed in $$(( $$(date +%s) - start )) s"
 
 ## test: ruff, then the whole test suite (args via PYTEST_ARGS)
 test: setup browser lint

@@ -107,3 +107,49 @@ def test_ui_handlers_are_short_and_leave_threads_to_the_core():
     assert not imported & {"threading", "queue", "concurrent", "multiprocessing"}
     long = {f.name: f.end_lineno - f.lineno + 1 for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.end_lineno - f.lineno >= 40}
     assert long == {}
+
+
+def torch_free_modules() -> list[str]:
+    """The modules that must load no torch: the package itself, its shared names and records, and every
+    module of store/, views/ and analysis/ (plus the backend protocol and the run object's settings)."""
+    top = ["adapters_ui", "adapters_ui.names", "adapters_ui.records", "adapters_ui.config", "adapters_ui.decoding",
+           "adapters_ui.errors", "adapters_ui.formatting", "adapters_ui.demo_assets", "adapters_ui.backends.protocol",
+           "adapters_ui.runs.prompts", "adapters_ui.runs.run"]
+    folders = ("adapters_ui.store", "adapters_ui.views", "adapters_ui.analysis")
+    return top + [m for m in CORE if m.startswith(folders)]
+
+
+# Import the modules one by one in one fresh interpreter; after each, list the heavy libraries loaded.
+HEAVY_AFTER_EACH = """
+import importlib, json, sys
+heavy = ("torch", "transformers", "peft", "gradio")
+seen = []
+for module in json.loads(sys.stdin.read()):
+    importlib.import_module(module)
+    seen.append([module, [name for name in heavy if name in sys.modules]])
+print(json.dumps(seen))
+"""
+
+
+def test_the_package_store_views_and_analysis_load_no_torch():
+    """`import adapters_ui` (lazy public API), the store, the views and the analysis cost no model libraries,
+    so `saved list` or a report reader never pays for torch. The last module is a control that must load it."""
+    modules = [*torch_free_modules(), "adapters_ui.session"]
+    assert {"adapters_ui.store.saved", "adapters_ui.views.report", "adapters_ui.analysis.review_stats"} <= set(modules)
+    done = subprocess.run([sys.executable, "-c", HEAVY_AFTER_EACH], cwd=ROOT, input=json.dumps(modules),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    loaded = [(module, heavy) for module, heavy in seen[:-1] if heavy]
+    assert loaded == [], f"these modules load model libraries: {loaded}"
+    assert "torch" in seen[-1][1], "the control (the session) must load torch, or the check sees nothing"
+
+
+def test_the_public_api_loads_lazily():
+    """`adapters_ui.Session` still works; the first use imports it."""
+    code = ("import sys, adapters_ui\n"
+            "before = 'torch' in sys.modules\n"
+            "session_class = adapters_ui.Session\n"
+            "print(before, 'torch' in sys.modules, session_class.__module__, sorted(adapters_ui.__all__))")
+    assert run_python(code) == ("False True adapters_ui.session ['AdaptersUIError', 'CompareRun', 'Comparison', "
+                                "'GenerationSettings', 'Session', 'Settings', '__version__']")
