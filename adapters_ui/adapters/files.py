@@ -8,7 +8,6 @@ weights-only unpickler, and a pickle that would run code is refused, never execu
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -38,15 +37,6 @@ def find_weights_file(folder: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces (weights files can be gigabytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _where(path: Path) -> str:

@@ -30,6 +30,7 @@ from adapters_ui.adapters.validation import AdapterSpec, check_targets
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError, MergeError, first_line
 from adapters_ui.formatting import format_bytes, format_times
+from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import BaseSource, load_base, local_location, resolve_source, same_model
 from adapters_ui.model.memory import available_memory
 from adapters_ui.records import ModelStorage
@@ -221,8 +222,6 @@ def _shipped_tokenizer(source: BaseSource, settings: Settings):
 
 def _provenance(spec: AdapterSpec, base_name: str, plan: MergePlan) -> dict:
     import peft
-
-    from adapters_ui.adapters.files import file_sha256
 
     return {"base_model": base_name, "adapter": spec.name, "adapter_type": plan.method,
             "adapter_sha256": file_sha256(spec.weights_file), "dtype": plan.dtype, "peft_version": peft.__version__,
