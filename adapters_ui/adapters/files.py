@@ -13,10 +13,14 @@ import json
 import os
 import pickle
 import pickletools
+import shutil
 import struct
+import tempfile
 import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -252,6 +256,22 @@ def model_storage(model: torch.nn.Module, source: Path | None = None) -> ModelSt
         full_copy_bytes=full_copy_bytes,
         file_bytes=_source_file_bytes(source),
     )
+
+
+@contextmanager
+def staged(target: Path, prefix: str | None = None, publish: bool = True) -> Iterator[Path]:
+    """A new staging folder beside ``target`` to write into; when the block ends well it is published as ``target``
+    in one rename (``publish=False``: the block publishes something else, e.g. a zip of it), and whatever happens it
+    is gone afterwards, so a failure never leaves half a folder, at ``target`` or beside it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}-staging-", dir=target.parent))
+    try:
+        yield stage
+        if publish:
+            move_into_place(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def move_into_place(staging: Path, target: Path) -> None:

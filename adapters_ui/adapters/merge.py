@@ -18,13 +18,12 @@ import copy
 import json
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters_ui.adapters.files import model_storage, move_into_place
+from adapters_ui.adapters.files import model_storage, staged
 from adapters_ui.adapters.registry import method_label
 from adapters_ui.adapters.validation import AdapterSpec, check_targets
 from adapters_ui.config import Settings
@@ -167,18 +166,14 @@ def merge_adapter(spec: AdapterSpec, settings: Settings, output: Path) -> Merged
     check_room(plan.merged_bytes, output.parent)
     merged = merged_model(spec, base.model)
     tokenizer = _shipped_tokenizer(base.source, settings)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-merging-", dir=output.parent))
     try:
-        merged.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
-        move_into_place(staging, output)  # an empty output folder (checked above) is replaced
+        with staged(output, prefix=f".{output.name}-merging-") as staging:  # replaces the empty output (checked above)
+            merged.save_pretrained(staging, safe_serialization=True)
+            tokenizer.save_pretrained(staging)
+            (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
     except OSError as exc:
         raise MergeError(f"Could not write the merged model to {output}: {exc.strerror or first_line(exc)}; "
                          "check the folder's permissions and free space.") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     files = [p for p in output.iterdir() if p.is_file()]
     return MergedModel(output, plan, base.source.name, sum(p.stat().st_size for p in files),
                        sum(p.stat().st_size for p in output.glob(WEIGHTS_GLOB)), time.perf_counter() - started)
