@@ -385,7 +385,7 @@ def attach_bundle(session, path: str | Path, root: Path | None = None) -> list:
 
     A zip is unpacked under ``root`` (default: the uploads folder), and each adapter moves to a folder of
     its own there, so detaching one from the page deletes only its files."""
-    from adapters_ui.adapters.sources import _shown_as, uploads_root
+    from adapters_ui.adapters.sources import shown_as, uploads_root
 
     settings, registry = session.settings, session.registry
     root = Path(root or uploads_root(settings))
@@ -407,7 +407,7 @@ def attach_bundle(session, path: str | Path, root: Path | None = None) -> list:
                                           "free disk space or set ADAPTERS_UI_CACHE_DIR.") from None
                     folders[name] = placed[-1]
         for name, where in folders.items():
-            with _shown_as(where, f"{label}/{name}"):
+            with shown_as(where, f"{label}/{name}"):
                 attached.append(session.attach(where, name))
     except BaseException:
         for info in reversed(attached):
