@@ -7,9 +7,9 @@ import torch
 
 from adapters_ui.config import Settings
 from adapters_ui.errors import BaseModelError, ConfigError
+from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import (
     embedded_gguf_path,
-    file_sha256,
     gguf_cache_key,
     load_base,
     pick_device,

@@ -14,6 +14,7 @@ import pytest
 from helpers import save_tiny_base
 
 from adapters_ui.adapters.bundle import MANIFEST, is_bundle_zip, show_bundle
+from adapters_ui.adapters.files import staged
 from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError, AdapterSourceError, BundleError
@@ -238,6 +239,23 @@ def test_saving_refuses_what_it_cannot_write_whole(tiny_session, tiny_adapters, 
     with pytest.raises(BundleError, match="'lora': its adapter_model.safetensors changed on disk since it was attached"):
         tiny_session.save_bundle(out / "b.zip")
     assert list(out.iterdir()) == []  # no staging folder, no partial zip
+
+
+def test_staged_publishes_whole_or_leaves_nothing(tmp_path):
+    """The one stage-then-publish step under bundles and merges: one rename at the end, nothing left on failure."""
+    target = tmp_path / "out" / "model"
+    with staged(target) as stage:
+        assert stage.parent == target.parent and not target.exists()
+        (stage / "weights").write_text("w")
+    assert [p.name for p in target.parent.iterdir()] == ["model"] and (target / "weights").read_text() == "w"
+    other = tmp_path / "out" / "other"
+    with pytest.raises(RuntimeError, match="halfway"), staged(other) as stage:
+        (stage / "weights").write_text("w")
+        raise RuntimeError("halfway")
+    assert [p.name for p in other.parent.iterdir()] == ["model"]  # no staging folder, no half-written target
+    with staged(other, publish=False) as stage:
+        (stage / "weights").write_text("w")
+    assert [p.name for p in other.parent.iterdir()] == ["model"]  # not published: the caller publishes something else
 
 
 # ---- the CLI --------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from adapters_ui.adapters.sources import (
     extract_adapter_zip,
     remove_upload,
     shown_path,
+    zips,
 )
 from adapters_ui.config import Settings
 from adapters_ui.session import Session
@@ -401,8 +402,8 @@ def test_unpacking_counts_real_bytes(tiny_adapters, tmp_path):
     with zipfile.ZipFile(archive) as opened:
         files = [(info, (info.filename,)) for info in opened.infolist()]
         with pytest.raises(errors.AdapterSourceError, match="a.zip unpacks to more than the 200.0 kB allowed"):
-            sources._write_entries("a.zip", opened, files, tmp_path / "out", 200_000)
-        sources._write_entries("a.zip", opened, files, tmp_path / "ok", 400_000)
+            zips._write_entries("a.zip", opened, files, tmp_path / "out", 200_000)
+        zips._write_entries("a.zip", opened, files, tmp_path / "ok", 400_000)
     assert (tmp_path / "ok" / "padding.bin").stat().st_size == 300_000
 
 

@@ -33,11 +33,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from adapters_ui.adapters.files import file_sha256, move_into_place
+from adapters_ui.adapters.files import staged
 from adapters_ui.adapters.validation import read_config
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError, BundleError
 from adapters_ui.formatting import format_bytes
+from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import BaseSource, same_model
 from adapters_ui.names import ADAPTER_NAME
 
@@ -136,28 +137,25 @@ def write_bundle(target: str | Path, adapters: list, base: BaseSource) -> Manife
         raise BundleError("No adapters are attached: attach at least one, then save the bundle.")
     target = check_target(target)
     as_zip = target.suffix.lower() == ".zip"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
-    except OSError as exc:
-        raise BundleError(f"Cannot write the bundle beside {target} ({exc.strerror or type(exc).__name__}): "
-                          "choose a folder you can write to.") from None
     packed = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    stage = None
     try:
-        entries = [_copy_adapter(info, spec, stage / info.name) for info, spec in adapters]
-        manifest = Manifest(created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            base_model=base_entry(base), adapters=entries, total_bytes=sum(a.bytes for a in entries))
-        (stage / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
-        if as_zip:
-            _zip_folder(stage, packed)
-            os.replace(packed, target)
-        else:
-            move_into_place(stage, target)  # an empty target folder (checked above) is replaced
+        # A folder bundle is published as the (empty, checked above) target; a zip bundle is packed from it.
+        with staged(target, prefix=".bundle-", publish=not as_zip) as stage:
+            entries = [_copy_adapter(info, spec, stage / info.name) for info, spec in adapters]
+            manifest = Manifest(created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                base_model=base_entry(base), adapters=entries, total_bytes=sum(a.bytes for a in entries))
+            (stage / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=1) + "\n", encoding="utf-8")
+            if as_zip:
+                _zip_folder(stage, packed)
+                os.replace(packed, target)
     except OSError as exc:
+        if stage is None:  # no staging folder could be made
+            raise BundleError(f"Cannot write the bundle beside {target} ({exc.strerror or type(exc).__name__}): "
+                              "choose a folder you can write to.") from None
         raise BundleError(f"Could not write the bundle {target.name} ({exc.strerror or type(exc).__name__}): "
                           "free disk space or choose another place.") from None
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
         packed.unlink(missing_ok=True)
     return manifest
 
@@ -387,7 +385,7 @@ def attach_bundle(session, path: str | Path, root: Path | None = None) -> list:
 
     A zip is unpacked under ``root`` (default: the uploads folder), and each adapter moves to a folder of
     its own there, so detaching one from the page deletes only its files."""
-    from adapters_ui.adapters.sources import _shown_as, uploads_root
+    from adapters_ui.adapters.sources import shown_as, uploads_root
 
     settings, registry = session.settings, session.registry
     root = Path(root or uploads_root(settings))
@@ -409,7 +407,7 @@ def attach_bundle(session, path: str | Path, root: Path | None = None) -> list:
                                           "free disk space or set ADAPTERS_UI_CACHE_DIR.") from None
                     folders[name] = placed[-1]
         for name, where in folders.items():
-            with _shown_as(where, f"{label}/{name}"):
+            with shown_as(where, f"{label}/{name}"):
                 attached.append(session.attach(where, name))
     except BaseException:
         for info in reversed(attached):

@@ -8,16 +8,19 @@ weights-only unpickler, and a pickle that would run code is refused, never execu
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import pickle
 import pickletools
+import shutil
 import struct
+import tempfile
 import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -38,15 +41,6 @@ def find_weights_file(folder: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces (weights files can be gigabytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _where(path: Path) -> str:
@@ -262,6 +256,22 @@ def model_storage(model: torch.nn.Module, source: Path | None = None) -> ModelSt
         full_copy_bytes=full_copy_bytes,
         file_bytes=_source_file_bytes(source),
     )
+
+
+@contextmanager
+def staged(target: Path, prefix: str | None = None, publish: bool = True) -> Iterator[Path]:
+    """A new staging folder beside ``target`` to write into; when the block ends well it is published as ``target``
+    in one rename (``publish=False``: the block publishes something else, e.g. a zip of it), and whatever happens it
+    is gone afterwards, so a failure never leaves half a folder, at ``target`` or beside it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}-staging-", dir=target.parent))
+    try:
+        yield stage
+        if publish:
+            move_into_place(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def move_into_place(staging: Path, target: Path) -> None:

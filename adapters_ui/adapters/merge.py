@@ -18,18 +18,18 @@ import copy
 import json
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters_ui.adapters.files import model_storage, move_into_place
+from adapters_ui.adapters.files import model_storage, staged
 from adapters_ui.adapters.registry import method_label
 from adapters_ui.adapters.validation import AdapterSpec, check_targets
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError, MergeError, first_line
 from adapters_ui.formatting import format_bytes, format_times
+from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import BaseSource, load_base, local_location, resolve_source, same_model
 from adapters_ui.model.memory import available_memory
 from adapters_ui.records import ModelStorage
@@ -166,18 +166,14 @@ def merge_adapter(spec: AdapterSpec, settings: Settings, output: Path) -> Merged
     check_room(plan.merged_bytes, output.parent)
     merged = merged_model(spec, base.model)
     tokenizer = _shipped_tokenizer(base.source, settings)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-merging-", dir=output.parent))
     try:
-        merged.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
-        move_into_place(staging, output)  # an empty output folder (checked above) is replaced
+        with staged(output, prefix=f".{output.name}-merging-") as staging:  # replaces the empty output (checked above)
+            merged.save_pretrained(staging, safe_serialization=True)
+            tokenizer.save_pretrained(staging)
+            (staging / "merge.json").write_text(json.dumps(_provenance(spec, base.source.name, plan), indent=1))
     except OSError as exc:
         raise MergeError(f"Could not write the merged model to {output}: {exc.strerror or first_line(exc)}; "
                          "check the folder's permissions and free space.") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     files = [p for p in output.iterdir() if p.is_file()]
     return MergedModel(output, plan, base.source.name, sum(p.stat().st_size for p in files),
                        sum(p.stat().st_size for p in output.glob(WEIGHTS_GLOB)), time.perf_counter() - started)
@@ -221,8 +217,6 @@ def _shipped_tokenizer(source: BaseSource, settings: Settings):
 
 def _provenance(spec: AdapterSpec, base_name: str, plan: MergePlan) -> dict:
     import peft
-
-    from adapters_ui.adapters.files import file_sha256
 
     return {"base_model": base_name, "adapter": spec.name, "adapter_type": plan.method,
             "adapter_sha256": file_sha256(spec.weights_file), "dtype": plan.dtype, "peft_version": peft.__version__,

@@ -14,7 +14,6 @@ Nothing reaches a hub unless the user names a hub id.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import logging
 import os
@@ -30,6 +29,7 @@ import torch
 
 from adapters_ui.config import Settings
 from adapters_ui.errors import BaseModelError, first_line
+from adapters_ui.hashing import file_sha256
 from adapters_ui.names import CACHE_KEY, EMBEDDED_FILE, EMBEDDED_NAME, EMBEDDED_PACKAGE, last_part, short_model_name
 from adapters_ui.records import BaseInfo
 
@@ -176,14 +176,6 @@ def pick_dtype(device: torch.device, requested: str = "auto") -> torch.dtype:
     if device.type == "mps":
         return torch.float16
     return torch.float32
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gguf_cache_key(gguf: Path) -> str:
