@@ -1,0 +1,1 @@
+"""An OpenAI-compatible serving engine (vLLM): discovery, runtime adapter load/unload, streamed completions."""
