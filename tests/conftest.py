@@ -240,3 +240,21 @@ def fake_session(fake_settings):
     yield session
     if backend.hold is not None:
         backend.hold.set()  # a test that failed while a step waited must not leave the model thread blocked
+
+
+@pytest.fixture
+def fake_holder(fake_session):
+    """The dashboard's shared session holder, already holding ``fake_session`` (nothing to load)."""
+    from adapters_ui.session import SessionHolder
+
+    holder = SessionHolder(fake_session.settings)
+    holder._session = fake_session
+    return holder
+
+
+@pytest.fixture
+def fake_ui(fake_holder):
+    """The dashboard's handlers on the fake backend, without a server."""
+    from adapters_ui.ui import handlers
+
+    return handlers.Handlers(fake_holder)
