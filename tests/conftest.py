@@ -233,9 +233,9 @@ def fake_settings(tmp_path) -> Settings:
 @pytest.fixture
 def fake_session(fake_settings):
     """A session on a ``FakeBackend`` (``fake_session.backend``): no model anywhere."""
-    from fake_backend import fake_session
+    from fake_backend import session_on_fake
 
-    session = fake_session(fake_settings)
+    session = session_on_fake(fake_settings)
     backend = session.backend
     yield session
     if backend.hold is not None:

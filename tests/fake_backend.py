@@ -55,9 +55,9 @@ class FakeBackend:
     """The ``Backend`` protocol with deterministic outputs: attach/detach only record, generation writes words."""
 
     description = "fake backend, for tests"
+    in_process = True  # steps run on the model thread, one turn at a time, as in the real in-process backend
 
-    def __init__(self, in_process: bool = True):
-        self.in_process = in_process
+    def __init__(self) -> None:
         self.specs: dict[str, object] = {}  # attached adapters (AdapterSpec), in attach order
         self.refusals: dict[str, str] = {}  # adapter name or PEFT type -> refusal line
         self.fail_attach: set[str] = set()  # adapter names whose attach raises
@@ -220,7 +220,8 @@ def fake_base(name: str = "fake/tiny-base") -> LoadedBase:
                       torch.device("cpu"), torch.float32, 0.0, False)
 
 
-def fake_session(settings: Settings, backend: FakeBackend | None = None) -> Session:
+def session_on_fake(settings: Settings, backend: FakeBackend | None = None) -> Session:
+    """A real ``Session`` (registry, caps, run book, turns) whose backend is a ``FakeBackend``."""
     return Session(fake_base(), settings, backend or FakeBackend())
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from fake_backend import FAULT, FakeBackend, fake_session
+from fake_backend import FAULT, FakeBackend, session_on_fake
 from helpers import Recorder
 
 from adapters_ui.errors import AdapterError, ConfigError, PromptError, UnknownVariantError
@@ -142,7 +142,7 @@ def test_outputs_are_reported_as_they_are_ready(fake_session, fake_adapters):
     ],
 )
 def test_bad_requests_fail_before_any_model_work(prompts, variants, overrides, error, words, fake_settings, fake_adapters):
-    session = fake_session(fake_settings.replace(**overrides))
+    session = session_on_fake(fake_settings.replace(**overrides))
     session.attach(fake_adapters["lora"])
     with pytest.raises(error, match=words) as caught:
         session.start_compare(prompts, variants)
@@ -174,7 +174,7 @@ def test_playground_calls_reject_bad_input(call, error, fake_session):
 
 
 def test_the_adapter_cap_and_a_backend_refusal_are_one_line_and_attach_nothing(fake_settings, fake_adapters):
-    session = fake_session(fake_settings.replace(max_adapters=1))
+    session = session_on_fake(fake_settings.replace(max_adapters=1))
     session.backend.refusals["IA3"] = "IA3 adapters cannot run on this backend: attach a LoRA."
     with pytest.raises(AdapterError, match="^IA3 adapters cannot run on this backend: attach a LoRA.$"):
         session.attach(fake_adapters["ia3"])
@@ -319,6 +319,32 @@ def test_an_adapter_detached_mid_run_fails_that_run_in_one_line(fake_session, fa
 
 
 # ---- a batch shares the model between decode steps ------------------------------------------
+def test_two_visitors_runs_take_the_model_in_turns_of_a_step_and_write_what_they_write_alone(
+        fake_session, fake_adapters, monkeypatch):
+    """HOLD_S = 0: a batch gives the model up after every step while the other visitor waits, queues again
+    behind them and goes on where it was; each run's outputs are what it writes alone."""
+    monkeypatch.setattr(runs, "HOLD_S", 0.0)
+    for kind in ("lora", "ia3"):
+        fake_session.attach(fake_adapters[kind])
+    settings = fake_session.generation_settings(max_new_tokens=12, min_new_tokens=12)
+    alice_args, bob_args = (PROMPTS[:4], ["base", "lora", "ia3"]), (["Hello there", "x"], ["ia3", "base"])
+    alone = {"alice": fake_session.compare(*alice_args, settings), "bob": fake_session.compare(*bob_args, settings)}
+    backend = fake_session.backend
+    backend.hold, backend.step_s = threading.Event(), 0.001
+    backend.hold_from = backend.steps + 1  # alice's first step waits until bob is in line
+    recorder = fake_session.backend = Recorder(backend)
+    alice = fake_session.start_compare(*alice_args, settings, owner="alice")
+    bob = fake_session.start_compare(*bob_args, settings, owner="bob")
+    until(lambda: fake_session.turns.waiting == 1)
+    backend.hold.set()
+    together = {"alice": alice.result(10), "bob": bob.result(10)}
+    for who in ("alice", "bob"):
+        assert together[who].results == alone[who].results, who
+    batches = len(alice.plan.batches) + len(bob.plan.batches)
+    switches = sum(a != b for a, b in zip(recorder.calls, recorder.calls[1:]))
+    assert switches >= 2 * batches, recorder.calls  # many turns inside batches, not one turn per batch
+
+
 def test_a_short_request_gets_the_model_while_a_long_single_batch_run_is_mid_decode(fake_session, fake_adapters,
                                                                                     monkeypatch):
     """Alice's 16 outputs are one decode loop; Bob's chat, asked once that loop writes, runs
