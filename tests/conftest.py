@@ -209,3 +209,52 @@ def vllm_server(tmp_path_factory):
     print(f"\nvLLM server started in {server.start_s:.1f} s at {server.url}")
     yield server
     server.stop()
+
+
+# --- the fake backend: run, turn and page logic in milliseconds (tests/fake_backend.py) ---------------
+
+FAKE_KINDS = ("lora", "lora_b", "dora", "ia3", "loha", "prompt")
+
+
+@pytest.fixture(scope="session")
+def fake_adapters(tmp_path_factory) -> dict[str, Path]:
+    """Adapter folders that pass validation, one per kind (a PEFT config and one tensor): for the fake backend."""
+    from fake_backend import fake_adapter
+
+    root = tmp_path_factory.mktemp("fake-adapters")
+    return {kind: fake_adapter(root / kind, kind) for kind in FAKE_KINDS}
+
+
+@pytest.fixture
+def fake_settings(tmp_path) -> Settings:
+    return Settings(cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def fake_session(fake_settings):
+    """A session on a ``FakeBackend`` (``fake_session.backend``): no model anywhere."""
+    from fake_backend import session_on_fake
+
+    session = session_on_fake(fake_settings)
+    backend = session.backend
+    yield session
+    if backend.hold is not None:
+        backend.hold.set()  # a test that failed while a step waited must not leave the model thread blocked
+
+
+@pytest.fixture
+def fake_holder(fake_session):
+    """The dashboard's shared session holder, already holding ``fake_session`` (nothing to load)."""
+    from adapters_ui.session import SessionHolder
+
+    holder = SessionHolder(fake_session.settings)
+    holder._session = fake_session
+    return holder
+
+
+@pytest.fixture
+def fake_ui(fake_holder):
+    """The dashboard's handlers on the fake backend, without a server."""
+    from adapters_ui.ui import handlers
+
+    return handlers.Handlers(fake_holder)

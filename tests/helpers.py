@@ -185,3 +185,26 @@ class LocalServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class Recorder:
+    """A backend, noting whose batch it generates (alice's prompts or bob's chat), in order:
+    one entry per model turn (a batch that gives the model up between decode steps has several)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def begin(self, batch, texts, settings, on_rows=None):
+        generation = self.backend.begin(batch, texts, settings, on_rows)
+        advance, who = generation.advance, "alice" if "Prompt number" in texts[0] else "bob"
+
+        def noted(stop=None, pause=None):
+            self.calls.append(who)
+            return advance(stop, pause)
+
+        generation.advance = noted
+        return generation
