@@ -271,7 +271,7 @@ def test_progress_counts_tokens_and_moves_while_one_batch_decodes(tiny_session, 
 
     from adapters_ui.backends.inprocess import decode as decode_module
     from adapters_ui.backends.inprocess.generate import RowStream
-    from adapters_ui.ui.handlers import run_status
+    from adapters_ui.ui.common import run_status
 
     monkeypatch.setattr(decode_module, "RowStream", functools.partial(RowStream, interval=0))
     tiny_session.attach(tiny_adapters["lora"])

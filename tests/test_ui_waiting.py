@@ -7,13 +7,13 @@ import gradio as gr
 import pytest
 
 from adapters_ui.runs.run import Output, Partial
-from adapters_ui.ui import handlers as h
+from adapters_ui.ui.state import CompareView
 
 WAITING = "waiting…"  # literal: what a visitor reads
 
 
 def test_a_cell_without_a_token_says_waiting_and_a_finished_empty_one_says_empty():
-    view = h.CompareView([{"prompt": "Hi", "outputs": {"base": None, "lora": None}}], ["base", "lora"])
+    view = CompareView([{"prompt": "Hi", "outputs": {"base": None, "lora": None}}], ["base", "lora"])
     assert view.grid().count(WAITING) == 2  # before the run's first event
     view.apply(Partial({(0, "base"): "", (0, "lora"): "Ahoy"}))  # base has no token yet
     grid = view.grid()
@@ -30,12 +30,12 @@ def test_stopping_a_reply_that_still_waits_cancels_it_and_leaves_no_bubble(kind,
     earlier = [{"role": "user", "content": "Earlier"}, {"role": "assistant", "content": "An answer."}]
     with session.turns.turn():  # another visitor's run holds the model: alice's reply waits in line
         if kind == "chat":
-            updates = ui.chat_reply("Hi", earlier, "base", 20, request=alice)
+            updates = ui.playground.chat_reply("Hi", earlier, "base", 20, request=alice)
         else:
-            updates = ui.complete_text("Once upon", "base", 20, request=alice)
+            updates = ui.playground.complete_text("Once upon", "base", 20, request=alice)
         waiting = next(updates)
         assert waiting[-1].startswith("**Waiting**")
-        assert ui.stop_playground(alice).startswith("**Stopping…**")
+        assert ui.playground.stop_playground(alice).startswith("**Stopping…**")
         *shown, notice = list(updates)[-1]
     assert notice == "**Stopped:** base's reply was cancelled before it started."
     if kind == "chat":

@@ -25,7 +25,7 @@ from adapters_ui.errors import AdaptersUIError
 from adapters_ui.formatting import plural
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as store
-from adapters_ui.ui.handlers import export_folder, problem
+from adapters_ui.ui.common import export_folder, problem
 from adapters_ui.views import charts
 from adapters_ui.views.review_report import results_html, results_tables_html
 
@@ -211,70 +211,142 @@ def _summary(info: store.ReviewInfo, results) -> str:
             f"{plural(info.per_pair, 'judgement')} each wanted · variants: {', '.join(info.variants)}{state}")
 
 
+@dataclass
+class ReviewPage:
+    """The review page's components: a reviewer's join box and pair, or the owner's results (each set by ``build_review_page``)."""
+
+    title: gr.Markdown = None
+    notice: gr.Markdown = None
+    state: gr.State = None
+    owner: gr.State = None
+    told: gr.State = None  # the vote count the owner was shown before confirming a delete
+    join_box: gr.Column = None
+    name: gr.Textbox = None
+    start: gr.Button = None
+    task_box: gr.Column = None
+    progress: gr.Markdown = None
+    prompt: gr.Textbox = None
+    out_a: gr.Textbox = None
+    out_b: gr.Textbox = None
+    comment: gr.Textbox = None
+    buttons: dict = None  # answer -> its button
+    results_box: gr.Column = None
+    summary: gr.Markdown = None
+    matrix_plot: gr.Plot = None
+    strength_plot: gr.Plot = None
+    tables: gr.HTML = None
+    csv_file: gr.DownloadButton = None
+    votes_file: gr.DownloadButton = None
+    json_file: gr.DownloadButton = None
+    html_file: gr.DownloadButton = None
+    refresh: gr.Button = None
+    close: gr.Button = None
+    remove: gr.Button = None
+    confirm_box: gr.Column = None
+    question: gr.Markdown = None
+    confirm: gr.Button = None
+    cancel: gr.Button = None
+
+    def shown(self) -> list:
+        """What a reviewer's step updates."""
+        return [self.notice, self.state, self.join_box, self.task_box, self.progress, self.prompt, self.out_a,
+                self.out_b, self.comment]
+
+    def results(self) -> list:
+        """What the owner's results page updates."""
+        return [self.notice, self.summary, self.tables, self.matrix_plot, self.strength_plot, self.csv_file,
+                self.votes_file, self.json_file, self.html_file]
+
+
+def build_review_page() -> ReviewPage:
+    r = ReviewPage()
+    r.title = gr.Markdown("# Blind review", elem_id="review-title")
+    r.notice = gr.Markdown(elem_id="review-notice")
+    r.state, r.owner = gr.State(ReviewerState()), gr.State("")
+    r.told = gr.State(None)
+    with gr.Column(visible=False) as r.join_box:
+        if oauth_enabled():
+            gr.LoginButton()
+        r.name = gr.Textbox(label="Your name", max_length=store.MAX_NAME, max_lines=1, elem_id="reviewer-name")
+        r.start = gr.Button("Start reviewing", variant="primary", elem_id="start-review")
+    with gr.Column(visible=False) as r.task_box:
+        _build_task(r)
+    with gr.Column(visible=False) as r.results_box:
+        _build_results(r)
+    return r
+
+
+def _build_task(r: ReviewPage) -> None:
+    """One prompt, two unnamed outputs, a comment and the answers."""
+    r.progress = gr.Markdown(elem_id="review-progress")
+    r.prompt = gr.Textbox(label="Prompt", interactive=False, lines=2, max_lines=12, elem_id="review-prompt")
+    with gr.Row(equal_height=True):
+        r.out_a = gr.Textbox(label="A", interactive=False, lines=6, max_lines=30, elem_id="output-a")
+        r.out_b = gr.Textbox(label="B", interactive=False, lines=6, max_lines=30, elem_id="output-b")
+    r.comment = gr.Textbox(label=f"Comment (optional, up to {store.MAX_COMMENT} characters)", lines=2,
+                           max_length=store.MAX_COMMENT, elem_id="review-comment")
+    with gr.Row():
+        r.buttons = {choice: gr.Button(label, variant="primary" if choice in "ab" else "secondary",
+                                       elem_id=f"vote-{choice}") for choice, label in ANSWERS}
+
+
+def _build_results(r: ReviewPage) -> None:
+    """The owner's page: the charts, tables and downloads, and closing or deleting the review."""
+    r.summary = gr.Markdown(elem_id="results-summary")
+    with gr.Row():
+        r.matrix_plot = gr.Plot(show_label=False, elem_id="win-matrix")
+        r.strength_plot = gr.Plot(show_label=False, elem_id="strengths")
+    r.tables = gr.HTML(elem_id="results-tables")
+    with gr.Row():
+        r.csv_file = gr.DownloadButton("CSV", interactive=False, elem_id="review-csv")
+        r.votes_file = gr.DownloadButton("Votes CSV", interactive=False, elem_id="review-votes-csv")
+        r.json_file = gr.DownloadButton("JSON", interactive=False, elem_id="review-json")
+        r.html_file = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="review-html")
+    with gr.Row():
+        r.refresh = gr.Button("Refresh results", elem_id="refresh-results")
+        r.close = gr.Button("Close voting", variant="stop", elem_id="close-review")
+        r.remove = gr.Button("Delete review", variant="stop", elem_id="delete-review")
+    with gr.Column(visible=False) as r.confirm_box:
+        r.question = gr.Markdown(elem_id="delete-question")
+        with gr.Row():
+            r.confirm = gr.Button("Yes, delete the review and its votes", variant="stop", elem_id="confirm-delete")
+            r.cancel = gr.Button("Cancel", elem_id="cancel-delete")
+
+
+def wire_review_page(app: gr.Blocks, r: ReviewPage, handlers: ReviewHandlers) -> None:
+    """The link decides the page (reviewer or owner); votes share one concurrency limit (``VOTES``)."""
+    shown, results_out = r.shown(), r.results()
+    app.load(handlers.open_link, outputs=[r.title, r.notice, r.state, r.join_box, r.task_box, r.results_box, r.owner],
+             show_progress="hidden", **UI_ONLY
+             ).then(lambda o: handlers.results_page(o) if o else (gr.skip(),) * 9, r.owner, results_out,
+                    show_progress="hidden", **UI_ONLY)
+    for trigger in (r.start.click, r.name.submit):
+        trigger(handlers.join_page, [r.state, r.name], shown, **UI_ONLY, **VOTES)
+    for choice, button in r.buttons.items():
+        button.click(_answer(handlers, choice), [r.state, r.comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
+    r.refresh.click(handlers.results_page, r.owner, results_out, **UI_ONLY)
+    r.close.click(handlers.close_review, r.owner, r.notice, **UI_ONLY)
+    r.remove.click(handlers.ask_delete, r.owner, [r.notice, r.question, r.confirm_box, r.told], **UI_ONLY)
+    r.confirm.click(handlers.delete, [r.owner, r.told], [r.notice, r.results_box, r.confirm_box], trigger_mode="once", **UI_ONLY)
+    r.cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False), None), outputs=[r.notice, r.confirm_box, r.told],
+                   **UI_ONLY)
+
+
+def add_review_api(handlers: ReviewHandlers) -> None:
+    """The review's endpoints for scripts (gradio_client): join, next pair, vote, results."""
+    gr.api(handlers.api_join, api_name="join", **VOTES)
+    gr.api(handlers.api_next, api_name="next", **VOTES)
+    gr.api(handlers.api_vote, api_name="vote", **VOTES)
+    gr.api(handlers.api_results, api_name="results")
+
+
 def create_review_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
-    ui = ReviewHandlers(database or DatabaseHolder(settings.database))
+    handlers = ReviewHandlers(database or DatabaseHolder(settings.database))
     with gr.Blocks(title="adapters_ui review") as app:
-        title = gr.Markdown("# Blind review", elem_id="review-title")
-        notice = gr.Markdown(elem_id="review-notice")
-        state, owner = gr.State(ReviewerState()), gr.State("")
-        told = gr.State(None)  # the vote count the owner was shown before confirming a delete
-        with gr.Column(visible=False) as join_box:
-            if oauth_enabled():
-                gr.LoginButton()
-            name = gr.Textbox(label="Your name", max_length=store.MAX_NAME, max_lines=1, elem_id="reviewer-name")
-            start = gr.Button("Start reviewing", variant="primary", elem_id="start-review")
-        with gr.Column(visible=False) as task_box:
-            progress = gr.Markdown(elem_id="review-progress")
-            prompt = gr.Textbox(label="Prompt", interactive=False, lines=2, max_lines=12, elem_id="review-prompt")
-            with gr.Row(equal_height=True):
-                out_a = gr.Textbox(label="A", interactive=False, lines=6, max_lines=30, elem_id="output-a")
-                out_b = gr.Textbox(label="B", interactive=False, lines=6, max_lines=30, elem_id="output-b")
-            comment = gr.Textbox(label=f"Comment (optional, up to {store.MAX_COMMENT} characters)", lines=2,
-                                 max_length=store.MAX_COMMENT, elem_id="review-comment")
-            with gr.Row():
-                buttons = {choice: gr.Button(label, variant="primary" if choice in "ab" else "secondary",
-                                             elem_id=f"vote-{choice}") for choice, label in ANSWERS}
-        with gr.Column(visible=False) as results_box:
-            summary = gr.Markdown(elem_id="results-summary")
-            with gr.Row():
-                matrix_plot = gr.Plot(show_label=False, elem_id="win-matrix")
-                strength_plot = gr.Plot(show_label=False, elem_id="strengths")
-            tables = gr.HTML(elem_id="results-tables")
-            with gr.Row():
-                csv_file = gr.DownloadButton("CSV", interactive=False, elem_id="review-csv")
-                votes_file = gr.DownloadButton("Votes CSV", interactive=False, elem_id="review-votes-csv")
-                json_file = gr.DownloadButton("JSON", interactive=False, elem_id="review-json")
-                html_file = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="review-html")
-            with gr.Row():
-                refresh = gr.Button("Refresh results", elem_id="refresh-results")
-                close = gr.Button("Close voting", variant="stop", elem_id="close-review")
-                remove = gr.Button("Delete review", variant="stop", elem_id="delete-review")
-            with gr.Column(visible=False) as confirm_box:
-                question = gr.Markdown(elem_id="delete-question")
-                with gr.Row():
-                    confirm = gr.Button("Yes, delete the review and its votes", variant="stop", elem_id="confirm-delete")
-                    cancel = gr.Button("Cancel", elem_id="cancel-delete")
-        shown = [notice, state, join_box, task_box, progress, prompt, out_a, out_b, comment]
-        results_out = [notice, summary, tables, matrix_plot, strength_plot, csv_file, votes_file, json_file, html_file]
-        app.load(ui.open_link, outputs=[title, notice, state, join_box, task_box, results_box, owner],
-                 show_progress="hidden", **UI_ONLY
-                 ).then(lambda o: ui.results_page(o) if o else (gr.skip(),) * 9, owner, results_out,
-                        show_progress="hidden", **UI_ONLY)
-        for trigger in (start.click, name.submit):
-            trigger(ui.join_page, [state, name], shown, **UI_ONLY, **VOTES)
-        for choice, button in buttons.items():
-            button.click(_answer(ui, choice), [state, comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
-        refresh.click(ui.results_page, owner, results_out, **UI_ONLY)
-        close.click(ui.close_review, owner, notice, **UI_ONLY)
-        remove.click(ui.ask_delete, owner, [notice, question, confirm_box, told], **UI_ONLY)
-        confirm.click(ui.delete, [owner, told], [notice, results_box, confirm_box], trigger_mode="once", **UI_ONLY)
-        cancel.click(lambda: ("Nothing was deleted.", gr.update(visible=False), None), outputs=[notice, confirm_box, told],
-                     **UI_ONLY)
-        gr.api(ui.api_join, api_name="join", **VOTES)
-        gr.api(ui.api_next, api_name="next", **VOTES)
-        gr.api(ui.api_vote, api_name="vote", **VOTES)
-        gr.api(ui.api_results, api_name="results")
+        page = build_review_page()
+        wire_review_page(app, page, handlers)
+        add_review_api(handlers)
     return app
 
 
