@@ -66,9 +66,9 @@ def holder(tiny_settings):
 @pytest.fixture
 def ui(holder):
     """The dashboard's handlers, without a server (gradio is imported only by the tests that use them)."""
-    from adapters_ui.ui import handlers
+    from adapters_ui.ui.app import Handlers
 
-    return handlers.Handlers(holder)
+    return Handlers.on(holder)
 
 
 @pytest.fixture
@@ -255,6 +255,6 @@ def fake_holder(fake_session):
 @pytest.fixture
 def fake_ui(fake_holder):
     """The dashboard's handlers on the fake backend, without a server."""
-    from adapters_ui.ui import handlers
+    from adapters_ui.ui.app import Handlers
 
-    return handlers.Handlers(fake_holder)
+    return Handlers.on(fake_holder)

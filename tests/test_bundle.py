@@ -308,27 +308,28 @@ def test_cli_bundle_bad_input_is_one_line(argv, words, tiny_base_dir, tiny_adapt
 def test_save_a_bundle_on_the_page_then_upload_it_to_attach_all(ui, holder, tiny_adapters, tiny_settings):
     from adapters_ui.formatting import format_bytes
     from adapters_ui.session import SessionHolder
-    from adapters_ui.ui.handlers import Handlers, exports_root
+    from adapters_ui.ui.app import Handlers
+    from adapters_ui.ui.common import exports_root
 
-    notice, _file = ui.save_bundle()
+    notice, _file = ui.adapters.save_bundle()
     assert notice.startswith("**Error:** No adapters are attached")
-    ui.attach_folder(str(tiny_adapters["lora"]), "")
-    ui.attach_folder(str(tiny_adapters["dora"]), "")
-    notice, file = ui.save_bundle()
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "")
+    ui.adapters.attach_folder(str(tiny_adapters["dora"]), "")
+    notice, file = ui.adapters.save_bundle()
     path = Path(file["value"])
     assert "Saved 2 adapters (lora, dora;" in notice and path.suffix == ".zip" and is_bundle_zip(path)
     assert f"{format_bytes(path.stat().st_size)})" in notice and "the download box counts in MiB" in notice
     assert exports_root() in path.parents  # where gradio may serve it from
 
-    page = Handlers(SessionHolder(tiny_settings))  # a fresh app on the same base
-    _header, notice, table, *_ = page.attach_zip(str(path), "ignored")
+    page = Handlers.on(SessionHolder(tiny_settings))  # a fresh app on the same base
+    _header, notice, table, *_ = page.adapters.attach_zip(str(path), "ignored")
     assert notice.startswith("**Done:** Attached 2 adapters from the bundle") and "**lora** (LoRA), **dora** (DoRA)" in notice
     assert list(table["name"]) == ["lora", "dora"]
-    _header, notice, *_ = page.attach_zip(str(path), "")
+    _header, notice, *_ = page.adapters.attach_zip(str(path), "")
     assert notice.startswith("**Error:**") and "already attached under the same name" in notice
     session = page.holder.get()
     lora_folder, dora_folder = (Path(i.path) for i in session.adapters())
-    page.detach("lora")
+    page.adapters.detach("lora")
     assert not lora_folder.exists() and dora_folder.is_dir()  # detaching one deletes only its own files
 
 

@@ -109,7 +109,7 @@ def test_the_ui_downloads_and_the_api_keep_the_exact_text(ui, spaced, tmp_path, 
     session = ui.holder.get()
     for name, folder in spaced["folders"].items():
         session.attach(folder, name)
-    *_, records = ui.api_compare("\n".join(PROMPTS), "base, tabs, newline", TOKENS)
+    *_, records = ui.api.compare_api("\n".join(PROMPTS), "base, tabs, newline", TOKENS)
     for name, expected in spaced["expected"].items():
         assert outputs_of(records, name) == expected, name
 

@@ -175,19 +175,19 @@ def test_the_page_warns_with_both_sizes_then_merges_on_a_copy_and_offers_a_zip(u
 
     from adapters_ui.formatting import format_bytes
 
-    ui.attach_folder(str(tiny_adapters["lora"]), "tuned")
-    ui.attach_folder(str(tiny_adapters["prompt"]), "soft")
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "tuned")
+    ui.adapters.attach_folder(str(tiny_adapters["prompt"]), "soft")
     session = holder.get()
-    assert ui.merge_choices(None)["choices"] in (["tuned", "soft"], [("tuned", "tuned"), ("soft", "soft")])
+    assert ui.merge.merge_choices(None)["choices"] in (["tuned", "soft"], [("tuned", "tuned"), ("soft", "soft")])
     plan = session.merge_plan("tuned")
-    box, button, notice, download = ui.merge_preview("tuned")
+    box, button, notice, download = ui.merge.merge_preview("tuned")
     warning = box["value"].replace("\u00a0", " ")
     assert box["visible"] is True and warning.startswith("⚠️ **Merging is one-way.** Merged model: ")
     assert format_bytes(plan.merged_bytes) in warning and f"the adapter's {format_bytes(plan.adapter_bytes)}" in warning
     assert "cannot be un-merged" in warning
     assert button["visible"] is True and notice == "" and download["visible"] is False
     before = snapshot(session.base.model)
-    notice, download = ui.merge("tuned")
+    notice, download = ui.merge.merge("tuned")
     assert notice.startswith("**Done:** merged **tuned** (LoRA) into ") and "Folder on the server: `" in notice
     assert "x the adapter's" in notice and "\n" not in notice
     archive = Path(download["value"])
@@ -203,20 +203,21 @@ def test_the_page_warns_with_both_sizes_then_merges_on_a_copy_and_offers_a_zip(u
     after = snapshot(session.base.model)
     assert all(torch.equal(before[k], after[k]) for k in before)
     # What cannot be merged: one line in the warning box, no button, no work.
-    box, button, _notice, _download = ui.merge_preview("soft")
+    box, button, _notice, _download = ui.merge.merge_preview("soft")
     assert box["value"].startswith("**Error:** Adapter 'soft' is prompt tuning") and button["visible"] is False
-    notice, download = ui.merge("soft")
+    notice, download = ui.merge.merge("soft")
     assert notice.startswith("**Error:** Adapter 'soft' is prompt tuning") and download["visible"] is False
-    assert ui.merge(None)[0] == "**Error:** No adapter chosen: pick the adapter to merge."
-    assert ui.merge_preview(None)[0]["visible"] is False
+    assert ui.merge.merge(None)[0] == "**Error:** No adapter chosen: pick the adapter to merge."
+    assert ui.merge.merge_preview(None)[0]["visible"] is False
 
 
 def test_public_pages_do_not_show_server_paths(tiny_settings, tiny_adapters):
-    from adapters_ui.ui import handlers as h
+    from adapters_ui.session import SessionHolder
+    from adapters_ui.ui.app import Handlers
 
-    ui = h.Handlers(h.SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,))))
-    ui.attach_folder(str(tiny_adapters["ia3"].resolve()), "tuned")
-    notice, download = ui.merge("tuned")
+    ui = Handlers.on(SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,))))
+    ui.adapters.attach_folder(str(tiny_adapters["ia3"].resolve()), "tuned")
+    notice, download = ui.merge.merge("tuned")
     assert notice.startswith("**Done:** merged **tuned** (IA3)") and "Folder on the server" not in notice
     assert str(Path(download["value"]).parent) not in notice
 
@@ -224,16 +225,17 @@ def test_public_pages_do_not_show_server_paths(tiny_settings, tiny_adapters):
 def test_a_host_can_turn_merges_off(tiny_settings, tiny_adapters, monkeypatch):
     """ADAPTERS_UI_MERGES=0: the page (and the Session) refuse in one line before any work; the CLI still merges."""
     from adapters_ui.config import Settings
-    from adapters_ui.ui import handlers as h
+    from adapters_ui.session import SessionHolder
+    from adapters_ui.ui.app import Handlers
 
     monkeypatch.setenv("ADAPTERS_UI_MERGES", "0")
     assert Settings.from_env().merges is False and Settings.from_env({"ADAPTERS_UI_MERGES": "yes"}).merges is True
-    ui = h.Handlers(h.SessionHolder(tiny_settings.replace(merges=False)))
-    ui.attach_folder(str(tiny_adapters["lora"]), "tuned")
-    box, button, _notice, download = ui.merge_preview("tuned")
+    ui = Handlers.on(SessionHolder(tiny_settings.replace(merges=False)))
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "tuned")
+    box, button, _notice, download = ui.merge.merge_preview("tuned")
     assert box["value"].startswith("**Error:** Merging is turned off on this server (ADAPTERS_UI_MERGES=0)")
     assert button["visible"] is False and download["visible"] is False
-    notice, download = ui.merge("tuned")
+    notice, download = ui.merge.merge("tuned")
     assert notice.startswith("**Error:** Merging is turned off") and "\n" not in notice and download["visible"] is False
 
 

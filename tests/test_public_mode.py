@@ -264,13 +264,13 @@ def test_only_the_shipped_and_listed_adapters_refuse_as_before(tiny_settings, ti
 
 
 def test_the_page_says_what_was_detached_to_make_room(public_settings, tiny_adapters, tmp_path):
-    from adapters_ui.ui import handlers
+    from adapters_ui.ui.app import Handlers
 
-    ui = handlers.Handlers(SessionHolder(public_settings))
+    ui = Handlers.on(SessionHolder(public_settings))
     ui.holder.get().attach(tiny_adapters["lora"], "listed")
     for name, kind in (("first", "lora_b"), ("second", "ia3")):
-        assert ui.attach_zip(str(zipped(tiny_adapters[kind], tmp_path / f"{name}.zip")), name)[1].startswith("**Done:** Attached")
-    notice = ui.attach_zip(str(zipped(tiny_adapters["loha"], tmp_path / "third.zip")), "third")[1]
+        assert ui.adapters.attach_zip(str(zipped(tiny_adapters[kind], tmp_path / f"{name}.zip")), name)[1].startswith("**Done:** Attached")
+    notice = ui.adapters.attach_zip(str(zipped(tiny_adapters["loha"], tmp_path / "third.zip")), "third")[1]
     assert notice.startswith("**Done:** Detached 'first' (least recently used upload) to make room. Attached **third**")
     assert ui.holder.get().variants == ["base", "listed", "second", "third"]
 

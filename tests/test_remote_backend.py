@@ -380,7 +380,7 @@ def test_a_server_adapter_whose_folder_is_not_readable_here_shows_on_the_server(
                                                                                  tmp_path):
     """The team's adapter lives on the GPU host's disk: this machine cannot read the path the server reports. It is
     still a variant (its outputs are the server's), its size reads "on the server" in the table and the chart."""
-    from adapters_ui.ui.handlers import Handlers
+    from adapters_ui.ui.app import Handlers
 
     folder = copy_adapter("pirate", tmp_path / "far" / "far_pirate")
     httpx.post(f"{vllm_server.url}/v1/load_lora_adapter", json={"lora_name": "far_pirate", "lora_path": folder},
@@ -393,7 +393,7 @@ def test_a_server_adapter_whose_folder_is_not_readable_here_shows_on_the_server(
         info = session.registry.get("far_pirate")
         assert info.on_server and not info.files_here and info.bytes_on_disk is None and info.method == "LoRA"
         assert session.storage().to_dict()["adapters"]["far_pirate"]["bytes"] is None
-        header, _notice, table, *_rest, storage_chart, scaling_chart, _version, _descriptions = Handlers(holder).refresh()
+        header, _notice, table, *_rest, storage_chart, scaling_chart, _version, _descriptions = Handlers.on(holder).page.refresh()
         row = table.set_index("name").loc["far_pirate"]
         assert row["size"] == "on the server" and row["x smaller"] == ""
         assert table.set_index("name").loc["pirate"]["size"] == format_bytes(in_process[0].registry.get("pirate").bytes_on_disk)

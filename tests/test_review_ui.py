@@ -9,7 +9,7 @@ from helpers import report_document
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store.reviews import create_review
 from adapters_ui.store.saved import save_comparison
-from adapters_ui.ui.review_app import ReviewerState, ReviewHandlers, as_text
+from adapters_ui.ui.review import ReviewerState, ReviewHandlers, as_text
 
 
 @pytest.fixture

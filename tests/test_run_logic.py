@@ -368,7 +368,7 @@ def test_a_short_request_gets_the_model_while_a_long_single_batch_run_is_mid_dec
 def test_progress_counts_tokens_and_moves_while_one_batch_decodes(fake_session, fake_adapters):
     """All rows of one batch end together, so the count of outputs stays at 0 until the end; the
     count of tokens moves with every step."""
-    from adapters_ui.ui.handlers import run_status
+    from adapters_ui.ui.common import run_status
 
     fake_session.attach(fake_adapters["lora"])
     fake_session.backend.step_s = 0.005  # a reader of the events keeps up with the steps

@@ -9,10 +9,13 @@ import pytest
 from helpers import report_document
 
 from adapters_ui.config import Settings
+from adapters_ui.session import SessionHolder
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store.saved import save_comparison
-from adapters_ui.ui import handlers as h
+from adapters_ui.ui.app import Handlers
+from adapters_ui.ui.compare import GREEDY
 from adapters_ui.ui.saved import OPEN_OUTPUTS, SavedHandlers, run_id_of
+from adapters_ui.ui.state import CompareView
 
 
 def visitor(name="a", **params) -> gr.Request:
@@ -25,12 +28,12 @@ def database(tiny_settings):
 
 
 def saved_ui(settings: Settings, database: DatabaseHolder) -> SavedHandlers:
-    return SavedHandlers(database, h.SessionHolder(settings))
+    return SavedHandlers(database, SessionHolder(settings))
 
 
-def finished_view(settings: Settings, variants=("base", "lora")) -> h.CompareView:
-    ui = h.Handlers(h.SessionHolder(settings))
-    ended = list(ui.run_compare("Hello\nWhat?", list(variants), 4, h.GREEDY, 0, 0.7, 0.9, False, request=visitor()))[-1]
+def finished_view(settings: Settings, variants=("base", "lora")) -> CompareView:
+    ui = Handlers.on(SessionHolder(settings))
+    ended = list(ui.compare.run_compare("Hello\nWhat?", list(variants), 4, GREEDY, 0, 0.7, 0.9, False, request=visitor()))[-1]
     return ended[3]
 
 
@@ -52,7 +55,7 @@ def test_a_finished_comparison_saves_and_reopens_read_only(tiny_settings, databa
 
 def test_saving_needs_a_finished_run(tiny_settings, database):
     ui = saved_ui(tiny_settings, database)
-    notice, owned, _ = ui.save(h.CompareView(), {"x": "y"}, visitor())
+    notice, owned, _ = ui.save(CompareView(), {"x": "y"}, visitor())
     assert notice.startswith("**Error:** Run a comparison to the end first") and owned == {"x": "y"}
 
 

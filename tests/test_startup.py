@@ -16,17 +16,18 @@ import pytest
 
 from adapters_ui.adapters.preview import remember_model_storage, remembered_model_storage
 from adapters_ui.adapters.sources import uploads_root
+from adapters_ui.config import Settings
 from adapters_ui.records import ModelStorage
 from adapters_ui.session import SessionHolder
-from adapters_ui.ui import handlers as h
+from adapters_ui.ui.app import Handlers
 
 SKIP = gr.skip()
 
 
 def test_before_the_base_loads_the_page_lists_the_demo_adapters_from_disk(tmp_path):
-    settings = h.Settings(cache_dir=tmp_path / "cache")  # the embedded base and its demo set; nothing loads here
-    ui = h.Handlers(SessionHolder(settings))
-    header, notice, table, detach, variants, play, storage, scaling, version, notes = ui.preview_lists()
+    settings = Settings(cache_dir=tmp_path / "cache")  # the embedded base and its demo set; nothing loads here
+    ui = Handlers.on(SessionHolder(settings))
+    header, notice, table, detach, variants, play, storage, scaling, version, notes = ui.page.preview_lists()
     assert list(table["name"]) == ["bullets", "json_answer", "pirate"]
     assert list(table["type"]) == ["DoRA", "LoRA", "LoRA"] and all(size.endswith("B") for size in table["size"])
     assert variants["value"] == ["base", "bullets", "json_answer", "pirate"] and variants["interactive"] is False
@@ -34,7 +35,7 @@ def test_before_the_base_loads_the_page_lists_the_demo_adapters_from_disk(tmp_pa
     assert "Loading the base model… (0 s)" in header and "3 adapters read from disk" in header
     assert "**pirate**:" in notes and version == SKIP
     assert storage == SKIP and set(table["x smaller"]) == {""}  # the first start on this cache: no model size yet
-    run, send, cont, play_notice, timer = ui.readiness("loading")
+    run, send, cont, play_notice, timer = ui.page.readiness("loading")
     assert run["interactive"] is False and run["value"].startswith("Loading the base model… (")
     assert send["interactive"] is False and cont["interactive"] is False and "Loading the base model" in play_notice
     assert ui.holder.loaded is None
@@ -42,8 +43,8 @@ def test_before_the_base_loads_the_page_lists_the_demo_adapters_from_disk(tmp_pa
     # a later start on the same cache remembers the model's size: the ratios and the storage chart come at once
     remember_model_storage(settings, ModelStorage(params=134_515_008, dtype="float32", full_copy_bytes=538_060_032,
                                                   file_bytes=None))
-    ui = h.Handlers(SessionHolder(settings))
-    _header, _notice, table, _detach, _variants, _play, storage, scaling, *_ = ui.preview_lists()
+    ui = Handlers.on(SessionHolder(settings))
+    _header, _notice, table, _detach, _variants, _play, storage, scaling, *_ = ui.page.preview_lists()
     assert all(cell and cell.replace(",", "").replace(".", "").isdigit() for cell in table["x smaller"])
     chart = json.dumps(storage.to_plotly_json()["data"])
     assert "pirate" in chart and "538" in chart and len(scaling.data) == 2
@@ -57,15 +58,15 @@ def test_a_load_remembers_the_model_s_size_for_the_next_start(holder):
 
 
 def test_the_page_load_starts_the_load_and_a_tick_enables_compare_once_ready(holder):
-    ui = h.Handlers(holder)
-    *_lists, run, send, cont, notice, timer = ui.page_load()
+    ui = Handlers.on(holder)
+    *_lists, run, send, cont, notice, timer = ui.page.page_load()
     assert run["interactive"] is False  # the tiny base is loading in the background now
     assert holder.wait(60) is not None
-    header, *lists, run, send, cont, notice, timer = ui.model_wait()
+    header, *lists, run, send, cont, notice, timer = ui.page.model_wait()
     assert "**adapters:** 0" in header and lists[3]["interactive"] is True  # the variants, from the session
     assert run == {"__type__": "update", "value": "Compare", "interactive": True} and send["interactive"] is True
     assert notice == "" and timer.active is False
-    *_lists, run, _send, _cont, notice, _timer = ui.page_load()  # a page opened once it is ready: enabled at once
+    *_lists, run, _send, _cont, notice, _timer = ui.page.page_load()  # a page opened once it is ready: enabled at once
     assert run["interactive"] is True and notice == SKIP
 
 
@@ -77,8 +78,8 @@ def zip_of(folder, path):
 
 
 def test_a_start_deletes_the_uploads_an_earlier_run_left(tiny_settings, tiny_adapters, tmp_path):
-    earlier = h.Handlers(SessionHolder(tiny_settings))
-    _header, notice, table, *_ = earlier.attach_zip(str(zip_of(tiny_adapters["lora"], tmp_path / "mine.zip")), "")
+    earlier = Handlers.on(SessionHolder(tiny_settings))
+    _header, notice, table, *_ = earlier.adapters.attach_zip(str(zip_of(tiny_adapters["lora"], tmp_path / "mine.zip")), "")
     assert notice.startswith("**Done:** Attached **mine**")
     left = [p for p in uploads_root(tiny_settings).iterdir() if p.name != ".lock"]
     assert len(left) == 1 and (left[0] / "adapter_config.json").is_file()
@@ -104,7 +105,7 @@ def test_a_hostile_run_value_never_reaches_the_log(tmp_path, caplog, recwarn):
     from adapters_ui.store import DatabaseHolder
     from adapters_ui.ui.saved import SavedHandlers
 
-    settings = h.Settings(cache_dir=tmp_path / "cache")  # its store: a new SQLite file there
+    settings = Settings(cache_dir=tmp_path / "cache")  # its store: a new SQLite file there
     saved = SavedHandlers(DatabaseHolder(settings.database), SessionHolder(settings))
     caplog.set_level(logging.DEBUG)
     warnings.simplefilter("always")

@@ -10,8 +10,9 @@ import gradio as gr
 import pytest
 
 from adapters_ui.runs.prompts import PromptItem
-from adapters_ui.ui import handlers as h
 from adapters_ui.ui.analysis import HEAT_HINT, NOTHING_YET, AnalysisHandlers
+from adapters_ui.ui.compare import GREEDY
+from adapters_ui.ui.state import CompareView
 
 SKIP = gr.skip()
 
@@ -21,13 +22,13 @@ def analysis(holder):
     return AnalysisHandlers(holder)
 
 
-def finished_view(ui, prompts="Hello\nWhat?", variants=("base", "lora", "ia3"), references=None) -> h.CompareView:
-    *_, last = list(ui.run_compare(prompts, list(variants), 6, h.GREEDY, 0, 0.7, 0.9, False, references))
+def finished_view(ui, prompts="Hello\nWhat?", variants=("base", "lora", "ia3"), references=None) -> CompareView:
+    *_, last = list(ui.compare.run_compare(prompts, list(variants), 6, GREEDY, 0, 0.7, 0.9, False, references))
     return last[3]
 
 
 def test_analyze_before_any_comparison_says_what_to_do(analysis):
-    notice, *rest, view = analysis.analyze(h.CompareView())
+    notice, *rest, view = analysis.analyze(CompareView())
     assert notice == f"**Error:** {NOTHING_YET}" and rest == [SKIP] * 7
 
 

@@ -12,11 +12,16 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
+from adapters_ui.config import Settings
 from adapters_ui.runs.prompts import PromptItem
+from adapters_ui.session import SessionHolder
 from adapters_ui.store import Database
 from adapters_ui.store.saved import load_comparison
-from adapters_ui.ui import handlers as h
-from adapters_ui.ui.app import create_app
+from adapters_ui.ui.app import Handlers, create_app
+from adapters_ui.ui.common import export_folder
+from adapters_ui.ui.compare import GREEDY
+from adapters_ui.ui.page import SERVER_RESTARTED
+from adapters_ui.ui.state import NOT_RUN
 
 SKIP = gr.skip()
 
@@ -25,7 +30,7 @@ def drain(generator) -> list[tuple]:
     return list(generator)
 
 
-def compare_args(prompts="Hello\n\nWhat?\n", variants=("base", "lora"), tokens=5, decoding=h.GREEDY):
+def compare_args(prompts="Hello\n\nWhat?\n", variants=("base", "lora"), tokens=5, decoding=GREEDY):
     return [prompts, list(variants), tokens, decoding, 0, 0.7, 0.9, False]
 
 
@@ -34,7 +39,7 @@ def as_visitor(name: str) -> gr.Request:
 
 
 def test_attach_detach_refresh_everything_that_lists_adapters(ui, holder, tiny_adapters):
-    header, notice, table, detach_choices, variants, play_variants, storage, scaling, version, notes = ui.attach_folder(
+    header, notice, table, detach_choices, variants, play_variants, storage, scaling, version, notes = ui.adapters.attach_folder(
         str(tiny_adapters["lora"]), "pirate"
     )
     assert version == holder.get().registry.version == 1 and notes == ""  # not a demo adapter: no description
@@ -45,7 +50,7 @@ def test_attach_detach_refresh_everything_that_lists_adapters(ui, holder, tiny_a
     assert variants["value"] == ["base", "pirate"] and play_variants["choices"] in (["base", "pirate"], [("base", "base"), ("pirate", "pirate")])
     assert [bar.name for bar in storage.data][:1] and "pirate" in json.dumps(storage.to_plotly_json()["data"])
     assert len(scaling.data) == 2
-    _header, notice, table, *_ = ui.detach("pirate")
+    _header, notice, table, *_ = ui.adapters.detach("pirate")
     assert notice == "**Done:** Detached **pirate**." and table.empty
     assert holder.get().variants == ["base"]
 
@@ -53,55 +58,55 @@ def test_attach_detach_refresh_everything_that_lists_adapters(ui, holder, tiny_a
 @pytest.mark.parametrize(
     "call, words",
     [
-        (lambda hd, a: hd.attach_folder("/no/such/folder", ""), "Adapter folder not found"),
-        (lambda hd, a: hd.attach_folder(str(a["lora"]), "base"), "reserved"),
-        (lambda hd, a: hd.attach_folder("", ""), "No adapter folder chosen"),
-        (lambda hd, a: hd.attach_zip(None, ""), "No zip uploaded"),
-        (lambda hd, a: hd.attach_zip(str(a["lora"] / "adapter_config.json"), ""), "is not a zip file"),
-        (lambda hd, a: hd.attach_hub("gpt2", "", ""), "is not a Hub repo id"),
-        (lambda hd, a: hd.attach_hub("owner/name", "", ""), "Hub downloads are off"),
-        (lambda hd, a: hd.detach(""), "No adapter chosen"),
-        (lambda hd, a: hd.detach("ghost"), "ghost"),
-        (lambda hd, a: hd.mix("kept: 1, x", "cat", 0.5, "m"), "'x' has no weight"),
-        (lambda hd, a: hd.mix("", "cat", 0.5, "m"), "No adapters given"),
-        (lambda hd, a: hd.mix("kept: 1", "cat", 0.5, ""), "No name for the mix"),
-        (lambda hd, a: hd.mix("kept: 0.5, ghost: 0.5", "cat", 0.5, "m"), "Unknown variant 'ghost'"),
+        (lambda hd, a: hd.adapters.attach_folder("/no/such/folder", ""), "Adapter folder not found"),
+        (lambda hd, a: hd.adapters.attach_folder(str(a["lora"]), "base"), "reserved"),
+        (lambda hd, a: hd.adapters.attach_folder("", ""), "No adapter folder chosen"),
+        (lambda hd, a: hd.adapters.attach_zip(None, ""), "No zip uploaded"),
+        (lambda hd, a: hd.adapters.attach_zip(str(a["lora"] / "adapter_config.json"), ""), "is not a zip file"),
+        (lambda hd, a: hd.adapters.attach_hub("gpt2", "", ""), "is not a Hub repo id"),
+        (lambda hd, a: hd.adapters.attach_hub("owner/name", "", ""), "Hub downloads are off"),
+        (lambda hd, a: hd.adapters.detach(""), "No adapter chosen"),
+        (lambda hd, a: hd.adapters.detach("ghost"), "ghost"),
+        (lambda hd, a: hd.adapters.mix("kept: 1, x", "cat", 0.5, "m"), "'x' has no weight"),
+        (lambda hd, a: hd.adapters.mix("", "cat", 0.5, "m"), "No adapters given"),
+        (lambda hd, a: hd.adapters.mix("kept: 1", "cat", 0.5, ""), "No name for the mix"),
+        (lambda hd, a: hd.adapters.mix("kept: 0.5, ghost: 0.5", "cat", 0.5, "m"), "Unknown variant 'ghost'"),
     ],
 )
 def test_bad_adapter_input_is_one_line_in_the_page_and_changes_nothing(call, words, ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["ia3"]), "kept")
+    ui.adapters.attach_folder(str(tiny_adapters["ia3"]), "kept")
     _header, notice, table, *_ = call(ui, tiny_adapters)
     assert notice.startswith("**Error:** ") and words in notice and "\n" not in notice
     assert list(table["name"]) == ["kept"] and holder.get().variants == ["base", "kept"]
 
 
 def test_mix_two_attached_adapters_from_the_page(ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["lora"]), "a")
-    ui.attach_folder(str(tiny_adapters["lora_b"]), "b")
-    header, notice, table, *_ = ui.mix("a: 0.7, b = 0.3", "cat", 0.5, "blend")
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "a")
+    ui.adapters.attach_folder(str(tiny_adapters["lora_b"]), "b")
+    header, notice, table, *_ = ui.adapters.mix("a: 0.7, b = 0.3", "cat", 0.5, "blend")
     assert notice.startswith("**Done:** Attached **blend** (LoRA,") and "**adapters:** 3" in header
     assert list(table["name"]) == ["a", "b", "blend"] and table["rank"][2] == 6
-    _header, notice, *_ = ui.mix("a: 1, b: 1", "linear", 0.5, "flat")
+    _header, notice, *_ = ui.adapters.mix("a: 1, b: 1", "linear", 0.5, "flat")
     assert "linear mixes need equal ranks" in notice and "\n" not in notice
 
 
 def test_a_base_that_cannot_load_says_why_in_the_header(tmp_path):
     """The page is served while the base loads (item 9): the load's failure reaches the header at the next tick."""
-    ui = h.Handlers(h.SessionHolder(h.Settings(base_model=str(tmp_path / "missing"), cache_dir=tmp_path / "cache")))
-    header, *_lists, run, send, cont, play_notice, timer = ui.page_load()
+    ui = Handlers.on(SessionHolder(Settings(base_model=str(tmp_path / "missing"), cache_dir=tmp_path / "cache")))
+    header, *_lists, run, send, cont, play_notice, timer = ui.page.page_load()
     assert "Loading the base model" in header and run["interactive"] is False and "Loading the base model" in run["value"]
     assert ui.holder.wait(60) is None
-    header, *rest, run, send, cont, play_notice, timer = ui.model_wait()
+    header, *rest, run, send, cont, play_notice, timer = ui.page.model_wait()
     assert header.startswith("**Error:** ") and "missing" in header and "\n" not in header
     assert all(value == SKIP for value in rest)
     assert run["interactive"] is False and send["interactive"] is False and "did not load" in play_notice
 
 
 def test_public_mode_attaches_only_listed_folders(tiny_settings, tiny_adapters):
-    ui = h.Handlers(h.SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,))))
-    _header, notice, table, *_ = ui.attach_folder("/etc", "")
+    ui = Handlers.on(SessionHolder(tiny_settings.replace(public=True, adapter_dirs=(tiny_adapters["lora"].parent,))))
+    _header, notice, table, *_ = ui.adapters.attach_folder("/etc", "")
     assert notice.startswith("**Error:** In public mode only the listed adapter folders") and table.empty
-    _header, notice, table, *_ = ui.attach_folder(str(tiny_adapters["lora"].resolve()), "")
+    _header, notice, table, *_ = ui.adapters.attach_folder(str(tiny_adapters["lora"].resolve()), "")
     assert notice.startswith("**Done:** Attached **lora**")
 
 
@@ -110,13 +115,13 @@ def test_attach_an_uploaded_zip(ui, holder, tiny_adapters, tmp_path):
     with zipfile.ZipFile(upload, "w") as zf:
         for file in tiny_adapters["dora"].iterdir():
             zf.write(file, file.name)
-    _header, notice, table, *_ = ui.attach_zip(str(upload), "")
+    _header, notice, table, *_ = ui.adapters.attach_zip(str(upload), "")
     assert "Attached **my_adapter** (DoRA" in notice and list(table["name"]) == ["my_adapter"]
 
 
 def test_compare_streams_then_fills_grid_charts_and_exports(ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
-    updates = drain(ui.run_compare(*compare_args(tokens=40)))
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
+    updates = drain(ui.compare.run_compare(*compare_args(tokens=40)))
     assert len(updates) >= 2, "the grid must be shown while outputs are still coming in"
     assert updates[0][0] == "**Starting…**"  # the previous message is replaced at once
     assert all(u[0] == SKIP or u[0].startswith("**Running:**") for u in updates[1:-1])
@@ -143,7 +148,7 @@ def test_compare_streams_then_fills_grid_charts_and_exports(ui, holder, tiny_ada
     ],
 )
 def test_bad_compare_input_is_one_line_and_leaves_the_view_alone(args, words, ui):
-    (update,) = drain(ui.run_compare(*args))
+    (update,) = drain(ui.compare.run_compare(*args))
     assert update[0].startswith("**Error:** ") and words in update[0]
     assert all(value == SKIP for value in update[1:])
 
@@ -153,7 +158,7 @@ def test_export_folders_keep_only_the_newest_runs(tmp_path):
 
     folders = []
     for age in range(5):
-        folders.append(h.export_folder(tmp_path / "exports", keep=3))
+        folders.append(export_folder(tmp_path / "exports", keep=3))
         (folders[-1] / "report.html").write_text("x")
         os.utime(folders[-1], (1_000_000 + age, 1_000_000 + age))  # a clear order, whatever the clock resolution
     assert [f.exists() for f in folders] == [False, False, True, True, True]
@@ -168,11 +173,11 @@ def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(ui, ho
 
     from gradio import utils
 
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
     (tmp_path / "system-temp").mkdir()
     monkeypatch.chdir(tmp_path / "system-temp")
-    final = drain(ui.run_compare(*compare_args()))[-1]
+    final = drain(ui.compare.run_compare(*compare_args()))[-1]
     assert final[0].startswith("**Done:**"), final[0]
     files = final[5:]
     for file in files:
@@ -188,47 +193,47 @@ def test_downloads_are_where_gradio_may_serve_them_whatever_the_cache_dir(ui, ho
 def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(ui, holder, tiny_adapters):
     """Regression: handlers wrapped in functools.partial never got the request, so every visitor
     was "local" and anyone's Stop stopped everyone's run."""
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
-    assert ui.stop_compare(as_visitor("alice")).startswith("**Error:** Nothing to stop")
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
+    assert ui.compare.stop_compare(as_visitor("alice")).startswith("**Error:** Nothing to stop")
     many = "\n".join(f"Prompt {i}" for i in range(6))
-    alice = ui.run_compare(*compare_args(prompts=many, tokens=400), request=as_visitor("alice"))
-    bob = ui.run_compare(*compare_args(prompts="Hi", tokens=30), request=as_visitor("bob"))
+    alice = ui.compare.run_compare(*compare_args(prompts=many, tokens=400), request=as_visitor("alice"))
+    bob = ui.compare.run_compare(*compare_args(prompts="Hi", tokens=30), request=as_visitor("bob"))
     next(alice), next(bob)  # both under way
-    assert ui.stop_compare(as_visitor("carol")).startswith("**Error:** Nothing to stop")
-    assert ui.stop_compare(as_visitor("alice")).startswith("**Stopping…**")
+    assert ui.compare.stop_compare(as_visitor("carol")).startswith("**Error:** Nothing to stop")
+    assert ui.compare.stop_compare(as_visitor("alice")).startswith("**Stopping…**")
     notice, grid, _diff, view, chart, *downloads = drain(alice)[-1]
     assert notice.startswith("**Stopped:** 0 of 12 outputs finished") and grid.count("<tr data-row=") == 6
     assert grid.count('class="cut"') == 12 and "cut off by Stop" in grid  # one batch of 12 rows, all cut short
     assert downloads[0]["interactive"] and json.loads(Path(downloads[1]["value"]).read_text())["status"] == "stopped"
     assert drain(bob)[-1][0].startswith("**Done:** 1 prompt × 2 variants")  # bob's run was not touched
     assert holder.get().runs.running("alice") == []
-    assert drain(ui.run_compare(*compare_args()))[-1][0].startswith("**Done:**")  # the app keeps working
+    assert drain(ui.compare.run_compare(*compare_args()))[-1][0].startswith("**Done:**")  # the app keeps working
 
 
 def test_a_stopped_run_marks_what_never_ran(ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
-    ui.attach_folder(str(tiny_adapters["ia3"]), "ia3")  # batch route: runs after the mixed LoRA batch
-    run = ui.run_compare(*compare_args(variants=("base", "lora", "ia3"), tokens=300), request=as_visitor("alice"))
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
+    ui.adapters.attach_folder(str(tiny_adapters["ia3"]), "ia3")  # batch route: runs after the mixed LoRA batch
+    run = ui.compare.run_compare(*compare_args(variants=("base", "lora", "ia3"), tokens=300), request=as_visitor("alice"))
     next(run)
-    ui.stop_compare(as_visitor("alice"))
+    ui.compare.stop_compare(as_visitor("alice"))
     _notice, grid, diff, view, chart, *_ = drain(run)[-1]
-    assert grid.count(h.NOT_RUN) >= 2 and view.ended  # ia3 never ran: said so, not a bare "…"
-    assert ui.select_row(view, False, gr.EventData(None, {"row": 0}))[1].count(h.NOT_RUN) >= 1
+    assert grid.count(NOT_RUN) >= 2 and view.ended  # ia3 never ran: said so, not a bare "…"
+    assert ui.compare.select_row(view, False, gr.EventData(None, {"row": 0}))[1].count(NOT_RUN) >= 1
 
 
 def test_closing_the_page_stops_that_visitor_s_runs_only(ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
     session = holder.get()
     gone = session.start_compare(["a", "b"], settings=session.generation_settings(max_new_tokens=400), owner="alice")
     kept = session.start_compare(["c"], settings=session.generation_settings(max_new_tokens=20), owner="bob")
-    ui.page_closed(as_visitor("alice"))
+    ui.page.page_closed(as_visitor("alice"))
     assert gone.result(60).status == "stopped" and kept.result(60).status == "finished"
 
 
 def test_a_closed_page_s_generator_stops_its_run(ui, holder, tiny_adapters):
     """Gradio closes the handler's generator when the page goes away mid-run."""
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
-    updates = ui.run_compare(*compare_args(tokens=400), request=as_visitor("alice"))
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
+    updates = ui.compare.run_compare(*compare_args(tokens=400), request=as_visitor("alice"))
     next(updates)
     (run,) = holder.get().runs.running("alice")
     updates.close()
@@ -236,12 +241,12 @@ def test_a_closed_page_s_generator_stops_its_run(ui, holder, tiny_adapters):
 
 
 def test_another_visitor_s_attach_and_detach_reach_this_page(ui, holder, tiny_adapters):
-    first = ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    first = ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
     seen = first[8]
-    assert ui.sync_lists(seen, ["base", "lora"]) == (SKIP,) * 11  # nothing changed: nothing redrawn
-    ui.attach_folder(str(tiny_adapters["ia3"]), "ia3")
-    ui.detach("lora")  # another visitor, as far as this page knows
-    header, _notice, _table, _detach, variants, play, *_rest, version, _notes, note = ui.sync_lists(seen, ["base", "lora"])
+    assert ui.page.sync_lists(seen, ["base", "lora"]) == (SKIP,) * 11  # nothing changed: nothing redrawn
+    ui.adapters.attach_folder(str(tiny_adapters["ia3"]), "ia3")
+    ui.adapters.detach("lora")  # another visitor, as far as this page knows
+    header, _notice, _table, _detach, variants, play, *_rest, version, _notes, note = ui.page.sync_lists(seen, ["base", "lora"])
     assert variants["choices"] in (["base", "ia3"], [("base", "base"), ("ia3", "ia3")]) and variants["value"] == ["base"]
     assert "lora was detached by another visitor" in note and version == holder.get().registry.version
 
@@ -249,73 +254,73 @@ def test_another_visitor_s_attach_and_detach_reach_this_page(ui, holder, tiny_ad
 def test_prompt_files_keep_their_references_for_the_run(ui, holder, tmp_path):
     upload = tmp_path / "qa.jsonl"
     upload.write_text('{"prompt": "Capital of France?", "reference": "Paris"}\n{"prompt": "Hi"}\n')
-    text, references, notice = ui.load_prompt_file(str(upload))
+    text, references, notice = ui.compare.load_prompt_file(str(upload))
     assert text == "Capital of France?\nHi" and references == {"Capital of France?": PromptItem("Capital of France?", "Paris")}
     assert "1 with a reference answer" in notice
-    view = drain(ui.run_compare(text, ["base"], 3, h.GREEDY, 0, 0.7, 0.9, False, references))[-1][3]
+    view = drain(ui.compare.run_compare(text, ["base"], 3, GREEDY, 0, 0.7, 0.9, False, references))[-1][3]
     assert view.records[0]["reference"] == "Paris" and "reference" not in view.records[1]
 
 
 def test_prompt_files_keep_their_categories_for_the_run(ui, holder, tmp_path):
     upload = tmp_path / "styled.csv"
     upload.write_text("prompt,reference,category\nCapital of France?,Paris,geo\nHi,,chat\nBye,,\n2+2?,4,math\n")
-    text, annotations, notice = ui.load_prompt_file(str(upload))
+    text, annotations, notice = ui.compare.load_prompt_file(str(upload))
     assert notice == "**Done:** Loaded 4 prompts (2 with a reference answer, in 3 categories) from styled.csv."
     edited = text.replace("Hi\n", "Hi again\n")  # a prompt edited in the box keeps neither reference nor category
-    view = drain(ui.run_compare(edited, ["base"], 3, h.GREEDY, 0, 0.7, 0.9, False, annotations))[-1][3]
+    view = drain(ui.compare.run_compare(edited, ["base"], 3, GREEDY, 0, 0.7, 0.9, False, annotations))[-1][3]
     assert [(r["prompt"], r.get("category"), r.get("reference")) for r in view.records] == [
         ("Capital of France?", "geo", "Paris"), ("Hi again", None, None), ("Bye", None, None), ("2+2?", "math", "4")]
     assert [r.get("category") for r in view.report.results] == ["geo", None, None, "math"]  # in the downloads too
 
 
 def test_selecting_a_row_shows_word_diffs_and_the_filter_hides_equal_rows(ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
-    view = drain(ui.run_compare(*compare_args()))[-1][3]
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
+    view = drain(ui.compare.run_compare(*compare_args()))[-1][3]
     view.records.append({"prompt": "same", "outputs": {"base": "x", "lora": "x"}})
-    grid, diff, view = ui.select_row(view, False, gr.EventData(None, {"row": 1}))
+    grid, diff, view = ui.compare.select_row(view, False, gr.EventData(None, {"row": 1}))
     assert view.selected == 1 and 'class="selected"' in grid and "What?" in diff and 'class="add"' in diff
-    assert ui.select_row(view, False, gr.EventData(None, {"row": 99}))[:2] == (SKIP, SKIP)
-    assert ui.filter_rows(view, True).count("<tr data-row=") == 2
-    assert ui.filter_rows(view, False).count("<tr data-row=") == 3
+    assert ui.compare.select_row(view, False, gr.EventData(None, {"row": 99}))[:2] == (SKIP, SKIP)
+    assert ui.compare.filter_rows(view, True).count("<tr data-row=") == 2
+    assert ui.compare.filter_rows(view, False).count("<tr data-row=") == 3
 
 
 def test_playground_chat_and_complete_give_the_session_s_answer(ui, holder, tiny_adapters):
-    ui.attach_folder(str(tiny_adapters["lora"]), "lora")
+    ui.adapters.attach_folder(str(tiny_adapters["lora"]), "lora")
     session = holder.get()
     settings = session.generation_settings(max_new_tokens=6)
-    updates = drain(ui.chat_reply("Hi", [], "lora", 6))
+    updates = drain(ui.playground.chat_reply("Hi", [], "lora", 6))
     history, message, notice = updates[-1]
     assert updates[0][1] == "" and all(u[1] == SKIP for u in updates[1:])  # cleared once: a new draft survives
     assert notice.startswith("**Done:** **lora** answered")
     assert history == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": session.chat([{"role": "user", "content": "Hi"}], "lora", settings)}]
-    history2, *_ = drain(ui.chat_reply("More", history, "base", 6))[-1]
+    history2, *_ = drain(ui.playground.chat_reply("More", history, "base", 6))[-1]
     assert history2[:2] == history and len(history2) == 4
-    continuation, notice = drain(ui.complete_text("Once upon", "base", 6))[-1]
+    continuation, notice = drain(ui.playground.complete_text("Once upon", "base", 6))[-1]
     assert continuation == session.complete("Once upon", "base", settings)
     # bad input: the message stays in the box, the history is untouched
-    history3, message, notice = drain(ui.chat_reply("Hi", history, "ghost", 6))[-1]
+    history3, message, notice = drain(ui.playground.chat_reply("Hi", history, "ghost", 6))[-1]
     assert history3 == history and message == "Hi" and "Unknown variant 'ghost'" in notice
 
 
 def test_playground_stop_cuts_the_reply_and_keeps_it(ui, holder):
-    reply = ui.chat_reply("Hi", [], "base", 400, request=as_visitor("alice"))
+    reply = ui.playground.chat_reply("Hi", [], "base", 400, request=as_visitor("alice"))
     next(reply)
-    assert ui.stop_playground(as_visitor("bob")).startswith("**Error:** Nothing to stop")
-    assert ui.stop_compare(as_visitor("alice")).startswith("**Error:** Nothing to stop")  # a chat is not a comparison
-    assert ui.stop_playground(as_visitor("alice")).startswith("**Stopping…**")
+    assert ui.playground.stop_playground(as_visitor("bob")).startswith("**Error:** Nothing to stop")
+    assert ui.compare.stop_compare(as_visitor("alice")).startswith("**Error:** Nothing to stop")  # a chat is not a comparison
+    assert ui.playground.stop_playground(as_visitor("alice")).startswith("**Stopping…**")
     history, _message, notice = drain(reply)[-1]
     assert notice == "**Stopped:** base's reply was cut off." and 0 < len(history[-1]["content"])
 
 
 def test_prompt_sets_and_uploads(ui, tmp_path):
-    text, references, notice = ui.load_prompt_set("general")
+    text, references, notice = ui.compare.load_prompt_set("general")
     assert len(text.splitlines()) == 16 and "16 prompts" in notice
     upload = tmp_path / "mine.csv"
     upload.write_text("prompt\nHi there\nBye\n")
-    assert ui.load_prompt_file(str(upload)) == ("Hi there\nBye", {}, "**Done:** Loaded 2 prompts from mine.csv.")
+    assert ui.compare.load_prompt_file(str(upload)) == ("Hi there\nBye", {}, "**Done:** Loaded 2 prompts from mine.csv.")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
-    text, references, notice = ui.load_prompt_file(str(bad))
+    text, references, notice = ui.compare.load_prompt_file(str(bad))
     assert text == SKIP and notice.startswith("**Error:** ")
 
 
@@ -386,9 +391,26 @@ def _session_of(demo):
 def test_a_page_kept_across_a_server_restart_is_told_once(holder):
     """The tab keeps the id of the server that served it; a page load with another id (the server restarted and
     gradio reloaded the page) says so; a first visit or a reload on the same server says nothing."""
-    server, restarted = h.Handlers(holder), h.Handlers(holder)  # two server processes
-    assert server.boot_id != restarted.boot_id
-    boot, note = server.server_boot(None)  # a first visit
-    assert boot == server.boot_id and note == SKIP
-    assert server.server_boot(boot) == (server.boot_id, SKIP)  # a reload on the same server
-    assert restarted.server_boot(boot) == (restarted.boot_id, h.SERVER_RESTARTED)
+    server, restarted = Handlers.on(holder), Handlers.on(holder)  # two server processes
+    assert server.page.boot_id != restarted.page.boot_id
+    boot, note = server.page.server_boot(None)  # a first visit
+    assert boot == server.page.boot_id and note == SKIP
+    assert server.page.server_boot(boot) == (server.page.boot_id, SKIP)  # a reload on the same server
+    assert restarted.page.server_boot(boot) == (restarted.page.boot_id, SERVER_RESTARTED)
+
+
+def test_no_function_in_the_ui_runs_over_40_lines():
+    """Each handler, builder and wiring function in adapters_ui/ui/ reads on one screen (a long one is split
+    into named helpers). Nested functions count toward the function around them."""
+    import ast
+
+    folder = Path(__file__).resolve().parents[1] / "adapters_ui" / "ui"
+    long = {}
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+        functions = [*tree.body, *(item for cls in classes for item in cls.body)]
+        for node in functions:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 40:
+                long[f"{path.name}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert long == {}

@@ -4,13 +4,13 @@ reply stopped while it still waits for another visitor's turn on the model: test
 from __future__ import annotations
 
 from adapters_ui.runs.run import Output, Partial
-from adapters_ui.ui import handlers as h
+from adapters_ui.ui.state import CompareView
 
 WAITING = "waiting…"  # literal: what a visitor reads
 
 
 def test_a_cell_without_a_token_says_waiting_and_a_finished_empty_one_says_empty():
-    view = h.CompareView([{"prompt": "Hi", "outputs": {"base": None, "lora": None}}], ["base", "lora"])
+    view = CompareView([{"prompt": "Hi", "outputs": {"base": None, "lora": None}}], ["base", "lora"])
     assert view.grid().count(WAITING) == 2  # before the run's first event
     view.apply(Partial({(0, "base"): "", (0, "lora"): "Ahoy"}))  # base has no token yet
     grid = view.grid()

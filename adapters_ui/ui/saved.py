@@ -12,22 +12,27 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
 from adapters_ui.analysis.text_diff import difference_summary
 from adapters_ui.errors import AdaptersUIError, StoreError
 from adapters_ui.formatting import format_size, plural
-from adapters_ui.runs.prompts import parse_prompt_lines
 from adapters_ui.session import SessionHolder
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as review_store
 from adapters_ui.store import saved as saved_store
 from adapters_ui.store.links import comparison_link, owner_link, reviewer_link
-from adapters_ui.ui.handlers import CompareView, api_variants, ok, problem, visitor
+from adapters_ui.ui.common import GRID_CLICK_JS, UI_ONLY, ok, problem
+from adapters_ui.ui.state import CompareView, select_row
 from adapters_ui.views import charts
-from adapters_ui.views.document import report_data
+from adapters_ui.views.html import VIEW_CSS
+
+if TYPE_CHECKING:
+    from adapters_ui.ui.page import Layout
 
 # notice, meta, grid, diff, view, storage, scaling, differences, csv, json, html, review box, the opened view
 OPEN_OUTPUTS = 13
@@ -66,6 +71,76 @@ def run_id_of(text: str) -> str:
     """A pasted permalink or a bare id -> the id."""
     text = (text or "").strip()
     return text.split("run=", 1)[1].split("&", 1)[0] if "run=" in text else text
+
+
+@dataclass
+class SavedTab:
+    """The Saved tab's components (each set by ``build_saved_tab``)."""
+
+    choice: gr.Dropdown = None
+    open: gr.Button = None
+    notice: gr.Markdown = None
+    opened: gr.Column = None  # shown once a saved comparison is open
+    meta: gr.Markdown = None
+    grid: gr.HTML = None
+    diff: gr.HTML = None
+    storage_plot: gr.Plot = None
+    difference_plot: gr.Plot = None
+    scaling_plot: gr.Plot = None
+    csv: gr.DownloadButton = None
+    json: gr.DownloadButton = None
+    html: gr.DownloadButton = None
+    review_box: gr.Accordion = None
+    review_variants: gr.CheckboxGroup = None
+    pairing: gr.Radio = None
+    per_pair: gr.Number = None
+    title: gr.Textbox = None
+    create: gr.Button = None
+    links: gr.Markdown = None
+
+
+def build_saved_tab() -> SavedTab:
+    """Saved comparisons, read-only: nothing here runs the model."""
+    s = SavedTab()
+    with gr.Row(equal_height=True):
+        s.choice = gr.Dropdown([], label="Saved comparisons (newest first)", scale=4, elem_id="saved-list")
+        s.open = gr.Button("Open", variant="primary", scale=1, elem_id="open-saved")
+    s.notice = gr.Markdown(elem_id="saved-notice")
+    with gr.Column(visible=False) as s.opened:
+        _build_opened(s)
+    with gr.Accordion("Blind review by stakeholders", open=True, visible=False, elem_id="review-form") as s.review_box:
+        _build_review_form(s)
+    return s
+
+
+def _build_opened(s: SavedTab) -> None:
+    """One saved comparison, as the Compare tab shows a finished one."""
+    s.meta = gr.Markdown(elem_id="saved-meta")
+    s.grid = gr.HTML("", css_template=VIEW_CSS, js_on_load=GRID_CLICK_JS, elem_id="saved-grid", padding=False)
+    s.diff = gr.HTML("", css_template=VIEW_CSS, elem_id="saved-diff")
+    with gr.Row():
+        s.storage_plot = gr.Plot(show_label=False, elem_id="saved-storage-chart")
+        s.difference_plot = gr.Plot(show_label=False, elem_id="saved-difference-chart")
+    with gr.Row(equal_height=False):
+        s.scaling_plot = gr.Plot(show_label=False, elem_id="saved-scaling-chart", scale=2)
+        with gr.Column(scale=1):
+            s.csv = gr.DownloadButton("CSV", interactive=False, elem_id="saved-csv")
+            s.json = gr.DownloadButton("JSON", interactive=False, elem_id="saved-json")
+            s.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="saved-html")
+
+
+def _build_review_form(s: SavedTab) -> None:
+    gr.Markdown("Reviewers see one prompt and two unnamed outputs (A and B, in random order) and pick the better one. "
+                "You get a reviewer link to send and an owner link with the results.")
+    with gr.Row():
+        s.review_variants = gr.CheckboxGroup([], label="Variants taking part (at least 2)", elem_id="review-variants", scale=3)
+        s.pairing = gr.Radio([("Every pair", "all"), ("Each adapter against the base", "vs_base")], value="all",
+                             label="Pairs", scale=2)
+        s.per_pair = gr.Number(1, label="Judgements each pair needs", precision=0, minimum=1, maximum=50, scale=1,
+                               elem_id="per-pair")
+    s.title = gr.Textbox(label="Title reviewers see (optional; do not name the variants)", max_lines=1, elem_id="review-title-input")
+    s.create = gr.Button("Create review", variant="primary", elem_id="create-review")
+    s.links = gr.Markdown(elem_id="review-links")
 
 
 class SavedHandlers:
@@ -160,25 +235,6 @@ class SavedHandlers:
                 f"- **Owner link** (results; keep it private, it is shown only now): [{owner}]({owner})")
 
 
-    # ---- API -------------------------------------------------------------------------------------
-    def api_compare_and_save(self, prompts_text: str, variants, max_new_tokens, request: gr.Request = None) -> dict:
-        """Run a comparison to the end, save it -> {id, permalink, owner_key, results}."""
-        try:
-            session = self.holder.get()
-            settings = session.generation_settings(max_new_tokens=max_new_tokens)
-            run = session.start_compare(parse_prompt_lines(prompts_text or ""), api_variants(variants), settings,
-                                        owner=f"api:{visitor(request)}", kind="api")
-            try:
-                comparison = run.result()
-            finally:
-                run.stop()  # no-op once ended; ends the run if this request fails or is dropped
-            data = report_data(session.base.info(), session.adapters(), session.storage().to_dict(), comparison)
-            ref = saved_store.save_comparison(self.database.get(), data, session.adapters())
-        except AdaptersUIError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        return {"id": ref.id, "permalink": comparison_link(base_url(request), ref.id), "owner_key": ref.owner_key,
-                "results": comparison.records()}
-
 
 def hidden_under_review() -> tuple:
     """What anyone but the owner gets of a comparison under blind review: a notice, and every view emptied
@@ -202,3 +258,23 @@ def meta_markdown(saved: saved_store.SavedComparison) -> str:
     for a in saved.adapters:
         lines.append(f"- **{a['name']}**: {a['type']}, {format_size(a['bytes'])}, weights sha256 `{(a['sha256'] or '-')[:16]}…`")
     return "\n".join(lines)
+
+
+def _select_saved_row(view: CompareView, evt: gr.EventData) -> tuple:
+    return select_row(view, False, evt)  # a saved comparison shows every row
+
+
+def wire_saved(demo: gr.Blocks, layout: Layout, handlers: SavedHandlers) -> None:
+    """The page load opens ``?run=<id>``; Save (Compare tab) lists the new save; Open; a row; Create review."""
+    page, s, compare = layout.page, layout.saved, layout.compare
+    opened = [s.notice, s.meta, s.grid, s.diff, page.saved_view, s.storage_plot, s.scaling_plot, s.difference_plot,
+              s.csv, s.json, s.html, s.review_box, s.opened]
+    demo.load(handlers.page_open, page.owned, [layout.tabs, s.choice, *opened], **UI_ONLY
+              ).then(handlers.review_form, page.saved_view, s.review_variants, **UI_ONLY)
+    compare.save.click(handlers.save, [page.view, page.owned], [compare.save_notice, page.owned, s.choice],
+                       trigger_mode="once", **UI_ONLY)
+    s.open.click(handlers.open, [s.choice, page.owned], opened, **UI_ONLY
+                 ).then(handlers.review_form, page.saved_view, s.review_variants, **UI_ONLY)
+    s.grid.click(_select_saved_row, page.saved_view, [s.grid, s.diff, page.saved_view], **UI_ONLY)
+    s.create.click(handlers.create_review, [page.saved_view, s.review_variants, s.pairing, s.per_pair, s.title, page.owned],
+                   s.links, trigger_mode="once", **UI_ONLY)
