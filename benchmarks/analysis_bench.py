@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from adapters_ui.adapters import demo  # noqa: E402
-from adapters_ui.cli.analysis import print_analysis  # noqa: E402
+from adapters_ui.cli.compare import print_analysis  # noqa: E402
 from adapters_ui.config import Settings  # noqa: E402
 from adapters_ui.runs.prompts import read_prompt_items  # noqa: E402
 from adapters_ui.session import SessionHolder  # noqa: E402

@@ -62,9 +62,9 @@ def ids_in(url: str) -> tuple[str, str]:
     """The newest saved run of the store and its first review (from the CLI's own listings)."""
     listing = cli("saved", "list", "--database", url)
     assert listing.returncode == 0, listing.stderr[-2000:]
-    run_id = re.search(r"^([0-9a-f-]{8,})\s", listing.stdout.split("\n", 1)[1], re.M).group(1)
+    run_id = re.search(r"^([A-Za-z0-9_-]{16,})\s", listing.stdout.split("\n", 1)[1], re.M).group(1)
     reviews = cli("review", "list", run_id, "--database", url)
-    review_id = re.search(r"^([0-9a-f-]{8,})\s", reviews.stdout.split("\n", 1)[1], re.M).group(1)
+    review_id = re.search(r"^([A-Za-z0-9_-]{16,})\s", reviews.stdout.split("\n", 1)[1], re.M).group(1)
     return run_id, review_id
 
 

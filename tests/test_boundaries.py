@@ -155,3 +155,46 @@ def test_the_public_api_loads_lazily():
             "print(before, 'torch' in sys.modules, session_class.__module__, sorted(adapters_ui.__all__))")
     assert run_python(code) == ("False True adapters_ui.session ['AdaptersUIError', 'CompareRun', 'Comparison', "
                                 "'GenerationSettings', 'Session', 'Settings', '__version__']")
+
+
+# In one fresh interpreter, run CLI commands in turn through main() and note after each which of the model and
+# chart libraries are loaded (a heavy import shows first after the command that made it).
+HEAVY = ("torch", "transformers", "peft", "gradio", "plotly")
+RUN_IN_TURN = """
+import contextlib, io, json, sys
+from adapters_ui.cli.main import main
+loaded = []
+for argv in json.loads(sys.stdin.read()):
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exit:  # --help
+            code = exit.code
+    loaded.append([argv[:2], code, sorted(name for name in %r if name in sys.modules)])
+print(json.dumps(loaded))
+""" % (HEAVY,)
+
+
+def test_help_and_the_store_commands_load_no_model_library(tmp_path):
+    """--help, saved list/show and review results --json read text and a database: no torch, transformers, peft,
+    gradio or plotly (their cost is for the commands that load a model, serve and --html)."""
+    from helpers import report_document
+
+    from adapters_ui.store import Database
+    from adapters_ui.store.reviews import create_review
+    from adapters_ui.store.saved import save_comparison
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    db = Database.open(url)
+    try:
+        run_id = save_comparison(db, report_document(prompts=2), []).id
+        review_id = create_review(db, run_id, ["base", "pirate"]).review_id
+    finally:
+        db.close()
+    commands = [["--help"], ["saved", "list", "--database", url], ["saved", "show", run_id, "--database", url],
+                ["review", "list", run_id, "--database", url], ["review", "results", review_id, "--json", "--database", url]]
+    done = subprocess.run([sys.executable, "-c", RUN_IN_TURN], cwd=ROOT, input=json.dumps(commands),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == [[argv[:2], 0, []] for argv in commands]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import JSON_KEYS
 
-from adapters_ui.cli.main import main, parse_adapter_arg
+from adapters_ui.cli.common import parse_adapter_arg
+from adapters_ui.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from adapters_ui.analysis.review_stats import CSV_COLUMNS, VOTE_COLUMNS
+from adapters_ui.cli.common import protect_ids
 from adapters_ui.cli.main import main
-from adapters_ui.cli.store import protect_ids
 from adapters_ui.store import Database
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
 
@@ -98,7 +98,7 @@ def test_saved_list_and_show_read_it_back(saved_run, db_url, capsys):
 
 def test_stopped_comparison_is_not_saved(tiny_base_dir, tiny_adapters, db_url, capsys, monkeypatch):
     """A comparison that ends before its last output gets a note, no id; nothing lands in the store."""
-    import adapters_ui.cli.main as cli
+    import adapters_ui.cli.compare as cli
 
     real_follow = cli.follow
 

@@ -260,7 +260,7 @@ def test_the_library_does_not_print():
     """Library modules log; only the command-line modules print (ruff's T20 keeps it so in `make test` too)."""
     printing = []
     for path in sorted((ROOT / "adapters_ui").rglob("*.py")):
-        if "cli" in path.relative_to(ROOT).parts:  # adapters_ui/cli/: the command line prints
+        if "cli" in path.relative_to(ROOT).parts[:2]:  # adapters_ui/cli/: the command line modules
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if re.match(r"\s*print\(", line):

@@ -21,6 +21,7 @@ from adapters_ui.analysis.review_stats import (
     bradley_terry,
     comments,
     fleiss_kappa,
+    kappa_words,
     per_prompt,
     summarise,
     to_csv,
@@ -30,7 +31,7 @@ from adapters_ui.analysis.review_stats import (
     win_rates,
 )
 from adapters_ui.views.charts import NO_JUDGEMENTS, NO_STRENGTHS, strength_figure, win_matrix_figure
-from adapters_ui.views.review_report import NOT_ENOUGH_OVERLAP, kappa_words, results_html, results_tables_html, verdict
+from adapters_ui.views.review_report import NOT_ENOUGH_OVERLAP, results_html, results_tables_html, verdict
 
 
 def pair_games(left: str, right: str, left_wins: int, right_wins: int, ties: int = 0, both_bad: int = 0,

@@ -37,6 +37,23 @@ def test_migrations_reach_head_and_match_the_schema(db, database_url):
         assert columns == set(table.columns.keys()), name
 
 
+def test_opening_at_head_skips_alembic_and_a_database_behind_head_is_upgraded(db, database_url):
+    """Database.open reads SCHEMA_HEAD from Alembic's version table instead of running Alembic; it must be
+    Alembic's head, and a database behind it (here: downgraded to nothing) still gets every migration."""
+    from alembic import command
+
+    from adapters_ui.store.database import SCHEMA_HEAD, _alembic_config
+
+    assert db.head() == SCHEMA_HEAD and db.at_head()
+    with db.engine.connect() as connection:
+        command.downgrade(_alembic_config(connection), "base")
+        connection.commit()
+    assert db.revision() is None and not db.at_head()
+    Database.open(database_url).close()
+    assert db.revision() == SCHEMA_HEAD and db.at_head()
+    assert set(Base.metadata.tables) <= set(inspect(db.engine).get_table_names())
+
+
 def test_sqlite_runs_in_wal_mode(tmp_path):
     db = Database.open(f"sqlite:///{tmp_path / 'fresh' / 'a.db'}")  # the folder is made too
     with db.engine.connect() as connection:

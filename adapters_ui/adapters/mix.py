@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from adapters_ui.adapters.validation import AdapterSpec
 from adapters_ui.errors import AdapterError
+
+if TYPE_CHECKING:  # torch-free at import: the CLI's --help and the UI offer METHODS without loading torch
+    from adapters_ui.adapters.validation import AdapterSpec
 
 METHODS = ("linear", "cat", "svd", "ties", "dare_linear")
 SAME_RANK = ("linear", "ties", "dare_linear")  # PEFT adds these factor by factor: every rank must match

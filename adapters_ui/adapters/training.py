@@ -17,13 +17,13 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from adapters_ui.config import Settings
 from adapters_ui.errors import ConfigError, PromptError
-from adapters_ui.model.base import load_base
+
+if TYPE_CHECKING:  # torch loads when training starts: the CLI's --help reads METHODS and SAVE_DTYPES without it
+    import torch
 
 METHODS = ("lora", "rslora", "dora", "ia3", "loha", "lokr", "prompt")
 SAVE_DTYPES = ("float32", "float16", "bfloat16")
@@ -140,6 +140,8 @@ def encode_pair(tokenizer, prompt: str, response: str, max_length: int) -> tuple
 
 def collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad a batch: [batch, longest] ids, mask and labels (-100 on padding)."""
+    import torch
+
     longest = max(len(ids) for ids, _ in batch)
     ids = torch.full((len(batch), longest), pad_id)
     labels = torch.full((len(batch), longest), -100)
@@ -153,7 +155,10 @@ def collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, 
 
 def train(config: TrainConfig, settings: Settings, on_log: Callable[[str], None] = print, base=None) -> TrainResult:
     """Train and save one adapter; ``base`` (a LoadedBase) may be passed to reuse a loaded model."""
+    import torch
     from peft import get_peft_model
+
+    from adapters_ui.model.base import load_base
 
     pairs = read_pairs(config.data)
     base = base or load_base(settings)

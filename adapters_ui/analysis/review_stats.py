@@ -333,6 +333,18 @@ def fleiss_kappa(counts: list[list[int]]) -> float | None:
     return (float(p_item.mean()) - chance) / (1 - chance)
 
 
+# Landis & Koch (1977): the usual words for a kappa, so a stakeholder need not know the scale.
+_KAPPA_WORDS = ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"), (0.8, "substantial"))
+
+
+def kappa_words(kappa: float) -> str:
+    """``0.21`` -> ``"fair"``: Landis & Koch's words for how far agreement goes beyond chance (the HTML report and
+    the CLI's text results both say it)."""
+    if kappa > 0.8:
+        return "almost perfect"
+    return next(word for limit, word in _KAPPA_WORDS if kappa <= limit)
+
+
 def _votes_by_item(judgements: list[Judgement]) -> dict[tuple, dict[str, str]]:
     """(prompt, pair) -> {reviewer: choice}; a pair stored the other way round has its choice flipped,
     and a reviewer who judged an item twice counts with the last verdict."""

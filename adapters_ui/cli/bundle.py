@@ -2,7 +2,7 @@
 
     python -m adapters_ui bundle save --adapter pirate=assets/adapters/pirate --adapter assets/adapters/bullets --output team.zip
     python -m adapters_ui bundle show team.zip
-    python -m adapters_ui compare --bundle team.zip --prompt "Hi!"     (compare --bundle: cli.py)
+    python -m adapters_ui compare --bundle team.zip --prompt "Hi!"     (compare --bundle: cli/compare.py)
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from adapters_ui.cli.common import examples, program
-from adapters_ui.cli.store import print_table
+from adapters_ui.cli.common import add_adapter_flags, add_model_flags, attach_all, examples, print_table, program
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdapterError
 from adapters_ui.formatting import format_bytes
@@ -19,7 +18,7 @@ from adapters_ui.formatting import format_bytes
 SAVE_ARGS = "--adapter pirate=assets/adapters/pirate --adapter assets/adapters/bullets --output team.zip"
 
 
-def add_bundle_commands(commands, base_flags) -> None:
+def add_commands(commands) -> None:
     """`bundle save` (loads the base to check each adapter) and `bundle show` (no model)."""
     command = program()
     bundle = commands.add_parser("bundle", help="save attached adapters as one folder or .zip with a manifest; show one", **examples(
@@ -28,28 +27,16 @@ def add_bundle_commands(commands, base_flags) -> None:
     save = subs.add_parser("save", help="attach adapters, then write them (and a bundle.json with SHA-256s) as one bundle", **examples(
         f"%(prog)s {SAVE_ARGS}", "%(prog)s --output demo_bundle  # the demo adapters, as a folder",
         f'{command} compare --bundle team.zip --prompt "Hi!"'))
-    base_flags(save)
-    save.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
-                      help="adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters")
-    save.add_argument("--bundle", action="append", default=[], metavar="PATH", help="also take the adapters of a bundle (repeatable)")
+    add_model_flags(save)
+    add_adapter_flags(save, "adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters",
+                      "also take the adapters of a bundle (repeatable)")
     save.add_argument("--output", type=Path, required=True, metavar="OUT.zip|DIR", help="a .zip path, or a new (or empty) folder")
-    save.set_defaults(handler=run_bundle_save)
+    save.set_defaults(handler=run_bundle_save, loads_model=True)
     show = subs.add_parser("show", help="print a bundle's manifest as a table after checking every file's SHA-256 (no model)", **examples(
         "%(prog)s team.zip", "%(prog)s team.zip --json > manifest.json"))
     show.add_argument("path", type=Path, help="a bundle folder or .zip")
     show.add_argument("--json", action="store_true", help="print the manifest as JSON instead")
     show.set_defaults(handler=run_bundle_show)
-
-
-def attach_all(session, adapters: list[str], bundles: list[str], scratch: Path) -> None:
-    """--adapter NAME=PATH and --bundle PATH values, in that order; a bundle's zip unpacks under ``scratch``."""
-    from adapters_ui.cli.main import parse_adapter_arg
-
-    for value in adapters:
-        name, path = parse_adapter_arg(value)
-        session.attach(path, name)
-    for path in bundles:
-        session.attach_bundle(path, root=scratch)
 
 
 def run_bundle_save(args, settings: Settings) -> int:

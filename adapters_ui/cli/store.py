@@ -14,37 +14,38 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
 
-from adapters_ui.cli.common import examples
+from adapters_ui.cli.common import add_database_flag, examples, open_database, print_table
 from adapters_ui.config import Settings
 from adapters_ui.formatting import format_size, plural, shorten
-from adapters_ui.views.document import to_document
-
-if TYPE_CHECKING:
-    from adapters_ui.store import Database
 
 PAIRINGS = {"all": "all", "vs-base": "vs_base"}  # --pairs value -> the store's pairing
 PAIRING_WORDS = {"all": "every pair", "vs_base": "each adapter vs base"}
 
 
-def add_store_commands(commands, database_flag) -> None:
+def add_commands(commands) -> None:
     """The `saved` and `review` commands (they read the store; none loads a model)."""
+    add_saved(commands)
+    add_review(commands)
+
+
+def add_saved(commands) -> None:
     saved = commands.add_parser("saved", help="saved comparisons (compare --save)", **examples(
         "%(prog)s list", "%(prog)s show RUN_ID --json > run.json")).add_subparsers(dest="saved_command", required=True)
     saved_list = saved.add_parser("list", help="saved comparisons, newest first", **examples(
         "%(prog)s", "%(prog)s --database postgresql+psycopg://user:password@host:5432/adapters_ui"))
-    database_flag(saved_list)
+    add_database_flag(saved_list)
     saved_list.set_defaults(handler=run_saved_list)
     saved_show = saved.add_parser("show", help="one saved comparison", **examples(
         "%(prog)s RUN_ID  # settings, adapters and every output", "%(prog)s RUN_ID --json > run.json"))
     saved_show.add_argument("id", metavar="RUN_ID", help="the saved comparison's id (the ?run= of its permalink)")
     saved_show.add_argument("--json", action="store_true", help="print the saved document as JSON")
-    database_flag(saved_show)
+    add_database_flag(saved_show)
     saved_show.set_defaults(handler=run_saved_show)
 
+
+def add_review(commands) -> None:
     review = commands.add_parser("review", help="blind A/B reviews of a saved comparison", **examples(
         "%(prog)s create RUN_ID --variants base,pirate --per-pair 3", "%(prog)s list RUN_ID",
         "%(prog)s results REVIEW_ID --html review.html")).add_subparsers(dest="review_command", required=True)
@@ -56,12 +57,16 @@ def add_store_commands(commands, database_flag) -> None:
     create.add_argument("--pairs", choices=list(PAIRINGS), default="all", help="every pair (default), or each adapter against the base")
     create.add_argument("--per-pair", type=int, default=1, metavar="N", help="judgements each pair needs (default 1)")
     create.add_argument("--title", default="", help="shown to reviewers (default: 'Blind review of N prompts')")
-    database_flag(create)
+    add_database_flag(create)
     create.set_defaults(handler=run_review_create)
     listing = review.add_parser("list", help="the reviews of one saved comparison", **examples("%(prog)s RUN_ID"))
     listing.add_argument("id", metavar="RUN_ID", help="the saved comparison")
-    database_flag(listing)
+    add_database_flag(listing)
     listing.set_defaults(handler=run_review_list)
+    add_review_results(review)
+
+
+def add_review_results(review) -> None:
     results = review.add_parser("results", help="win rates, strengths and agreement of one review", **examples(
         "%(prog)s REVIEW_ID", "%(prog)s REVIEW_ID --json > results.json", "%(prog)s REVIEW_ID --csv --html review.html"))
     results.add_argument("id", metavar="REVIEW_ID", help="the review's id (from review create or review list)")
@@ -71,39 +76,8 @@ def add_store_commands(commands, database_flag) -> None:
     output.add_argument("--votes", action="store_true",
                         help="print one CSV row per vote: reviewer, prompt, pair, shown order, choice, comment, time")
     results.add_argument("--html", type=Path, metavar="OUT", help="also write the self-contained HTML report to OUT")
-    database_flag(results)
+    add_database_flag(results)
     results.set_defaults(handler=run_review_results)
-
-
-def protect_ids(argv: list[str]) -> list[str]:
-    """Ids are URL-safe base64 and may begin with '-': move those behind '--' so argparse reads them as the id.
-    (Every option here is shorter than the 16 characters an id has, so none is taken for one.)"""
-    if not argv or argv[0] not in ("saved", "review") or "--" in argv:
-        return argv
-    from adapters_ui.store.tokens import well_formed
-
-    ids = [a for a in argv[1:] if a.startswith("-") and well_formed(a)]
-    return [a for a in argv if a not in ids] + (["--", *ids] if ids else [])
-
-
-@contextmanager
-def open_database(settings: Settings) -> Iterator[Database]:
-    """The store at ``settings.database`` (a one-line StoreError if unreachable), closed afterwards."""
-    from adapters_ui.store import Database
-
-    db = Database.open(settings.database)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> None:
-    """A plain left-aligned text table."""
-    cells = [[str(c) for c in columns]] + [["-" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    for row in cells:
-        print(indent + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
 
 
 # ---- saved comparisons -------------------------------------------------------------------
@@ -125,6 +99,7 @@ def run_saved_show(args, settings: Settings) -> int:
     """One saved comparison: a summary, or (--json) the saved document."""
     from adapters_ui.store.links import comparison_link
     from adapters_ui.store.saved import load_comparison
+    from adapters_ui.views.document import to_document
 
     with open_database(settings) as db:
         saved = load_comparison(db, args.id)
@@ -222,7 +197,7 @@ def run_review_results(args, settings: Settings) -> int:
 
 def print_results(info, results) -> None:
     """Win rates (Wilson 95%), Bradley–Terry strengths (bootstrap 95%), agreement and comments, as text."""
-    from adapters_ui.views.review_report import kappa_words
+    from adapters_ui.analysis.review_stats import kappa_words
 
     state = "closed" if info.revoked else "open"
     print(f"review {info.id}: {info.title}")

@@ -1,10 +1,15 @@
-"""Silence the library warnings that are known to be harmless here, and only those.
+"""The one warning policy: which library warnings, log lines and progress bars are silenced, and where.
 
-Each filter names one message and the module that raises it, so any other warning, from
-the same libraries too, still shows. Without them, starting the app with the demo
-adapters prints PEFT and transformers warnings that say nothing about the user's adapters:
+The app (a server's log) silences the warnings known to be harmless here, and only those: each
+filter names one message and the module that raises it, so any other warning, from the same
+libraries too, still shows. Without them, starting the app with the demo adapters prints PEFT
+and transformers warnings that say nothing about the user's adapters:
 
     >>> quiet_known_warnings()   # once, before loading the base; calling it again is harmless
+
+The command line is stricter (``quiet_libraries``): its stdout is the table or the JSON and its
+stderr the progress line and at most one error line, so it also hides transformers' progress
+bars and log lines below ERROR, and every warning raised inside peft, transformers or torch.
 """
 
 from __future__ import annotations
@@ -42,6 +47,19 @@ def quiet_known_warnings() -> None:
     """Add one targeted ignore filter per entry of KNOWN_HARMLESS (in front of the others)."""
     for category, message, module, _why in KNOWN_HARMLESS:
         warnings.filterwarnings("ignore", message=message, category=category, module=module + r"\Z")
+
+
+def quiet_libraries() -> None:
+    """The CLI's policy, for the commands that load a model: KNOWN_HARMLESS as in the app, and also no library
+    chatter on stderr: transformers draws no progress bar and logs only errors, and warnings raised inside peft,
+    transformers or torch are ignored (what this package checks in the user's input still ends as one error line).
+    A Hub download keeps huggingface_hub's bar: a first run's long wait shows its progress."""
+    from transformers.utils import logging as transformers_logging
+
+    quiet_known_warnings()
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", module=r"(peft|transformers|torch)(\..*)?")
 
 
 def quiet_progress_bars() -> None:

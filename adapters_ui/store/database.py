@@ -1,7 +1,9 @@
 """Opening the database: SQLite under the cache folder by default, PostgreSQL by URL.
 
 Migrations (Alembic, ``migrations/versions``) are applied when it opens, so a fresh
-file, an old file and a shared PostgreSQL all end at the same schema:
+file, an old file and a shared PostgreSQL all end at the same schema. A database already at
+SCHEMA_HEAD is found so by reading Alembic's version table, without importing Alembic (the
+CLI's store commands open the database each time they run):
 
     >>> db = Database.open("sqlite:////tmp/adapters_ui.db")  # doctest: +SKIP
     >>> with db.transaction() as tx: ...                      # doctest: +SKIP
@@ -19,24 +21,24 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters_ui.errors import StoreError, first_line
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 30_000
 READ_ONLY = "adapters_ui_read_only"  # execution option: this transaction only reads
 MIGRATION_LOCK = 7_310_942  # any fixed number: PostgreSQL advisory lock so replicas migrate one at a time
+SCHEMA_HEAD = "0001"  # the newest revision in migrations/versions (tests/test_store.py checks it is Alembic's head)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -79,6 +81,8 @@ def _engine(url: str) -> Engine:
 
 
 def _alembic_config(connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("adapters_ui.store") / "migrations"))
     config.attributes["connection"] = connection
@@ -119,7 +123,11 @@ class Database:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        """Apply every migration the database lacks (replicas on PostgreSQL take turns)."""
+        """Apply every migration the database lacks (replicas on PostgreSQL take turns); none when it is at head."""
+        if self.at_head():
+            return
+        from alembic import command
+
         with self.engine.connect() as connection:
             if self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
@@ -132,13 +140,26 @@ class Database:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
                     connection.commit()
 
+    def at_head(self) -> bool:
+        """Whether Alembic's version table holds SCHEMA_HEAD alone: two plain reads, no lock. Alembic writes the
+        version in the transaction of the migration itself, so a database that reads as at head has its whole schema."""
+        with self.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):  # a fresh database: the migrations make it
+                return False
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        return versions == [SCHEMA_HEAD]
+
     def revision(self) -> str | None:
         """The migration the database is at."""
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def head(self) -> str:
         """The newest migration this code knows."""
+        from alembic.script import ScriptDirectory
+
         with self.engine.connect() as connection:
             return ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
 

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import html
 
-from adapters_ui.analysis.review_stats import ReviewResults
+from adapters_ui.analysis.review_stats import ReviewResults, kappa_words
 from adapters_ui.formatting import plural
 from adapters_ui.views.charts import strength_figure, win_matrix_figure
 from adapters_ui.views.html import VIEW_CSS
 from adapters_ui.views.report import _PAGE_CSS, _meta
 
 NOT_ENOUGH_OVERLAP = "not enough overlap"
-
-# Landis & Koch (1977): the usual words for a kappa, so a stakeholder need not know the scale.
-_KAPPA_WORDS = ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"), (0.8, "substantial"))
 
 
 def _table(columns: list[str], rows: list[list]) -> str:
@@ -52,13 +49,6 @@ def verdict(pair: list[str], choice: str) -> str:
     """A choice in words: ``"pirate better"``, ``"tie"``, ``"both bad"`` (the stored choice is only a side)."""
     left, right = pair
     return {"left": f"{left} better", "right": f"{right} better", "tie": "tie", "both_bad": "both bad"}[choice]
-
-
-def kappa_words(kappa: float) -> str:
-    """``0.21`` -> ``"fair"``: Landis & Koch's words for how far agreement goes beyond chance."""
-    if kappa > 0.8:
-        return "almost perfect"
-    return next(word for limit, word in _KAPPA_WORDS if kappa <= limit)
 
 
 def _win_rates_section(results: ReviewResults) -> str:
