@@ -77,7 +77,7 @@ class AdapterInfo:
     alpha: float | None
     target_modules: tuple[str, ...]
     params: int | None  # None: the server's adapter, its files not readable here (also bytes_on_disk)
-    bytes_on_disk: int | None  # its weights file's bytes (``storage.AdapterStorage``); None: "on the server"
+    bytes_on_disk: int | None  # its weights file's bytes (``records.AdapterStorage``); None: "on the server"
     dtype: str
     base_model: str | None  # base_model_name_or_path from its config
     base_match: bool | None  # None when the config names no base

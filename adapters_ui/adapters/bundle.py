@@ -74,7 +74,7 @@ class BundleAdapter:
     target_modules: list[str]
     params: int
     dtype: str
-    bytes: int  # its size: its weights file's bytes (``storage.AdapterStorage``), the same as when attached
+    bytes: int  # its size: its weights file's bytes (``records.AdapterStorage``), the same as when attached
     made_for: str | None  # base_model_name_or_path from its config
     mix: dict | None  # a weighted mix's recipe (method, weights, density), else None
     files: list[BundleFile]

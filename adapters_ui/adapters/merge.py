@@ -52,7 +52,7 @@ class MergePlan:
 
     adapter: str
     method: str  # "LoRA", "IA3", ...
-    adapter_bytes: int  # the adapter's size: its weights file (``storage.AdapterStorage``)
+    adapter_bytes: int  # the adapter's size: its weights file (``records.AdapterStorage``)
     merged_bytes: int  # the merged weights: parameters x bytes per element in ``dtype``
     params: int
     dtype: str

@@ -1,6 +1,6 @@
 """One comparison as an object you iterate for events, stop, and ask for its result.
 
-A ``CompareRun`` works in its own thread, one model turn per batch (see ``scheduler``); an
+A ``CompareRun`` works in its own thread, one model turn per batch (see ``model/turns.py``); an
 in-process batch gives its turn up between decode steps when somebody waits (``HOLD_S``), keeping
 its KV cache, and goes on at its next turn, so nobody waits for a whole batch. It belongs to the visitor who started it: only its owner's Stop (or closing their
 page) ends it. The UI, the API, the CLI and the playground all drive one:

@@ -4,7 +4,7 @@
 loads on the first page view, so importing this module is cheap. ``launch()`` builds and
 serves. What one visitor does to their own view (results, selected row, playground variant,
 chat) lives in per-session state; the base model and the attached adapters are shared, and
-the model is taken in turns (see ``scheduler``).
+the model is taken in turns (see ``model/turns.py``).
 """
 
 from __future__ import annotations

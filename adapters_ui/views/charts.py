@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from adapters_ui.analysis.review_stats import Strength
 from adapters_ui.analysis.text_diff import VariantDifference
+from adapters_ui.analysis.weights import WeightEffects
 from adapters_ui.formatting import ON_SERVER, byte_tick_label, byte_unit, format_bytes, format_ratio, shorten
-
-if TYPE_CHECKING:  # analysis.weights pulls torch; the figures need only its plain data
-    from adapters_ui.analysis.weights import WeightEffects
 
 HEIGHT = 380
 FONT_SIZE = 15
