@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser_helpers import CACHE  # noqa: E402
+from app_server import CACHE  # noqa: E402
 
 from adapters_ui.adapters import demo  # noqa: E402
 from adapters_ui.config import Settings  # noqa: E402

@@ -303,7 +303,8 @@ def startup_times(log: Path, timeout_s: float = 300, runs: int = 1) -> dict:
     the storage chart), and until the page is ready to compare (``page_s``: the header counts the attached adapters
     and Compare is enabled). Chromium starts before the clock. ``runs`` > 1: the median of that many starts (the
     first start on a cache dequantizes the GGUF: start once before to time warm starts only)."""
-    from browser_helpers import CACHE, free_port, launch_chromium
+    from app_server import CACHE, free_port
+    from browser.chromium import launch_chromium
     from playwright.sync_api import sync_playwright
 
     listed = "() => (document.querySelector('#variants')?.innerText || '').includes('pirate')"

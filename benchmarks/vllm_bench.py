@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import torch  # noqa: E402
-from browser_helpers import CACHE, free_port  # noqa: E402
+from app_server import CACHE, free_port  # noqa: E402
 
 from adapters_ui.adapters import demo  # noqa: E402
 from adapters_ui.backends.remote.vllm_launch import VLLMServer  # noqa: E402

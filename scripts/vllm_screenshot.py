@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")]
 
-from browser_helpers import CACHE, CHROMIUM_ARGS, free_port  # noqa: E402
+from app_server import CACHE, free_port  # noqa: E402
+from browser.chromium import CHROMIUM_ARGS  # noqa: E402
 from screenshots import serve, wait_text  # noqa: E402
 
 from adapters_ui.adapters.demo import demo_loras  # noqa: E402

@@ -174,8 +174,8 @@ def database_url(request, make_database_url) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Chromium for one test module's browser tests (tests/browser_helpers.py has the flags)."""
-    from browser_helpers import launch_chromium
+    """Chromium for one test module's browser tests (tests/browser/chromium.py has the flags)."""
+    from browser.chromium import launch_chromium
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -189,7 +189,7 @@ def vllm_server(tmp_path_factory):
     """A real vLLM server (the CPU build in .venv-vllm) on a free port, serving the embedded SmolLM2
     with pirate and json_answer, for the whole session; stopped at the end. Without `make vllm` the
     tests that use it skip locally and fail in CI (CI=true): .ci/run installs it."""
-    from browser_helpers import CACHE, free_port
+    from app_server import CACHE, free_port
 
     from adapters_ui.adapters.demo import demo_loras
     from adapters_ui.backends.remote.vllm_launch import VLLM_VENV, VLLMServer, vllm_python

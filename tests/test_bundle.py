@@ -356,7 +356,7 @@ def test_public_mode_takes_a_safetensors_bundle_upload_and_refuses_a_pickled_one
 
 @pytest.mark.integration
 def test_cli_bundle_save_defaults_to_the_demo_adapters_on_the_embedded_base(monkeypatch, tmp_path, capsys):
-    from browser_helpers import CACHE
+    from app_server import CACHE
 
     monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))  # the dequantized SmolLM2 the integration tests share
     out = tmp_path / "demo"

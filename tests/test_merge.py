@@ -259,7 +259,7 @@ def test_a_server_backend_refuses_in_one_line(tiny_base_dir, tmp_path):
 @pytest.mark.integration
 def test_the_cli_merges_the_demo_pirate_into_the_embedded_smollm2(tmp_path, monkeypatch, capsys):
     """The real thing: the default base (its dequantized copy is cached), the demo LoRA, ~538 MB written."""
-    from browser_helpers import CACHE, ROOT
+    from app_server import CACHE, ROOT
 
     from adapters_ui.config import Settings
     from adapters_ui.session import Session

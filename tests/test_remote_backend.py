@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from browser_helpers import CACHE, CHROMIUM, LOAD_S, RUN_S, AppServer, free_port, wait_text
+from app_server import CACHE, LOAD_S, RUN_S, AppServer, free_port
+from browser.chromium import CHROMIUM, wait_text
 from helpers import LocalServer
 
 from adapters_ui.adapters import demo

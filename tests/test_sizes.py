@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from browser_helpers import CACHE
+from app_server import CACHE
 
 from adapters_ui.adapters.demo import DEMO_ADAPTERS
 from adapters_ui.config import Settings

@@ -142,7 +142,7 @@ def test_an_upload_over_the_cap_is_refused_before_it_reaches_the_disk(tiny_setti
 
     import httpx
     import uvicorn
-    from browser_helpers import free_port
+    from app_server import free_port
 
     from adapters_ui.ui.server import create_server
 

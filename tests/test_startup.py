@@ -126,7 +126,7 @@ def test_the_server_log_holds_no_progress_bars_or_library_warnings(served_log, w
 def served_log(tiny_base_dir, tmp_path_factory):
     """``python app.py`` on the tiny base (a real start: it loads the base in the background), then a compare through
     the API; what it wrote to stderr and stdout until then."""
-    from browser_helpers import AppServer
+    from app_server import AppServer
     from gradio_client import Client
 
     folder = tmp_path_factory.mktemp("quiet")

@@ -1,6 +1,6 @@
 """The dashboard's handlers without a server, then the real server through gradio_client.
 
-The handlers run a real tiny model; the browser tests (test_browser.py) drive the real page.
+The handlers run a real tiny model; the browser tests (tests/browser/) drive the real page.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 and chart titles that fit and that the plotly toolbar does not cover.
 
 Screenshots go to a temporary folder, or to SCREENSHOTS_DIR when set (assets/screenshots/mobile_*.png came from
-`SCREENSHOTS_DIR=assets/screenshots pytest tests/test_browser_mobile.py`)."""
+`SCREENSHOTS_DIR=assets/screenshots pytest tests/browser/test_mobile.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
+from app_server import RUN_S, AppServer
+
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 if not CHROMIUM.exists():

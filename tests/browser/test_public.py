@@ -7,7 +7,9 @@ import shutil
 import zipfile
 
 import pytest
-from browser_helpers import CHROMIUM, MISSING_CHROMIUM, ROOT, AppServer, open_dashboard, wait_text
+from app_server import ROOT, AppServer
+
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 

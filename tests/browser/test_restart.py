@@ -3,13 +3,15 @@ connection is lost; once the server is back, the page reloads itself, says the s
 results are gone, and a comparison gives the same output as before the restart. A reload by hand on the same server
 says nothing of a restart.
 
-Its own ``python app.py``: the shared one of test_browser.py must not restart under the other tests.
+Its own ``python app.py``: the shared one of test_dashboard.py must not restart under the other tests.
 """
 
 from __future__ import annotations
 
 import pytest
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_ready, wait_text
+from app_server import LOAD_S, RUN_S, AppServer
+
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_ready, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPT = "What is the capital of France?"

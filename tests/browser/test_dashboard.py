@@ -15,7 +15,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, ROOT, RUN_S, AppServer, open_dashboard, wait_text
+from app_server import LOAD_S, ROOT, RUN_S, AppServer
+
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]

@@ -1,4 +1,4 @@
-"""What the browser tests share: Chromium's path and flags, ``python app.py`` on a free port, and waiting for text.
+"""``python app.py`` on a free port, as a user starts it: for the browser tests and the tests of a served app.
 
     server = AppServer(log_path, ADAPTERS_UI_DATABASE_URL="sqlite:///...")  # extra env for the app
     url = server.start()      # http://127.0.0.1:<port>, once it listens (its log is shown if it dies)
@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CACHE = ROOT / ".cache" / "test-models"  # shared with the integration tests: the GGUF is dequantized once
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LOAD_S, RUN_S = 240, 300  # first load may dequantize the GGUF (~35 s); a compare on 2 CPU cores
-MISSING_CHROMIUM = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) to run the browser tests"
 
 
 def free_port() -> int:
@@ -78,33 +75,3 @@ class AppServer:
 
     def log_lines(self, words: str) -> list[str]:
         return [line for line in self.log.read_text().splitlines() if words in line]
-
-
-def launch_chromium(playwright):
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-
-
-def open_dashboard(browser, url: str, header: str = "adapters: 3", **context):
-    """A new visitor (a browser context of its own) on the dashboard at ``url``, once it is ready: the header shows
-    ``header`` (the base model loaded, the demo adapters attached) and Compare is enabled (the variants are listed);
-    ``page.context.close()`` ends the visit."""
-    page = browser.new_context(**{"viewport": {"width": 1440, "height": 1000}, **context}).new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    wait_ready(page, header)
-    return page
-
-
-def wait_ready(page, header: str = "adapters: 3", timeout_s: float = LOAD_S) -> None:
-    """The page's explicit readiness (issue 21, item 10): Compare is enabled only once the base model has loaded and
-    the variants are listed; until then it is disabled and says why."""
-    wait_text(page, "#header", header, timeout_s)
-    page.wait_for_function("() => { const b = document.querySelector('#run'); return b && !b.disabled; }",
-                           timeout=timeout_s * 1000)
-
-
-def wait_text(page, selector: str, text: str, timeout_s: float = 30) -> None:
-    page.wait_for_function(
-        "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
-        arg=[selector, text], timeout=timeout_s * 1000,
-    )

@@ -19,7 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, AppServer, wait_text
+from app_server import LOAD_S, RUN_S, AppServer
+
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPTS = ["What is the capital of France?", "Give me one tip for learning to cook."]

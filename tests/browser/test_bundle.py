@@ -9,7 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, MISSING_CHROMIUM, RUN_S, AppServer, open_dashboard, wait_text
+from app_server import RUN_S, AppServer
+
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 PROMPT = "What is the capital of France?"

@@ -10,11 +10,12 @@ import shutil
 import threading
 
 import pytest
-from browser_helpers import CACHE, CHROMIUM, LOAD_S, MISSING_CHROMIUM, RUN_S, free_port, wait_ready, wait_text
+from app_server import CACHE, LOAD_S, RUN_S, free_port
 
 from adapters_ui.adapters import demo as demo_set
 from adapters_ui.config import Settings
 from adapters_ui.session import SessionHolder
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, wait_ready, wait_text
 
 pytestmark = pytest.mark.browser
 

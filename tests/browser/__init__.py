@@ -1,0 +1,1 @@
+"""The Chromium tests (pytest -m browser) and their helpers (chromium.py)."""
