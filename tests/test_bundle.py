@@ -14,9 +14,9 @@ import pytest
 from helpers import save_tiny_base
 
 from adapters_ui.adapters.bundle import MANIFEST, is_bundle_zip, show_bundle
-from adapters_ui.adapters.files import staged
 from adapters_ui.cli.main import main
 from adapters_ui.config import Settings
+from adapters_ui.disk import staged
 from adapters_ui.errors import AdapterError, AdapterSourceError, BundleError
 from adapters_ui.session import Session
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from adapters_ui.config import Settings
+from adapters_ui.disk import file_sha256
 from adapters_ui.errors import BaseModelError, ConfigError
-from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import (
     embedded_gguf_path,
     gguf_cache_key,

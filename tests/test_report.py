@@ -18,8 +18,8 @@ from adapters_ui.adapters.demo import DEMO_ADAPTERS
 from adapters_ui.adapters.registry import describe
 from adapters_ui.adapters.validation import read_adapter
 from adapters_ui.analysis.text_diff import difference_summary
+from adapters_ui.disk import file_sha256
 from adapters_ui.formatting import format_bytes
-from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import embedded_gguf_path
 from adapters_ui.names import EMBEDDED_NAME
 from adapters_ui.views.document import ReportData, adapter_row, report_data, to_csv, to_json

@@ -1,7 +1,7 @@
 """What gets attached, and from where.
 
     validation      checks before attach: name, folder, config, weights (safe .bin), targets, tensors
-    files           bytes on disk, weights headers, full-model size; stage-then-publish of written folders
+    files           bytes on disk, weights headers, full-model size
     registry        the one record of attached adapters: validate -> attach -> list -> detach, with rollback
     sources/        folders (the adapter directory), zips (safe unpacking), uploads, the Hub
     bundle          every attached adapter in one folder or .zip, attached all or none

@@ -33,12 +33,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from adapters_ui.adapters.files import staged
 from adapters_ui.adapters.validation import read_config
 from adapters_ui.config import Settings
+from adapters_ui.disk import file_sha256, staged
 from adapters_ui.errors import AdaptersUIError, BundleError
 from adapters_ui.formatting import format_bytes
-from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import BaseSource, same_model
 from adapters_ui.names import ADAPTER_NAME
 

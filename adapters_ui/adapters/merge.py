@@ -23,13 +23,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters_ui.adapters.files import model_storage, staged
+from adapters_ui.adapters.files import model_storage
 from adapters_ui.adapters.registry import method_label
 from adapters_ui.adapters.validation import AdapterSpec, check_targets
 from adapters_ui.config import Settings
+from adapters_ui.disk import file_sha256, staged
 from adapters_ui.errors import AdaptersUIError, MergeError, first_line
 from adapters_ui.formatting import format_bytes, format_times
-from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import BaseSource, load_base, local_location, resolve_source, same_model
 from adapters_ui.model.memory import available_memory
 from adapters_ui.records import ModelStorage

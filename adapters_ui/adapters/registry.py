@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from adapters_ui.adapters.validation import AdapterSpec, check_name, name_from_folder, read_adapter
 from adapters_ui.config import Settings
+from adapters_ui.disk import file_sha256
 from adapters_ui.errors import AdapterError, AdaptersUIError, first_line
-from adapters_ui.hashing import file_sha256
 from adapters_ui.model.base import same_model
 from adapters_ui.model.thread import model_call
 from adapters_ui.model.turns import TurnQueue

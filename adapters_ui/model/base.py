@@ -18,9 +18,7 @@ import importlib.util
 import logging
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +26,8 @@ from pathlib import Path
 import torch
 
 from adapters_ui.config import Settings
+from adapters_ui.disk import file_sha256, staged
 from adapters_ui.errors import BaseModelError, first_line
-from adapters_ui.hashing import file_sha256
 from adapters_ui.names import CACHE_KEY, EMBEDDED_FILE, EMBEDDED_NAME, EMBEDDED_PACKAGE, last_part, short_model_name
 from adapters_ui.records import BaseInfo
 
@@ -217,18 +215,11 @@ def dequantized_folder(gguf: Path, cache_dir: Path) -> tuple[Path, bool]:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if target.exists():  # another process won the race
-            shutil.rmtree(staging)
-        else:
-            os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    with staged(target, prefix=".staging-", publish=False) as stage:
+        model.save_pretrained(stage)
+        tokenizer.save_pretrained(stage)
+        if not target.exists():  # else another process won the race: its copy stays, this one goes
+            os.replace(stage, target)
     return target, False
 
 
