@@ -93,3 +93,7 @@ class StoreError(AdaptersUIError):
 
 class ReviewError(AdaptersUIError):
     """A review link, vote or review setting is unusable, or the caller may not do this."""
+
+
+class EvalSetError(AdaptersUIError):
+    """An evaluation set file is unusable: its format, or one row's field (named with its line or row)."""

@@ -1,1 +1,1 @@
-"""One comparison or chat reply as an object you iterate (run), and the prompts it runs (prompts)."""
+"""One comparison or chat reply as an object you iterate (run), the prompts it runs (prompts), and evaluation sets (evalset)."""
