@@ -116,7 +116,7 @@ def torch_free_modules() -> list[str]:
     module of store/, views/ and analysis/ (plus the backend protocol and the run object's settings)."""
     top = ["adapters_ui", "adapters_ui.names", "adapters_ui.records", "adapters_ui.config", "adapters_ui.decoding",
            "adapters_ui.errors", "adapters_ui.formatting", "adapters_ui.demo_assets", "adapters_ui.backends.protocol",
-           "adapters_ui.runs.prompts", "adapters_ui.runs.run"]
+           "adapters_ui.runs.prompts", "adapters_ui.runs.evalset", "adapters_ui.runs.run"]
     folders = ("adapters_ui.store", "adapters_ui.views", "adapters_ui.analysis")
     return top + [m for m in CORE if m.startswith(folders)]
 
