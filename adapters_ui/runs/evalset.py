@@ -376,9 +376,9 @@ def _parquet_rows(path: Path, name: str, max_items: int):
     import pyarrow.parquet as pq
 
     try:
-        file = pq.ParquetFile(path)
-        _cap(name, file.metadata.num_rows, max_items)
-        table = file.read()
+        with pq.ParquetFile(path) as file:  # the row count comes from the footer, before any row is read
+            _cap(name, file.metadata.num_rows, max_items)
+            table = file.read()
     except (pa.ArrowException, OSError) as e:
         raise EvalSetError(f"Evaluation set {name} is not a readable Parquet file ({first_line(e)}): "
                            "write it with pandas' to_parquet or pyarrow.") from None
