@@ -230,6 +230,7 @@ ERRORS = [
     ("s.csv", "prompt,messages\n,\n,[{role: user}]\n", {}, 's.csv row 3, field "messages": is not valid JSON'),
     ("s.csv", "prompt,checks\na,\nb,not json\n", {}, 'row 3, field "checks": is not valid JSON (Expecting value, character 1)'),
     ("s.csv", "prompt,tags\na,[x\n", {}, 'row 2, field "tags": is not valid JSON'),
+    ("s.csv", "Prompt,note,prompt\na,b,c\n", {}, "s.csv has two columns named 'prompt': rename or remove one of them"),
     ("s.csv", "prompt\na\nb,c\n", {}, "row 3 has 2 cells but the header names 1: check the row's quotes and commas"),
     ("s.csv", 'prompt\n"never closed\n', {}, "s.csv is not valid CSV"),
     ("s.csv", "prompt,reference\n,ref\n", {}, 's.csv row 2, field "prompt": is missing'),

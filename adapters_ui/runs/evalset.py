@@ -358,6 +358,9 @@ def _csv_rows(path: Path, name: str):
         header = [cell.strip() for cell in next(reader, None) or []]
         _require_text_column(name, [h.lower() for h in header], "a header row with a column")
         keys = [h.lower() if h.lower() in FIELDS else h for h in header]  # known fields in any case; metadata as written
+        twice = [key for key, n in Counter(keys).items() if n > 1]
+        if twice:
+            raise EvalSetError(f"Evaluation set {name} has two columns named {twice[0]!r}: rename or remove one of them.")
         for row in reader:
             row_number += 1
             if not any(cell.strip() for cell in row):
