@@ -93,3 +93,7 @@ class StoreError(AdaptersUIError):
 
 class ReviewError(AdaptersUIError):
     """A review link, vote or review setting is unusable, or the caller may not do this."""
+
+
+class StatisticsError(AdaptersUIError):
+    """Paired statistics cannot be computed from these values: unequal lengths, an unknown metric, a bad value."""
