@@ -128,7 +128,7 @@ def metric_of(name: str) -> Metric:
 
 def _samples(value: ItemValue) -> list[float]:
     """An item's sample values as floats, missing samples left out."""
-    values = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+    values = value if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str) else [value]
     return [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
 
 
@@ -246,7 +246,7 @@ def verdict(metric: Metric, difference: float | None, low: float | None, high: f
 
 
 def compare(variant: str, metric: str, candidate: Sequence[ItemValue], baseline: Sequence[ItemValue], *,
-            baseline_name: str = "base", slice: str | None = None) -> PairedResult:  # noqa: A002 - the JSON's name
+            baseline_name: str = "base", slice: str | None = None) -> PairedResult:
     """Candidate against baseline on the same items, in the same order; each item a value or a list of samples."""
     kind = metric_of(metric)
     cand, base, dropped, samples = _paired(candidate, baseline, kind)
