@@ -328,3 +328,13 @@ def test_wilcoxon_and_mcnemar_helpers_on_their_own():
     assert isinstance(compare("a", "checks", [True, False], [False, False]), PairedResult)  # bools are 0/1
     arrays = compare("a", "checks", [np.array([1, 0, 1]), np.array([1, 1, 1])], [[0, 0, 0], [1, 0, 1]])
     assert (arrays.n, arrays.samples, arrays.difference) == (2, 3, pytest.approx(1 / 2))  # a numpy array is samples
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from adapters_ui.analysis import paired, versions
+
+    for module in (paired, versions):
+        outcome = doctest.testmod(module)
+        assert outcome.attempted > 0 and outcome.failed == 0, module.__name__
