@@ -97,3 +97,7 @@ class ReviewError(AdaptersUIError):
 
 class EvalSetError(AdaptersUIError):
     """An evaluation set file is unusable: its format, or one row's field (named with its line or row)."""
+
+
+class StatisticsError(AdaptersUIError):
+    """Paired statistics cannot be computed from these values: unequal lengths, an unknown metric, a bad value."""

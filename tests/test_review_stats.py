@@ -195,6 +195,13 @@ def test_fleiss_kappa(counts, expected):
     assert kappa is None if expected is None else kappa == pytest.approx(expected, abs=1e-3)
 
 
+
+@pytest.mark.parametrize("counts", [WIKIPEDIA_FLEISS, [[3, 0], [0, 3], [3, 0]], [[1, 1], [1, 1]], [[2, 1, 0], [0, 1, 2], [1, 1, 1]]])
+def test_fleiss_kappa_equals_statsmodels_when_every_item_has_the_same_raters(counts):
+    from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
+
+    assert fleiss_kappa(counts) == pytest.approx(statsmodels_fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+
 TINY = [
     Judgement(0, "a", "b", "ana", "left"),
     Judgement(0, "a", "b", "bo", "left"),

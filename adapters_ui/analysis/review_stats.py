@@ -31,10 +31,10 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from statsmodels.stats.proportion import proportion_confint
 
 CHOICES = ("left", "right", "tie", "both_bad")  # canonical orientation of the pair, not the A/B shown on screen
 
-Z95 = 1.959964  # two-sided 95% normal quantile
 ELO_SCALE, ELO_MEAN = 400.0, 1000.0  # strengths read like chess ratings: +400 = 10:1 odds
 PRIOR_TIES = 1.0  # virtual tied games per pair of variants: a variant that never wins keeps a finite strength
 _MM_TOL, _MM_MAX_ITER = 1e-9, 10_000
@@ -135,19 +135,16 @@ def _prompt_text(prompts: list[str], index: int) -> str:
 # --- win rates -----------------------------------------------------------------------------------
 
 
-def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for ``successes`` out of ``n`` (fractional successes allowed).
+def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for ``successes`` out of ``n`` (fractional successes allowed), by statsmodels.
 
     Wilson, not ``p ± z·se``: it stays inside 0..1 and is honest for the small ``n`` a
     review round has (8/10 -> 0.49..0.94, not 0.55..1.05). ``n == 0`` knows nothing: (0, 1).
     """
     if n <= 0:
         return 0.0, 1.0
-    p = successes / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(max(p * (1 - p) / n + z2 / (4 * n * n), 0.0)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
+    return max(0.0, float(low)), min(1.0, float(high))
 
 
 def win_rates(judgements: list[Judgement], variants: list[str]) -> list[WinRate]:
@@ -319,6 +316,11 @@ def fleiss_kappa(counts: list[list[int]]) -> float | None:
     Items with fewer than 2 votes say nothing about agreement and are skipped. None when
     no item is left, or when every vote falls in one category (chance agreement is 1,
     kappa is 0/0).
+
+    Written out rather than ``statsmodels.stats.inter_rater.fleiss_kappa``: that one asserts
+    that every item has the same number of raters, and a review round's items do not (one
+    prompt judged by 3 reviewers, another by 2). Where the counts are equal, both give the
+    same number (tests/test_review_stats.py checks it).
     """
     table = np.asarray(counts, dtype=float).reshape(len(counts), -1) if counts else np.zeros((0, 0))
     table = table[table.sum(axis=1) >= 2]
