@@ -93,3 +93,7 @@ class StoreError(AdaptersUIError):
 
 class ReviewError(AdaptersUIError):
     """A review link, vote or review setting is unusable, or the caller may not do this."""
+
+
+class CheckError(AdaptersUIError):
+    """A check of an evaluation set is unusable: an unknown type, a value of the wrong shape, a bad pattern or schema."""
