@@ -26,18 +26,19 @@ No check runs code from the file: there is no eval, no template rendering, and n
 number or JSON data; a promptfoo ``file://`` value is text too. Schemas may only ``$ref`` inside
 themselves, so checking never fetches anything.
 
-Regular expressions (the regex check, and a schema's ``pattern``): Python's ``re`` has no timeout
-and a pattern like ``(a|aa)+$`` backtracks for ages, so the regex check is compiled once with the
-``regex`` library (the same syntax) and every search runs with a timeout of ``REGEX_TIMEOUT_S``;
-a pattern longer than ``MAX_PATTERN_CHARS`` is refused up front. A search that times out raises
-``CheckError`` (a check that cannot decide is a broken check, not a failing output). A schema's
-``pattern`` keyword runs in jsonschema with ``re``; outputs are bounded by max_new_tokens, which
-bounds that search too.
+Regular expressions: Python's ``re`` has no timeout, and a pattern like ``(a|aa)+$`` backtracks
+for ages on a long run of "a"s, so the regex check is compiled once with the ``regex`` library
+(the same syntax as ``re``) and every search runs with a timeout of ``REGEX_TIMEOUT_S``; a pattern
+longer than ``MAX_PATTERN_CHARS`` is refused up front. A schema's ``pattern`` and
+``patternProperties`` are searched the same way. A search that times out raises ``CheckError``: a
+check that cannot decide is a broken check, not a failing output. (Outputs are bounded by
+max_new_tokens, so a sane pattern never comes near the timeout.)
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -83,8 +84,9 @@ class Check:
     """One check, validated when made: ``Check("contains", "Arr")``; a bad one raises ``CheckError``.
 
     ``value`` is kept as given, except that a number to look for becomes its text and a
-    contains-any/-all value becomes a tuple of texts (a comma-separated string is split). ``name`` is a short readable label
-    ("contains:Arr"); ``parse_checks`` makes names unique within one item ("contains:Arr#2").
+    contains-any/-all value becomes a tuple of texts (a comma-separated string is split).
+    ``name`` is a short readable label ("contains:Arr"); ``parse_checks`` makes names unique
+    within one item ("contains:Arr#2"). The compiled pattern or schema validator is made here, once.
     """
 
     type: str
@@ -213,7 +215,7 @@ def _checked_value(check_type: Any, value: Any) -> Any:
         raise CheckError(f'Check type {_short(check_type)} is unknown: give one of {", ".join(CHECK_TYPES)}.')
     if check_type == "equals":
         if isinstance(value, (dict, list)):
-            return _json_value(value)
+            return _json_value(check_type, value)
         return _text(check_type, value, allow_empty=True)
     if check_type in _TEXT_TYPES:
         if check_type == "starts-with" and not isinstance(value, str):
@@ -263,12 +265,12 @@ def _text_list(check_type: str, value: Any) -> tuple[str, ...]:
     return tuple(_text(check_type, part) for part in value)
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(check_type: str, value: Any) -> Any:
     """``value`` itself, once it is known to be plain JSON data (no NaN, no non-string keys)."""
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise CheckError(f"Check value {_short(value)} is not plain JSON data ({exc}).") from None
+        raise CheckError(f'Check "{check_type}" value {_short(value)} is not plain JSON data ({exc}).') from None
     return value
 
 
@@ -281,21 +283,29 @@ def _schema(check_type: str, value: Any) -> Any:
             raise CheckError(f'Check "{check_type}" value is not a JSON schema: the text is not JSON ({exc}).') from None
     if not isinstance(value, (dict, bool)):
         raise CheckError(f'Check "{check_type}" needs a JSON schema (an object), not {_short(value)}.')
-    _json_value(value)
-    remote = next(_remote_refs(value), None)
-    if remote is not None:
-        raise CheckError(
-            f'Check "{check_type}" schema refers to "{remote}": only references inside the schema ("#/$defs/...") are allowed, checks fetch nothing.'
-        )
-    validator_class = jsonschema.validators.validator_for(value, default=jsonschema.Draft202012Validator)
-    try:
-        validator_class.check_schema(value)
-    except jsonschema.SchemaError as exc:
-        raise CheckError(f'Check "{check_type}" schema is invalid: {" ".join(exc.message.split())}.') from None
-    missing = next(_dangling_pointers(value), None)
-    if missing is not None:
-        raise CheckError(f'Check "{check_type}" schema refers to "{missing}", which is not in the schema.')
+    _json_value(check_type, value)
+    problem = _schema_problem(json.dumps(value, sort_keys=True))
+    if problem:
+        raise CheckError(f'Check "{check_type}" {problem}')
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _schema_problem(schema_text: str) -> str | None:
+    """What is wrong with a schema (given as sorted JSON text, so repeats are checked once), or None."""
+    schema = json.loads(schema_text)
+    remote = next(_remote_refs(schema), None)
+    if remote is not None:
+        return f'schema refers to "{remote}": only references inside the schema ("#/$defs/...") are allowed, checks fetch nothing.'
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        validator_class.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f'schema is invalid: {" ".join(exc.message.split())}.'
+    missing = next(_dangling_pointers(schema), None)
+    if missing is not None:
+        return f'schema refers to "{missing}", which is not in the schema.'
+    return None
 
 
 def _walk(node: Any):
@@ -357,17 +367,44 @@ def _compile(check_type: str, value: Any) -> Any:
             raise CheckError(f'Check "regex" pattern {_short(value)} is not a valid regular expression ({exc}): escape special characters with \\.') from None
     if check_type in _JSON_TYPES and value is not None:
         validator_class = jsonschema.validators.validator_for(value, default=jsonschema.Draft202012Validator)
-        return validator_class(value)
+        return _with_timed_patterns(validator_class)(value)
     return None
 
 
-def _search(check: Check, output: str) -> bool:
+@functools.cache
+def _with_timed_patterns(validator_class: type) -> type:
+    """The validator class with pattern keywords searched under the timeout; made once per draft."""
+    return jsonschema.validators.extend(validator_class, {"pattern": _pattern, "patternProperties": _pattern_properties})
+
+
+def _timed_search(pattern: Any, text: str, name: str) -> bool:
+    """Whether ``pattern`` (compiled or text) is found in ``text``; CheckError past REGEX_TIMEOUT_S."""
     try:
-        return check._compiled.search(output, timeout=REGEX_TIMEOUT_S) is not None
+        return regex.search(pattern, text, timeout=REGEX_TIMEOUT_S) is not None
     except TimeoutError:
         raise CheckError(
-            f'Check "{check.name}" gave up after {REGEX_TIMEOUT_S:g} s on one output: the pattern backtracks too much, simplify it.'
+            f'Check "{name}" gave up after {REGEX_TIMEOUT_S:g} s on one output: the pattern backtracks too much, simplify it.'
         ) from None
+
+
+def _search(check: Check, output: str) -> bool:
+    return _timed_search(check._compiled, output, check.name)
+
+
+# A schema's "pattern" and "patternProperties" as jsonschema has them, but searched with the timeout.
+# (additionalProperties still matches property names against patternProperties with ``re``: names are short.)
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _timed_search(pattern, instance, f"pattern {pattern}"):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator, pattern_properties, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for key, value in instance.items():
+            if _timed_search(pattern, key, f"patternProperties {pattern}"):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
 def _valid(check: Check, parsed: Any) -> bool:
