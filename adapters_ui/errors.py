@@ -101,3 +101,7 @@ class EvalSetError(AdaptersUIError):
 
 class StatisticsError(AdaptersUIError):
     """Paired statistics cannot be computed from these values: unequal lengths, an unknown metric, a bad value."""
+
+
+class CheckError(AdaptersUIError):
+    """A check of an evaluation set is unusable: an unknown type, a value of the wrong shape, a bad pattern or schema."""

@@ -36,8 +36,8 @@ LEADERBOARD_COLUMNS = {
     "d_perplexity": "Δ perplexity vs base",
 }
 
-_TEXT_SCORES = ("exact_match", "contains", "rouge_l")
-_SCORES = (*_TEXT_SCORES, "perplexity")  # the columns that get a d_* change
+REFERENCE_SCORES = ("exact_match", "contains", "rouge_l")  # the text scores of one output (reference_scores)
+_SCORES = (*REFERENCE_SCORES, "perplexity")  # the columns that get a d_* change
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -101,6 +101,24 @@ def rouge_l_f1(output: str, reference: str) -> float:
         return 0.0
     precision, recall = common / len(out), common / len(ref)
     return 2 * precision * recall / (precision + recall)
+
+
+def reference_scores(output: str, reference: str | None) -> dict[str, float]:
+    """One output's text scores against its reference: {"exact_match", "contains", "rouge_l"} -> number.
+
+    Pass/fail scores are 1.0 or 0.0, so that every score is a number an evaluation can average.
+    {} without a reference: there is nothing to score against.
+
+        >>> reference_scores("It is 4.", "4")
+        {'exact_match': 0.0, 'contains': 1.0, 'rouge_l': 0.5}
+    """
+    if reference is None:
+        return {}
+    return {
+        "exact_match": float(exact_match(output, reference)),
+        "contains": float(contains_reference(output, reference)),
+        "rouge_l": rouge_l_f1(output, reference),
+    }
 
 
 def perplexity(logprobs: list[float]) -> float | None:
@@ -227,7 +245,7 @@ def _changes(scores: ReferenceScores, base: ReferenceScores | None) -> dict:
     both_scored = scores.prompts > 0 and base.prompts > 0
     changes = {
         f"d_{name}": _change(getattr(scores, name), getattr(base, name)) if both_scored else None
-        for name in _TEXT_SCORES
+        for name in REFERENCE_SCORES
     }
     changes["d_perplexity"] = _change(scores.perplexity, base.perplexity)
     return changes
