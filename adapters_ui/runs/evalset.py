@@ -3,7 +3,7 @@
 Accepted: ``.jsonl`` (one object a line; blank lines skipped), ``.csv`` (a header row) and ``.parquet``.
 An item has a ``prompt`` or ``messages`` (``[{role, content}, ...]`` ending with the user, since the
 variant writes the next assistant turn), and optionally ``id``, ``reference``, ``category``, ``tags`` and
-``checks`` (promptfoo-style ``{"type": ..., "value": ...}``, types in ``CHECK_TYPES``). Every other column
+``checks`` (promptfoo-style ``{"type": ..., "value": ...}``, parsed by ``analysis/checks.py``). Every other column
 is kept as ``metadata``. A missing id is derived from the content (sha256 of canonical JSON of prompt,
 messages and reference, first 12 hex characters), so re-reading the same file gives the same ids.
 
@@ -27,32 +27,19 @@ import io
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from adapters_ui.errors import EvalSetError, first_line
+from adapters_ui.analysis.checks import CHECK_TYPES, Check, parse_check, unique_names  # noqa: F401 (CHECK_TYPES: the types a set may use)
+from adapters_ui.errors import CheckError, EvalSetError, first_line
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 MAX_ITEMS = 100_000
 MAX_BYTES = 256 * 2**20  # 10,000 chat items are a few MB; a file this big is a mistake, not a set
 
-# The check types (promptfoo's assertion names), shared with the code that evaluates them.
-CHECK_TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "not-contains",
-               "regex", "starts-with", "is-json", "json-schema", "max-words")
-_STRING_CHECKS = ("equals", "contains", "icontains", "not-contains", "starts-with")
-_LIST_CHECKS = ("contains-any", "contains-all")
 ROLES = ("user", "assistant", "system")
 FIELDS = ("id", "prompt", "messages", "reference", "category", "tags", "checks")
 _EXAMPLE = '{"prompt": "..."}'
-
-
-@dataclass(frozen=True)
-class Check:
-    """One pass/fail check of an output: ``value`` is a str, a tuple of str (contains-any/-all),
-    a positive int (max-words), a JSON schema dict (json-schema) or None (is-json)."""
-
-    type: str
-    value: object = None
 
 
 @dataclass(frozen=True)
@@ -156,66 +143,26 @@ def _kind(value: object) -> str:
 
 # --- checks -------------------------------------------------------------------------------------
 
-def _check_value(kind: str, value: object, label: str) -> object:
-    """The check's value in its stored shape, or a _FieldError's text saying the right shape."""
-    if kind in _STRING_CHECKS:
-        if not isinstance(value, str) or (kind != "equals" and not value):
-            what = "a string" if kind == "equals" else "a non-empty string"
-            raise ValueError(f"{label} needs {what} value: write it as {{\"type\": \"{kind}\", \"value\": \"...\"}}")
-        return value
-    if kind in _LIST_CHECKS:
-        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v for v in value):
-            raise ValueError(f'{label} needs a list of non-empty strings: write it as {{"type": "{kind}", "value": ["a", "b"]}}')
-        return tuple(value)
-    if kind == "regex":
-        if not isinstance(value, str) or not value:
-            raise ValueError(f'{label} needs a pattern string: write it as {{"type": "regex", "value": "^\\\\d+$"}}')
-        try:
-            re.compile(value)
-        except re.error as e:
-            raise ValueError(f"{label} has a pattern that does not compile ({e}): fix the regular expression") from None
-        return value
-    if kind == "max-words":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'{label} needs a positive whole number, not {value!r}: write it as {{"type": "max-words", "value": 50}}')
-        return value
-    if kind == "json-schema":
-        if not isinstance(value, dict):
-            raise ValueError(f'{label} needs a JSON schema object: write it as {{"type": "json-schema", "value": {{"type": "object"}}}}')
-        from jsonschema import exceptions, validators  # only sets with schemas pay for it
-
-        try:
-            validators.validator_for(value).check_schema(value)
-        except exceptions.SchemaError as e:
-            raise ValueError(f"{label} has an invalid JSON schema ({first_line(e)}): fix the schema") from None
-        return value
-    if value is not None:  # is-json
-        raise ValueError(f"{label} takes no value: leave value out, or use json-schema to check the shape")
-    return None
-
-
 def parse_checks(raw: object, field_name: str = "checks") -> tuple[Check, ...]:
-    """Checks from a JSON list of {"type", "value"} objects, each value checked for its type's shape
-    (no check runs code: a regex is only compiled, a schema only checked)."""
+    """Checks from a JSON list of {"type", "value"} objects, each validated by ``analysis.checks`` (the one
+    parser of checks: no check runs code, a regex is only compiled, a schema only checked)."""
     if raw is None:
         return ()
     if not isinstance(raw, (list, tuple)):
         raise _FieldError(field_name, f'is {_kind(raw)}, not a list: write it as [{{"type": "contains", "value": "..."}}]')
     checks = []
     for number, obj in enumerate(raw, start=1):
-        if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-            raise _FieldError(field_name, f'check {number} has no "type": write it as {{"type": "contains", "value": "..."}}')
-        kind = obj["type"]
-        if kind not in CHECK_TYPES:
-            raise _FieldError(field_name, f"check {number} has an unknown type {kind!r}: use one of {', '.join(CHECK_TYPES)}")
-        extra = sorted(set(obj) - {"type", "value"})
-        if extra:
-            raise _FieldError(field_name, f"check {number} ({kind}) has unknown keys {', '.join(extra)}: keep only type and value")
         try:
-            checks.append(Check(kind, _check_value(kind, obj.get("value"), f"check {number} ({kind})")))
-        except ValueError as e:
-            raise _FieldError(field_name, str(e)) from None
+            checks.append(parse_check(obj))
+        except CheckError as e:
+            raise _FieldError(field_name, f"check {number}: {str(e).rstrip('.')}") from None
     return tuple(checks)
+
+
+def _with_unique_names(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    """An item's checks (the defaults, then its own) with names unique within the item ("contains:Arr#2")."""
+    names = unique_names([check.name for check in checks])
+    return tuple(check if check.name == name else replace(check, name=name) for check, name in zip(checks, names))
 
 
 # --- one item -----------------------------------------------------------------------------------
@@ -291,7 +238,7 @@ def _item(record: dict, defaults: tuple[Check, ...]) -> EvalItem:
     explicit = _explicit_id(record["id"]) if record.get("id") is not None else None
     return EvalItem(
         id=explicit or derived_id(prompt, turns, reference), prompt=prompt, messages=turns, reference=reference,
-        category=category, tags=_tags(record.get("tags")), checks=defaults + parse_checks(record.get("checks")),
+        category=category, tags=_tags(record.get("tags")), checks=_with_unique_names(defaults + parse_checks(record.get("checks"))),
         metadata={k: v for k, v in record.items() if k not in FIELDS}, id_derived=explicit is None)
 
 
