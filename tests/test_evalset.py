@@ -248,7 +248,7 @@ ERRORS = [
     ("s.parquet", {"prompt": ["a", "b"], "reference": [1, 2]}, {}, 'row 1, field "reference": is a number, not a string'),
     ("s.parquet", {"prompt": ["a", "b"]}, {"max_items": 1}, "s.parquet has more than 1 items: split it into sets of at most 1"),
     ("s.jsonl", jsonl(P, {"prompt": "q"}, {"prompt": "r"}), {"max_items": 2}, "s.jsonl has more than 2 items"),
-    ("s.jsonl", jsonl(P), {"max_bytes": 4}, "s.jsonl is 16 bytes, over the 4 bytes limit: split it into smaller sets (at most 100,000 items each)"),
+    ("s.jsonl", jsonl(P), {"max_bytes": 4}, "s.jsonl is 16 B, over the 4 B limit: split it into smaller sets (at most 100,000 items each)"),
     ("s.json", "[]", {}, "s.json has an unknown extension '.json': use .jsonl, .csv or .parquet"),
     ("set", "x", {}, "unknown extension '(none)'"),
     ("s.jsonl", None, {}, "does not exist or is not a file"),

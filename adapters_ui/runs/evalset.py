@@ -32,10 +32,11 @@ from pathlib import Path
 
 from adapters_ui.analysis.checks import CHECK_TYPES, Check, parse_check, unique_names  # noqa: F401 (CHECK_TYPES: the types a set may use)
 from adapters_ui.errors import CheckError, EvalSetError, first_line
+from adapters_ui.formatting import format_bytes
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
 MAX_ITEMS = 100_000
-MAX_BYTES = 256 * 2**20  # 10,000 chat items are a few MB; a file this big is a mistake, not a set
+MAX_BYTES = 256 * 10**6  # 10,000 chat items are a few MB; a file this big is a mistake, not a set
 
 ROLES = ("user", "assistant", "system")
 FIELDS = ("id", "prompt", "messages", "reference", "category", "tags", "checks")
@@ -360,10 +361,6 @@ def _text(path: Path, name: str) -> str:
         raise EvalSetError(f"Evaluation set {name} could not be read ({e.strerror or e}): check its permissions.") from None
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n:,} bytes"
-
-
 def _cap(name: str, count: int, max_items: int) -> None:
     if count > max_items:
         raise EvalSetError(f"Evaluation set {name} has more than {max_items:,} items: "
@@ -384,7 +381,7 @@ def read_eval_set(path: Path, *, default_checks: list[dict] | None = None, max_i
         raise EvalSetError(f"Evaluation set {path} does not exist or is not a file: check the path.")
     size = path.stat().st_size
     if size > max_bytes:
-        raise EvalSetError(f"Evaluation set {name} is {_size(size)}, over the {_size(max_bytes)} limit: "
+        raise EvalSetError(f"Evaluation set {name} is {format_bytes(size)}, over the {format_bytes(max_bytes)} limit: "
                            f"split it into smaller sets (at most {max_items:,} items each).")
     try:
         argument_defaults = parse_checks(default_checks, "default_checks")
