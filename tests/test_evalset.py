@@ -9,11 +9,10 @@ import time
 import pandas as pd
 import pytest
 
+from adapters_ui.analysis.checks import CHECK_TYPES, Check
 from adapters_ui.errors import EvalSetError
 from adapters_ui.runs.evalset import (
-    CHECK_TYPES,
     MAX_ITEMS,
-    Check,
     EvalItem,
     Turn,
     derived_id,

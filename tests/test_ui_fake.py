@@ -96,9 +96,10 @@ def test_stop_keeps_what_was_written_and_only_stops_its_own_visitor(fake_ui, fak
     assert notice.startswith("**Stopped:** 0 of 12 outputs finished") and grid.count("<tr data-row=") == 6
     assert grid.count('class="cut"') == 12 and "cut off by Stop" in grid  # one batch of 12 rows, all cut short
     assert view.records[0]["outputs"] == {"base": "base", "lora": "lora"}  # the one word each row wrote
-    assert json.loads(Path(downloads[1]["value"]).read_text())["status"] == "stopped"
+    assert downloads[0]["interactive"] and json.loads(Path(downloads[1]["value"]).read_text())["status"] == "stopped"
     assert list(bob)[-1][0].startswith("**Done:** 1 prompt × 2 variants")  # bob's run was not touched
     assert fake_session.runs.running("alice") == []
+    assert list(fake_ui.compare.run_compare(*compare_args()))[-1][0].startswith("**Done:**")  # the app keeps working
 
 
 def test_a_stopped_run_marks_what_never_ran(fake_ui, fake_adapters, held):

@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from adapters_ui.analysis.checks import CHECK_TYPES, Check, parse_check, unique_names  # noqa: F401 (CHECK_TYPES: the types a set may use)
+from adapters_ui.analysis.checks import Check, parse_check, unique_names
 from adapters_ui.errors import CheckError, EvalSetError, first_line
 from adapters_ui.formatting import format_bytes
 
