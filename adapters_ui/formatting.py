@@ -99,3 +99,17 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     ('1 reviewer', '2 pairs', '0 judgements', '1 reply')
     """
     return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as people read an ETA: whole seconds, then minutes and seconds, then hours and minutes.
+
+    >>> format_seconds(7.4), format_seconds(224), format_seconds(3900)
+    ('7 s', '3 min 44 s', '1 h 5 min')
+    """
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min {total % 60} s"
+    return f"{total // 3600} h {total % 3600 // 60} min"

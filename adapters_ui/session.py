@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 import threading
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from adapters_ui.adapters import demo as demo_set
@@ -29,13 +31,15 @@ from adapters_ui.backends.inprocess.backend import InProcessBackend
 from adapters_ui.backends.protocol import Backend
 from adapters_ui.config import Settings
 from adapters_ui.decoding import GenerationSettings, generation_settings
-from adapters_ui.errors import AdapterError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
+from adapters_ui.errors import AdapterError, AdaptersUIError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
 from adapters_ui.model.base import LoadedBase, load_base
 from adapters_ui.model.quiet import quiet_known_warnings, quiet_progress_bars
 from adapters_ui.model.thread import model_call, on_model_thread
 from adapters_ui.model.turns import TurnQueue
 from adapters_ui.names import BASE
 from adapters_ui.records import AdapterInfo, ModelStorage, StorageReport
+from adapters_ui.runs.evalset import EvalSet, item_record, read_eval_set
+from adapters_ui.runs.evaluation import BATCH_ITEMS, EvaluationBook, EvaluationJob
 from adapters_ui.runs.prompts import format_chat, format_prompt
 from adapters_ui.runs.run import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 
@@ -43,6 +47,7 @@ __all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageRep
 
 log = logging.getLogger(__name__)
 _importing = threading.Lock()
+MAX_SAMPLES = 20  # outputs per item and variant: several only make sense with sampling
 
 
 def import_model_libraries() -> None:
@@ -67,9 +72,11 @@ class Session:
         self.turns = TurnQueue(1 if self.backend.in_process else settings.max_runs)
         self.registry = AdapterRegistry(self.backend, self.turns, settings, base.source.name)
         self.runs = RunBook()
+        self.evaluations = EvaluationBook()  # jobs belong to no page: closing one never stops them
         # Adapters held by work that is not a run (an analysis, a mix): with the runs' own, they are never evicted.
         self._holding: Counter[str] = Counter()
-        self.registry.busy = lambda: self.runs.in_use() | {n for n, k in self._holding.items() if k > 0}
+        self.registry.busy = lambda: (self.runs.in_use() | self.evaluations.in_use()
+                                      | {n for n, k in self._holding.items() if k > 0})
         if settings.public:  # at the cap, the least recently used visitor upload (or mix) makes room
             from adapters_ui.adapters.sources import is_visitor_upload, remove_visitor_upload
 
@@ -77,6 +84,8 @@ class Session:
             self.registry.on_evicted = lambda info: remove_visitor_upload(
                 info.path, settings, keep=[i.path for i in self.registry.list()])
         # Measured now, while the model is bare: mounted adapters add parameters to it in place.
+        self._token_counter = None  # a copy of the tokenizer for evaluation jobs (``_count_tokens``)
+        self._token_counter_lock = threading.Lock()
         self._model_storage: ModelStorage = model_storage(base.model, base.source.file)
 
     @classmethod
@@ -280,6 +289,86 @@ class Session:
 
     def complete(self, text: str, variant: str = BASE, settings: GenerationSettings | None = None) -> str:
         return self.start_completion(text, variant, settings).result().outputs(variant)[0]
+
+    # ---- evaluations ------------------------------------------------------------
+    def start_evaluation(self, db, eval_set: EvalSet | str | Path, variants: list[str] | None = None, samples: int = 1,
+                         settings: GenerationSettings | None = None, owner: str = "local",
+                         batch_items: int = BATCH_ITEMS):
+        """Store a new evaluation job (every item of ``eval_set`` x ``variants`` x ``samples``) and start it in
+        the background; (the job, its ``EvaluationRef`` with the owner key). Checked before anything is stored."""
+        from adapters_ui.disk import file_sha256
+        from adapters_ui.store.evaluations import create_evaluation
+
+        digest = ""
+        if not isinstance(eval_set, EvalSet):
+            digest = file_sha256(Path(eval_set)) if Path(eval_set).is_file() else ""
+            eval_set = read_eval_set(Path(eval_set))
+        variants = self.check_variants(list(variants or self.variants))
+        if not variants:
+            raise PromptError("No variants chosen: pick the base and/or at least one adapter.")
+        if not 1 <= int(samples) <= MAX_SAMPLES:
+            raise ConfigError(f"samples must be between 1 and {MAX_SAMPLES}, got {samples}: "
+                              "pick how many outputs each item gets per variant.")
+        settings = settings or self.generation_settings()
+        ref = create_evaluation(db, base_model=self.base.source.name, set_name=eval_set.name, set_sha256=digest,
+                                variants=variants, samples=int(samples), batch_items=batch_items,
+                                settings=asdict(settings), items=[item_record(item) for item in eval_set.items])
+        return self._start_job(db, ref.id, owner), ref
+
+    def resume_evaluation(self, db, evaluation_id: str, owner: str = "local") -> EvaluationJob:
+        """Go on with a stored job that did not finish (killed, cancelled or failed) from its last committed batch."""
+        from adapters_ui.store.evaluations import FINISHED, RUNNING, load_evaluation, set_status
+
+        stored = load_evaluation(db, evaluation_id)
+        if stored.status == FINISHED:
+            raise ConfigError(f"Evaluation {evaluation_id} has already finished: open it, or start a new one.")
+        if stored.base_model != self.base.source.name:
+            raise ConfigError(f"Evaluation {evaluation_id} ran on {stored.base_model}, not {self.base.source.name}: "
+                              "start the app on that base model to resume it.")
+        missing = [v for v in stored.variants if v not in self.variants]
+        if missing:
+            raise UnknownVariantError(f"Evaluation {evaluation_id} needs adapter {missing[0]!r}, which is not attached: "
+                                      "attach it under that name, then resume.")
+        set_status(db, evaluation_id, RUNNING)
+        return self._start_job(db, evaluation_id, owner)
+
+    def resume_unfinished(self, db) -> list[EvaluationJob]:
+        """Resume every job that was running when the process ended (the app calls this at start). One that
+        cannot go on here is marked failed with the reason, so it is not retried at every start."""
+        from adapters_ui.store.evaluations import FAILED, set_status, unfinished_ids
+
+        jobs = []
+        for evaluation_id in unfinished_ids(db):
+            running = self.evaluations.get(evaluation_id)
+            if running is not None and not running.ended:
+                continue
+            try:
+                jobs.append(self.resume_evaluation(db, evaluation_id))
+            except AdaptersUIError as exc:
+                log.warning("evaluation %s was not resumed: %s", evaluation_id[:8], exc)
+                set_status(db, evaluation_id, FAILED, str(exc))
+        return jobs
+
+    def _start_job(self, db, evaluation_id: str, owner: str) -> EvaluationJob:
+        with self.registry.starting():
+            job = EvaluationJob(db, evaluation_id, self.backend, self.turns, self._render_item, self._count_tokens, owner)
+            self.check_variants(job.variants)
+            self.registry.touch(job.variants)
+            return self.evaluations.add(job).start()
+
+    def _render_item(self, item: dict, use_chat_template: bool = True) -> str:
+        """An evaluation item as the model sees it: the conversation (or prompt) with the chat template."""
+        if item.get("messages"):
+            return format_chat(self.base.tokenizer, item["messages"])
+        return format_prompt(self.base.tokenizer, item["prompt"], use_chat_template)
+
+    def _count_tokens(self, text: str) -> int:
+        """Tokens of an output, counted with a tokenizer of its own: the job's thread never shares the one in use
+        on the model thread (a fast tokenizer is not safe to call from two threads at once)."""
+        with self._token_counter_lock:
+            if self._token_counter is None:
+                self._token_counter = copy.deepcopy(self.base.tokenizer)
+            return len(self._token_counter(text, add_special_tokens=False)["input_ids"]) if text else 0
 
     # ---- analysis -----------------------------------------------------------------
     def analyze(self, comparison: Comparison, stop: threading.Event | None = None) -> Analysis:

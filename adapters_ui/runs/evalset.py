@@ -166,6 +166,21 @@ def _with_unique_names(checks: tuple[Check, ...]) -> tuple[Check, ...]:
     return tuple(check if check.name == name else replace(check, name=name) for check, name in zip(checks, names))
 
 
+def item_record(item: EvalItem) -> dict:
+    """An item as plain JSON data, as an evaluation stores it; ``parse_checks`` of its ``checks`` gives back
+    the same checks with the same names."""
+    return {
+        "id": item.id,
+        "prompt": item.prompt,
+        "messages": None if item.messages is None else [{"role": t.role, "content": t.content} for t in item.messages],
+        "reference": item.reference,
+        "category": item.category,
+        "tags": list(item.tags),
+        "checks": [{"type": c.type, "value": list(c.value) if isinstance(c.value, tuple) else c.value} for c in item.checks],
+        "metadata": item.metadata,
+    }
+
+
 # --- one item -----------------------------------------------------------------------------------
 
 def _optional_text(record: dict, key: str) -> str | None:

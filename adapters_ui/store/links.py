@@ -25,3 +25,7 @@ def reviewer_link(base_url: str, token: str) -> str:
 
 def owner_link(base_url: str, token: str) -> str:
     return f"{_root(base_url)}{REVIEW_PATH}/?owner={token}"
+
+
+def evaluation_link(base_url: str, evaluation_id: str) -> str:
+    return f"{_root(base_url)}/?evaluation={evaluation_id}"

@@ -1,4 +1,4 @@
-"""The tables: saved comparisons, blind reviews, their pairs, reviewers and votes.
+"""The tables: saved comparisons, blind reviews (their pairs, reviewers and votes), and evaluation jobs.
 
 The schema's history lives in ``migrations/versions`` (Alembic); these classes are the
 current shape and must match the newest migration (``test_store`` checks that).
@@ -47,6 +47,7 @@ class Review(Base):
     owner_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    evaluation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # made from an evaluation
 
 
 class ReviewItem(Base):
@@ -89,3 +90,52 @@ class Vote(Base):
     shown_first: Mapped[str] = mapped_column(String(8))  # which side was shown as A: left | right
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Evaluation(Base):
+    """One evaluation job: an evaluation set run through some variants, with its settings. Its items
+    and outputs are rows of their own, written a committed batch at a time, so a job survives a kill."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # unguessable: the ?evaluation= permalink
+    owner_key_hash: Mapped[str] = mapped_column(String(64))  # who may cancel it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | finished | cancelled | failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    base_model: Mapped[str] = mapped_column(String(300))
+    set_name: Mapped[str] = mapped_column(String(300))
+    set_sha256: Mapped[str] = mapped_column(String(64))
+    items: Mapped[int] = mapped_column(Integer)
+    variants: Mapped[list] = mapped_column(JSON)
+    samples: Mapped[int] = mapped_column(Integer)
+    batch_items: Mapped[int] = mapped_column(Integer)  # items per committed batch: fixed, so a resumed job batches alike
+    settings: Mapped[dict] = mapped_column(JSON)  # GenerationSettings as a dict
+
+
+class EvaluationItem(Base):
+    """One item of an evaluation's set, as it was read (prompt or messages, reference, checks, metadata)."""
+
+    __tablename__ = "evaluation_items"
+    __table_args__ = (UniqueConstraint("evaluation_id", "item_id", name="uq_evaluation_item_id"),)
+
+    evaluation_id: Mapped[str] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # order in the set
+    item_id: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON)  # prompt, messages, reference, tags, checks, metadata
+
+
+class EvaluationOutput(Base):
+    """One output of one item, variant and sample, with its scores. The key makes it exactly one."""
+
+    __tablename__ = "evaluation_outputs"
+
+    evaluation_id: Mapped[str] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variant: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sample: Mapped[int] = mapped_column(Integer, primary_key=True)
+    output: Mapped[str] = mapped_column(Text)
+    checks: Mapped[dict] = mapped_column(JSON)  # check name -> passed
+    scores: Mapped[dict] = mapped_column(JSON)  # metric -> number (None: not measurable for this item)

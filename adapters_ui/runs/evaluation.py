@@ -1,0 +1,263 @@
+"""An evaluation job: every item of a stored evaluation through every variant, a committed batch at a time.
+
+The database is the job's memory (``store/evaluations``). The job splits the set into fixed batches of
+``batch_items`` items (fixed when the job is created, so a resumed job batches exactly as an
+uninterrupted one and greedy outputs come out equal), and for each batch and sample not yet stored:
+
+1. generates it as one ``CompareRun`` (each model turn is a slice of a batch that gives the model up
+   whenever somebody waits, so a visitor's Compare waits a fraction of a second, not the job);
+2. reads each reference back through every variant for its perplexity (in process only);
+3. scores every output (``analysis/scores``) and writes the batch in ONE transaction.
+
+A SIGKILL loses at most the batch in progress; ``resume`` (the CLI's ``--resume``, or the app at start)
+goes on from the last committed batch. Outputs go to the database as they come, never kept here, so
+memory stays flat however many items the set has.
+
+    >>> job = EvaluationJob(db, evaluation_id, session.backend, session.turns, render, count_tokens).start()  # doctest: +SKIP
+    >>> job.wait(); job.progress().line()                                                                        # doctest: +SKIP
+    '4,000 of 4,000 outputs (100%), 3.1 outputs/s'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from adapters_ui.analysis.checks import parse_checks
+from adapters_ui.analysis.references import perplexity
+from adapters_ui.analysis.scores import score_output
+from adapters_ui.backends.protocol import Backend
+from adapters_ui.decoding import GenerationSettings
+from adapters_ui.errors import AdaptersUIError, first_line
+from adapters_ui.formatting import format_seconds
+from adapters_ui.model.thread import model_call
+from adapters_ui.model.turns import TurnCancelled, TurnQueue
+from adapters_ui.names import BASE
+from adapters_ui.runs.run import FAILED as RUN_FAILED
+from adapters_ui.runs.run import STOPPED as RUN_STOPPED
+from adapters_ui.runs.run import CompareRun, Output, RunRequest
+from adapters_ui.store.database import Database
+from adapters_ui.store.evaluations import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    StoredEvaluation,
+    completed,
+    load_evaluation,
+    load_items,
+    set_status,
+    write_outputs,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_ITEMS = 32  # items per committed batch: x variants x samples rows generated together
+HEARTBEAT_S = 0.5
+
+Render = Callable[[dict, bool], str]  # (stored item, use the chat template) -> the text the model sees
+CountTokens = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class EvaluationProgress:
+    """How far a job is: outputs stored (``done`` of ``total``), the pace of this process, and the state."""
+
+    done: int
+    total: int
+    rate: float | None  # outputs per second since this process took the job up
+    status: str
+    error: str | None = None
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.status != RUNNING or not self.rate:
+            return None
+        return (self.total - self.done) / self.rate
+
+    def line(self) -> str:
+        """e.g. '1,240 of 4,000 outputs (31%), 12.3 outputs/s, about 3 min 44 s left'."""
+        share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        text = f"{self.done:,} of {self.total:,} outputs{share}"
+        if self.rate:
+            text += f", {self.rate:.1f} outputs/s"
+        if self.eta_s is not None:
+            text += f", about {format_seconds(self.eta_s)} left"
+        if self.status != RUNNING:
+            text += f": {self.status}" + (f" ({self.error})" if self.error else "")
+        return text
+
+
+def batches(items: int, batch_items: int) -> list[range]:
+    """The job's fixed batches of item positions: [0, b), [b, 2b), ..."""
+    return [range(start, min(items, start + batch_items)) for start in range(0, items, batch_items)]
+
+
+class EvaluationJob:
+    """Runs what is missing of stored evaluation ``evaluation_id`` in a thread of its own."""
+
+    def __init__(self, db: Database, evaluation_id: str, backend: Backend, turns: TurnQueue, render: Render,
+                 count_tokens: CountTokens, owner: str = "local"):
+        self.db, self.id, self.backend, self.turns = db, evaluation_id, backend, turns
+        self.render, self.count_tokens, self.owner = render, count_tokens, owner
+        self.stored: StoredEvaluation = load_evaluation(db, evaluation_id)
+        self.variants = list(self.stored.variants)
+        self._stop = threading.Event()
+        self._ended = threading.Event()
+        self._status, self._error = RUNNING, None
+        self._done = 0  # outputs stored, the ones from before this process included
+        self._resumed_from = 0
+        self._started = time.perf_counter()
+        self._run: CompareRun | None = None
+        self.batch_seconds: list[float] = []  # model and scoring time of each batch this process ran
+        self.write_seconds = 0.0  # time spent in the database writes
+        self._thread = threading.Thread(target=self._work, name=f"evaluation-{evaluation_id[:8]}", daemon=True)
+
+    # ---- control ------------------------------------------------------------------------------
+    def start(self) -> "EvaluationJob":
+        self._started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Stop at the next token; the batch in progress is dropped whole, every committed one is kept."""
+        self._stop.set()
+        run = self._run
+        if run is not None:
+            run.stop()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ended.wait(timeout)
+
+    def progress(self) -> EvaluationProgress:
+        elapsed = time.perf_counter() - self._started
+        ran = self._done - self._resumed_from
+        rate = ran / elapsed if ran and elapsed > 0 else None
+        return EvaluationProgress(self._done, self.stored.rows, rate, self._status, self._error)
+
+    # ---- the worker thread --------------------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            self._run_missing()
+            self._status = CANCELLED if self._stop.is_set() else FINISHED
+        except (TurnCancelled, _Cancelled):
+            self._status = CANCELLED
+        except AdaptersUIError as exc:
+            self._status, self._error = FAILED, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one line for people; the traceback goes to the log
+            log.exception("evaluation %s failed", self.id)
+            self._status, self._error = FAILED, f"The evaluation failed: {type(exc).__name__}: {first_line(exc)}"
+        try:
+            set_status(self.db, self.id, self._status, self._error)
+        except Exception:  # noqa: BLE001 - the job ended either way; a later start sees it as running and resumes
+            log.exception("evaluation %s: its status could not be stored", self.id)
+        log.info("evaluation %s %s: %s", self.id[:8], self._status, self.progress().line())
+        self._ended.set()
+
+    def _run_missing(self) -> None:
+        items = load_items(self.db, self.id)
+        done = completed(self.db, self.id, len(self.variants))
+        self._done = self._resumed_from = len(done) * len(self.variants)
+        self._started = time.perf_counter()
+        settings = GenerationSettings(**self.stored.settings)
+        for positions in batches(len(items), self.stored.batch_items):
+            for sample in range(self.stored.samples):
+                if all((p, sample) in done for p in positions):
+                    continue
+                if self._stop.is_set():
+                    return
+                sampled = replace(settings, seed=settings.seed + sample)
+                self._run_batch([items[p] for p in positions], list(positions), sample, sampled)
+
+    def _run_batch(self, items: list[dict], positions: list[int], sample: int, settings: GenerationSettings) -> None:
+        began = time.perf_counter()
+        texts = [self.render(item, settings.use_chat_template) for item in items]
+        outputs, cut_off, latency = self._generate(items, texts, settings)
+        perplexities = self._reference_perplexities(texts, [item.get("reference") for item in items])
+        rows = []
+        for index, (item, position) in enumerate(zip(items, positions)):
+            checks = parse_checks(item.get("checks") or [])
+            for variant in self.variants:
+                text = outputs[(index, variant)]
+                passed, scores = score_output(
+                    text, reference=item.get("reference"), checks=checks, output_tokens=self.count_tokens(text),
+                    cut_off=(index, variant) in cut_off, latency_s=latency[(index, variant)],
+                    reference_perplexity=perplexities.get(variant, {}).get(index))
+                rows.append({"position": position, "variant": variant, "sample": sample, "output": text,
+                             "checks": passed, "scores": scores})
+        writing = time.perf_counter()
+        write_outputs(self.db, self.id, rows)
+        self.write_seconds += time.perf_counter() - writing
+        self._done += len(rows)
+        self.batch_seconds.append(time.perf_counter() - began)
+
+    def _generate(self, items: list[dict], texts: list[str], settings: GenerationSettings):
+        """One CompareRun over the batch: (outputs by (row, variant), the cut-off ones, latency of each)."""
+        request = RunRequest([item["id"] for item in items], texts, self.variants, settings)
+        run = self._run = CompareRun(self.backend, self.turns, request, owner=self.owner, kind="evaluation").start()
+        if self._stop.is_set():
+            run.stop()
+        began = time.perf_counter()
+        latency: dict[tuple[int, str], float] = {}
+        for event in run.events(heartbeat=HEARTBEAT_S):
+            if isinstance(event, Output):
+                latency[(event.index, event.variant)] = time.perf_counter() - began
+        self._run = None
+        comparison = run.final()
+        if comparison.status == RUN_STOPPED or self._stop.is_set():
+            raise _Cancelled()
+        if comparison.status == RUN_FAILED:
+            raise AdaptersUIError(comparison.error or "The evaluation's batch failed: see the log.")
+        outputs = {(i, v): text for i, result in enumerate(comparison.results) for v, text in result.outputs.items()}
+        cut_off = {(i, v) for i, result in enumerate(comparison.results) for v in result.cut_off}
+        return outputs, cut_off, latency
+
+    def _reference_perplexities(self, texts: list[str], references: Sequence[str | None]) -> dict[str, dict[int, float]]:
+        """variant -> row -> perplexity of the row's reference after its prompt; {} on a server (no read-back)."""
+        if not self.backend.in_process or not any(references):
+            return {}
+        outputs = {v: [None] * len(texts) for v in self.variants if v != BASE}
+        with self.turns.turn(cancel=self._stop):
+            read = model_call(self.backend, self.backend.read_back, texts, outputs, list(references))
+        return {v: {i: value for i, logprobs in enumerate(read.reference_logprobs.get(v, []))
+                    if logprobs and (value := perplexity(logprobs)) is not None}
+                for v in self.variants}
+
+
+class _Cancelled(Exception):
+    """The job's Cancel ended a batch early: nothing of that batch is written."""
+
+
+class EvaluationBook:
+    """The jobs this process runs, by id: they belong to no page, so closing one never stops them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, EvaluationJob] = {}
+
+    def add(self, job: EvaluationJob) -> EvaluationJob:
+        with self._lock:
+            running = self._jobs.get(job.id)
+            if running is not None and not running.ended:
+                raise AdaptersUIError(f"Evaluation {job.id} is already running here: wait for it, or cancel it first.")
+            self._jobs[job.id] = job
+        return job
+
+    def get(self, evaluation_id: str) -> EvaluationJob | None:
+        with self._lock:
+            return self._jobs.get(evaluation_id)
+
+    def running(self) -> list[EvaluationJob]:
+        with self._lock:
+            return [job for job in self._jobs.values() if not job.ended]
+
+    def in_use(self) -> set[str]:
+        """The variants of every running job: they must stay attached."""
+        return {variant for job in self.running() for variant in job.variants}

@@ -1,0 +1,95 @@
+"""One evaluation as the JSON document scripts, the API, the downloads and the views all read.
+
+    {"id", "created_at", "status", "error", "base_model", "set", "variants", "samples", "settings",
+     "baseline", "set_items", "items", "verdicts", "progress"}
+
+``items`` holds one record per item, variant and sample (``id``, ``category``, ``tags``, ``variant``,
+``sample``, ``output``, ``checks``, ``scores``); ``verdicts`` one per variant, metric and slice
+(``analysis/verdicts``). They are made from what is stored, so a running job's document covers the
+items done so far, and the same id gives the same document after a restart.
+
+The baseline is a variant of the same evaluation (``"base"`` by default), or a variant of another
+evaluation on the same items: ``"<evaluation id>"`` (its variant of the candidate's name, or its only
+adapter) or ``"<evaluation id>/<variant>"``.
+"""
+
+from __future__ import annotations
+
+from adapters_ui.analysis.verdicts import verdict_records, verdict_records_against
+from adapters_ui.errors import StatisticsError
+from adapters_ui.names import BASE
+from adapters_ui.store.database import Database
+from adapters_ui.store.evaluations import StoredEvaluation, iter_outputs, load_evaluation, load_items
+
+
+def item_records(db: Database, stored: StoredEvaluation, items: list[dict]) -> list[dict]:
+    """Every stored output as an EVAL_SPEC item record, in set order, then variant order, then sample."""
+    order = {variant: i for i, variant in enumerate(stored.variants)}
+    records = []
+    for row in iter_outputs(db, stored.id):
+        item = items[row["position"]]
+        records.append({"id": item["id"], "category": item.get("category"), "tags": list(item.get("tags") or []),
+                        "variant": row["variant"], "sample": row["sample"], "output": row["output"],
+                        "checks": row["checks"], "scores": row["scores"], "_order": (row["position"], order.get(row["variant"], 0))})
+    records.sort(key=lambda r: (*r.pop("_order"), r["sample"]))
+    return records
+
+
+def split_baseline(baseline: str) -> tuple[str | None, str | None]:
+    """(another evaluation's id or None, variant or None): "base" -> (None, "base"); "ID/pirate" -> ("ID", "pirate")."""
+    from adapters_ui.store.tokens import well_formed
+
+    head, _, variant = baseline.partition("/")
+    if variant or (well_formed(head) and head != BASE):
+        return head, variant or None
+    return None, baseline
+
+
+def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], baseline: str,
+                 candidates: list[str] | None = None) -> tuple[str, list[dict]]:
+    """(the baseline's label, the verdict records) of ``records`` against ``baseline``."""
+    other_id, variant = split_baseline(baseline)
+    if other_id is None:
+        if variant not in stored.variants:
+            raise StatisticsError(f"Baseline {variant!r} is not a variant of this evaluation: choose from "
+                                  f"{', '.join(stored.variants)}, or give another evaluation's id.")
+        chosen = candidates or [v for v in stored.variants if v != variant]
+        return variant, verdict_records(records, baseline=variant, variants=chosen)
+    other = load_evaluation(db, other_id)
+    if variant is None:
+        wanted = candidates or [v for v in stored.variants if v != BASE]
+        adapters = [v for v in other.variants if v != BASE]
+        variant = wanted[0] if len(wanted) == 1 and wanted[0] in other.variants else (adapters[0] if len(adapters) == 1 else None)
+        if variant is None:
+            raise StatisticsError(f"Evaluation {other_id} has several variants ({', '.join(other.variants)}): "
+                                  f"name the baseline as {other_id}/VARIANT.")
+    label = f"evaluation:{other_id}/{variant}"
+    other_records = item_records(db, other, load_items(db, other_id))
+    against = verdict_records_against(records, other_records, baseline_variant=variant, baseline_label=label,
+                                      variants=candidates)
+    return label, against.verdicts
+
+
+def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, progress: dict | None = None) -> dict:
+    """The whole document of evaluation ``evaluation_id`` with verdicts against ``baseline``."""
+    stored = load_evaluation(db, evaluation_id)
+    items = load_items(db, evaluation_id)
+    records = item_records(db, stored, items)
+    label, verdicts = verdicts_for(db, stored, records, baseline) if records else (baseline, [])
+    return {
+        "id": stored.id,
+        "created_at": stored.created,
+        "status": stored.status,
+        "error": stored.error,
+        "base_model": stored.base_model,
+        "set": {"name": stored.set_name, "sha256": stored.set_sha256, "items": stored.items},
+        "variants": list(stored.variants),
+        "samples": stored.samples,
+        "settings": stored.settings,
+        "baseline": label,
+        "progress": progress or {"done": len(records), "total": stored.rows},
+        "set_items": [{key: item.get(key) for key in ("id", "prompt", "messages", "reference", "category", "tags", "checks")}
+                      for item in items],
+        "items": records,
+        "verdicts": verdicts,
+    }
