@@ -1,9 +1,12 @@
 """Two evaluations on shared item ids (adapter v1 then v2): which items improved, which regressed, and is it real?
 
-For a pass/fail metric, each shared item is ``improved`` (moved the metric's better way),
-``regressed`` or ``unchanged``; the p-value is the exact McNemar test on the flips, the
-same test ``paired.compare`` uses (Wilcoxon on the per-item pass rates when an item has
-several samples). Regressed items come first, so the page and the gate show them first.
+Each shared item is ``improved`` (moved the metric's better way), ``regressed`` or
+``unchanged``. For a pass/fail metric the p-value is the exact McNemar test on the flips,
+the same test ``paired.compare`` uses; Wilcoxon on the per-item values when an item has
+several samples (pass rates) or the metric is continuous (``rouge_l``, ``latency_s``, where
+any difference at all is a change). A metric with no better side (``output_tokens``) has
+no improved or regressed, and is refused. Regressed items come first, so the page and the
+gate show them first.
 
     >>> v = compare_versions("checks", {"a": 1, "b": 0, "c": 1}, {"a": 0, "b": 0, "c": 1, "d": 1})
     >>> [(c.item_id, c.change) for c in v.items], (v.improved, v.regressed, v.unchanged), v.only_new
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adapters_ui.analysis.paired import ItemValue, item_means, mcnemar_p, metric_of, wilcoxon_p
+from adapters_ui.analysis.paired import METRICS, ItemValue, item_means, mcnemar_p, metric_of, wilcoxon_p
 from adapters_ui.errors import StatisticsError
 
 CHANGES = ("regressed", "improved", "unchanged")  # also the order items are listed in
@@ -56,11 +59,11 @@ def _change(old: float, new: float, better: str) -> str:
 
 
 def compare_versions(metric: str, old: Mapping[str, ItemValue], new: Mapping[str, ItemValue]) -> VersionComparison:
-    """Per shared item id: improved / regressed / unchanged on a pass/fail metric, and McNemar on the flips."""
+    """Per shared item id: improved / regressed / unchanged, and McNemar (pass/fail) or Wilcoxon on the changes."""
     kind = metric_of(metric)
-    if not kind.binary or kind.better is None:
-        raise StatisticsError(f"version flips need a pass/fail metric with a better side, not {metric!r}: "
-                              "use checks, exact_match, contains or cut_off")
+    if kind.better is None:
+        raise StatisticsError(f"version changes need a metric with a better side, not {metric!r}: "
+                              f"use one of {', '.join(m.name for m in METRICS.values() if m.better)}")
     shared = [i for i in old if i in new]
     old_means, old_samples = item_means([old[i] for i in shared], kind, "old evaluation")
     new_means, new_samples = item_means([new[i] for i in shared], kind, "new evaluation")
@@ -71,7 +74,7 @@ def compare_versions(metric: str, old: Mapping[str, ItemValue], new: Mapping[str
     test = p = None
     if kept:
         old_values, new_values = np.array([o for _, o, _ in kept]), np.array([n for _, _, n in kept])
-        if max(old_samples, new_samples) == 1:
+        if kind.binary and max(old_samples, new_samples) == 1:
             test, p = "mcnemar", mcnemar_p(new_values, old_values)
         else:
             test, p = "wilcoxon", wilcoxon_p(new_values - old_values)
