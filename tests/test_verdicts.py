@@ -156,6 +156,7 @@ def test_another_variant_as_the_baseline():
     (lambda: verdict_records_against(tiny_items(), tiny_items(), baseline_variant="v9", baseline_label="x"),
      "the baseline variant of the other evaluation 'v9'"),
     (lambda: best_first([], metric="bleu"), "unknown metric 'bleu'"),
+    (lambda: verdict_records(tiny_items(), variants=["pirate", "base"]), "'base' is the baseline, so it cannot"),
     (lambda: verdict_records(tiny_items(), variants=["pirate"]), None),
 ])
 def test_bad_input_is_one_line_error(call, error):

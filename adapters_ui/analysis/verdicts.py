@@ -95,11 +95,11 @@ def item_table(items: Iterable[Mapping]) -> ItemTable:
         tags.setdefault(item_id, tuple(record.get("tags") or ()))
         grouped.setdefault((variant, item_id), []).append(dict(record))
     for (variant, item_id), rows in grouped.items():
-        samples = [r.get("sample", 0) for r in rows]
+        samples = [r.get("sample") or 0 for r in rows]
         if len(set(samples)) != len(samples):
             raise StatisticsError(f"item {item_id!r} of {variant!r} has a sample number twice ({sorted(samples)}): "
                                   "give each sample once")
-        rows.sort(key=lambda r: r.get("sample", 0))
+        rows.sort(key=lambda r: r.get("sample") or 0)
     return ItemTable(tuple(ids), tuple(variants), categories, tags, {k: tuple(v) for k, v in grouped.items()})
 
 
@@ -161,6 +161,8 @@ def verdict_records(items: Iterable[Mapping], *, baseline: str = "base", variant
     chosen = [v for v in table.variants if v != baseline] if variants is None else list(variants)
     for variant in chosen:
         table.require(variant, "variant")
+    if baseline in chosen:
+        raise StatisticsError(f"{baseline!r} is the baseline, so it cannot also be a variant here: leave it out")
     measured = _measured(table, chosen, table, baseline, metrics)
     return _family(table, chosen, table, baseline, baseline, table.ids, measured)
 
