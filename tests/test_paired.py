@@ -153,7 +153,7 @@ def test_compare_reads_each_metrics_direction(metric, candidate, baseline, expec
     (lambda: compare("a", "checks", [1, 0.5], [1, 1]), "item 1 of the candidate has 0.5"),
     (lambda: compare("a", "cut_off", [1, 1], [[0, 2], 1]), "item 0 of the baseline has"),
     (lambda: slices("a", "checks", [1, 0], [1, 1], categories=["x"]), "2 items but 1 categories"),
-    (lambda: compare_versions("rouge_l", {"a": 0.5}, {"a": 0.6}), "need a pass/fail metric"),
+    (lambda: compare_versions("output_tokens", {"a": 5}, {"a": 6}), "need a metric with a better side"),
     (lambda: compare_versions("checks", {"a": 1}, {"a": 3}), "item 0 of the new evaluation has 3"),
     (lambda: bootstrap_interval(np.array([])), "needs at least one value"),
     (lambda: compare("a", "checks", [1], [1]), None),
@@ -266,6 +266,18 @@ def test_version_flips_with_samples_use_wilcoxon_on_item_rates():
     assert [c.change for c in result.items] == ["regressed", "improved", "unchanged"]
     assert result.test == "wilcoxon"
     assert result.p_value == pytest.approx(stats.wilcoxon([1 / 3, -1 / 3]).pvalue)
+
+
+def test_version_changes_on_a_continuous_metric_use_wilcoxon():
+    old = {"a": 0.5, "b": 0.2, "c": 0.4, "d": 0.9}
+    new = {"a": 0.3, "b": 0.6, "c": 0.4, "d": 1.0}
+    result = compare_versions("rouge_l", old, new)
+    assert [(c.item_id, c.change) for c in result.items] == [("a", "regressed"), ("b", "improved"), ("d", "improved"),
+                                                             ("c", "unchanged")]
+    assert result.test == "wilcoxon"
+    assert result.p_value == pytest.approx(stats.wilcoxon([-0.2, 0.4, 0.1]).pvalue)
+    latency = compare_versions("latency_s", {"a": 1.0, "b": 2.0}, {"a": 1.5, "b": 1.0})  # lower is better
+    assert [(c.item_id, c.change) for c in latency.items] == [("a", "regressed"), ("b", "improved")]
 
 
 def test_version_flips_without_shared_items():
