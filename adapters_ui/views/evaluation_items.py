@@ -27,7 +27,7 @@ from adapters_ui.errors import EvaluationError
 from adapters_ui.formatting import plural
 from adapters_ui.views.evaluation import number
 from adapters_ui.views.evaluation_document import baseline_variant, item_outputs, prompt_text, set_items
-from adapters_ui.views.html import EMPTY, diff_html, diff_panel_html
+from adapters_ui.views.html import EMPTY, _block, diff_html, diff_panel_html
 
 FILTERS = (None, "failures", "regressions")
 FIXED_COLUMNS = ("id", "category", "tags", "regressed")
@@ -135,13 +135,12 @@ def _request_html(item: dict) -> str:
     if item.get("messages"):
         turns = "".join(f'<div class="ag-turn"><b>{html.escape(t["role"])}</b>: {html.escape(t["content"]) or EMPTY}</div>'
                         for t in item["messages"])
-        request = f'<div class="ag-block"><div class="ag-label">messages</div><div class="ag-text">{turns}</div></div>'
+        request = _block("messages", turns)
     else:
-        text = html.escape(item.get("prompt") or "") or '<span class="pending">not in this document</span>'
-        request = f'<div class="ag-block"><div class="ag-label">prompt</div><div class="ag-text">{text}</div></div>'
+        request = _block("prompt", html.escape(item.get("prompt") or "") or '<span class="pending">not in this document</span>')
     reference = item.get("reference")
     body = EMPTY if reference == "" else html.escape(reference) if reference is not None else '<span class="pending">no reference</span>'
-    return request + f'<div class="ag-block"><div class="ag-label">reference</div><div class="ag-text">{body}</div></div>'
+    return request + _block("reference", body)
 
 
 def checks_html(checks: dict[str, bool], label: str | None = None) -> str:
@@ -196,21 +195,22 @@ def item_detail_html(document: dict, item_id: str) -> str:
     if baseline is None:
         parts.append('<p class="ag-note">The baseline is another evaluation: outputs are shown as they are, without a diff.</p>')
     regressed = regressions(document).get(item["id"], {})
-    variants = document.get("variants") or []
-    for variant in sorted(variants, key=lambda v: v != baseline):  # the baseline first
+    for variant in sorted(document.get("variants") or [], key=lambda v: v != baseline):  # the baseline first
         if variant in regressed:
             failed = ", ".join(regressed[variant])
             parts.append(f'<p class="ag-note">▼ {html.escape(variant)} regressed'
                          + (f": fails {html.escape(failed)}, which {html.escape(baseline)} passes" if failed and baseline else "")
                          + "</p>")
-        for record in outputs.get(variant) or []:
-            base = next((b for b in base_records if b.get("sample") == record.get("sample")), base_records[0] if base_records else None)
-            parts.append(_output_html(record, base, baseline))
+        parts += [_output_html(record, _same_sample(base_records, record), baseline) for record in outputs.get(variant) or []]
         if not outputs.get(variant):
-            parts.append(f'<div class="ag-block"><div class="ag-label">{html.escape(variant)}</div>'
-                         '<div class="ag-text"><span class="pending">not run yet</span></div></div>')
+            parts.append(_block(html.escape(variant), '<span class="pending">not run yet</span>'))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _same_sample(base_records: list[dict], record: dict) -> dict | None:
+    """The baseline's output of the record's sample, else its first one (None when it has none)."""
+    return next((b for b in base_records if b.get("sample") == record.get("sample")), base_records[0] if base_records else None)
 
 
 def regressed_items_html(document: dict, limit: int = REPORT_ITEMS_MAX) -> str:
