@@ -105,3 +105,7 @@ class StatisticsError(AdaptersUIError):
 
 class CheckError(AdaptersUIError):
     """A check of an evaluation set is unusable: an unknown type, a value of the wrong shape, a bad pattern or schema."""
+
+
+class EvaluationError(AdaptersUIError):
+    """An evaluation document cannot be shown this way: an unknown item, slice, metric or filter."""

@@ -6,4 +6,9 @@
     analysis_html  divergence tables, heat maps, leaderboards
     charts         plotly figures: storage against a full copy, differences, review strengths
     review_report  a review's results as tables and a page
+    evaluation           an evaluation's verdicts as a table, best first, with badges; by category or tag
+    evaluation_charts    the variant x category heatmap of differences from the baseline
+    evaluation_items     the item browser's rows, one item's outputs with checks and diffs, the regressed items
+    evaluation_document  an evaluation document read for the views, and its CSV and JSON exports (no plotly)
+    evaluation_report    the evaluation as one self-contained HTML page
 """

@@ -146,6 +146,11 @@ def to_document(data: ReportData) -> dict:
     return document
 
 
+def json_text(document: dict) -> str:
+    """A document as indented UTF-8 JSON (readable text, not \\u escapes), ending in a newline: every JSON export."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def to_json(data: ReportData) -> str:
-    """``to_document`` as indented UTF-8 JSON (readable text, not \\u escapes), ending in a newline."""
-    return json.dumps(to_document(data), indent=2, ensure_ascii=False) + "\n"
+    """``to_document`` as ``json_text``."""
+    return json_text(to_document(data))

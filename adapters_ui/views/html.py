@@ -26,7 +26,6 @@ table.ag-grid, table.ag-table {width: 100%; table-layout: fixed; border-collapse
 .ag-scroll {overflow-x: auto; width: 100%; contain: inline-size;}
 .ag-scroll > table.ag-grid {min-width: calc(var(--ag-columns, 1) * 11em);} /* 165 px columns: whole words on a phone */
 .ag-grid th, .ag-grid td {overflow-wrap: break-word;}
-@media (max-width: 640px) {.ag-diff .ag-pair {grid-template-columns: 1fr;}}
 .ag-grid th, .ag-table th {background: #eef0f6; font-weight: 600;}
 .ag-grid td.same {color: #8a8f99;}
 .ag-grid td.pending {color: #8a8f99; font-style: italic;}
@@ -42,6 +41,7 @@ table.ag-grid, table.ag-table {width: 100%; table-layout: fixed; border-collapse
 .ag-diff .ag-label {font-weight: 600; margin-bottom: 4px;}
 .ag-diff .ag-pair {display: grid; grid-template-columns: 1fr 1fr; gap: 10px; margin: 8px 0;}
 .ag-diff .ag-pair .ag-block {margin: 0;}
+@media (max-width: 640px) {.ag-diff .ag-pair {grid-template-columns: 1fr;}} /* after the rule it overrides */
 .ag-diff .ag-text {white-space: pre-wrap; overflow-wrap: anywhere;}
 .ag-diff .pending, .ag-note {color: #6b7280; font-style: italic;}
 ins.add {background: #ccf0d3; color: #0f5323; text-decoration: none; border-radius: 3px;}

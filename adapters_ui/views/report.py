@@ -24,8 +24,8 @@ from adapters_ui.views.charts import difference_figure, effect_figure, scaling_f
 from adapters_ui.views.document import ReportData, to_csv, to_json
 from adapters_ui.views.html import VIEW_CSS, adapter_table_html, diff_panel_html, grid_html
 
-if TYPE_CHECKING:  # only for annotations: building a report never needs a model
-    pass
+if TYPE_CHECKING:  # only for annotations
+    import plotly.graph_objects as go
 
 
 _PAGE_CSS = """
@@ -55,14 +55,32 @@ def _summary_table(data: ReportData) -> str:
     return f'<table class="ag-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _charts(data: ReportData) -> str:
-    """The three figures; plotly.js is inlined once, with the first."""
-    figures = [storage_figure(data.storage), scaling_figure(data.storage), difference_figure(difference_summary(data.results))]
-    config = {"displaylogo": False, "responsive": True}
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def figures_html(figures: list[go.Figure], inline_plotly: bool = True) -> str:
+    """The figures as HTML divs; plotly.js is inlined once, with the first (none when ``inline_plotly`` is False,
+    for a page that inlined it already), so the page opens offline."""
     return "".join(
-        fig.to_html(full_html=False, include_plotlyjs=(i == 0), include_mathjax=False, config=config)
+        fig.to_html(full_html=False, include_plotlyjs=inline_plotly and i == 0, include_mathjax=False, config=FIGURE_CONFIG)
         for i, fig in enumerate(figures)
     )
+
+
+def page_html(title: str, sections: list[str], css: str) -> str:
+    """One self-contained HTML page: ``title`` (escaped here), the ``css`` inlined, the ``sections`` in order."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{css}</style></head>"
+        f"<body>{''.join(sections)}</body></html>\n"
+    )
+
+
+def _charts(data: ReportData) -> str:
+    """The three figures; plotly.js is inlined once, with the first."""
+    return figures_html([storage_figure(data.storage), scaling_figure(data.storage),
+                         difference_figure(difference_summary(data.results))])
 
 
 NOT_RUN = "not run: the comparison ended first"
@@ -99,12 +117,7 @@ def to_html(data: ReportData) -> str:
         "<h2>Word differences, prompt by prompt</h2>", *(diff_panel_html(r, pending_text=NOT_RUN) for r in data.results),
         *_analysis_sections(data),
     ]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}{VIEW_CSS}{ANALYSIS_CSS}</style></head>"
-        f"<body>{''.join(sections)}</body></html>\n"
-    )
+    return page_html(title, sections, _PAGE_CSS + VIEW_CSS + ANALYSIS_CSS)
 
 
 def _analysis_sections(data: ReportData) -> list[str]:
@@ -112,9 +125,7 @@ def _analysis_sections(data: ReportData) -> list[str]:
     analysis = data.analysis
     if not analysis:
         return []
-    config = {"displaylogo": False, "responsive": True}
-    chart = effect_figure(data.storage, analysis).to_html(full_html=False, include_plotlyjs=False,
-                                                          include_mathjax=False, config=config)
+    chart = figures_html([effect_figure(data.storage, analysis)], inline_plotly=False)
     prompts = [r["prompt"] for r in data.results]
     heat = [f"<h3>{html.escape(v)}</h3>" + heat_html(v, prompts, analysis["tokens"][v])
             for v in data.variants if v != BASE and v in analysis["tokens"]]  # the base is not read back

@@ -22,7 +22,7 @@ from adapters_ui.analysis.review_stats import ReviewResults, kappa_words
 from adapters_ui.formatting import plural
 from adapters_ui.views.charts import strength_figure, win_matrix_figure
 from adapters_ui.views.html import VIEW_CSS
-from adapters_ui.views.report import _PAGE_CSS, _meta
+from adapters_ui.views.report import _PAGE_CSS, _meta, figures_html, page_html
 
 NOT_ENOUGH_OVERLAP = "not enough overlap"
 
@@ -122,12 +122,7 @@ def results_tables_html(results: ReviewResults) -> str:
 
 def _charts(results: ReviewResults) -> str:
     """The two figures; plotly.js is inlined once, with the first."""
-    figures = [strength_figure(results.strengths), win_matrix_figure(results.variants, results.win_matrix)]
-    config = {"displaylogo": False, "responsive": True}
-    return "".join(
-        fig.to_html(full_html=False, include_plotlyjs=(i == 0), include_mathjax=False, config=config)
-        for i, fig in enumerate(figures)
-    )
+    return figures_html([strength_figure(results.strengths), win_matrix_figure(results.variants, results.win_matrix)])
 
 
 def results_html(results: ReviewResults) -> str:
@@ -141,9 +136,4 @@ def results_html(results: ReviewResults) -> str:
         "how it counts": "a tie or “both bad” is half a win to each side",
     })
     sections = [f"<h1>{html.escape(title)}</h1>", meta, "<h2>Charts</h2>", _charts(results), results_tables_html(results)]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}{VIEW_CSS}</style></head>"
-        f"<body>{''.join(sections)}</body></html>\n"
-    )
+    return page_html(title, sections, _PAGE_CSS + VIEW_CSS)
