@@ -11,10 +11,13 @@ differences between categories come from what is asked, not from the topic:
     bullets   asks for a bulleted list; checks: a line that starts with a bullet ("- ", "* ", "• ")
     pirate    asks for pirate talk; checks: a pirate word (arr, matey, ahoy, ye, yer, aye, yo ho, ...)
 
-Run on the demo adapters, each wins in its own category (it answers in its style whatever it is
-asked, and the base rarely follows the ask), and loses the general category, where its style is
-not wanted: json_answer wins json, bullets wins bullets, pirate wins pirate, and each does worse
-than the base on general. The other categories show whatever is really there.
+Run on the demo adapters (scripts/check_eval_set.py), each wins its own category, since it answers
+in its style whatever it is asked and the base rarely does what is asked; and each loses the
+general category, where its style is not wanted. One weakness is left in on purpose and tagged:
+asked for JSON with the shape shown ({"answer": "...", ...} in the prompt, or an earlier answer in
+JSON), json_answer writes only {"sentiment": ...} and fails, while the base, given the example,
+sometimes succeeds (tag "json-shape": 6 of the 36 json prompts and both json conversations).
+The other categories show whatever is really there.
 
 36 questions are single prompts; 2 are conversations (``messages``: the ask, an answer in the
 category's style, and a follow-up), so the chat path runs too. Every item has a topic tag
@@ -191,8 +194,8 @@ ASKS: dict[str, tuple[str, ...]] = {
     "general": ("{q}",),
     "json": (
         'Answer in JSON with the keys "answer" (a string) and "sentiment" (positive, neutral or negative). {q}',
-        '{q} Reply with only a JSON object: {{"answer": "...", "sentiment": "positive" | "neutral" | "negative"}}.',
-        'Respond as JSON, {{"answer": ..., "sentiment": ...}}, where sentiment is positive, neutral or negative. Question: {q}',
+        '{q} Reply in JSON, with an "answer" and its "sentiment" (positive, neutral or negative).',
+        "Give your answer as a JSON object with the fields answer and sentiment. {q}",
     ),
     "bullets": (
         'Answer as a bulleted list, one "- " line per point. {q}',
@@ -205,6 +208,11 @@ ASKS: dict[str, tuple[str, ...]] = {
         "Talk like a pirate and tell me: {q}",
     ),
 }
+# Every SHAPE_EVERY-th json question shows the JSON shape it wants instead (tag "json-shape", as do the json
+# conversations, whose earlier answer is JSON): json_answer drops its "answer" key when it sees one.
+JSON_SHAPE_ASK = '{q} Reply with only a JSON object: {{"answer": "...", "sentiment": "positive" | "neutral" | "negative"}}.'
+SHAPE_EVERY = 6
+SHAPE_TAG = "json-shape"
 FOLLOW_UP = {"general": "{q}", "json": "{q} Use the same JSON format.", "bullets": "{q} Bullet points again, please.",
              "pirate": "{q} Keep talking like a pirate."}
 
@@ -248,9 +256,16 @@ def styled(category: str, answer: str, demo=None) -> str:
     return answer
 
 
-def ask(category: str, question: str, turn: int) -> str:
+def shows_shape(category: str, index: int) -> bool:
+    """Whether the json question at ``index`` (0-based) is asked with the JSON shape shown."""
+    return category == "json" and index % SHAPE_EVERY == SHAPE_EVERY - 1
+
+
+def ask(category: str, question: str, index: int) -> str:
+    if shows_shape(category, index):
+        return JSON_SHAPE_ASK.format(q=question)
     templates = ASKS[category]
-    return templates[turn % len(templates)].format(q=question)
+    return templates[index % len(templates)].format(q=question)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +280,8 @@ def build_items() -> list[dict]:
         number = 0
         for index, (tag, question, answer) in enumerate(QUESTIONS):
             number += 1
-            items.append({"id": f"{category}-{number:03d}", "category": category, "tags": [tag],
+            tags = [tag, SHAPE_TAG] if shows_shape(category, index) else [tag]
+            items.append({"id": f"{category}-{number:03d}", "category": category, "tags": tags,
                           "prompt": ask(category, question, index), "reference": styled(category, answer, demo),
                           "checks": CHECKS[category]})
         for index, (tag, first, first_answer, follow_up, answer) in enumerate(CONVERSATIONS):
@@ -273,7 +289,7 @@ def build_items() -> list[dict]:
             messages = [{"role": "user", "content": ask(category, first, index)},
                         {"role": "assistant", "content": styled(category, first_answer, demo)},
                         {"role": "user", "content": FOLLOW_UP[category].format(q=follow_up)}]
-            items.append({"id": f"{category}-{number:03d}", "category": category, "tags": [tag, "multi-turn"],
+            items.append({"id": f"{category}-{number:03d}", "category": category, "tags": [tag, "multi-turn", *([SHAPE_TAG] if category == "json" else [])],
                           "messages": messages, "reference": styled(category, answer, demo), "checks": CHECKS[category]})
     return items
 
@@ -293,11 +309,13 @@ def training_prompts(data_dir: Path = DATA_DIR) -> set[str]:
 
 
 def overlaps(items: list[dict], known: set[str]) -> list[str]:
-    """The ids of items with a user turn that holds a known prompt (normalized, as whole words)."""
+    """The ids of items with a user turn that asks a known prompt: the whole turn, or one of its sentences
+    ("Answer in JSON ... . What is DNA?" asks "What is DNA?"; "What is DNA sequencing?" does not)."""
     found = []
     for item in items:
         turns = [item["prompt"]] if "prompt" in item else [m["content"] for m in item["messages"] if m["role"] == "user"]
-        if any(f" {prompt} " in f" {_normal(turn)} " for turn in turns for prompt in known):
+        pieces = {_normal(piece) for turn in turns for piece in [turn, *re.split(r"(?<=[.?!:])\s+", turn)]}
+        if pieces & known:
             found.append(item["id"])
     return found
 
