@@ -9,9 +9,14 @@ the base on the ``checks`` metric (``analysis.paired.slices``: all items, each c
 exact McNemar, Holm over the whole family), and exits 1 unless every adapter is "better" in its
 own category (json_answer on json, bullets on bullets, pirate on pirate). A few minutes on 2 CPU cores.
 
-    variant       all  bullets  general   json  pirate
-    base         0.24     0.05     1.00   0.00    0.08
-    ...
+    variant           all  bullets  general     json   pirate      (a run on 2 CPU cores, 195 s)
+    base             0.34     0.11     1.00     0.03     0.21
+    bullets          0.27     1.00     0.05     0.00     0.03
+    json_answer      0.20     0.00     0.00     0.79     0.00
+    pirate           0.27     0.05     0.03     0.00     1.00
+
+Each adapter is "better" in its own category (p_holm 4.5e-09, 1.1e-06, 7.1e-08) and "worse" on
+general; json_answer's 8 failures on json are exactly the 8 "json-shape" items.
 """
 
 from __future__ import annotations
