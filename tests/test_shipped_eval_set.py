@@ -181,3 +181,39 @@ def test_styled_references_follow_the_adapters_formats():
     assert build.styled("bullets", answer) == "- Friction resists sliding.\n- It turns motion into heat."
     assert build.styled("pirate", answer) == "Arr, matey! Friction resists sliding. It turns motion into heat. Yo ho ho!"
     assert build.styled("pirate", "You are the friend of the sea.") == "Arr, matey! Ye be th' matey o' th' sea. Yo ho ho!"
+
+
+# --- scripts/check_eval_set.py's tables and verdict, on made-up outputs (no model) ----------------
+
+def _check_script():
+    spec = importlib.util.spec_from_file_location("check_eval_set", ROOT / "scripts" / "check_eval_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STYLE = {"base": "general", "bullets": "bullets", "json_answer": "json", "pirate": "pirate"}
+
+
+def _answers_in(style: str) -> list[str]:
+    """Every item answered with its question's reference in ``style``, whatever the item asked."""
+    position = {item.id: n for items in BY_CATEGORY.values() for n, item in enumerate(items)}
+    return [BY_CATEGORY[style][position[item.id]].reference for item in ITEMS]
+
+
+@pytest.mark.parametrize("json_answer_style, problems", [
+    ("json", []),
+    ("general", ["json_answer is not better than base on category:json (no evidence, p_holm 1.0)"]),
+])
+def test_check_script_finds_each_adapter_better_in_its_own_category(json_answer_style, problems):
+    check = _check_script()
+    styles = {**STYLE, "json_answer": json_answer_style}
+    scores = {variant: check.passes(ITEMS, _answers_in(style)) for variant, style in styles.items()}
+    results = check.verdicts(ITEMS, scores)
+    assert check.story_problems(results) == problems
+    own = {(r.variant, r.slice): r for r in results}
+    assert own["pirate", "category:pirate"].verdict == "better"
+    assert own["pirate", "category:general"].verdict == "worse"
+    table = check.pass_table(ITEMS, scores).splitlines()
+    assert table[1].split() == ["variant", "all", "bullets", "general", "json", "pirate"]
+    assert table[2].split() == ["base", "0.25", "0.00", "1.00", "0.00", "0.00"]
