@@ -13,8 +13,18 @@ from fake_backend import FakeBackend
 from adapters_ui.errors import AdaptersUIError, ConfigError, StoreError, UnknownVariantError
 from adapters_ui.runs.evaluation import batches
 from adapters_ui.store import Database
-from adapters_ui.store.evaluations import (CANCELLED, FAILED, FINISHED, RUNNING, completed, count_outputs, iter_outputs,
-                                           load_evaluation, set_status, unfinished_ids)
+from adapters_ui.store.evaluations import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    completed,
+    count_outputs,
+    iter_outputs,
+    load_evaluation,
+    set_status,
+    unfinished_ids,
+)
 
 
 @pytest.fixture
