@@ -159,7 +159,7 @@ def follow_job(job) -> None:
 
     first = job.progress()
     with tqdm(total=first.total, initial=first.done, unit="output", desc=f"evaluation {job.id[:8]}", file=sys.stderr,
-              dynamic_ncols=True, mininterval=PROGRESS_S if sys.stderr.isatty() else 15) as bar:
+              dynamic_ncols=True, smoothing=0, mininterval=PROGRESS_S if sys.stderr.isatty() else 15) as bar:
         try:
             while not job.wait(PROGRESS_S):
                 bar.update(job.progress().done - bar.n)

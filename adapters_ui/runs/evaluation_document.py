@@ -3,6 +3,9 @@
     {"id", "created_at", "status", "error", "base_model", "set", "variants", "samples", "settings",
      "baseline", "set_items", "items", "verdicts", "progress"}
 
+``verdicts`` include ``human_preference`` (a sign test on the votes) once a blind review made from the
+evaluation (``store/evaluation_reviews``) has decisive votes: one more metric in the same Holm family.
+
 ``items`` holds one record per item, variant and sample (``id``, ``category``, ``tags``, ``variant``,
 ``sample``, ``output``, ``checks``, ``scores``); ``verdicts`` one per variant, metric and slice
 (``analysis/verdicts``). They are made from what is stored, so a running job's document covers the
@@ -15,10 +18,12 @@ adapter) or ``"<evaluation id>/<variant>"``.
 
 from __future__ import annotations
 
-from adapters_ui.analysis.verdicts import verdict_records, verdict_records_against
+from adapters_ui.analysis.preference import human_preference_records
+from adapters_ui.analysis.verdicts import holm_records, verdict_records, verdict_records_against
 from adapters_ui.errors import StatisticsError
 from adapters_ui.names import BASE
 from adapters_ui.store.database import Database
+from adapters_ui.store.evaluation_reviews import evaluation_votes
 from adapters_ui.store.evaluations import StoredEvaluation, iter_outputs, load_evaluation, load_items
 
 
@@ -54,7 +59,11 @@ def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], ba
             raise StatisticsError(f"Baseline {variant!r} is not a variant of this evaluation: choose from "
                                   f"{', '.join(stored.variants)}, or give another evaluation's id.")
         chosen = candidates or [v for v in stored.variants if v != variant]
-        return variant, verdict_records(records, baseline=variant, variants=chosen)
+        votes = [v for v in evaluation_votes(db, stored.id, variant) if v["variant"] in chosen]
+        verdicts = verdict_records(records, baseline=variant, variants=chosen)
+        if votes:  # a blind review of this evaluation: its votes join the same Holm family
+            verdicts = holm_records(verdicts + human_preference_records(votes, baseline=variant))
+        return variant, verdicts
     other = load_evaluation(db, other_id)
     if variant is None:
         wanted = candidates or [v for v in stored.variants if v != BASE]
