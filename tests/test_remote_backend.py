@@ -502,3 +502,31 @@ def test_a_server_without_runtime_loading_says_so_and_lists_its_adapters(remote,
         assert session.compare(["Hi!"], ["pirate"]).complete
     finally:
         vllm_server.runtime_loading = True
+
+
+def test_an_evaluation_job_on_the_server_equals_the_in_process_one(remote, in_process, prompts, tmp_path):
+    """The same stored job on vLLM (each batch's rows in flight together) and in process: equal greedy outputs,
+    scored alike; the reference perplexity needs a read-back only the in-process engine has."""
+    from adapters_ui.store import Database
+    from adapters_ui.store.evaluations import iter_outputs
+
+    rows = [{"id": f"p{i}", "prompt": p, "reference": "Arr", "checks": [{"type": "icontains", "value": "arr"}]}
+            for i, p in enumerate(prompts[:6])]
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    db = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
+    outputs = {}
+    for name, session in (("server", remote), ("local", in_process[0])):
+        job, ref = session.start_evaluation(db, path, VARIANTS, settings=session.generation_settings(max_new_tokens=TOKENS),
+                                            batch_items=3)
+        assert job.wait(300) and job.progress().status == "finished", job.progress().line()
+        outputs[name] = {(r["position"], r["variant"]): r for r in iter_outputs(db, ref.id)}
+    tokenizer = in_process[0].base.tokenizer
+    assert len(outputs["server"]) == len(outputs["local"]) == 6 * len(VARIANTS)
+    for key, local in outputs["local"].items():
+        served = outputs["server"][key]
+        assert tokenizer.encode(served["output"]) == tokenizer.encode(local["output"]), key
+        assert served["checks"] == local["checks"]
+        assert served["scores"]["reference_perplexity"] is None and local["scores"]["reference_perplexity"] > 1
+    assert all(outputs["server"][(i, "pirate")]["scores"]["checks"] == 1.0 for i in range(6))
+    db.close()

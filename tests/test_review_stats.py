@@ -10,6 +10,7 @@ import math
 import re
 import time
 
+import numpy as np
 import pytest
 
 from adapters_ui.analysis.review_stats import (
@@ -21,6 +22,7 @@ from adapters_ui.analysis.review_stats import (
     bradley_terry,
     comments,
     fleiss_kappa,
+    fleiss_kappa_by_formula,
     kappa_words,
     per_prompt,
     summarise,
@@ -200,7 +202,10 @@ def test_fleiss_kappa(counts, expected):
 def test_fleiss_kappa_equals_statsmodels_when_every_item_has_the_same_raters(counts):
     from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
 
-    assert fleiss_kappa(counts) == pytest.approx(statsmodels_fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+    expected = statsmodels_fleiss_kappa(counts, method="fleiss")
+    assert fleiss_kappa(counts) == pytest.approx(expected, abs=1e-12)  # statsmodels itself computes it here
+    # and the written-out formula that takes over when raters vary gives the same number
+    assert fleiss_kappa_by_formula(np.asarray(counts, dtype=float)) == pytest.approx(expected, abs=1e-12)
 
 TINY = [
     Judgement(0, "a", "b", "ana", "left"),

@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from statsmodels.stats import inter_rater
 from statsmodels.stats.proportion import proportion_confint
 
 CHOICES = ("left", "right", "tie", "both_bad")  # canonical orientation of the pair, not the A/B shown on screen
@@ -317,21 +318,30 @@ def fleiss_kappa(counts: list[list[int]]) -> float | None:
     no item is left, or when every vote falls in one category (chance agreement is 1,
     kappa is 0/0).
 
-    Written out rather than ``statsmodels.stats.inter_rater.fleiss_kappa``: that one asserts
-    that every item has the same number of raters, and a review round's items do not (one
-    prompt judged by 3 reviewers, another by 2). Where the counts are equal, both give the
-    same number (tests/test_review_stats.py checks it).
+    Where every item has the same number of raters, ``statsmodels.stats.inter_rater.fleiss_kappa``
+    computes it. That one asserts equal counts, and a review round's items often differ (one prompt
+    judged by 3 reviewers, another by 2): then Fleiss' formula is written out below, with each item's
+    own rater count (it gives statsmodels' number when the counts are equal; tests/test_review_stats.py
+    checks both paths on the same values).
     """
     table = np.asarray(counts, dtype=float).reshape(len(counts), -1) if counts else np.zeros((0, 0))
     table = table[table.sum(axis=1) >= 2]
     if len(table) == 0:
         return None
     raters = table.sum(axis=1)
-    p_item = ((table**2).sum(axis=1) - raters) / (raters * (raters - 1))
     p_category = table.sum(axis=0) / raters.sum()
-    chance = float((p_category**2).sum())
-    if math.isclose(chance, 1.0):
+    if math.isclose(float((p_category**2).sum()), 1.0):
         return None
+    if np.all(raters == raters[0]):
+        return float(inter_rater.fleiss_kappa(table, method="fleiss"))
+    return fleiss_kappa_by_formula(table)
+
+
+def fleiss_kappa_by_formula(table: np.ndarray) -> float:
+    """Fleiss' kappa written out, each item (row, at least 2 votes) with its own number of raters."""
+    raters = table.sum(axis=1)
+    p_item = ((table**2).sum(axis=1) - raters) / (raters * (raters - 1))
+    chance = float(((table.sum(axis=0) / raters.sum()) ** 2).sum())
     return (float(p_item.mean()) - chance) / (1 - chance)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from adapters_ui.analysis.preference import human_preference_records
 from adapters_ui.analysis.verdicts import holm_records, verdict_records, verdict_records_against
+from adapters_ui.analysis.versions import compare_evaluation_versions
 from adapters_ui.errors import StatisticsError
 from adapters_ui.names import BASE
 from adapters_ui.store.database import Database
@@ -53,6 +54,15 @@ def split_baseline(baseline: str) -> tuple[str | None, str | None]:
 def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], baseline: str,
                  candidates: list[str] | None = None) -> tuple[str, list[dict]]:
     """(the baseline's label, the verdict records) of ``records`` against ``baseline``."""
+    label, verdicts, _ = _against(db, stored, records, baseline, candidates)
+    return label, verdicts
+
+
+def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseline: str,
+             candidates: list[str] | None = None) -> tuple[str, list[dict], list[dict] | None]:
+    """(label, verdicts, versions): ``versions`` (another evaluation as the baseline) holds, per candidate
+    variant, each shared item marked improved / regressed / unchanged on ``checks``, regressed first, with
+    both outputs (``analysis.versions.compare_evaluation_versions``)."""
     other_id, variant = split_baseline(baseline)
     if other_id is None:
         if variant not in stored.variants:
@@ -63,7 +73,7 @@ def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], ba
         verdicts = verdict_records(records, baseline=variant, variants=chosen)
         if votes:  # a blind review of this evaluation: its votes join the same Holm family
             verdicts = holm_records(verdicts + human_preference_records(votes, baseline=variant))
-        return variant, verdicts
+        return variant, verdicts, None
     other = load_evaluation(db, other_id)
     if variant is None:
         wanted = candidates or [v for v in stored.variants if v != BASE]
@@ -76,7 +86,11 @@ def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], ba
     other_records = item_records(db, other, load_items(db, other_id))
     against = verdict_records_against(records, other_records, baseline_variant=variant, baseline_label=label,
                                       variants=candidates)
-    return label, against.verdicts
+    chosen = candidates or list(stored.variants)
+    versions = [{"variant": v, **compare_evaluation_versions(other_records, records, variant_old=variant, variant_new=v,
+                                                             metric="checks").to_json()}
+                for v in chosen if any(r["variant"] == v and r["scores"].get("checks") is not None for r in records)]
+    return label, against.verdicts, versions
 
 
 def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, progress: dict | None = None) -> dict:
@@ -84,8 +98,8 @@ def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, 
     stored = load_evaluation(db, evaluation_id)
     items = load_items(db, evaluation_id)
     records = item_records(db, stored, items)
-    label, verdicts = verdicts_for(db, stored, records, baseline) if records else (baseline, [])
-    return {
+    label, verdicts, versions = _against(db, stored, records, baseline) if records else (baseline, [], None)
+    document = {
         "id": stored.id,
         "created_at": stored.created,
         "status": stored.status,
@@ -102,3 +116,6 @@ def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, 
         "items": records,
         "verdicts": verdicts,
     }
+    if versions is not None:
+        document["versions"] = versions
+    return document

@@ -62,8 +62,17 @@ def _version_regressions(versions) -> dict[str, dict[str, list[str]]]:
             continue
         for change in comparison.get("items") or []:
             if change.get("change") == "regressed":
-                found.setdefault(str(change["item_id"]), {})[comparison.get("variant") or "candidate"] = []
+                variant = comparison.get("variant") or comparison.get("variant_new") or "candidate"
+                found.setdefault(str(change.get("item_id", change.get("id"))), {})[variant] = []
     return found
+
+
+def _version_outputs(document: dict) -> dict[str, dict]:
+    """item id -> its version-comparison row (``old_output``, ``new_output``), when the document has one."""
+    versions = document.get("versions") or []
+    rows = [row for comparison in (versions if isinstance(versions, list) else [versions])
+            for row in comparison.get("items") or [] if "old_output" in row]
+    return {str(row.get("id", row.get("item_id"))): row for row in rows}
 
 
 def regressions(document: dict) -> dict[str, dict[str, list[str]]]:
@@ -225,7 +234,17 @@ def regressed_items_html(document: dict, limit: int = REPORT_ITEMS_MAX) -> str:
     how = (f"as the version comparison with {against} found" if document.get("versions")
            else f"where a variant fails a check that {against} passes")
     parts = [f"<p>{plural(len(found), 'item')} {how} (first sample of each).</p>"]
+    old_outputs = _version_outputs(document)
     for item_id, variants in list(found.items())[:limit]:
+        if old_outputs:  # the baseline is another evaluation: its outputs come with the version comparison
+            label = str(document.get("baseline"))
+            record = {"prompt": prompt_text(items.get(item_id, {})),
+                      "outputs": {label: old_outputs.get(item_id, {}).get("old_output"),
+                                  **{v: old_outputs.get(item_id, {}).get("new_output") for v in variants}}}
+            parts.append(f'<details open class="ag-regressed" data-item="{html.escape(item_id)}">'
+                         f"<summary>{html.escape(item_id)} — {html.escape(', '.join(variants))} regressed</summary>"
+                         f"{diff_panel_html(record, base=label, pending_text='no output')}</details>")
+            continue
         firsts = {v: (outputs.get(item_id, {}).get(v) or [{}])[0] for v in ([baseline] if baseline else []) + list(variants)}
         summary = "; ".join(f"{v} fails {', '.join(checks)}" if checks else f"{v} regressed" for v, checks in variants.items())
         checks = "".join(checks_html(r.get("checks") or {}, label=v) for v, r in firsts.items())
