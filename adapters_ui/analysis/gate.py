@@ -52,7 +52,7 @@ def _verdicts(evaluation: Mapping | Sequence[Mapping], baseline: str) -> list[Ma
 
 def _num(x: float | None, sign: str = "", digits: str = "#.3g") -> str:
     """Three significant digits, kept even when 0 (``1.00``, ``0.410``); a p-value gets two (``0.0004``)."""
-    return "?" if x is None else f"{x:{sign}{digits}}"
+    return "?" if x is None else f"{x:{sign}{digits}}".rstrip(".")  # "116." (#.3g of 116.3) reads "116"
 
 
 def _numbers(r: Mapping) -> str:

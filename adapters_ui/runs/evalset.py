@@ -15,8 +15,8 @@ the header is row 1, as a spreadsheet shows it; Parquet: the first data row is r
 
     >>> read_eval_set(Path("qa.jsonl"))  # {"prompt": "2+2?", "reference": "4", "checks": [{"type": "contains", "value": "4"}]}  # doctest: +SKIP
     EvalSet(name='qa.jsonl', items=(EvalItem(id='3f1c...', prompt='2+2?', ..., checks=(Check(type='contains', value='4'),)),), ...)
-    >>> read_eval_set(Path("bad.jsonl"))  # line 2: {"prompt": "Hi", "checks": [{"type": "max-words", "value": 0}]}  # doctest: +SKIP
-    EvalSetError: Evaluation set bad.jsonl line 2, field "checks": check 1 (max-words) needs a positive whole number ...
+    >>> read_eval_set(Path("bad.jsonl"))  # line 2: {"prompt": "Hi", "checks": [{"type": "max-words", "value": -1}]}  # doctest: +SKIP
+    EvalSetError: Evaluation set bad.jsonl line 2, field "checks": Check "max-words" needs 0 or more words, not -1.
 """
 
 from __future__ import annotations

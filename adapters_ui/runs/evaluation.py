@@ -9,6 +9,10 @@ uninterrupted one and greedy outputs come out equal), and for each batch and sam
 2. reads each reference back through every variant for its perplexity (in process only);
 3. scores every output (``analysis/scores``) and writes the batch in ONE transaction.
 
+An output's ``latency_s`` is the time from its batch's start to its last token (its text's last change):
+the rows of a batch run together, so a row that ends sooner is done sooner, and the batch's end alone
+would give every variant the same number.
+
 A SIGKILL loses at most the batch in progress; ``resume`` (the CLI's ``--resume``, or the app at start)
 goes on from the last committed batch. Outputs go to the database as they come, never kept here, so
 memory stays flat however many items the set has.
@@ -38,7 +42,7 @@ from adapters_ui.model.turns import TurnCancelled, TurnQueue
 from adapters_ui.names import BASE
 from adapters_ui.runs.run import FAILED as RUN_FAILED
 from adapters_ui.runs.run import STOPPED as RUN_STOPPED
-from adapters_ui.runs.run import CompareRun, Output, RunRequest
+from adapters_ui.runs.run import CompareRun, Output, Partial, RunRequest
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluations import (
     CANCELLED,
@@ -205,10 +209,16 @@ class EvaluationJob:
         if self._stop.is_set():
             run.stop()
         began = time.perf_counter()
-        latency: dict[tuple[int, str], float] = {}
+        latency: dict[tuple[int, str], float] = {}  # (row, variant) -> when its text last grew
+        written: dict[tuple[int, str], str] = {}
         for event in run.events(heartbeat=HEARTBEAT_S):
-            if isinstance(event, Output):
-                latency[(event.index, event.variant)] = time.perf_counter() - began
+            if isinstance(event, Partial):
+                now = time.perf_counter() - began
+                for row, text in event.texts.items():
+                    if text != written.get(row):
+                        written[row], latency[row] = text, now
+            elif isinstance(event, Output) and (event.index, event.variant) not in latency:
+                latency[(event.index, event.variant)] = time.perf_counter() - began  # a backend that sent no partial
         self._run = None
         comparison = run.final()
         if comparison.status == RUN_STOPPED or self._stop.is_set():
