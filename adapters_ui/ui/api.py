@@ -151,10 +151,10 @@ def add_api(handlers: ApiHandlers) -> None:
     """The endpoints, model work taking the model in turns like the UI's (inside the Blocks). ``evaluate`` only
     starts a background job (which takes its turns by itself), so it is not model work."""
     settings = handlers.settings
-    gr.api(handlers.evaluate, api_name="evaluate")
-    gr.api(handlers.evaluation, api_name="evaluation")
-    gr.api(handlers.cancel_evaluation, api_name="cancel_evaluation")
     gr.api(gpu_task(handlers.compare_api, settings.gpu_duration_s), api_name="compare",
            concurrency_limit=settings.max_runs, concurrency_id="model")
     gr.api(gpu_task(handlers.compare_and_save, settings.gpu_duration_s), api_name="compare_and_save",
            concurrency_limit=settings.max_runs, concurrency_id="model")
+    gr.api(handlers.evaluate, api_name="evaluate")
+    gr.api(handlers.evaluation, api_name="evaluation")
+    gr.api(handlers.cancel_evaluation, api_name="cancel_evaluation")

@@ -236,6 +236,10 @@ class EvaluateHandlers:
             return "", problem(exc)
         return f"**{html.escape(eval_set.name)}:** {summarize(eval_set).text()}", ""
 
+    def first_summary(self, choice: str | None) -> str:
+        """Page load: the preselected shipped set's summary."""
+        return self.summary(choice, None)[0]
+
     def variant_choices(self, ticked: list[str] | None = None):
         """The variants to tick once the session has loaded: the visitor's ticks that still exist, else all."""
         session = self.holder.loaded
@@ -439,20 +443,25 @@ def wire_evaluate(demo: gr.Blocks, tabs: gr.Tabs, tab: gr.Tab, e: EvaluateTab, h
     demo.load(handlers.page_open, e.owned, [tabs, e.recent, *view], **UI_ONLY)
     for event in (demo.load, tab.select):
         event(handlers.variant_choices, e.variants, e.variants, **UI_ONLY)
-    for event in (demo.load, e.set_choice.change, e.set_file.change):
+    demo.load(handlers.first_summary, e.set_choice, e.set_summary, **UI_ONLY)  # the notice is the permalink's
+    for event in (e.set_choice.change, e.set_file.change):
         event(handlers.summary, [e.set_choice, e.set_file], [e.set_summary, e.notice], **UI_ONLY)
 
-    def start(choice, upload, variants, samples, tokens, first, owned, *selections, request: gr.Request = None):
-        return handlers.start(choice, upload, variants, samples, tokens, first, owned, selections, request=request)
+    # explicit parameters throughout: gradio hands gr.Request only to a positional parameter (none after *args)
+    def start(choice, upload, variants, samples, tokens, first, owned, slice, metric, only, category, tag,
+              request: gr.Request = None):
+        return handlers.start(choice, upload, variants, samples, tokens, first, owned, (slice, metric, only, category, tag),
+                              request=request)
 
-    def redraw(evaluation_id, choice, other, *rest, request: gr.Request = None):
-        return handlers.tick(evaluation_id, baseline_of(choice, other), *rest, request=request)
+    def redraw(evaluation_id, choice, other, slice, metric, only, category, tag, seen, request: gr.Request = None):
+        return handlers.tick(evaluation_id, baseline_of(choice, other), slice, metric, only, category, tag, seen,
+                             request=request)
 
-    def open_one(evaluation_id, *selections, request: gr.Request = None):
-        return handlers.show(evaluation_id, BASE, *selections, request=request)
+    def open_one(evaluation_id, slice, metric, only, category, tag, request: gr.Request = None):
+        return handlers.show(evaluation_id, BASE, slice, metric, only, category, tag, request=request)
 
-    def rebase(evaluation_id, choice, other, *selections, request: gr.Request = None):
-        return handlers.show(evaluation_id, baseline_of(choice, other), *selections, request=request)
+    def rebase(evaluation_id, choice, other, slice, metric, only, category, tag, request: gr.Request = None):
+        return handlers.show(evaluation_id, baseline_of(choice, other), slice, metric, only, category, tag, request=request)
 
     def verdicts(evaluation_id, choice, other, slice):
         return handlers.verdict_table(evaluation_id, baseline_of(choice, other), slice)
