@@ -15,7 +15,7 @@ from fake_backend import FakeBackend
 from adapters_ui.runs.evalset import read_eval_set
 from adapters_ui.runs.evaluation import EvaluationProgress
 from adapters_ui.store import DatabaseHolder
-from adapters_ui.store.evaluations import CANCELLED, FINISHED, RUNNING, list_evaluations, load_evaluation
+from adapters_ui.store.evaluations import CANCELLED, FINISHED, RUNNING, list_evaluations, load_evaluation, load_items
 from adapters_ui.ui.app import Handlers
 from adapters_ui.ui.evaluate import (
     ALL,
@@ -23,9 +23,9 @@ from adapters_ui.ui.evaluate import (
     VIEW_OUTPUTS,
     EvaluateHandlers,
     baseline_of,
-    first_of,
     progress_html,
     resume_jobs,
+    some_of,
 )
 
 SKIP = gr.skip()
@@ -170,14 +170,19 @@ def test_a_public_space_lists_only_the_visitor_s_own(ui, fake_ui, tmp_path):
     assert {v for _l, v in ui.recent(mine)["choices"]} == {*mine, *theirs}  # a private app lists every one
 
 
-def test_only_the_first_items_run_when_asked(ui, tmp_path):
-    path = write_set(tmp_path / "set.jsonl")
-    assert first_of(read_eval_set(path), 4).name == "set.jsonl (first 4)"
-    assert first_of(read_eval_set(path), 0).items == read_eval_set(path).items
-    owned, *view = start(ui, path, first=4)
+@pytest.mark.parametrize("count, ids", [(4, ["q0", "q3", "q6", "q9"]), (1, ["q0"]), (0, None), (12, None), (99, None)])
+def test_some_items_spread_over_the_set(tmp_path, count, ids):
+    whole = read_eval_set(write_set(tmp_path / "set.jsonl"))
+    some = some_of(whole, count)
+    assert (some is whole) if ids is None else ([i.id for i in some.items] == ids and some.name == f"set.jsonl ({count} of 12)")
+
+
+def test_only_some_items_run_when_asked(ui, tmp_path):
+    owned, *view = start(ui, write_set(tmp_path / "set.jsonl"), first=4)
     finished(ui, view[OPENED])
     stored = load_evaluation(ui.database.get(), view[OPENED])
-    assert stored.items == 4 and stored.set_name == "set.jsonl (first 4)" and stored.status == FINISHED
+    assert stored.items == 4 and stored.set_name == "set.jsonl (4 of 12)" and stored.status == FINISHED
+    assert {i["category"] for i in load_items(ui.database.get(), view[OPENED])} == {"even", "odd"}
 
 
 @pytest.mark.parametrize("choice, other, expected", [("base", "", "base"), ("lora", "  ", "lora"),

@@ -138,7 +138,7 @@ def _build_set(e: EvaluateTab) -> None:
     e.set_choice = gr.Dropdown(shipped, value=DEFAULT_SET if DEFAULT_SET in shipped else None,
                                label="Evaluation set (shipped)", elem_id="eval-set")
     e.set_file = gr.File(label="…or upload one (.jsonl, .csv, .parquet)", file_types=[".jsonl", ".csv", ".parquet"],
-                         elem_id="eval-upload", height=90)
+                         elem_id="eval-upload", height=140)
     e.set_summary = gr.Markdown(elem_id="eval-summary")
 
 
@@ -147,7 +147,7 @@ def _build_settings(e: EvaluateTab) -> None:
     with gr.Row():
         e.samples = gr.Number(1, label="Samples per item", precision=0, minimum=1, maximum=20, elem_id="eval-samples")
         e.max_tokens = gr.Number(DEFAULT_TOKENS, label="Max new tokens", precision=0, minimum=1, elem_id="eval-tokens")
-        e.first_items = gr.Number(0, label="Only the first N items (0: all)", precision=0, minimum=0,
+        e.first_items = gr.Number(0, label="Only N items, spread over the set (0: all)", precision=0, minimum=0,
                                   elem_id="eval-first")
 
 
@@ -186,12 +186,18 @@ def set_file_of(choice: str | None, upload) -> Path:
     return shipped[choice]
 
 
-def first_of(eval_set: EvalSet, first: int | float | None) -> EvalSet:
-    """``eval_set`` cut to its first ``first`` items (0 or None: all), named so the list says so."""
-    count = int(first or 0)
-    if count <= 0 or count >= len(eval_set.items):
+def some_of(eval_set: EvalSet, count: int | float | None) -> EvalSet:
+    """``count`` items spread evenly over ``eval_set`` (0 or None: all of it), for a quick first look: a set
+    sorted by category keeps every category. Named so the list says so.
+
+        >>> [item.id for item in some_of(EvalSet("s.jsonl", tuple(EvalItem(id=f"q{i}", prompt="?") for i in range(10))), 3).items]
+        ['q0', 'q3', 'q6']
+    """
+    count, total = int(count or 0), len(eval_set.items)
+    if count <= 0 or count >= total:
         return eval_set
-    return replace(eval_set, name=f"{eval_set.name} (first {count})", items=eval_set.items[:count])
+    items = tuple(eval_set.items[i * total // count] for i in range(count))
+    return replace(eval_set, name=f"{eval_set.name} ({count} of {total})", items=items)
 
 
 def _selected(value, choices: list) -> str:
@@ -257,7 +263,7 @@ class EvaluateHandlers:
             session = self.holder.get()
             path = set_file_of(choice, upload)
             whole = read_eval_set(path)
-            eval_set = first_of(whole, first)
+            eval_set = some_of(whole, first)
             sampled = int(samples or 1) > 1  # several samples of greedy decoding would all be the same
             settings = session.generation_settings(max_new_tokens=int(max_tokens or DEFAULT_TOKENS), do_sample=sampled)
             source = path if eval_set is whole else eval_set  # a path: the set's sha256 is stored with it
