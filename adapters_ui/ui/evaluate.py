@@ -53,7 +53,7 @@ EVALUATE_CSS = """
 #eval-items {overflow-x: auto}
 #eval-heatmap {min-width: 0}
 """
-EVALUATE_JS_CSS = EVALUATION_CSS + VIEW_CSS
+VIEWS_CSS = VIEW_CSS + EVALUATION_CSS  # in this order: the verdict table's own rules win (auto widths, one line a cell)
 
 
 @dataclass
@@ -157,7 +157,7 @@ def _build_results(e: EvaluateTab) -> None:
         e.baseline_other = gr.Textbox(label="…or another evaluation's id (ID or ID/variant)", max_lines=1,
                                       elem_id="eval-baseline-other", scale=3)
     e.slice = gr.Dropdown([ALL], value=ALL, label="Slice", elem_id="eval-slice")
-    e.verdicts = gr.HTML("", css_template=EVALUATE_JS_CSS, elem_id="eval-verdicts", padding=False)
+    e.verdicts = gr.HTML("", css_template=VIEWS_CSS, elem_id="eval-verdicts", padding=False)
     e.metric = gr.Dropdown(list(METRIC_ORDER[:1]), value=METRIC_ORDER[0], label="Heatmap metric", elem_id="eval-metric")
     e.heatmap = gr.Plot(show_label=False, elem_id="eval-heatmap")
     gr.Markdown("#### Items")
@@ -166,7 +166,7 @@ def _build_results(e: EvaluateTab) -> None:
         e.category = gr.Dropdown([ALL], value=ALL, label="Category", elem_id="eval-category", scale=1)
         e.tag = gr.Dropdown([ALL], value=ALL, label="Tag", elem_id="eval-tag", scale=1)
     e.items = gr.Dataframe(interactive=False, wrap=False, max_height=420, elem_id="eval-items")
-    e.item = gr.HTML(PICK_ITEM, css_template=EVALUATE_JS_CSS, elem_id="eval-item")
+    e.item = gr.HTML(PICK_ITEM, css_template=VIEWS_CSS, elem_id="eval-item")
     with gr.Row():
         e.csv = gr.DownloadButton("CSV (items)", interactive=False, elem_id="eval-csv")
         e.json = gr.DownloadButton("JSON (document)", interactive=False, elem_id="eval-json")
@@ -485,6 +485,7 @@ def wire_evaluate(demo: gr.Blocks, tabs: gr.Tabs, tab: gr.Tab, e: EvaluateTab, h
                   [e.owned, *view], trigger_mode="once", **UI_ONLY
                   ).then(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)
     e.cancel.click(handlers.cancel, [e.opened, e.owned], e.notice, **UI_ONLY)
+    e.seen.change(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)  # a new batch or the end: the list's status
     e.timer.tick(redraw, [*shown, *picks, e.seen], view, show_progress="hidden", **STOPS)
     e.open.click(open_one, [e.recent, *picks], view, **UI_ONLY)
     e.baseline.input(rebase, [*shown, *picks], view, **UI_ONLY)

@@ -45,12 +45,17 @@ def server(tmp_path_factory):
     app.stop()
 
 
+ROWS = "#eval-items [role=row]:has([role=gridcell])"  # gradio's data frame: the rows shown (a hidden table sizes them)
+
+
 def open_regressed_item(page) -> str:
     """Filter the item table to regressions and open the first row: its id."""
     page.locator("#eval-only").get_by_label("Only regressions").check()
-    page.wait_for_function("() => [...document.querySelectorAll('#eval-items tbody tr')].every("
-                           "r => (r.innerText || '').trim() === '' || r.cells[r.cells.length - 1].innerText.trim() !== '')")
-    first = page.locator("#eval-items tbody tr").first.locator("td").first
+    page.wait_for_function("""sel => { const rows = [...document.querySelectorAll(sel)];
+        return rows.length > 0 && rows.every(r => { const cells = r.querySelectorAll('[role=gridcell]');
+                                                    return cells[cells.length - 1].innerText.trim() !== ''; }); }""",
+                           arg=ROWS)
+    first = page.locator(ROWS).first.locator("[role=gridcell]").first
     item_id = first.inner_text().strip()
     first.click()
     wait_text(page, "#eval-item", "regressed")
