@@ -46,12 +46,20 @@ ALL = "all"
 ONLY = [("All items", ALL), ("Only failures", "failures"), ("Only regressions", "regressions")]
 PICK_ITEM = "<p class='ag-note'><i>Click a row of the table to see every variant's output, its checks and the words that differ from the baseline.</i></p>"
 NOTHING_YET = "No evaluation yet: pick a set and the variants, then press **Evaluate**."
+# Wide things scroll or wrap inside their box, or a phone's whole page would widen to them: the item table is
+# contained (its width no longer depends on its columns: gradio's data frame scrolls them), the permalink wraps.
 EVALUATE_CSS = """
 #eval-progress .ag-bar {height: 14px; border-radius: 7px; background: #eef0f6; overflow: hidden; margin: 4px 0}
 #eval-progress .ag-bar > div {height: 100%; background: #4c72b0; transition: width .4s}
 #eval-progress p {margin: 2px 0; font-size: 15px}
-#eval-items {overflow-x: auto}
-#eval-heatmap {min-width: 0}
+#eval-link {overflow-wrap: anywhere}
+#eval-results, #eval-results > *, #eval-items, #eval-heatmap, #eval-item, #eval-verdicts {min-width: 0; max-width: 100%}
+#eval-items {overflow-x: auto; contain: inline-size}
+#eval-upload {min-width: 0}
+@media (max-width: 640px) {
+  #eval-setup {flex-direction: column}
+  #eval-setup > * {width: 100%; min-width: 0}
+}
 """
 VIEWS_CSS = VIEW_CSS + EVALUATION_CSS  # in this order: the verdict table's own rules win (auto widths, one line a cell)
 
@@ -113,7 +121,7 @@ def build_evaluate_tab(settings) -> EvaluateTab:
     e = EvaluateTab()
     e.owned = gr.BrowserState({}, storage_key="adapters_ui_evaluations", secret=browser_secret(settings.cache_dir))
     e.opened, e.seen = gr.State(None), gr.State(None)
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="eval-setup"):
         with gr.Column(scale=3):
             _build_set(e)
         with gr.Column(scale=2):
