@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -85,8 +86,13 @@ def test_start_follow_finish_then_the_verdicts_items_and_downloads(ui, fake_sess
     assert f"http://demo.example:7860/?evaluation={evaluation_id}" in view[LINK]
     assert view[TIMER].active is True and "0 of 24 outputs (0%)" in view[PROGRESS]
     assert view[CSV]["interactive"] is False  # no downloads while it runs
+    job = ui.holder.loaded.evaluations.get(evaluation_id)
+    deadline = time.monotonic() + 10
+    while job.batch_line() is None and time.monotonic() < deadline:  # the job's thread takes up its first batch
+        time.sleep(0.01)
     ticked = ui.tick(evaluation_id, "base", ALL, None, ALL, ALL, ALL, view[SEEN], request=visitor())
     assert ticked[TIMER].active is True and all(v == SKIP for v in ticked[RESULTS:])  # nothing new: only the bar
+    assert "this batch: 0 of 24 outputs done" in ticked[PROGRESS]  # the batch in progress, between two commits
     backend.hold.set()
     finished(ui, evaluation_id)
 
@@ -197,8 +203,8 @@ def test_the_baseline_is_the_typed_evaluation_else_the_picked_variant(choice, ot
     (EvaluationProgress(120, 120, None, FINISHED), False, "120 of 120 outputs (100%): finished"),
 ])
 def test_the_progress_bar_says_how_far_and_how_long(progress, here, words):
-    bar = progress_html(progress, here)
-    assert words in bar and f'aria-valuenow="{100 * progress.done // progress.total}"' in bar
+    bar = progress_html(progress, here, "3 of 96 outputs done")
+    assert words in bar and ("this batch: 3 of 96" in bar) == (progress.status == RUNNING) and f'aria-valuenow="{100 * progress.done // progress.total}"' in bar
 
 
 # ---- the API --------------------------------------------------------------------------------------

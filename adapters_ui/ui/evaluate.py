@@ -216,15 +216,17 @@ def _as_filter(value) -> str | None:
     return None if value in (None, "", ALL) else value
 
 
-def progress_html(progress: EvaluationProgress, here: bool) -> str:
+def progress_html(progress: EvaluationProgress, here: bool, batch: str | None = None) -> str:
     """A bar and its line ("40 of 608 outputs (7%), 3.1 outputs/s, about 3 min 15 s left"); ``here``: the job
-    runs in this process (a running evaluation elsewhere, or not resumed yet, says so)."""
+    runs in this process (a running evaluation elsewhere, or not resumed yet, says so); ``batch``: how far the
+    batch in progress is (the bar moves a committed batch at a time, which takes minutes on a CPU)."""
     share = 100 * progress.done / progress.total if progress.total else 0
     line = progress.line()
     if progress.status == evaluation_store.RUNNING and not here:
         line += " (not running in this process: it goes on when the app that runs it does)"
+    now = f'<p class="ag-note">this batch: {html.escape(batch)}</p>' if batch and progress.status == evaluation_store.RUNNING else ""
     return (f'<div class="ag-bar" role="progressbar" aria-valuenow="{share:.0f}" aria-valuemin="0" aria-valuemax="100">'
-            f'<div style="width: {share:.1f}%"></div></div><p>{html.escape(line)}</p>')
+            f'<div style="width: {share:.1f}%"></div></div><p>{html.escape(line)}</p>{now}')
 
 
 def _label(stored: evaluation_store.StoredEvaluation) -> str:
@@ -302,16 +304,16 @@ class EvaluateHandlers:
         return "**Cancelling…** (every committed batch is kept)"
 
     # ---- showing one evaluation ---------------------------------------------------------------
-    def progress(self, evaluation_id: str) -> tuple[EvaluationProgress, bool]:
-        """The job's progress when it runs here, else what the database says."""
+    def progress(self, evaluation_id: str) -> tuple[EvaluationProgress, bool, str | None]:
+        """(progress, runs here, the batch in progress) of the job when it runs here, else what the database says."""
         session = self.holder.loaded
         job = session.evaluations.get(evaluation_id) if session is not None else None
         if job is not None and not job.ended:
-            return job.progress(), True
+            return job.progress(), True, job.batch_line()
         db = self.database.get()
         stored = evaluation_store.load_evaluation(db, evaluation_id)
         done = evaluation_store.count_outputs(db, evaluation_id)
-        return EvaluationProgress(done, stored.rows, None, stored.status, stored.error), False
+        return EvaluationProgress(done, stored.rows, None, stored.status, stored.error), False, None
 
     def document(self, evaluation_id: str, baseline: str | None) -> dict:
         return self.documents.get(self.database.get(), evaluation_id, baseline or BASE)
@@ -322,7 +324,7 @@ class EvaluateHandlers:
         heatmap, items and downloads; the visitor's slice, metric and filters are kept when they still apply."""
         try:
             evaluation_id = evaluation_store.load_evaluation(self.database.get(), (evaluation_id or "").strip()).id
-            progress, here = self.progress(evaluation_id)
+            progress, here, batch = self.progress(evaluation_id)
             document = self.document(evaluation_id, baseline)
         except AdaptersUIError as exc:
             return (gr.skip(), gr.skip(), problem(exc), *[gr.skip()] * (VIEW_OUTPUTS - 3))
@@ -331,7 +333,7 @@ class EvaluateHandlers:
         key = (evaluation_id, document["baseline"], len(document["items"]), document["status"], running)
         link = evaluation_link(base_url(request) or self.settings.public_url, evaluation_id)
         permalink = f"**Permalink** (read-only, survives restarts): [{link}]({link})"
-        bar = progress_html(progress, here)
+        bar = progress_html(progress, here, batch)
         if key == seen:
             return (evaluation_id, seen, gr.skip(), bar, gr.skip(), gr.Timer(active=watching), *[gr.skip()] * 13)
         slices = [ALL, *slice_names(document, "category"), *slice_names(document, "tag")]
