@@ -233,6 +233,7 @@ def test_the_api_starts_reads_and_cancels(fake_ui, fake_adapters, fake_session, 
 
 @pytest.mark.parametrize("name, public, error", [
     ("../../etc/passwd.jsonl", True, "this Space runs only its shipped sets"),
+    (str(Path(__file__).resolve().parents[1] / "assets" / "evals" / "demo.jsonl"), True, "runs only its shipped sets"),
     ("/etc/hosts", False, "unknown extension"),
     ("missing.jsonl", False, "does not exist"),
 ])
@@ -242,6 +243,11 @@ def test_the_api_refuses_sets_it_must_not_read(fake_ui, name, public, error):
     with pytest.raises(gr.Error, match=error):
         api.evaluate(name, None, 1, 8, request=visitor())
     assert list_evaluations(api.database.get()) == []
+
+
+def test_the_api_s_numbers_are_checked_in_one_line(fake_ui, tmp_path):
+    with pytest.raises(gr.Error, match="samples must be a whole number, got 'two'"):
+        fake_ui.api.evaluate(str(write_set(tmp_path / "set.jsonl")), None, "two", 8, request=visitor())
 
 
 def test_the_api_s_document_of_an_unknown_id_is_one_line(fake_ui):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from adapters_ui.demo_assets import eval_set_path, shipped_eval_sets
-from adapters_ui.errors import AdaptersUIError, EvalSetError
+from adapters_ui.errors import AdaptersUIError, ConfigError, EvalSetError
 from adapters_ui.names import BASE
 from adapters_ui.runs.prompts import parse_prompt_lines
 from adapters_ui.session import SessionHolder
@@ -34,6 +34,14 @@ def api_variants(variants) -> list[str] | None:
         variants = variants.split(",")
     names = [str(v).strip() for v in variants if str(v).strip()]
     return names or None
+
+
+def whole_number(value, name: str) -> int:
+    """An API number given as a number or a string ("3"); else the one-line error."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.") from None
 
 
 class ApiHandlers:
@@ -97,9 +105,11 @@ class ApiHandlers:
         Space takes shipped names only: a visitor must never make the server read a file of their choosing."""
         name = (name_or_path or "demo").strip()
         shipped = shipped_eval_sets()
-        if self.settings.public and name not in shipped:
-            raise EvalSetError(f"Unknown evaluation set {name!r}: this Space runs only its shipped sets "
-                               f"({', '.join(shipped) or 'none'}).")
+        if self.settings.public:
+            if name not in shipped:
+                raise EvalSetError(f"Unknown evaluation set {name!r}: this Space runs only its shipped sets "
+                                   f"({', '.join(shipped) or 'none'}).")
+            return shipped[name]
         return eval_set_path(name)
 
     def evaluate(self, eval_set: str = "demo", variants: list[str] | str | None = None, samples: int | str = 1,
@@ -108,11 +118,11 @@ class ApiHandlers:
         ``eval_set``: a shipped set's name (or, outside a public Space, a .jsonl/.csv/.parquet path on the server)."""
         try:
             session = self.holder.get()
-            samples = int(samples or 1)
+            samples = whole_number(samples or 1, "samples")
             settings = session.generation_settings(max_new_tokens=max_new_tokens, do_sample=samples > 1)
             _job, ref = session.start_evaluation(self.database.get(), self.api_set_path(eval_set), api_variants(variants),
                                                  samples, settings=settings, owner=f"api:{visitor(request)}")
-        except (AdaptersUIError, ValueError) as exc:
+        except AdaptersUIError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         return {"id": ref.id, "owner_key": ref.owner_key}
 
