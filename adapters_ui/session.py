@@ -454,6 +454,21 @@ class SessionHolder:
         self._since: float | None = None  # when the running (or last) preload began (time.monotonic)
         self._error: str | None = None  # why the last preload failed, in one line
         self._preview = None
+        self._when_loaded: list = []  # callbacks(session) run once the session has loaded
+
+    def when_loaded(self, callback) -> None:
+        """Run ``callback(session)`` once the session has loaded (now if it has): the app resumes unfinished
+        evaluation jobs so. A callback that fails is logged and never stops the load."""
+        self._when_loaded.append(callback)
+        if self._session is not None:
+            self._run_callback(callback, self._session)
+
+    @staticmethod
+    def _run_callback(callback, session) -> None:
+        try:
+            callback(session)
+        except Exception:  # noqa: BLE001 - the model is loaded and serves either way
+            log.exception("a start-up step after loading the base model failed")
 
     @property
     def loaded(self) -> Session | None:
@@ -523,4 +538,6 @@ class SessionHolder:
                 if demo_set.wants_demo(self.settings):
                     demo_set.attach_demo_adapters(session)
                 self._session = session
+                for callback in self._when_loaded:
+                    self._run_callback(callback, session)
             return self._session

@@ -146,6 +146,12 @@ class EvaluationJob:
         rate = ran / elapsed if ran and elapsed > 0 else None
         return EvaluationProgress(self._done, self.stored.rows, rate, self._status, self._error)
 
+    def batch_line(self) -> str | None:
+        """The batch being generated now, as its run says it ("40 of 96 outputs done · 1,234 of 1,536 tokens"),
+        for a page whose bar moves only when a batch is committed; None between batches."""
+        run = self._run
+        return None if run is None else run.progress().line
+
     # ---- the worker thread --------------------------------------------------------------------
     def _work(self) -> None:
         try:

@@ -21,6 +21,8 @@ from adapters_ui.ui.analysis import AnalysisHandlers, wire_analysis
 from adapters_ui.ui.api import ApiHandlers, add_api
 from adapters_ui.ui.common import UI_ONLY, merges_root
 from adapters_ui.ui.compare import CompareHandlers, build_compare_tab, wire_compare
+from adapters_ui.ui.evaluate import EVALUATE_CSS, EvaluateHandlers, build_evaluate_tab, resume_jobs, wire_evaluate
+from adapters_ui.ui.evaluation_cache import DocumentCache
 from adapters_ui.ui.guard import guard_events
 from adapters_ui.ui.merge import MergeHandlers, wire_merge
 from adapters_ui.ui.page import Layout, PageHandlers, build_page, wire_list_sync, wire_page_load
@@ -42,7 +44,7 @@ APP_CSS = """
   .js-plotly-plot .gtitle {font-size: 13px !important}
   .js-plotly-plot .modebar-container {top: auto !important; bottom: 0 !important}
 }
-"""
+""" + EVALUATE_CSS
 
 UI_CONCURRENCY = 16  # quick events (lists, prompts, rows, saving) handled at once; each is short
 # A plot redrawn while its tab is hidden keeps plotly's default 700 px width; a window resize
@@ -67,6 +69,7 @@ class Handlers:
     playground: PlaygroundHandlers
     saved: SavedHandlers
     api: ApiHandlers
+    evaluate: EvaluateHandlers
 
     @property
     def holder(self) -> SessionHolder:
@@ -76,9 +79,10 @@ class Handlers:
     def on(cls, holder: SessionHolder, database: DatabaseHolder | None = None) -> "Handlers":
         database = database or DatabaseHolder(holder.settings.database)
         page = PageHandlers(holder)
+        documents = DocumentCache()  # one per app: the tab and the API read the same computed documents
         return cls(page, AdaptersHandlers(page), MergeHandlers(holder), CompareHandlers(holder),
                    AnalysisHandlers(holder), PlaygroundHandlers(holder), SavedHandlers(database, holder),
-                   ApiHandlers(holder, database))
+                   ApiHandlers(holder, database, documents), EvaluateHandlers(holder, database, documents))
 
 
 def build_layout(settings: Settings) -> Layout:
@@ -94,8 +98,11 @@ def build_layout(settings: Settings) -> Layout:
             playground = build_playground_tab(settings)
         with gr.Tab("Saved", id="saved") as saved_tab:
             saved = build_saved_tab()
+        with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
+            evaluate = build_evaluate_tab(settings)
     page.boot = gr.Textbox(visible="hidden", elem_id="server-boot")  # carries the server id to and from sessionStorage
-    return Layout(page, tabs, compare, adapters, playground, saved, {"compare": compare_tab, "saved": saved_tab})
+    return Layout(page, tabs, compare, adapters, playground, saved,
+                  {"compare": compare_tab, "saved": saved_tab, "evaluate": evaluate_tab}, evaluate)
 
 
 def wire(demo: gr.Blocks, layout: Layout, handlers: Handlers) -> None:
@@ -111,6 +118,8 @@ def wire(demo: gr.Blocks, layout: Layout, handlers: Handlers) -> None:
     layout.tab_pages["saved"].select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
     demo.unload(handlers.page.page_closed)
     layout.tab_pages["compare"].select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
+    wire_evaluate(demo, layout.tabs, layout.tab_pages["evaluate"], layout.evaluate, handlers.evaluate)
+    layout.tab_pages["evaluate"].select(None, js=RESIZE_PLOTS_JS, **UI_ONLY)
     add_api(handlers.api)
 
 
@@ -119,6 +128,8 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
     holder = sessions or SessionHolder(settings)
     settings = holder.settings
     handlers = Handlers.on(holder, database)
+    # jobs the last process left running go on once the model has loaded (a database failure is only logged)
+    holder.when_loaded(lambda session: resume_jobs(session, handlers.evaluate.database))
     # A merged model's zip is served from where it was written: gradio would otherwise hash it and copy it into its
     # cache, a third whole-model copy on disk (export_folder keeps only the last few merges there).
     gr.set_static_paths([merges_root()])

@@ -26,6 +26,7 @@ from adapters_ui.views.html import ADAPTER_COLUMNS
 if TYPE_CHECKING:
     from adapters_ui.ui.adapters import AdaptersTab
     from adapters_ui.ui.compare import CompareTab
+    from adapters_ui.ui.evaluate import EvaluateTab
     from adapters_ui.ui.playground import PlaygroundTab
     from adapters_ui.ui.saved import SavedTab
 
@@ -67,6 +68,7 @@ class Layout:
     playground: PlaygroundTab
     saved: SavedTab
     tab_pages: dict  # tab id -> its gr.Tab, for the events of the tabs themselves
+    evaluate: EvaluateTab | None = None
 
     def lists(self) -> list:
         """Everything that lists the attached adapters, in the order of ``PageHandlers.refresh``."""

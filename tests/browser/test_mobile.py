@@ -71,7 +71,7 @@ def test_every_tab_is_in_sight_without_an_overflow_menu(phone, shots):
     page = phone
     tabs = page.locator(".tab-container button[role=tab]")
     names = tabs.all_inner_texts()
-    assert names == ["Compare", "Adapters", "Playground", "Saved"]
+    assert names == ["Compare", "Adapters", "Playground", "Saved", "Evaluate"]
     for i in range(tabs.count()):
         box = tabs.nth(i).bounding_box()
         assert tabs.nth(i).is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 390, names[i]
