@@ -476,6 +476,18 @@ def wire_evaluate(demo: gr.Blocks, tabs: gr.Tabs, tab: gr.Tab, e: EvaluateTab, h
     def open_one(evaluation_id, slice, metric, only, category, tag, request: gr.Request = None):
         return handlers.show(evaluation_id, BASE, slice, metric, only, category, tag, request=request)
 
+    e.start.click(start, [e.set_choice, e.set_file, e.variants, e.samples, e.max_tokens, e.first_items, e.owned, *picks],
+                  [e.owned, *view], trigger_mode="once", **UI_ONLY
+                  ).then(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)
+    e.cancel.click(handlers.cancel, [e.opened, e.owned], e.notice, **UI_ONLY)
+    e.seen.change(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)  # a new batch or the end: the list's status
+    e.timer.tick(redraw, [*shown, *picks, e.seen], view, show_progress="hidden", **STOPS)
+    e.open.click(open_one, [e.recent, *picks], view, **UI_ONLY)
+    wire_result_views(e, handlers, shown, picks, view)
+
+
+def wire_result_views(e: EvaluateTab, handlers: EvaluateHandlers, shown: list, picks: list, view: list) -> None:
+    """The open evaluation's views: another baseline redraws them all; a slice, a metric or a filter its own view."""
     def rebase(evaluation_id, choice, other, slice, metric, only, category, tag, request: gr.Request = None):
         return handlers.show(evaluation_id, baseline_of(choice, other), slice, metric, only, category, tag, request=request)
 
@@ -491,13 +503,6 @@ def wire_evaluate(demo: gr.Blocks, tabs: gr.Tabs, tab: gr.Tab, e: EvaluateTab, h
     def select(evaluation_id, choice, other, evt: gr.SelectData):
         return handlers.select_item(evaluation_id, baseline_of(choice, other), evt)
 
-    e.start.click(start, [e.set_choice, e.set_file, e.variants, e.samples, e.max_tokens, e.first_items, e.owned, *picks],
-                  [e.owned, *view], trigger_mode="once", **UI_ONLY
-                  ).then(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)
-    e.cancel.click(handlers.cancel, [e.opened, e.owned], e.notice, **UI_ONLY)
-    e.seen.change(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)  # a new batch or the end: the list's status
-    e.timer.tick(redraw, [*shown, *picks, e.seen], view, show_progress="hidden", **STOPS)
-    e.open.click(open_one, [e.recent, *picks], view, **UI_ONLY)
     e.baseline.input(rebase, [*shown, *picks], view, **UI_ONLY)
     e.baseline_other.submit(rebase, [*shown, *picks], view, **UI_ONLY)
     e.slice.input(verdicts, [*shown, e.slice], e.verdicts, **UI_ONLY)
