@@ -19,7 +19,7 @@ import pytest
 
 from adapters_ui.analysis.versions import compare_versions
 from adapters_ui.errors import EvaluationError
-from adapters_ui.views import evaluation, evaluation_document, evaluation_items
+from adapters_ui.views import evaluation, evaluation_exports, evaluation_items
 from adapters_ui.views.charts import NAME_CHARS
 from adapters_ui.views.evaluation import (
     EVALUATION_CSS,
@@ -32,7 +32,7 @@ from adapters_ui.views.evaluation import (
     verdict_table_rows,
 )
 from adapters_ui.views.evaluation_charts import _GOOD, CELL_PX, MARK, SIGNIFICANT, category_heatmap, colorscale
-from adapters_ui.views.evaluation_document import evaluation_json, items_csv
+from adapters_ui.views.evaluation_exports import evaluation_json, items_csv
 from adapters_ui.views.evaluation_items import item_columns, item_detail_html, item_rows, regressed_items_html, regressions
 from adapters_ui.views.evaluation_report import evaluation_report_html
 
@@ -434,6 +434,6 @@ def test_report_has_the_tables_and_opens_the_regressed_items(report):
 
 
 def test_doctests_in_the_modules_run():
-    for module in (evaluation, evaluation_document, evaluation_items):
+    for module in (evaluation, evaluation_exports, evaluation_items):
         result = doctest.testmod(module)
         assert result.attempted and not result.failed, module.__name__

@@ -32,7 +32,7 @@ from adapters_ui.ui.evaluation_cache import DocumentCache
 from adapters_ui.ui.saved import base_url, browser_secret
 from adapters_ui.views.evaluation import EVALUATION_CSS, METRIC_ORDER, slice_names, verdict_table_html
 from adapters_ui.views.evaluation_charts import category_heatmap
-from adapters_ui.views.evaluation_document import evaluation_json, items_csv
+from adapters_ui.views.evaluation_exports import evaluation_json, items_csv
 from adapters_ui.views.evaluation_items import item_columns, item_detail_html, item_rows
 from adapters_ui.views.evaluation_report import evaluation_report_html
 from adapters_ui.views.html import VIEW_CSS

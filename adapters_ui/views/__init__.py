@@ -9,6 +9,6 @@
     evaluation           an evaluation's verdicts as a table, best first, with badges; by category or tag
     evaluation_charts    the variant x category heatmap of differences from the baseline
     evaluation_items     the item browser's rows, one item's outputs with checks and diffs, the regressed items
-    evaluation_document  an evaluation document read for the views, and its CSV and JSON exports (no plotly)
+    evaluation_exports   an evaluation document read for the views, and its CSV and JSON exports (no plotly)
     evaluation_report    the evaluation as one self-contained HTML page
 """

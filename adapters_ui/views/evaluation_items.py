@@ -26,7 +26,7 @@ from adapters_ui.analysis.text_diff import similarity
 from adapters_ui.errors import EvaluationError
 from adapters_ui.formatting import plural
 from adapters_ui.views.evaluation import number
-from adapters_ui.views.evaluation_document import baseline_variant, item_outputs, prompt_text, set_items
+from adapters_ui.views.evaluation_exports import baseline_variant, item_outputs, prompt_text, set_items
 from adapters_ui.views.html import EMPTY, _block, diff_html, diff_panel_html
 
 FILTERS = (None, "failures", "regressions")

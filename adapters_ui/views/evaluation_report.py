@@ -14,7 +14,7 @@ import html
 
 from adapters_ui.views.evaluation import EVALUATION_CSS, slice_names, slice_tables_html, verdict_table_html
 from adapters_ui.views.evaluation_charts import category_heatmap
-from adapters_ui.views.evaluation_document import compared_variants
+from adapters_ui.views.evaluation_exports import compared_variants
 from adapters_ui.views.evaluation_items import regressed_items_html
 from adapters_ui.views.html import VIEW_CSS
 from adapters_ui.views.report import _PAGE_CSS, _meta, figures_html, page_html
