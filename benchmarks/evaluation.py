@@ -5,9 +5,9 @@
         [--skip-interactive]
 
 On the embedded default (SmolLM2-135M-Instruct) with the demo adapters, in this process: a synthetic set of
-``--items`` items (assets/evals/demo.jsonl repeated, ids made distinct, prompts, checks and references kept, so
-every score and the reference read-back run) goes through base + the 3 demo adapters, greedy, at most
-``--tokens`` new tokens per output. Measured, one after another:
+``--items`` items (assets/evals/demo.jsonl interleaved by category and repeated, ids made distinct, prompts,
+checks and references kept, so every score and the reference read-back run) goes through base + the 3 demo
+adapters, greedy, at most ``--tokens`` new tokens per output. Measured, one after another:
 
   1. the evaluation job: ``Session.start_evaluation`` on a new SQLite file in a temporary folder, ``job.wait()``;
      items/s and outputs/s of its wall clock, and where its time goes (the job's own timers: generation, the
@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from itertools import zip_longest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +65,16 @@ MIB = 1024 * 1024
 
 
 def write_set(folder: Path, items: int) -> Path:
-    """``items`` items from the shipped demo set, repeated with distinct ids ("general-001~2": third copy)."""
-    shipped = [json.loads(line) for line in eval_set_path("demo").read_text().splitlines() if line.strip()]
+    """``items`` items from the shipped demo set, repeated with distinct ids ("general-001~2": third copy). The
+    shipped items are interleaved by category first (the file holds them category by category), so every batch
+    holds the categories alike and two set sizes differ only in how many such batches they have: a batch's peak
+    memory follows its longest prompt and reference."""
+    by_category: dict[str | None, list[dict]] = {}
+    for line in eval_set_path("demo").read_text().splitlines():
+        if line.strip():
+            item = json.loads(line)
+            by_category.setdefault(item.get("category"), []).append(item)
+    shipped = [item for row in zip_longest(*by_category.values()) for item in row if item is not None]
     path = folder / f"bench-{items}.jsonl"
     with path.open("w") as out:
         for n in range(items):
