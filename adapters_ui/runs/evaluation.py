@@ -118,6 +118,9 @@ class EvaluationJob:
         self._run: CompareRun | None = None
         self.batch_seconds: list[float] = []  # model and scoring time of each batch this process ran
         self.write_seconds = 0.0  # time spent in the database writes
+        self.generate_seconds = 0.0  # the batches' CompareRuns, waits for other visitors' turns included
+        self.read_back_seconds = 0.0  # the references read back for their perplexity
+        self.score_seconds = 0.0  # checks and scores (output tokens counted)
         self._thread = threading.Thread(target=self._work, name=f"evaluation-{evaluation_id[:8]}", daemon=True)
 
     # ---- control ------------------------------------------------------------------------------
@@ -190,7 +193,11 @@ class EvaluationJob:
         began = time.perf_counter()
         texts = [self.render(item, settings.use_chat_template) for item in items]
         outputs, cut_off, latency = self._generate(items, texts, settings)
+        generated = time.perf_counter()
+        self.generate_seconds += generated - began
         perplexities = self._reference_perplexities(texts, [item.get("reference") for item in items])
+        scoring = time.perf_counter()
+        self.read_back_seconds += scoring - generated
         rows = []
         for index, (item, position) in enumerate(zip(items, positions)):
             checks = parse_checks(item.get("checks") or [])
@@ -203,6 +210,7 @@ class EvaluationJob:
                 rows.append({"position": position, "variant": variant, "sample": sample, "output": text,
                              "checks": passed, "scores": scores})
         writing = time.perf_counter()
+        self.score_seconds += writing - scoring
         write_outputs(self.db, self.id, rows)
         self.write_seconds += time.perf_counter() - writing
         self._done += len(rows)
