@@ -1,7 +1,7 @@
 """An evaluation job's speed against plain generate and the decode floor, its costs, and a visitor's wait.
 
     ADAPTERS_UI_CACHE_DIR=/path/to/cache .venv/bin/python benchmarks/evaluation.py [--items 1000] [--tokens 48]
-        [--quick] [--batch-items 32] [--memory-items 100] [--skip-memory] [--skip-plain] [--skip-floor]
+        [--quick] [--batch-items 32] [--memory-items 100] [--plain-items N] [--skip-memory] [--skip-plain] [--skip-floor]
         [--skip-interactive]
 
 On the embedded default (SmolLM2-135M-Instruct) with the demo adapters, in this process: a synthetic set of
@@ -15,7 +15,8 @@ adapters, greedy, at most ``--tokens`` new tokens per output. Measured, one afte
   2. plain: the same stored items rendered by the job's own render function, in the job's batches of
      ``--batch-items`` items, each batch ``backend.plan`` + ``backend.generate`` per planned batch on the model
      thread: no job, no CompareRun or turn queue, no database, no read-back, no scoring. Its outputs must equal
-     the job's (greedy), which is checked;
+     the job's (greedy), which is checked. ``--plain-items N`` runs only the first N items' batches, against the
+     job's own time on those batches (``job.batch_seconds``), to halve a long run;
   3. the compute floor: the largest batch the plan makes (the first ``--batch-items`` items x every variant,
      one decode loop) with min_new_tokens = max_new_tokens = ``--tokens``, timed once and scaled to every row:
      floor = t(largest batch) x rows / rows of that batch. The job's rows may end before ``--tokens`` tokens
@@ -201,6 +202,8 @@ def main() -> None:
     parser.add_argument("--memory-items", type=int, default=100,
                         help="the other set size whose peak memory is measured, in a fresh subprocess (default 100)")
     parser.add_argument("--skip-memory", action="store_true", help="no memory subprocess")
+    parser.add_argument("--plain-items", type=int, help="plain generate on the first N items only (their batches), "
+                        "against the job's time on those batches (default: all)")
     parser.add_argument("--skip-plain", action="store_true", help="no plain batched generate (the longest part after the job)")
     parser.add_argument("--skip-floor", action="store_true", help="no fixed-length decode of the largest batch")
     parser.add_argument("--skip-interactive", action="store_true", help="no Compare during the job")
@@ -245,10 +248,15 @@ def main() -> None:
     print(f"\n{'':34} {'seconds':>9} {'items/s':>8} {'outputs/s':>10} {'job / this':>11}")
     print(f"{'evaluation job (wall clock)':34} {job_s:9.1f} {args.items / job_s:8.2f} {rows / job_s:10.2f}")
     if not args.skip_plain:
-        plain_s, plain = plain_generate(session, variants, items, args)
-        same = sum(plain.get((row["position"], row["variant"])) == row["output"] for row in stored)
-        print(f"{'plain batched generate':34} {plain_s:9.1f} {args.items / plain_s:8.2f} {rows / plain_s:10.2f} "
-              f"{job_s / plain_s:11.2f}   ({same} of {len(stored)} outputs equal the job's)", flush=True)
+        part = min(args.plain_items or args.items, args.items)  # the first batches' items: the same rows both ways
+        plain_s, plain = plain_generate(session, variants, items[:part], args)
+        job_part_s = sum(job.batch_seconds[: len(batches(part, args.batch_items))])
+        compared = [row for row in stored if row["position"] < part]
+        same = sum(plain.get((row["position"], row["variant"])) == row["output"] for row in compared)
+        label = "plain batched generate" + ("" if part == args.items else f" ({part} items)")
+        print(f"{label:34} {plain_s:9.1f} {part / plain_s:8.2f} {part * len(variants) / plain_s:10.2f} "
+              f"{job_part_s / plain_s:11.2f}   (the job's {job_part_s:.1f} s on the same rows; "
+              f"{same} of {len(compared)} outputs equal the job's)", flush=True)
     if not args.skip_floor:
         batch_s, batch_rows = floor_batch(session, variants, items, args)
         floor_s = batch_s * rows / batch_rows
