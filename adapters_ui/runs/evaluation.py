@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 BATCH_ITEMS = 32  # items per committed batch: x variants x samples rows generated together
 HEARTBEAT_S = 0.5
+READ_BACK_ROWS = 8  # items whose references are read back in one model turn (a read-back cannot pause mid-way)
 
 Render = Callable[[dict, bool], str]  # (stored item, use the chat template) -> the text the model sees
 CountTokens = Callable[[str], int]
@@ -118,6 +119,7 @@ class EvaluationJob:
         self._run: CompareRun | None = None
         self.batch_seconds: list[float] = []  # model and scoring time of each batch this process ran
         self.write_seconds = 0.0  # time spent in the database writes
+        self._read: tuple[list[int] | None, dict] = (None, {})  # the last batch's positions and reference perplexities
         self.generate_seconds = 0.0  # the batches' CompareRuns, waits for other visitors' turns included
         self.read_back_seconds = 0.0  # the references read back for their perplexity
         self.score_seconds = 0.0  # checks and scores (output tokens counted)
@@ -195,7 +197,9 @@ class EvaluationJob:
         outputs, cut_off, latency = self._generate(items, texts, settings)
         generated = time.perf_counter()
         self.generate_seconds += generated - began
-        perplexities = self._reference_perplexities(texts, [item.get("reference") for item in items])
+        if self._read[0] != positions:  # one read-back per batch of items: the samples share their references
+            self._read = (positions, self._reference_perplexities(texts, [item.get("reference") for item in items]))
+        perplexities = self._read[1]
         scoring = time.perf_counter()
         self.read_back_seconds += scoring - generated
         rows = []
@@ -247,12 +251,19 @@ class EvaluationJob:
         """variant -> row -> perplexity of the row's reference after its prompt; {} on a server (no read-back)."""
         if not self.backend.in_process or not any(references):
             return {}
-        outputs = {v: [None] * len(texts) for v in self.variants if v != BASE}
-        with self.turns.turn(cancel=self._stop):
-            read = model_call(self.backend, self.backend.read_back, texts, outputs, list(references))
-        return {v: {i: value for i, logprobs in enumerate(read.reference_logprobs.get(v, []))
-                    if logprobs and (value := perplexity(logprobs)) is not None}
-                for v in self.variants}
+        found: dict[str, dict[int, float]] = {v: {} for v in self.variants}
+        for start in range(0, len(texts), READ_BACK_ROWS):  # a turn each: a visitor waits for one, not the batch's
+            rows = slice(start, start + READ_BACK_ROWS)
+            if not any(references[rows]):
+                continue
+            outputs = {v: [None] * len(texts[rows]) for v in self.variants if v != BASE}
+            with self.turns.turn(cancel=self._stop):
+                read = model_call(self.backend, self.backend.read_back, texts[rows], outputs, list(references[rows]))
+            for v in self.variants:
+                for i, logprobs in enumerate(read.reference_logprobs.get(v, [])):
+                    if logprobs and (value := perplexity(logprobs)) is not None:
+                        found[v][start + i] = value
+        return found
 
 
 class _Cancelled(Exception):
