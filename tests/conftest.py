@@ -157,6 +157,22 @@ def make_database_url(postgres_server, tmp_path):
         drop_test_database(engine, name)
 
 
+@pytest.fixture
+def sqlite_db(tmp_path):
+    """An open SQLite store in tmp_path, for the tests where the database server makes no difference."""
+    from adapters_ui.store import Database
+
+    database = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def db(sqlite_db):
+    """``sqlite_db`` by its short name (test_store and test_evaluation_job have their own, on both servers)."""
+    return sqlite_db
+
+
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),

@@ -10,19 +10,11 @@ import pytest
 from adapters_ui.analysis.gate import gate
 from adapters_ui.errors import StatisticsError
 from adapters_ui.runs.evaluation_document import evaluation_document, split_baseline
-from adapters_ui.store import Database
 from adapters_ui.views.evaluation_items import regressed_items_html, regressions
 
 ITEM_KEYS = {"id", "category", "tags", "variant", "sample", "output", "checks", "scores"}
 VERDICT_KEYS = {"variant", "metric", "slice", "baseline", "mean", "difference", "low", "high", "p_value", "p_holm", "verdict"}
 METRICS = {"checks", "exact_match", "contains", "rouge_l", "reference_perplexity", "output_tokens", "cut_off", "latency_s"}
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
-    yield database
-    database.close()
 
 
 @pytest.fixture

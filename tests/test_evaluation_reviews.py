@@ -8,16 +8,8 @@ from test_evaluation_job import write_set
 
 from adapters_ui.errors import ReviewError
 from adapters_ui.runs.evaluation_document import evaluation_document
-from adapters_ui.store import Database
 from adapters_ui.store.evaluation_reviews import create_evaluation_review, evaluation_votes, stratified_sample
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
-    yield database
-    database.close()
 
 
 @pytest.fixture
