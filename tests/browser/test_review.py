@@ -245,7 +245,9 @@ def test_a_reviewer_on_the_dashboard_cannot_unblind_the_review(browser, app):
         assert "prompts · base, pirate" not in body["text"] and "sha256" not in body["text"], body["url"]
     page.context.close()
 
-    for root, expected in ((app.url, {"/compare", "/compare_and_save"}),
+    # the evaluation endpoints take an evaluation's unguessable id; none lists saved runs or evaluations
+    dashboard = {"/compare", "/compare_and_save", "/evaluate", "/evaluation", "/cancel_evaluation"}
+    for root, expected in ((app.url, dashboard),
                            (f"{app.url}/review", {"/join", "/next", "/vote", "/results"})):
         with urllib.request.urlopen(f"{root}/gradio_api/info", timeout=30) as answer:
             info = json.loads(answer.read())
