@@ -143,9 +143,9 @@ lint: setup
 	$(VENV)/bin/lint-imports --no-cache; \
 	echo "== lint-imports (layering contracts) passed in $$(( $$(date +%s) - start )) s"
 
-## test: ruff, then the whole test suite (args via PYTEST_ARGS)
+## test: ruff, then the whole test suite (args via PYTEST_ARGS); the 25 slowest tests are named at the end
 test: setup browser lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 ## package-check: pip install . into a fresh venv under /tmp; run adapters-ui from outside the checkout
 package-check:

@@ -7,6 +7,7 @@ and then every "it changes the output" test would pass vacuously.
 from __future__ import annotations
 
 import copy
+import json
 import string
 from pathlib import Path
 
@@ -208,3 +209,9 @@ class Recorder:
 
         generation.advance = noted
         return generation
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """An evaluation set file: one JSON object per line."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import write_jsonl
 
 from adapters_ui.analysis.gate import gate
 from adapters_ui.errors import StatisticsError
@@ -23,8 +24,7 @@ def two_versions(fake_session, fake_adapters, db, tmp_path):
     rows = [{"id": f"q{i}", "prompt": f"question {i}", "category": "a" if i % 2 else "b", "tags": ["t"] if i < 4 else [],
              "reference": f"lora says question {i}", "checks": [{"type": "contains", "value": "lora says"}]}
             for i in range(14)]
-    path = tmp_path / "set.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    path = write_jsonl(tmp_path / "set.jsonl", rows)
     fake_session.attach(fake_adapters["lora"], "lora")
     fake_session.attach(fake_adapters["lora_b"], "v2")
     first, v1 = fake_session.start_evaluation(db, path, ["base", "lora"])

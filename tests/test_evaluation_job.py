@@ -4,14 +4,14 @@ tests/test_evaluation_resume.py."""
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
 from fake_backend import FakeBackend
+from helpers import write_jsonl
 
 from adapters_ui.errors import AdaptersUIError, ConfigError, StoreError, UnknownVariantError
-from adapters_ui.runs.evaluation import batches
+from adapters_ui.runs.evaluation import EvaluationJob, batches
 from adapters_ui.store import Database
 from adapters_ui.store.evaluations import (
     CANCELLED,
@@ -38,8 +38,7 @@ def write_set(path, count=10):
     rows = [{"id": f"q{i}", "prompt": f"question {i}", "reference": f"lora says question {i}" if i % 2 else None,
              "category": "even" if i % 2 == 0 else "odd", "tags": ["first"] if i < 3 else [],
              "checks": [{"type": "contains", "value": "lora"}]} for i in range(count)]
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    return path
+    return write_jsonl(path, rows)
 
 
 @pytest.fixture
@@ -69,6 +68,7 @@ def test_a_job_stores_one_scored_output_per_item_variant_and_sample(lora_session
     assert row["scores"]["output_tokens"] > 0 and row["scores"]["latency_s"] >= 0
     assert outputs[(3, "lora", 0)]["scores"]["reference_perplexity"] is not None  # read back in process
     assert job.write_seconds > 0 and len(job.batch_seconds) == 3 * 2  # 3 batches of items x 2 samples
+    assert lora_session.backend.calls.count("read_back") == 3  # once per batch of items: its 2 samples share it
 
 
 def test_cancel_keeps_whole_batches_and_resume_completes_them_exactly_once(fake_settings, fake_adapters, db, tmp_path):
@@ -92,6 +92,9 @@ def test_cancel_keeps_whole_batches_and_resume_completes_them_exactly_once(fake_
     assert count_outputs(db, ref.id) % (4 * 2) == 0  # nothing half-done: whole batches only
     backend.hold = None
 
+    stored = count_outputs(db, ref.id)
+    not_started = EvaluationJob(db, ref.id, session.backend, session.turns, session._render_item, session._count_tokens)
+    assert not_started.progress().done == stored  # a resumed job's bar starts where it was, not at 0
     resumed = session.resume_evaluation(db, ref.id)
     assert resumed.wait(30) and resumed.progress().status == FINISHED
     again, before = outputs_of(db, ref.id), outputs_of(db, plain.id)

@@ -14,7 +14,6 @@ machine with few cores the default thread pool spins against other processes and
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import write_jsonl
 
 from adapters_ui.store import Database
 from adapters_ui.store.evaluations import (
@@ -51,8 +51,7 @@ def write_set(path: Path) -> Path:
     rows = [{"id": f"q{i:03d}", "prompt": f"Question {i}: what comes next?", "category": ("even", "odd")[i % 2],
              "reference": f"answer {i}" if i % 2 else None, "checks": [{"type": "contains", "value": "a"}]}
             for i in range(ITEMS)]
-    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
-    return path
+    return write_jsonl(path, rows)
 
 
 def cli_env(cache: Path) -> dict:

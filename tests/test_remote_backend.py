@@ -17,7 +17,7 @@ import httpx
 import pytest
 from app_server import CACHE, LOAD_S, RUN_S, AppServer, free_port
 from browser.chromium import CHROMIUM, wait_text
-from helpers import LocalServer
+from helpers import LocalServer, write_jsonl
 
 from adapters_ui.adapters import demo
 from adapters_ui.adapters.files import model_storage
@@ -512,8 +512,7 @@ def test_an_evaluation_job_on_the_server_equals_the_in_process_one(remote, in_pr
 
     rows = [{"id": f"p{i}", "prompt": p, "reference": "Arr", "checks": [{"type": "icontains", "value": "arr"}]}
             for i, p in enumerate(prompts[:6])]
-    path = tmp_path / "set.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    path = write_jsonl(tmp_path / "set.jsonl", rows)
     db = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
     outputs = {}
     for name, session in (("server", remote), ("local", in_process[0])):

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 from fake_backend import FakeBackend
+from helpers import write_jsonl
 
 from adapters_ui.runs.evalset import read_eval_set
 from adapters_ui.runs.evaluation import EvaluationProgress
@@ -46,8 +47,7 @@ def write_set(path: Path, count: int = 12) -> Path:
     rows = [{"id": f"q{i}", "prompt": f"question {i}", "category": "even" if i % 2 == 0 else "odd",
              "tags": ["first"] if i < 4 else [], "checks": [{"type": "contains", "value": "base" if i % 2 == 0 else "lora"}]}
             for i in range(count)]
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    return path
+    return write_jsonl(path, rows)
 
 
 @pytest.fixture

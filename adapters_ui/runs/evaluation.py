@@ -51,6 +51,7 @@ from adapters_ui.store.evaluations import (
     RUNNING,
     StoredEvaluation,
     completed,
+    count_outputs,
     load_evaluation,
     load_items,
     set_status,
@@ -113,13 +114,12 @@ class EvaluationJob:
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._status, self._error = RUNNING, None
-        self._done = 0  # outputs stored, the ones from before this process included
-        self._resumed_from = 0
+        # outputs stored, the ones from before this process included: a resumed job's bar starts where it was
+        self._done = self._resumed_from = count_outputs(db, evaluation_id)
         self._started = time.perf_counter()
         self._run: CompareRun | None = None
         self.batch_seconds: list[float] = []  # model and scoring time of each batch this process ran
         self.write_seconds = 0.0  # time spent in the database writes
-        self._read: tuple[list[int] | None, dict] = (None, {})  # the last batch's positions and reference perplexities
         self.generate_seconds = 0.0  # the batches' CompareRuns, waits for other visitors' turns included
         self.read_back_seconds = 0.0  # the references read back for their perplexity
         self.score_seconds = 0.0  # checks and scores (output tokens counted)
@@ -183,23 +183,24 @@ class EvaluationJob:
         self._started = time.perf_counter()
         settings = GenerationSettings(**self.stored.settings)
         for positions in batches(len(items), self.stored.batch_items):
+            read_back: dict = {}  # the batch's reference perplexities, read once: its samples share their references
             for sample in range(self.stored.samples):
                 if all((p, sample) in done for p in positions):
                     continue
                 if self._stop.is_set():
                     return
                 sampled = replace(settings, seed=settings.seed + sample)
-                self._run_batch([items[p] for p in positions], list(positions), sample, sampled)
+                self._run_batch([items[p] for p in positions], list(positions), sample, sampled, read_back)
 
-    def _run_batch(self, items: list[dict], positions: list[int], sample: int, settings: GenerationSettings) -> None:
+    def _run_batch(self, items: list[dict], positions: list[int], sample: int, settings: GenerationSettings,
+                   read_back: dict) -> None:
         began = time.perf_counter()
         texts = [self.render(item, settings.use_chat_template) for item in items]
         outputs, cut_off, latency = self._generate(items, texts, settings)
         generated = time.perf_counter()
         self.generate_seconds += generated - began
-        if self._read[0] != positions:  # one read-back per batch of items: the samples share their references
-            self._read = (positions, self._reference_perplexities(texts, [item.get("reference") for item in items]))
-        perplexities = self._read[1]
+        if not read_back:
+            read_back.update(self._reference_perplexities(texts, [item.get("reference") for item in items]))
         scoring = time.perf_counter()
         self.read_back_seconds += scoring - generated
         rows = []
@@ -210,7 +211,7 @@ class EvaluationJob:
                 passed, scores = score_output(
                     text, reference=item.get("reference"), checks=checks, output_tokens=self.count_tokens(text),
                     cut_off=(index, variant) in cut_off, latency_s=latency[(index, variant)],
-                    reference_perplexity=perplexities.get(variant, {}).get(index))
+                    reference_perplexity=read_back.get(variant, {}).get(index))
                 rows.append({"position": position, "variant": variant, "sample": sample, "output": text,
                              "checks": passed, "scores": scores})
         writing = time.perf_counter()

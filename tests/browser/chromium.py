@@ -40,3 +40,8 @@ def wait_text(page, selector: str, text: str, timeout_s: float = 30) -> None:
         "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
         arg=[selector, text], timeout=timeout_s * 1000,
     )
+
+
+def no_sideways_scroll(page, width: int) -> None:
+    """The page itself never scrolls sideways at this viewport width (a wide table scrolls inside its own box)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from app_server import AppServer
 
-from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_text
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, no_sideways_scroll, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 ITEMS, TOKENS = 24, 16
@@ -60,10 +60,6 @@ def open_regressed_item(page) -> str:
     first.click()
     wait_text(page, "#eval-item", "regressed")
     return item_id
-
-
-def no_sideways_scroll(page, width: int) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # the page never scrolls sideways
 
 
 def test_evaluate_the_demo_set_and_read_its_verdicts(browser, server, shots, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from app_server import RUN_S, AppServer
 
-from browser.chromium import CHROMIUM, MISSING_CHROMIUM, open_dashboard, wait_text
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, no_sideways_scroll, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 if not CHROMIUM.exists():
@@ -76,7 +76,7 @@ def test_every_tab_is_in_sight_without_an_overflow_menu(phone, shots):
         box = tabs.nth(i).bounding_box()
         assert tabs.nth(i).is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 390, names[i]
     assert not page.locator(".overflow-menu").is_visible()  # no "…" menu hiding tabs
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the page itself never scrolls sideways
+    no_sideways_scroll(page, 390)  # the page itself never scrolls sideways
     page.screenshot(path=str(shots / "mobile_tabs.png"))
 
 
@@ -97,7 +97,7 @@ def test_the_grid_scrolls_sideways_with_whole_words_and_charts_keep_their_titles
     assert len(widths) == 4 * (1 + len(PROMPTS)) and min(widths) >= MIN_COLUMN_PX, widths
     words = page.evaluate(BROKEN_WORDS_JS)
     assert words["words"] > 30 and words["broken"] == 0, words
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the grid scrolls, not the page
+    no_sideways_scroll(page, 390)  # the grid scrolls, not the page
     page.locator("#grid").scroll_into_view_if_needed()
     page.locator("#grid").screenshot(path=str(shots / "mobile_grid.png"))
 
