@@ -109,3 +109,7 @@ class CheckError(AdaptersUIError):
 
 class EvaluationError(AdaptersUIError):
     """An evaluation document cannot be shown this way: an unknown item, slice, metric or filter."""
+
+
+class JudgeError(AdaptersUIError):
+    """The judge model is not set, not reachable, serves several models and none was picked, or refused a request."""

@@ -9,7 +9,10 @@ playground.png, report.png (the exported HTML report, opened from disk), stopped
 (a run stopped early: cut-off and never-run outputs marked), storage_16.png (the
 storage chart with 16 adapters attached), saved.png (the comparison saved and reopened
 from its permalink, a blind review created), review.png (a reviewer's page with a pair
-on screen) and review_results.png (the owner's results after three reviewers).
+on screen), review_results.png (the owner's results after three reviewers), and, from the shipped
+demo evaluation set through base and the 3 demo adapters (about 6 minutes on 2 cores):
+evaluate_running.png, evaluate.png (the Evaluate tab at 1280x800), evaluate_heatmap.png,
+evaluate_item.png (the first regressed item) and mobile_evaluate.png (its permalink at 390x844).
 ``--only`` takes just the named ones (the demo comparison always runs).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import socket
 import sys
 import tempfile
@@ -31,7 +35,10 @@ from adapters_ui.config import Settings  # noqa: E402 (after the sys.path line)
 from adapters_ui.ui.server import create_server  # noqa: E402
 
 SHOTS = ("compare_running", "compare", "diff", "adapters", "playground", "stopped", "storage_16", "report",
-         "saved", "review", "review_results", "analysis", "leaderboard", "weights")
+         "saved", "review", "review_results", "analysis", "leaderboard", "weights",
+         "evaluate_running", "evaluate", "evaluate_heatmap", "evaluate_item", "mobile_evaluate")
+EVALUATE_SHOTS = {"evaluate_running", "evaluate", "evaluate_heatmap", "evaluate_item", "mobile_evaluate"}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
@@ -128,6 +135,8 @@ def main() -> None:
                     stopped_run(page, args.out)
                 if "storage_16" in wanted:
                     sixteen_adapters(page, args.out)
+                if wanted & EVALUATE_SHOTS:
+                    evaluate_shots(browser, url, shot)
 
                 if "report" in wanted:
                     report_page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -267,6 +276,40 @@ def analysis_shots(page, shot) -> None:
     page.get_by_label("Preset prompt set").click()
     page.get_by_role("option", name="demo").click()  # the next shots start from the demo prompts again
     wait_text(page, "#compare-notice", "Loaded 8 prompts")
+
+
+def evaluate_shots(browser, url: str, shot) -> None:
+    """The shipped demo set through base and every demo adapter from the Evaluate tab; its verdicts, heatmap and
+    first regressed item at 1280x800, then its permalink on a phone."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(url)
+    wait_text(page, "#header", "adapters: 3")
+    page.get_by_role("tab", name="Evaluate").click()
+    wait_text(page, "#eval-summary", "152 items")
+    started = time.perf_counter()
+    page.click("#eval-start")
+    wait_text(page, "#eval-progress", "of 608 outputs")
+    page.wait_for_timeout(3000)
+    shot(page, "evaluate_running", full_page=True)
+    wait_text(page, "#eval-progress", ": finished", 3600)
+    print(f"demo evaluation in the browser: {time.perf_counter() - started:.0f} s; {page.inner_text('#eval-progress')}")
+    page.wait_for_selector("#eval-heatmap .js-plotly-plot .main-svg")
+    page.wait_for_timeout(1000)
+    shot(page, "evaluate", full_page=True)
+    shot(page.locator("#eval-heatmap"), "evaluate_heatmap")
+    page.locator("#eval-only").get_by_label("Only regressions").check()
+    page.wait_for_function("() => document.querySelectorAll('#eval-items [role=gridcell]').length > 0")
+    page.wait_for_timeout(1500)
+    page.locator("#eval-items [role=row]:has([role=gridcell])").first.locator("[role=gridcell]").first.click()
+    wait_text(page, "#eval-item", "regressed")
+    shot(page.locator("#eval-item"), "evaluate_item")
+    evaluation_id = re.search(r"\?evaluation=([\w-]+)", page.inner_text("#eval-link")).group(1)
+    phone = browser.new_context(**PHONE).new_page()
+    phone.goto(f"{url}/?evaluation={evaluation_id}")
+    wait_text(phone, "#eval-progress", ": finished", 120)
+    phone.wait_for_selector("#eval-heatmap .js-plotly-plot .main-svg")
+    phone.wait_for_timeout(1000)
+    shot(phone, "mobile_evaluate", full_page=True)
 
 
 def stopped_run(page, out: Path) -> None:
