@@ -1,4 +1,5 @@
-"""The tables: saved comparisons, blind reviews (their pairs, reviewers and votes), and evaluation jobs.
+"""The tables: saved comparisons, blind reviews (their pairs, reviewers and votes), evaluation jobs, and judge
+model jobs with the cache of the judge's replies.
 
 The schema's history lives in ``migrations/versions`` (Alembic); these classes are the
 current shape and must match the newest migration (``test_store`` checks that).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -139,3 +140,68 @@ class EvaluationOutput(Base):
     output: Mapped[str] = mapped_column(Text)
     checks: Mapped[dict] = mapped_column(JSON)  # check name -> passed
     scores: Mapped[dict] = mapped_column(JSON)  # metric -> number (None: not measurable for this item)
+
+
+class JudgeCacheEntry(Base):
+    """One reply of a judge model, kept whole: the cache. The key is the SHA-256 of the judge model, the
+    template's hash and the exact messages it read (question, both outputs in their shown order, reference,
+    rubric), so asking again costs nothing and a restart loses nothing (store/judgements.reply_key)."""
+
+    __tablename__ = "judge_replies"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    judge_model: Mapped[str] = mapped_column(String(300))
+    template_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    structured: Mapped[bool] = mapped_column(Boolean)  # constrained to a JSON schema (response_format)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Judging(Base):
+    """One judge model job over a review's pairs or an evaluation's outputs, pairwise or on a rubric.
+    Its results are rows of their own, written a committed batch at a time, so a job survives a kill."""
+
+    __tablename__ = "judgings"
+    __table_args__ = (Index("ix_judgings_target", "target_kind", "target_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_key_hash: Mapped[str] = mapped_column(String(64))  # who may cancel it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | finished | cancelled | failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target_kind: Mapped[str] = mapped_column(String(16))  # review | evaluation
+    target_id: Mapped[str] = mapped_column(String(32))  # no foreign key: it points at one of two tables
+    mode: Mapped[str] = mapped_column(String(16))  # pairwise | rubric
+    judge_model: Mapped[str] = mapped_column(String(300))
+    judge_url: Mapped[str | None] = mapped_column(String(500), nullable=True)  # None: a model in process; never a key
+    template: Mapped[dict] = mapped_column(JSON)  # name, kind, system, user, hash
+    rubric: Mapped[str | None] = mapped_column(Text, nullable=True)
+    settings: Mapped[dict] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)  # units of work: pairs (pairwise) or outputs (rubric)
+
+
+class JudgingResult(Base):
+    """One unit of a judging's work: a pair judged in both orders, or one output graded. The key
+    (judging, unit) makes it exactly one. Pairwise rows leave grade, feedback and key empty; rubric rows
+    keep their variant in ``left`` and leave the pairwise columns empty (store/judgements says why)."""
+
+    __tablename__ = "judging_results"
+
+    judging_id: Mapped[str] = mapped_column(ForeignKey("judgings.id", ondelete="CASCADE"), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(500), primary_key=True)  # "p3:base|pirate" or "g3:pirate"
+    prompt_index: Mapped[int] = mapped_column(Integer)
+    left: Mapped[str] = mapped_column(String(200))  # pairwise: the pair's left variant; rubric: the graded variant
+    right: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    left_first: Mapped[str | None] = mapped_column(String(16), nullable=True)  # first | second | tie | unparseable
+    right_first: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    choice: Mapped[str | None] = mapped_column(String(16), nullable=True)  # left | right | tie | unparseable
+    consistent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    left_first_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # judge_replies keys
+    right_first_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    grade: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1..5, None: unreadable
+    feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    key: Mapped[str | None] = mapped_column(String(64), nullable=True)
