@@ -134,6 +134,17 @@ class Settings:
     backend_timeout_s: float = setting(
         "ADAPTERS_UI_BACKEND_TIMEOUT_S", 120.0, number="a number of seconds",
         help="Seconds to wait for the server to connect or to send the next piece of an answer.")
+    judge_url: str | None = setting(
+        "ADAPTERS_UI_JUDGE_URL", None,
+        help="A judge model's OpenAI-compatible chat endpoint (vLLM serving Prometheus 2 or Qwen2.5-7B-Instruct, or "
+             "a hosted provider), e.g. http://gpu-host:8001. None = no judge set. Flag --judge-url.")
+    judge_model: str | None = setting(
+        "ADAPTERS_UI_JUDGE_MODEL", None,
+        help="Which model of the judge server judges; None = the one it serves. Flag --judge-model.")
+    judge_api_key_env: str = setting(
+        "ADAPTERS_UI_JUDGE_API_KEY_ENV", "ADAPTERS_UI_JUDGE_API_KEY",
+        help="The name of the environment variable holding the judge server's API key (the key itself is read "
+             "from it, never stored). Flag --judge-api-key-env.")
     log_level: str | None = setting(
         "ADAPTERS_UI_LOG_LEVEL", None, choices=LOG_LEVELS,
         help="How much this project logs (to stderr): DEBUG, INFO, WARNING, ERROR or CRITICAL; libraries log from "

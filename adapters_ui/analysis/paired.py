@@ -84,6 +84,7 @@ METRICS = {m.name: m for m in (
     Metric("reference_perplexity", False, "lower"),
     Metric("latency_s", False, "lower"),
     Metric("output_tokens", False, None),  # longer or shorter is a fact, not a verdict
+    Metric("judge_grade", False, "higher"),  # a judge model's 1-5 rubric grade (runs/judging), when one graded
 )}
 
 Value = float | int | bool | None

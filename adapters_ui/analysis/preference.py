@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
-from adapters_ui.analysis.paired import CONFIDENCE, mde_mcnemar, verdict
+from adapters_ui.analysis.paired import CONFIDENCE, Metric, mde_mcnemar, verdict
 from adapters_ui.analysis.verdicts import HUMAN_PREFERENCE, VERDICT_KEYS
 from adapters_ui.errors import StatisticsError
 
@@ -46,11 +46,12 @@ def _count(vote: Mapping, key: str, index: int) -> int:
     return value
 
 
-def preference_record(variant: str, baseline: str, wins: int, losses: int) -> dict:
-    """The verdict record of ``wins`` items won and ``losses`` lost against the baseline (ties already out)."""
+def preference_record(variant: str, baseline: str, wins: int, losses: int, metric: Metric = HUMAN_PREFERENCE) -> dict:
+    """The verdict record of ``wins`` items won and ``losses`` lost against the baseline (ties already out);
+    ``metric``: ``human_preference`` (reviewers) or ``judge_preference`` (a judge model)."""
     n = wins + losses
     record = dict.fromkeys(VERDICT_KEYS)
-    record.update(variant=variant, metric=HUMAN_PREFERENCE.name, slice=None, baseline=baseline, n=n,
+    record.update(variant=variant, metric=metric.name, slice=None, baseline=baseline, n=n,
                   verdict="no evidence")
     if n == 0:
         return record
@@ -60,11 +61,12 @@ def preference_record(variant: str, baseline: str, wins: int, losses: int) -> di
     difference, low, high = 2 * mean - 1, 2 * mean_low - 1, 2 * mean_high - 1
     record.update(mean=mean, mean_low=mean_low, mean_high=mean_high, baseline_mean=losses / n, difference=difference,
                   low=low, high=high, test="sign", p_value=p, p_holm=p, mde=mde_mcnemar(n, n),
-                  verdict=verdict(HUMAN_PREFERENCE, difference, low, high, p))
+                  verdict=verdict(metric, difference, low, high, p))
     return record
 
 
-def human_preference_records(votes: Iterable[Mapping], *, baseline: str = "base") -> list[dict]:
+def human_preference_records(votes: Iterable[Mapping], *, baseline: str = "base",
+                             metric: Metric = HUMAN_PREFERENCE) -> list[dict]:
     """One ``human_preference`` record (slice None) per (variant, baseline) pair, in first-seen order.
 
     Each vote row: ``{"id": "q001", "variant": "pirate", "variant_votes": 2, "baseline_votes": 1}``,
@@ -85,5 +87,5 @@ def human_preference_records(votes: Iterable[Mapping], *, baseline: str = "base"
     for (variant, against), items in totals.items():
         wins = sum(mine > theirs for mine, theirs in items.values())
         losses = sum(mine < theirs for mine, theirs in items.values())
-        records.append(preference_record(variant, against, wins, losses))
+        records.append(preference_record(variant, against, wins, losses, metric))
     return records

@@ -35,7 +35,9 @@ VERDICT_KEYS = ("variant", "metric", "slice", "baseline", "n", "mean", "mean_low
 # A blind review's verdict joins the table as one more metric: the share of decisive items the reviewers
 # gave the variant (see preference.py). Pass/fail per item, higher is better.
 HUMAN_PREFERENCE = Metric("human_preference", True, "higher")
-KINDS = {**METRICS, HUMAN_PREFERENCE.name: HUMAN_PREFERENCE}
+# A judge model's pairwise verdicts (both orders agreeing) against the baseline, read the same way.
+JUDGE_PREFERENCE = Metric("judge_preference", True, "higher")
+KINDS = {**METRICS, HUMAN_PREFERENCE.name: HUMAN_PREFERENCE, JUDGE_PREFERENCE.name: JUDGE_PREFERENCE}
 
 
 def metric_kind(name: str) -> Metric:

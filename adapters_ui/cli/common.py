@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 SCRIPT = "adapters-ui"  # the console script of pyproject.toml
 EXIT_ERROR = 1  # an AdaptersUIError: one line on stderr
 EXIT_STOPPED = 130  # Ctrl-C: what was written is still printed (and saved with --json)
-STORE_COMMANDS = ("saved", "review")  # their ids may begin with '-' (protect_ids)
+STORE_COMMANDS = ("saved", "review", "judge")  # their ids may begin with '-' (protect_ids)
 
 
 def program() -> str:

@@ -4,6 +4,7 @@ Installed (pip install .) it is the ``adapters-ui`` command; every command's --h
     python -m adapters_ui serve --port 8080             (the dashboard, as python app.py serves it: cli/serve.py)
     python -m adapters_ui compare --adapter pirate=assets/adapters/pirate --prompt "Hi!" --save   (cli/compare.py)
     python -m adapters_ui evaluate demo --json out.json (evaluation jobs and the gate: cli/evaluate.py)
+    python -m adapters_ui judge REVIEW_ID --judge-url URL (a judge model over a review or evaluation: cli/judge.py)
     python -m adapters_ui inspect path/to/adapter       (cli/inspect.py)
     python -m adapters_ui train --data pairs.jsonl --output my_adapter                           (cli/train.py)
     python -m adapters_ui merge --adapter assets/adapters/pirate --output pirate-merged          (cli/merge.py)
@@ -25,13 +26,13 @@ import argparse
 import sys
 
 from adapters_ui import __version__
-from adapters_ui.cli import bundle, compare, evaluate, inspect, merge, serve, store, train
+from adapters_ui.cli import bundle, compare, evaluate, inspect, judge, merge, serve, store, train
 from adapters_ui.cli.common import EXIT_ERROR, EXIT_STOPPED, examples, program, protect_ids
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError
 from adapters_ui.logs import configure_logging
 
-FAMILIES = (serve, compare, evaluate, train, inspect, merge, store, bundle)  # the order of the commands in --help
+FAMILIES = (serve, compare, evaluate, judge, train, inspect, merge, store, bundle)  # the order of the commands in --help
 
 
 def build_parser() -> argparse.ArgumentParser:

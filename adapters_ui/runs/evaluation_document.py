@@ -23,6 +23,7 @@ from adapters_ui.analysis.verdicts import holm_records, verdict_records, verdict
 from adapters_ui.analysis.versions import compare_evaluation_versions
 from adapters_ui.errors import StatisticsError
 from adapters_ui.names import BASE
+from adapters_ui.runs.judging_document import add_judge_grades, judge_preference_records
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluation_reviews import evaluation_votes
 from adapters_ui.store.evaluations import StoredEvaluation, iter_outputs, load_evaluation, load_items
@@ -54,12 +55,14 @@ def split_baseline(baseline: str) -> tuple[str | None, str | None]:
 def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], baseline: str,
                  candidates: list[str] | None = None) -> tuple[str, list[dict]]:
     """(the baseline's label, the verdict records) of ``records`` against ``baseline``."""
-    label, verdicts, _ = _against(db, stored, records, baseline, candidates)
+    item_ids = [item["id"] for item in load_items(db, stored.id)]
+    add_judge_grades(db, stored.id, records, item_ids)
+    label, verdicts, _ = _against(db, stored, records, baseline, candidates, item_ids)
     return label, verdicts
 
 
 def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseline: str,
-             candidates: list[str] | None = None) -> tuple[str, list[dict], list[dict] | None]:
+             candidates: list[str] | None = None, item_ids: list[str] | None = None) -> tuple[str, list[dict], list[dict] | None]:
     """(label, verdicts, versions): ``versions`` (another evaluation as the baseline) holds, per candidate
     variant, each shared item marked improved / regressed / unchanged on ``checks``, regressed first, with
     both outputs (``analysis.versions.compare_evaluation_versions``)."""
@@ -71,8 +74,11 @@ def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseli
         chosen = candidates or [v for v in stored.variants if v != variant]
         votes = [v for v in evaluation_votes(db, stored.id, variant) if v["variant"] in chosen]
         verdicts = verdict_records(records, baseline=variant, variants=chosen)
-        if votes:  # a blind review of this evaluation: its votes join the same Holm family
-            verdicts = holm_records(verdicts + human_preference_records(votes, baseline=variant))
+        extra = human_preference_records(votes, baseline=variant) if votes else []  # a blind review of it
+        item_ids = item_ids if item_ids is not None else [item["id"] for item in load_items(db, stored.id)]
+        extra += judge_preference_records(db, stored.id, item_ids, variant, chosen)  # a judge model's verdicts
+        if extra:  # they join the same Holm family
+            verdicts = holm_records(verdicts + extra)
         return variant, verdicts, None
     other = load_evaluation(db, other_id)
     if variant is None:
@@ -98,7 +104,9 @@ def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, 
     stored = load_evaluation(db, evaluation_id)
     items = load_items(db, evaluation_id)
     records = item_records(db, stored, items)
-    label, verdicts, versions = _against(db, stored, records, baseline) if records else (baseline, [], None)
+    item_ids = [item["id"] for item in items]
+    add_judge_grades(db, stored.id, records, item_ids)  # a judge model's rubric grades, when one graded
+    label, verdicts, versions = _against(db, stored, records, baseline, None, item_ids) if records else (baseline, [], None)
     document = {
         "id": stored.id,
         "created_at": stored.created,

@@ -145,6 +145,14 @@ def review_results(db: Database, owner_token: str | None = None, review_id: str 
     return ReviewSnapshot(info=info, prompts=prompts, judgements=judgements, votes=votes)
 
 
+def review_pairs(db: Database, review_id: str) -> list[tuple[int, str, str]]:
+    """The review's items as (prompt index, left, right), in the order they were made (for a judge, by id)."""
+    with db.read() as tx:
+        review = _by_id(tx, review_id)
+        return [tuple(row) for row in tx.execute(select(ReviewItem.prompt_index, ReviewItem.left, ReviewItem.right)
+                                                 .where(ReviewItem.review_id == review.id).order_by(ReviewItem.id))]
+
+
 def owner_info(db: Database, owner_token: str) -> ReviewInfo:
     """What the owner link's review is, with how many votes it holds (checks the link first)."""
     with db.read() as tx:

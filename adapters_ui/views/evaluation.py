@@ -23,11 +23,11 @@ from __future__ import annotations
 import html
 import math
 
-from adapters_ui.analysis.paired import METRICS, Metric
+from adapters_ui.analysis.paired import Metric
+from adapters_ui.analysis.verdicts import KINDS
 from adapters_ui.errors import EvaluationError
 
-PREFERENCE = Metric("human_preference", True, "higher")  # a blind review's votes joined to the table (sign test)
-METRIC_ORDER = (*METRICS, PREFERENCE.name)
+METRIC_ORDER = tuple(KINDS)  # the scores, then human_preference and judge_preference (sign tests on votes)
 SLICE_KINDS = ("category", "tag")
 
 BADGES = {"better": "▲ better", "worse": "▼ worse", "no evidence": "· no evidence", "higher": "higher", "lower": "lower"}
@@ -58,9 +58,7 @@ details.ag-regressed > summary {cursor: pointer; font-weight: 600; overflow-wrap
 
 def metric_info(name: str) -> Metric:
     """How ``name`` is read: pass/fail or not, and which way is better; an unknown metric has no better side."""
-    if name == PREFERENCE.name:
-        return PREFERENCE
-    return METRICS.get(name) or Metric(name, False, None)
+    return KINDS.get(name) or Metric(name, False, None)
 
 
 def _missing(value) -> bool:
