@@ -529,3 +529,31 @@ def test_an_evaluation_job_on_the_server_equals_the_in_process_one(remote, in_pr
         assert served["scores"]["reference_perplexity"] is None and local["scores"]["reference_perplexity"] > 1
     assert all(outputs["server"][(i, "pirate")]["scores"]["checks"] == 1.0 for i in range(6))
     db.close()
+
+
+def test_the_served_smollm2_judges_pairs_both_ways_in_the_schema(vllm_server):
+    """A real judge on the project's vLLM server: weak, but every path is real. The server serves the base and
+    its adapters, so the judge model must be picked; it takes ``response_format``, so every reply is the schema's
+    JSON and none is unparseable; the raw replies and token counts are kept."""
+    from adapters_ui.analysis.judge_agreement import swap_stats
+    from adapters_ui.errors import JudgeError
+    from adapters_ui.judging.client import JudgeClient
+    from adapters_ui.judging.pairwise import PairQuestion, judge_pairs
+
+    served = httpx.get(f"{vllm_server.url}/v1/models", timeout=30).json()["data"]
+    base = next(m["id"] for m in served if not m.get("parent"))
+    with pytest.raises(JudgeError, match=f"serves {len(served)} models"):
+        JudgeClient(vllm_server.url)
+    judge = JudgeClient(vllm_server.url, model=base, max_tokens=256, concurrency=4)
+    pairs = [PairQuestion("What is the capital of France?", "Paris.", "I do not know."),
+             PairQuestion("What is 2 + 2?", "5", "4", reference="4")]
+    verdicts = judge_pairs(judge, pairs)
+    assert judge.structured and judge.requests == 4
+    for verdict in verdicts:
+        for reply in verdict.replies:
+            assert reply.structured and reply.completion_tokens > 0 and reply.prompt_tokens > 100
+            assert json.loads(reply.text)["verdict"] in ("A", "B", "C")
+        assert "unparseable" not in (verdict.left_first, verdict.right_first)
+    stats = swap_stats([(v.left_first, v.right_first) for v in verdicts])
+    print(f"\nSmolLM2 as judge on vLLM: {stats}")
+    judge.close()

@@ -115,3 +115,21 @@ def protect_ids(argv: list[str]) -> list[str]:
 
     ids = [a for a in argv[1:] if a.startswith("-") and well_formed(a)]
     return [a for a in argv if a not in ids] + (["--", *ids] if ids else [])
+
+
+def follow_with_bar(job, unit: str, what: str, cancelling: str, interval_s: float = 0.5) -> None:
+    """A tqdm bar (``unit``s, rate, ETA) on stderr until ``job`` ends (it has ``progress()`` with done/total,
+    ``wait``, ``cancel``); Ctrl-C cancels it and prints ``cancelling``. Redrawn every 15 s into a log."""
+    from tqdm import tqdm
+
+    first = job.progress()
+    with tqdm(total=first.total, initial=first.done, unit=unit, desc=what, file=sys.stderr, dynamic_ncols=True,
+              smoothing=0, mininterval=interval_s if sys.stderr.isatty() else 15) as bar:
+        try:
+            while not job.wait(interval_s):
+                bar.update(job.progress().done - bar.n)
+        except KeyboardInterrupt:
+            job.cancel()
+            print(f"\n{cancelling}", file=sys.stderr, flush=True)
+            job.wait()
+        bar.update(job.progress().done - bar.n)

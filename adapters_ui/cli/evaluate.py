@@ -22,6 +22,7 @@ from adapters_ui.cli.common import (
     add_model_flags,
     attach_all,
     examples,
+    follow_with_bar,
     open_database,
     print_table,
 )
@@ -154,20 +155,9 @@ def attach_adapters(session, args, settings: Settings, scratch: Path) -> None:
 
 
 def follow_job(job) -> None:
-    """A tqdm bar (outputs, rate, ETA) on stderr until the job ends; Ctrl-C cancels it, keeping every committed batch."""
-    from tqdm import tqdm
-
-    first = job.progress()
-    with tqdm(total=first.total, initial=first.done, unit="output", desc=f"evaluation {job.id[:8]}", file=sys.stderr,
-              dynamic_ncols=True, smoothing=0, mininterval=PROGRESS_S if sys.stderr.isatty() else 15) as bar:
-        try:
-            while not job.wait(PROGRESS_S):
-                bar.update(job.progress().done - bar.n)
-        except KeyboardInterrupt:
-            job.cancel()
-            print("\ncancelling: every committed batch is kept ...", file=sys.stderr, flush=True)
-            job.wait()
-        bar.update(job.progress().done - bar.n)
+    """A progress bar until the job ends; Ctrl-C cancels it, keeping every committed batch."""
+    follow_with_bar(job, "output", f"evaluation {job.id[:8]}", "cancelling: every committed batch is kept ...",
+                    PROGRESS_S)
 
 
 def finish(db, evaluation_id: str, baseline: str, out: Path | None) -> dict:

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from adapters_ui.cli.common import EXIT_STOPPED, add_database_flag, examples, open_database
+from adapters_ui.cli.common import EXIT_STOPPED, add_database_flag, examples, follow_with_bar, open_database
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError, ConfigError
 
@@ -104,20 +104,9 @@ def run_judge(args, settings: Settings) -> int:
 
 
 def follow(job) -> None:
-    """A tqdm bar (units, rate, ETA) on stderr until the job ends; Ctrl-C cancels it after the batch in flight."""
-    from tqdm import tqdm
-
-    first = job.progress()
-    with tqdm(total=first.total, initial=first.done, unit=first.unit.rstrip("s"), desc=f"judging {job.id[:8]}",
-              file=sys.stderr, dynamic_ncols=True, smoothing=0, mininterval=PROGRESS_S if sys.stderr.isatty() else 15) as bar:
-        try:
-            while not job.wait(PROGRESS_S):
-                bar.update(job.progress().done - bar.n)
-        except KeyboardInterrupt:
-            job.cancel()
-            print("\ncancelling after the batch in flight: every stored verdict is kept ...", file=sys.stderr, flush=True)
-            job.wait()
-        bar.update(job.progress().done - bar.n)
+    """A progress bar until the job ends; Ctrl-C cancels it after the batch in flight."""
+    follow_with_bar(job, job.progress().unit.rstrip("s"), f"judging {job.id[:8]}",
+                    "cancelling after the batch in flight: every stored verdict is kept ...", PROGRESS_S)
 
 
 def print_figures(document: dict, line: str) -> None:

@@ -25,15 +25,19 @@ _MARK = re.compile(r"\[\[\s*([ABC])\s*\]\]")
 _RESULT = re.compile(r"\[RESULT\]\s*\(?\s*([0-9]+(?:\.[0-9]+)?)\s*\)?", re.IGNORECASE)
 
 # The shapes a judge is asked for where the server can constrain its output (response_format json_schema).
+# The explanation is bounded so that a reply always closes within a judge's token limit (a cut-off JSON object
+# would be unparseable).
 PAIRWISE_SCHEMA = {
     "type": "object",
-    "properties": {"explanation": {"type": "string"}, "verdict": {"type": "string", "enum": ["A", "B", "C"]}},
+    "properties": {"explanation": {"type": "string", "maxLength": 600},
+                   "verdict": {"type": "string", "enum": ["A", "B", "C"]}},
     "required": ["explanation", "verdict"],
     "additionalProperties": False,
 }
 RUBRIC_SCHEMA = {
     "type": "object",
-    "properties": {"feedback": {"type": "string"}, "score": {"type": "integer", "minimum": 1, "maximum": 5}},
+    "properties": {"feedback": {"type": "string", "maxLength": 600},
+                   "score": {"type": "integer", "minimum": 1, "maximum": 5}},
     "required": ["feedback", "score"],
     "additionalProperties": False,
 }
