@@ -35,7 +35,7 @@ from adapters_ui.analysis.references import perplexity
 from adapters_ui.analysis.scores import score_output
 from adapters_ui.backends.protocol import Backend
 from adapters_ui.decoding import GenerationSettings
-from adapters_ui.errors import AdaptersUIError, first_line
+from adapters_ui.errors import AdaptersUIError
 from adapters_ui.formatting import format_seconds
 from adapters_ui.model.thread import model_call
 from adapters_ui.model.turns import TurnCancelled, TurnQueue
@@ -43,11 +43,9 @@ from adapters_ui.names import BASE
 from adapters_ui.runs.run import FAILED as RUN_FAILED
 from adapters_ui.runs.run import STOPPED as RUN_STOPPED
 from adapters_ui.runs.run import CompareRun, Output, Partial, RunRequest
+from adapters_ui.runs.stored_job import JobCancelled, StoredJob
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluations import (
-    CANCELLED,
-    FAILED,
-    FINISHED,
     RUNNING,
     StoredEvaluation,
     completed,
@@ -102,48 +100,36 @@ def batches(items: int, batch_items: int) -> list[range]:
     return [range(start, min(items, start + batch_items)) for start in range(0, items, batch_items)]
 
 
-class EvaluationJob:
+class EvaluationJob(StoredJob):
     """Runs what is missing of stored evaluation ``evaluation_id`` in a thread of its own."""
+
+    kind = "evaluation"
+    cancelled_by = (TurnCancelled, JobCancelled)
 
     def __init__(self, db: Database, evaluation_id: str, backend: Backend, turns: TurnQueue, render: Render,
                  count_tokens: CountTokens, owner: str = "local"):
-        self.db, self.id, self.backend, self.turns = db, evaluation_id, backend, turns
+        super().__init__(evaluation_id)
+        self.db, self.backend, self.turns = db, backend, turns
         self.render, self.count_tokens, self.owner = render, count_tokens, owner
         self.stored: StoredEvaluation = load_evaluation(db, evaluation_id)
         self.variants = list(self.stored.variants)
-        self._stop = threading.Event()
-        self._ended = threading.Event()
-        self._status, self._error = RUNNING, None
         # outputs stored, the ones from before this process included: a resumed job's bar starts where it was
         self._done = self._resumed_from = count_outputs(db, evaluation_id)
         self._started = time.perf_counter()
-        self._run: CompareRun | None = None
+        self._compare: CompareRun | None = None  # the batch being generated (Cancel stops it)
         self.batch_seconds: list[float] = []  # model and scoring time of each batch this process ran
         self.write_seconds = 0.0  # time spent in the database writes
         self.generate_seconds = 0.0  # the batches' CompareRuns, waits for other visitors' turns included
         self.read_back_seconds = 0.0  # the references read back for their perplexity
         self.score_seconds = 0.0  # checks and scores (output tokens counted)
-        self._thread = threading.Thread(target=self._work, name=f"evaluation-{evaluation_id[:8]}", daemon=True)
 
     # ---- control ------------------------------------------------------------------------------
-    def start(self) -> "EvaluationJob":
-        self._started = time.perf_counter()
-        self._thread.start()
-        return self
-
     def cancel(self) -> None:
         """Stop at the next token; the batch in progress is dropped whole, every committed one is kept."""
         self._stop.set()
-        run = self._run
+        run = self._compare
         if run is not None:
             run.stop()
-
-    @property
-    def ended(self) -> bool:
-        return self._ended.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._ended.wait(timeout)
 
     def progress(self) -> EvaluationProgress:
         elapsed = time.perf_counter() - self._started
@@ -154,29 +140,14 @@ class EvaluationJob:
     def batch_line(self) -> str | None:
         """The batch being generated now, as its run says it ("40 of 96 outputs done · 1,234 of 1,536 tokens"),
         for a page whose bar moves only when a batch is committed; None between batches."""
-        run = self._run
+        run = self._compare
         return None if run is None else run.progress().line
 
     # ---- the worker thread --------------------------------------------------------------------
-    def _work(self) -> None:
-        try:
-            self._run_missing()
-            self._status = CANCELLED if self._stop.is_set() else FINISHED
-        except (TurnCancelled, _Cancelled):
-            self._status = CANCELLED
-        except AdaptersUIError as exc:
-            self._status, self._error = FAILED, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one line for people; the traceback goes to the log
-            log.exception("evaluation %s failed", self.id)
-            self._status, self._error = FAILED, f"The evaluation failed: {type(exc).__name__}: {first_line(exc)}"
-        try:
-            set_status(self.db, self.id, self._status, self._error)
-        except Exception:  # noqa: BLE001 - the job ended either way; a later start sees it as running and resumes
-            log.exception("evaluation %s: its status could not be stored", self.id)
-        log.info("evaluation %s %s: %s", self.id[:8], self._status, self.progress().line())
-        self._ended.set()
+    def _store_status(self, status: str, error: str | None) -> None:
+        set_status(self.db, self.id, status, error)
 
-    def _run_missing(self) -> None:
+    def _run(self) -> None:
         items = load_items(self.db, self.id)
         done = completed(self.db, self.id, len(self.variants))
         self._done = self._resumed_from = len(done) * len(self.variants)
@@ -224,7 +195,7 @@ class EvaluationJob:
     def _generate(self, items: list[dict], texts: list[str], settings: GenerationSettings):
         """One CompareRun over the batch: (outputs by (row, variant), the cut-off ones, latency of each)."""
         request = RunRequest([item["id"] for item in items], texts, self.variants, settings)
-        run = self._run = CompareRun(self.backend, self.turns, request, owner=self.owner, kind="evaluation").start()
+        run = self._compare = CompareRun(self.backend, self.turns, request, owner=self.owner, kind="evaluation").start()
         if self._stop.is_set():
             run.stop()
         began = time.perf_counter()
@@ -238,10 +209,10 @@ class EvaluationJob:
                         written[row], latency[row] = text, now
             elif isinstance(event, Output) and (event.index, event.variant) not in latency:
                 latency[(event.index, event.variant)] = time.perf_counter() - began  # a backend that sent no partial
-        self._run = None
+        self._compare = None
         comparison = run.final()
         if comparison.status == RUN_STOPPED or self._stop.is_set():
-            raise _Cancelled()
+            raise JobCancelled()
         if comparison.status == RUN_FAILED:
             raise AdaptersUIError(comparison.error or "The evaluation's batch failed: see the log.")
         outputs = {(i, v): text for i, result in enumerate(comparison.results) for v, text in result.outputs.items()}
@@ -265,10 +236,6 @@ class EvaluationJob:
                     if logprobs and (value := perplexity(logprobs)) is not None:
                         found[v][start + i] = value
         return found
-
-
-class _Cancelled(Exception):
-    """The job's Cancel ended a batch early: nothing of that batch is written."""
 
 
 class EvaluationBook:

@@ -14,21 +14,19 @@ second run of the same judge asks nothing, and a job killed at any moment resume
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
 from adapters_ui.analysis.judge_agreement import combine_orders
-from adapters_ui.errors import AdaptersUIError, JudgeError, ReviewError, StoreError, first_line
+from adapters_ui.errors import JudgeError, ReviewError, StoreError
 from adapters_ui.formatting import format_seconds
 from adapters_ui.judging.parse import PAIRWISE_SCHEMA, RUBRIC_SCHEMA, parse_grade, parse_pairwise
 from adapters_ui.judging.templates import DEFAULT_RUBRIC, JudgeTemplate, template_for
 from adapters_ui.names import BASE
 from adapters_ui.runs.judging_units import Unit, evaluation_units, review_units
+from adapters_ui.runs.stored_job import StoredJob
 from adapters_ui.store.database import Database
 from adapters_ui.store.judgements import (
-    CANCELLED,
-    FAILED,
     FINISHED,
     RUNNING,
     cached_replies,
@@ -82,40 +80,23 @@ class JudgingProgress:
         return text
 
 
-class JudgingJob:
-    """Judges what is missing of stored judging ``judging_id`` over ``units``, in a thread of its own."""
+class JudgingJob(StoredJob):
+    """Judges what is missing of stored judging ``judging_id`` over ``units``, in a thread of its own. Cancel
+    stops after the batch in flight (its replies are answered and kept in the cache, not lost)."""
+
+    kind = "judging"
 
     def __init__(self, db: Database, judging_id: str, judge, units: list[Unit], batch_units: int = BATCH_UNITS):
-        self.db, self.id, self.judge, self.batch_units = db, judging_id, judge, max(1, batch_units)
+        super().__init__(judging_id)
+        self.db, self.judge, self.batch_units = db, judge, max(1, batch_units)
         self.stored = load_judging(db, judging_id)
         self.template = JudgeTemplate(**{k: self.stored.template[k] for k in ("name", "kind", "system", "user")})
         self.units = units
         self.options = {"max_tokens": getattr(judge, "max_tokens", None)}
-        self._stop, self._ended = threading.Event(), threading.Event()
-        self._status, self._error = RUNNING, None
         done = done_units(db, judging_id)
         self._done = self._resumed_from = sum(u.name in done for u in units)
         self.requests = self.cached = self.tokens = 0
         self.request_seconds = 0.0
-        self._started = time.perf_counter()
-        self._thread = threading.Thread(target=self._work, name=f"judging-{judging_id[:8]}", daemon=True)
-
-    # ---- control ------------------------------------------------------------------------------
-    def start(self) -> "JudgingJob":
-        self._started = time.perf_counter()
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        """Stop after the batch in flight (its requests are answered and kept in the cache, not lost)."""
-        self._stop.set()
-
-    @property
-    def ended(self) -> bool:
-        return self._ended.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._ended.wait(timeout)
 
     def progress(self) -> JudgingProgress:
         elapsed, ran = time.perf_counter() - self._started, self._done - self._resumed_from
@@ -125,26 +106,19 @@ class JudgingJob:
             self.request_seconds / self.requests if self.requests else None, self.tokens)
 
     # ---- the worker thread --------------------------------------------------------------------
-    def _work(self) -> None:
-        try:
-            done = done_units(self.db, self.id)
-            missing = [u for u in self.units if u.name not in done]
-            for start in range(0, len(missing), self.batch_units):
-                if self._stop.is_set():
-                    break
-                self._run_batch(missing[start : start + self.batch_units])
-            self._status = CANCELLED if self._stop.is_set() and self._done < len(self.units) else FINISHED
-        except AdaptersUIError as exc:
-            self._status, self._error = FAILED, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one line for people; the traceback goes to the log
-            log.exception("judging %s failed", self.id)
-            self._status, self._error = FAILED, f"The judging failed: {type(exc).__name__}: {first_line(exc)}"
-        try:
-            set_status(self.db, self.id, self._status, self._error)
-        except Exception:  # noqa: BLE001 - a later start sees it as running and resumes
-            log.exception("judging %s: its status could not be stored", self.id)
-        log.info("judging %s %s: %s", self.id[:8], self._status, self.progress().line())
-        self._ended.set()
+    def _run(self) -> None:
+        done = done_units(self.db, self.id)
+        missing = [u for u in self.units if u.name not in done]
+        for start in range(0, len(missing), self.batch_units):
+            if self._stop.is_set():
+                return
+            self._run_batch(missing[start : start + self.batch_units])
+
+    def _stopped_early(self) -> bool:
+        return self._stop.is_set() and self._done < len(self.units)
+
+    def _store_status(self, status: str, error: str | None) -> None:
+        set_status(self.db, self.id, status, error)
 
     def _conversations(self, unit: Unit) -> list[list[dict]]:
         values = {"question": unit.question, "reference": unit.reference or "(none)"}
