@@ -23,7 +23,9 @@ adapters, greedy, at most ``--tokens`` new tokens per output. Measured, one afte
      (end of text), so the floor is also printed scaled to the tokens the job actually wrote;
   4. peak memory: the growth of the process's peak RSS (VmHWM, reset through /proc/self/clear_refs) over its
      RSS just before the job, for the job of (1) and for a job of ``--memory-items`` items in a fresh
-     subprocess that does the same steps (load, demo adapters, warm-up, job); target: flat;
+     subprocess that does the same steps (load, demo adapters, warm-up, job); target: flat. Within (1), at each
+     committed batch, the RSS then and the batch's own peak: a trend across batches would mean something is
+     held (the peak of one batch follows its longest prompt and reference, not the items done before it);
   5. an interactive Compare (1 prompt, pirate, 16 tokens) started during (1), half a batch into its second
      batch: seconds to its first streamed token and to its end, against the same Compare alone (best of 2,
      after the job). Its own compute time is part of (1)'s wall clock.
@@ -92,6 +94,41 @@ def rss_bytes(field: str = "VmRSS") -> int:
     return int(re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1)) * 1024
 
 
+def track_memory(job, before: int) -> None:
+    """At each committed batch: (outputs stored, RSS then, peak RSS during the batch) as growth over ``before``,
+    in ``job.memory``; the peak restarts at every batch, so a trend across batches shows whether anything is held."""
+    job.memory, seen = [], job.progress().done
+    while not job.wait(0.1):
+        done = job.progress().done
+        if done != seen:
+            job.memory.append((done, rss_bytes() - before, rss_bytes("VmHWM") - before))
+            reset_peak_rss()
+            seen = done
+    if job.progress().done != seen:
+        job.memory.append((job.progress().done, rss_bytes() - before, rss_bytes("VmHWM") - before))
+
+
+def memory_line(memory: list, longest: list[int]) -> str:
+    """The per-batch memory: RSS after each batch and each batch's peak (MiB over the RSS before the job), next to
+    the batch's longest prompt + reference in tokens (what its largest tensors follow)."""
+    if len(memory) < 2:
+        return "memory per batch: fewer than 2 batches"
+    cells = [f"{i + 1}:{r / MIB:.0f}/{p / MIB:.0f}/{n}" for i, ((_, r, p), n) in enumerate(zip(memory, longest))]
+    peaks = sorted(p for _, _, p in memory)
+    return (f"memory per committed batch (batch:RSS after/its peak MiB/longest prompt+reference tokens): "
+            f"{' '.join(cells)}; RSS after the first +{memory[0][1] / MIB:.0f} MiB, after the last "
+            f"+{memory[-1][1] / MIB:.0f} MiB; batch peaks median +{peaks[len(peaks) // 2] / MIB:.0f} MiB, "
+            f"max +{peaks[-1] / MIB:.0f} MiB")
+
+
+def longest_per_batch(session: Session, items: list[dict], batch_items: int) -> list[int]:
+    """Each batch's longest rendered prompt plus its reference, in tokens."""
+    tokenizer = session.base.tokenizer
+    size = [len(tokenizer(session._render_item(item))["input_ids"]) + len(tokenizer(item.get("reference") or "")["input_ids"])
+            for item in items]
+    return [max(size[p] for p in positions) for positions in batches(len(items), batch_items)]
+
+
 def reset_peak_rss() -> int:
     """Make the peak RSS start again from now (Linux); the RSS now."""
     Path("/proc/self/clear_refs").write_text("5")
@@ -123,14 +160,16 @@ def run_job(session: Session, variants: list[str], set_path: Path, folder: Path,
     before = reset_peak_rss()
     started = time.perf_counter()
     job, ref = session.start_evaluation(db, set_path, variants, settings=settings, batch_items=args.batch_items)
-    helper = threading.Thread(target=during, args=(job,)) if during else None
-    if helper:
+    helpers = [threading.Thread(target=track_memory, args=(job, before))]
+    if during:
+        helpers.append(threading.Thread(target=during, args=(job,)))
+    for helper in helpers:
         helper.start()
     job.wait()
     wall = time.perf_counter() - started
-    peak = rss_bytes("VmHWM") - before
-    if helper:
+    for helper in helpers:
         helper.join()
+    peak = max(grown for _, _, grown in job.memory) if job.memory else rss_bytes("VmHWM") - before
     status = job.progress()
     if status.status != FINISHED:
         sys.exit(f"the evaluation job did not finish: {status.line()}")
@@ -276,6 +315,7 @@ def main() -> None:
         sizes = {args.items: peak}
         if args.memory_items != args.items:
             sizes[args.memory_items] = memory_in_subprocess(args.memory_items, args)
+        print(memory_line(job.memory, longest_per_batch(session, items, args.batch_items)), flush=True)
         print("peak RSS growth during the job: " + ", ".join(
             f"{n} items +{grown / MIB:.0f} MiB" for n, grown in sorted(sizes.items()) if grown is not None)
             + " (target: flat)", flush=True)
