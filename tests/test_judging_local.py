@@ -44,6 +44,6 @@ def test_the_embedded_model_as_judge_gives_plain_generate_replies():
     reply = judge.ask(messages)
     tokenizer, network = judge.loaded.tokenizer, judge.loaded.model
     assert reply.text == plain_generate(network, tokenizer, chat_text(tokenizer, messages), 24, formatted=True).strip()
-    assert reply.completion_tokens and reply.prompt_tokens > 300  # the MT-Bench prompt is long
+    assert reply.completion_tokens and reply.prompt_tokens > 200  # the MT-Bench prompt is long (267 tokens here)
     verdicts = judge_pairs(judge, PAIRS)
     assert judge.requests == 1 + 4 and all(v.choice in {"left", "right", "tie", "unparseable"} for v in verdicts)
