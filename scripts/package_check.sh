@@ -23,6 +23,7 @@ PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 PIP_FLAGS=${PIP_FLAGS:--q}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
+export PIP_NO_CACHE_DIR=1  # nothing reuses these wheels, and a CI disk once ran full here
 
 TMP=$(mktemp -d /tmp/adapters_ui-package.XXXXXX)
 SERVER_PID=
