@@ -12,13 +12,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from adapters_ui.analysis.review_stats import to_csv, to_json, votes_csv
+from adapters_ui.analysis.review_stats import summarise, to_csv, to_json, votes_csv
+from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError
 from adapters_ui.formatting import plural
+from adapters_ui.runs.review_judging import review_judging_view
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as store
 from adapters_ui.ui.common import export_folder, problem
+from adapters_ui.ui.review_judge import ReviewJudge
 from adapters_ui.views import charts
+from adapters_ui.views.judge_report import judge_section_html
 from adapters_ui.views.review_report import results_html, results_tables_html
 
 
@@ -50,8 +54,9 @@ def query(request: gr.Request | None, key: str) -> str:
 class ReviewHandlers:
     """Every event of the review pages, bound to one database."""
 
-    def __init__(self, database: DatabaseHolder):
+    def __init__(self, database: DatabaseHolder, settings: Settings | None = None):
         self.database = database
+        self.judge = ReviewJudge(database, settings or Settings())
 
     # ---- opening a link ------------------------------------------------------------------
     def open_link(self, request: gr.Request = None) -> tuple:
@@ -108,21 +113,45 @@ class ReviewHandlers:
                 task.b, "")
 
     # ---- the owner ---------------------------------------------------------------------------
-    def results_page(self, owner: str) -> tuple:
-        """-> (notice, summary, tables, win matrix, strengths, csv, votes csv, json, html)."""
+    def results_page(self, owner: str, show_judge: bool = False) -> tuple:
+        """-> (notice, summary, tables, win matrix, strengths, csv, votes csv, json, html, judge section,
+        judge progress, judge timer); ``show_judge`` counts the judge as one more reviewer in every result."""
         try:
             snapshot = store.review_results(self.database.get(), owner_token=owner)
+            view = review_judging_view(self.database.get(), snapshot.info.id, snapshot)
         except AdaptersUIError as exc:
-            return (problem(exc), *[gr.skip()] * 8)
-        results = store.summarise_review(snapshot)
+            return (problem(exc), *[gr.skip()] * 11)
+        judgements = snapshot.judgements + (view.judged if show_judge else [])
+        results = summarise(snapshot.info.title, snapshot.prompts, snapshot.info.variants, judgements,
+                            votes=snapshot.votes)
         folder = export_folder()
         files = {"csv": (folder / "review.csv", to_csv(results)), "votes": (folder / "review-votes.csv", votes_csv(results)),
                  "json": (folder / "review.json", to_json(results)), "html": (folder / "review.html", results_html(results))}
         for path, text in files.values():
             Path(path).write_text(text, encoding="utf-8")
-        return ("", _summary(snapshot.info, results), results_tables_html(results),
+        line, running = self.judge.progress(snapshot.info.id)
+        shown = f" · the judge **{view.judging.reviewer}** is counted as one more reviewer" if show_judge and view.judged else ""
+        return ("", _summary(snapshot.info, results) + shown, results_tables_html(results),
                 charts.win_matrix_figure(results.variants, results.win_matrix), charts.strength_figure(results.strengths),
-                *(gr.update(value=str(files[k][0]), interactive=True) for k in ("csv", "votes", "json", "html")))
+                *(gr.update(value=str(files[k][0]), interactive=True) for k in ("csv", "votes", "json", "html")),
+                judge_section_html(view), line, gr.Timer(active=running))
+
+    # ---- the judge -----------------------------------------------------------------------------
+    def start_judge(self, owner: str, system: str, user: str) -> tuple:
+        """-> (notice, judge progress, judge timer)."""
+        notice, started = self.judge.start(owner, system, user)
+        return notice, ("Starting…" if started else gr.skip()), gr.Timer(active=started)
+
+    def judge_tick(self, owner: str, show_judge: bool) -> tuple:
+        """The timer while a judge works: its progress line; once it ends, every result again."""
+        try:
+            review_id = store.owner_info(self.database.get(), owner).id
+        except AdaptersUIError as exc:
+            return (problem(exc), *[gr.skip()] * 10, gr.Timer(active=False))
+        line, running = self.judge.progress(review_id)
+        if running:
+            return (*[gr.skip()] * 10, line, gr.skip())
+        return self.results_page(owner, show_judge)
 
     def close_review(self, owner: str) -> str:
         try:

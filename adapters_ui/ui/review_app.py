@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from adapters_ui.config import Settings
+from adapters_ui.judging.templates import PAIRWISE
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as store
 from adapters_ui.ui.review import ReviewerState, ReviewHandlers, oauth_enabled
@@ -27,7 +28,10 @@ REVIEW_CSS = """
 #review-notice {min-height: 1.6em; font-size: 17px}
 #review-progress {font-size: 18px}
 #output-a textarea, #output-b textarea, #review-prompt textarea {font-size: 16px}
+.judge-text {white-space: pre-wrap; overflow-wrap: anywhere; border-left: 3px solid #ccc; padding-left: 8px}
+#results-tables, #judge-section {overflow-x: auto; max-width: 100%}
 """
+JUDGE_TICK_S = 1.5
 
 
 @dataclass
@@ -65,6 +69,15 @@ class ReviewPage:
     question: gr.Markdown = None
     confirm: gr.Button = None
     cancel: gr.Button = None
+    show_judge: gr.Checkbox = None
+    judge_line: gr.Markdown = None
+    judge_system: gr.Textbox = None
+    judge_user: gr.Textbox = None
+    judge_start: gr.Button = None
+    judge_cancel: gr.Button = None
+    judge_progress: gr.Markdown = None
+    judge_html: gr.HTML = None
+    judge_timer: gr.Timer = None
 
     def shown(self) -> list:
         """What a reviewer's step updates."""
@@ -74,7 +87,7 @@ class ReviewPage:
     def results(self) -> list:
         """What the owner's results page updates."""
         return [self.notice, self.summary, self.tables, self.matrix_plot, self.strength_plot, self.csv_file,
-                self.votes_file, self.json_file, self.html_file]
+                self.votes_file, self.json_file, self.html_file, self.judge_html, self.judge_progress, self.judge_timer]
 
 
 def build_review_page() -> ReviewPage:
@@ -110,8 +123,10 @@ def _build_task(r: ReviewPage) -> None:
 
 
 def _build_results(r: ReviewPage) -> None:
-    """The owner's page: the charts, tables and downloads, and closing or deleting the review."""
+    """The owner's page: the charts, tables and downloads, the judge, and closing or deleting the review."""
     r.summary = gr.Markdown(elem_id="results-summary")
+    r.show_judge = gr.Checkbox(False, label="Count the judge model as one more reviewer in every result below "
+                               "(marked “judge: MODEL”)", elem_id="show-judge")
     with gr.Row():
         r.matrix_plot = gr.Plot(show_label=False, elem_id="win-matrix")
         r.strength_plot = gr.Plot(show_label=False, elem_id="strengths")
@@ -130,6 +145,26 @@ def _build_results(r: ReviewPage) -> None:
         with gr.Row():
             r.confirm = gr.Button("Yes, delete the review and its votes", variant="stop", elem_id="confirm-delete")
             r.cancel = gr.Button("Cancel", elem_id="cancel-delete")
+    _build_judge(r)
+
+
+def _build_judge(r: ReviewPage) -> None:
+    """Which judge is set, its template (editable), Judge / Cancel, its progress and what it found."""
+    with gr.Accordion("Judge model", open=True, elem_id="judge-box"):
+        r.judge_line = gr.Markdown(elem_id="judge-line")
+        gr.Markdown("The judge sees the prompt and the two answers as *Assistant A* and *B*, never a variant name, "
+                    "and judges every pair in both orders: a verdict counts only when both orders agree. It is one "
+                    "more opinion beside the people, never a replacement for them.")
+        with gr.Accordion("Template (MT-Bench pairwise; edit it, keep {question}, {answer_a}, {answer_b})", open=False):
+            r.judge_system = gr.Textbox(PAIRWISE.system, label="System prompt", lines=4, max_lines=12,
+                                        elem_id="judge-system")
+            r.judge_user = gr.Textbox(PAIRWISE.user, label="User prompt", lines=6, max_lines=20, elem_id="judge-user")
+        with gr.Row():
+            r.judge_start = gr.Button("Judge this review", variant="primary", elem_id="judge-start")
+            r.judge_cancel = gr.Button("Cancel judging", variant="stop", elem_id="judge-cancel")
+        r.judge_progress = gr.Markdown(elem_id="judge-progress")
+        r.judge_html = gr.HTML(elem_id="judge-section")
+    r.judge_timer = gr.Timer(JUDGE_TICK_S, active=False)
 
 
 def wire_review_page(app: gr.Blocks, r: ReviewPage, handlers: ReviewHandlers) -> None:
@@ -137,13 +172,19 @@ def wire_review_page(app: gr.Blocks, r: ReviewPage, handlers: ReviewHandlers) ->
     shown, results_out = r.shown(), r.results()
     app.load(handlers.open_link, outputs=[r.title, r.notice, r.state, r.join_box, r.task_box, r.results_box, r.owner],
              show_progress="hidden", **UI_ONLY
-             ).then(lambda o: handlers.results_page(o) if o else (gr.skip(),) * 9, r.owner, results_out,
+             ).then(lambda o: handlers.results_page(o) if o else (gr.skip(),) * len(results_out), r.owner, results_out,
                     show_progress="hidden", **UI_ONLY)
+    app.load(handlers.judge.judge_line, outputs=r.judge_line, show_progress="hidden", **UI_ONLY)
     for trigger in (r.start.click, r.name.submit):
         trigger(handlers.join_page, [r.state, r.name], shown, **UI_ONLY, **VOTES)
     for choice, button in r.buttons.items():
         button.click(_answer(handlers, choice), [r.state, r.comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
-    r.refresh.click(handlers.results_page, r.owner, results_out, **UI_ONLY)
+    r.refresh.click(handlers.results_page, [r.owner, r.show_judge], results_out, **UI_ONLY)
+    r.show_judge.change(handlers.results_page, [r.owner, r.show_judge], results_out, show_progress="hidden", **UI_ONLY)
+    r.judge_start.click(handlers.start_judge, [r.owner, r.judge_system, r.judge_user],
+                        [r.notice, r.judge_progress, r.judge_timer], trigger_mode="once", **UI_ONLY)
+    r.judge_cancel.click(handlers.judge.cancel, r.owner, r.notice, **UI_ONLY)
+    r.judge_timer.tick(handlers.judge_tick, [r.owner, r.show_judge], results_out, show_progress="hidden", **UI_ONLY)
     r.close.click(handlers.close_review, r.owner, r.notice, **UI_ONLY)
     r.remove.click(handlers.ask_delete, r.owner, [r.notice, r.question, r.confirm_box, r.told], **UI_ONLY)
     r.confirm.click(handlers.delete, [r.owner, r.told], [r.notice, r.results_box, r.confirm_box], trigger_mode="once", **UI_ONLY)
@@ -161,7 +202,7 @@ def add_review_api(handlers: ReviewHandlers) -> None:
 
 def create_review_app(settings: Settings | None = None, database: DatabaseHolder | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
-    handlers = ReviewHandlers(database or DatabaseHolder(settings.database))
+    handlers = ReviewHandlers(database or DatabaseHolder(settings.database), settings)
     with gr.Blocks(title="adapters_ui review") as app:
         page = build_review_page()
         wire_review_page(app, page, handlers)
