@@ -23,8 +23,8 @@ from adapters_ui.store import DatabaseHolder
 from adapters_ui.store.evaluation_reviews import create_evaluation_review
 from adapters_ui.store.judgements import list_judgings
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
+from adapters_ui.ui.judge_desk import NO_JUDGE
 from adapters_ui.ui.review import ReviewHandlers
-from adapters_ui.ui.review_judge import NO_JUDGE
 from adapters_ui.views.judge_report import judge_section_html
 
 JUDGE_HTML, PROGRESS, TIMER = 9, 10, 11  # places in results_page's answer
@@ -112,11 +112,11 @@ def test_a_second_judge_while_one_runs_starts_nothing_and_cancel_keeps_batches(o
     first, _, _ = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
     again, _, _ = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
     assert "Judging" in first and "already at work" in again and len(list_judgings(db)) == 1
-    assert "Cancelling" in handlers.judge.cancel(owner)
+    assert "Cancelling" in handlers.cancel_judge(owner)
     judge.gate.set()
     job, = handlers.judge.jobs.values()
     assert job.wait(30) and job.progress().status == "cancelled"
-    assert handlers.judge.cancel(owner) == "The judge is not at work on this review."
+    assert handlers.cancel_judge(owner) == "The judge is not at work on this."
 
 
 def test_every_text_in_the_judge_section_is_escaped():

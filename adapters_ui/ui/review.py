@@ -16,11 +16,12 @@ from adapters_ui.analysis.review_stats import summarise, to_csv, to_json, votes_
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError
 from adapters_ui.formatting import plural
+from adapters_ui.judging.templates import PAIRWISE, edited
 from adapters_ui.runs.review_judging import review_judging_view
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as store
 from adapters_ui.ui.common import export_folder, problem
-from adapters_ui.ui.review_judge import ReviewJudge
+from adapters_ui.ui.judge_desk import JudgeDesk
 from adapters_ui.views import charts
 from adapters_ui.views.judge_report import judge_section_html
 from adapters_ui.views.review_report import results_html, results_tables_html
@@ -56,7 +57,7 @@ class ReviewHandlers:
 
     def __init__(self, database: DatabaseHolder, settings: Settings | None = None):
         self.database = database
-        self.judge = ReviewJudge(database, settings or Settings())
+        self.judge = JudgeDesk(database, settings or Settings())
 
     # ---- opening a link ------------------------------------------------------------------
     def open_link(self, request: gr.Request = None) -> tuple:
@@ -138,9 +139,21 @@ class ReviewHandlers:
 
     # ---- the judge -----------------------------------------------------------------------------
     def start_judge(self, owner: str, system: str, user: str) -> tuple:
-        """-> (notice, judge progress, judge timer)."""
-        notice, started = self.judge.start(owner, system, user)
+        """Judge every pair of the owner's review both ways with the (edited) template -> (notice, judge progress,
+        judge timer)."""
+        try:
+            template = edited(PAIRWISE, system, user)
+            review_id = store.owner_info(self.database.get(), owner).id
+        except AdaptersUIError as exc:
+            return problem(exc), gr.skip(), gr.skip()
+        notice, started = self.judge.start(review_id, "pairwise", template=template)
         return notice, ("Starting…" if started else gr.skip()), gr.Timer(active=started)
+
+    def cancel_judge(self, owner: str) -> str:
+        try:
+            return self.judge.cancel(store.owner_info(self.database.get(), owner).id)
+        except AdaptersUIError as exc:
+            return problem(exc)
 
     def judge_tick(self, owner: str, show_judge: bool) -> tuple:
         """The timer while a judge works: its progress line; once it ends, every result again."""
