@@ -28,7 +28,8 @@ from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import evaluations as evaluation_store
 from adapters_ui.store.links import evaluation_link
 from adapters_ui.ui.common import STOPS, UI_ONLY, export_folder, ok, problem, visitor
-from adapters_ui.ui.evaluation_cache import DocumentCache
+from adapters_ui.ui.evaluate_judge import EvaluateJudge, EvaluateJudgeHandlers, build_evaluate_judge, wire_evaluate_judge
+from adapters_ui.ui.evaluation_cache import DocumentCache, judgings_state
 from adapters_ui.ui.saved import base_url, browser_secret
 from adapters_ui.views.evaluation import EVALUATION_CSS, METRIC_ORDER, slice_names, verdict_table_html
 from adapters_ui.views.evaluation_charts import category_heatmap
@@ -101,6 +102,7 @@ class EvaluateTab:
     html: gr.DownloadButton = None
     recent: gr.Dropdown = None
     open: gr.Button = None
+    judge: EvaluateJudge = None
 
     def view(self) -> list:
         """What ``EvaluateHandlers.show`` fills, in its order."""
@@ -179,6 +181,7 @@ def _build_results(e: EvaluateTab) -> None:
         e.csv = gr.DownloadButton("CSV (items)", interactive=False, elem_id="eval-csv")
         e.json = gr.DownloadButton("JSON (document)", interactive=False, elem_id="eval-json")
         e.html = gr.DownloadButton("HTML report", interactive=False, variant="primary", elem_id="eval-html")
+    e.judge = build_evaluate_judge()
 
 
 # ---- what the handlers share ---------------------------------------------------------------------
@@ -242,6 +245,7 @@ class EvaluateHandlers:
         self.database = database
         self.settings = holder.settings
         self.documents = documents or DocumentCache()
+        self.judge = EvaluateJudgeHandlers(database, self.settings)
 
     # ---- the set and the variants -------------------------------------------------------------
     def summary(self, choice: str | None, upload) -> tuple:
@@ -330,7 +334,8 @@ class EvaluateHandlers:
             return (gr.skip(), gr.skip(), problem(exc), *[gr.skip()] * (VIEW_OUTPUTS - 3))
         running = progress.status == evaluation_store.RUNNING and here
         watching = progress.status == evaluation_store.RUNNING  # elsewhere or not resumed yet: the bar still follows
-        key = (evaluation_id, document["baseline"], len(document["items"]), document["status"], running)
+        key = (evaluation_id, document["baseline"], len(document["items"]), document["status"], running,
+               judgings_state(self.database.get(), evaluation_id))  # a judge's new batch redraws the verdicts
         link = evaluation_link(base_url(request) or self.settings.public_url, evaluation_id)
         permalink = f"**Permalink** (read-only, survives restarts): [{link}]({link})"
         bar = progress_html(progress, here, batch)
@@ -484,6 +489,7 @@ def wire_evaluate(demo: gr.Blocks, tabs: gr.Tabs, tab: gr.Tab, e: EvaluateTab, h
     e.timer.tick(redraw, [*shown, *picks, e.seen], view, show_progress="hidden", **STOPS)
     e.open.click(open_one, [e.recent, *picks], view, **UI_ONLY)
     wire_result_views(e, handlers, shown, picks, view)
+    wire_evaluate_judge(e, e.judge, handlers.judge)
 
 
 def wire_result_views(e: EvaluateTab, handlers: EvaluateHandlers, shown: list, picks: list, view: list) -> None:

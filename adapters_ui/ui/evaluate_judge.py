@@ -1,0 +1,117 @@
+"""The judge in the Evaluate tab: a judge model over the open evaluation, pairwise against the baseline
+(each pair in both orders) or a 1–5 grade per output against an editable rubric. Its verdicts then join the
+verdict table as ``judge_preference`` and ``judge_grade``, with the same paired statistics and slices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from adapters_ui.config import Settings
+from adapters_ui.errors import AdaptersUIError
+from adapters_ui.judging.templates import DEFAULT_RUBRIC
+from adapters_ui.store import DatabaseHolder
+from adapters_ui.store import evaluations as evaluation_store
+from adapters_ui.ui.common import UI_ONLY, problem
+from adapters_ui.ui.judge_desk import JudgeDesk
+
+MODES = [("Pairwise: each variant against the baseline, both orders", "pairwise"),
+         ("Rubric: a 1–5 grade for every output", "rubric")]
+TICK_S = 1.5
+
+
+@dataclass
+class EvaluateJudge:
+    """The judge's part of the Evaluate tab (set by ``build_evaluate_judge``)."""
+
+    line: gr.Markdown = None
+    mode: gr.Radio = None
+    rubric: gr.Textbox = None
+    start: gr.Button = None
+    cancel: gr.Button = None
+    progress: gr.Markdown = None
+    timer: gr.Timer = None
+
+
+def build_evaluate_judge() -> EvaluateJudge:
+    j = EvaluateJudge()
+    with gr.Accordion("Judge model", open=False, elem_id="eval-judge"):
+        j.line = gr.Markdown(elem_id="eval-judge-line")
+        j.mode = gr.Radio(MODES, value="pairwise", label="How the judge judges", elem_id="eval-judge-mode")
+        j.rubric = gr.Textbox(DEFAULT_RUBRIC, label="Rubric (for rubric grades)", lines=6, max_lines=16,
+                              elem_id="eval-judge-rubric")
+        with gr.Row():
+            j.start = gr.Button("Judge this evaluation", variant="primary", elem_id="eval-judge-start")
+            j.cancel = gr.Button("Cancel judging", variant="stop", elem_id="eval-judge-cancel")
+        j.progress = gr.Markdown(elem_id="eval-judge-progress")
+    j.timer = gr.Timer(TICK_S, active=False)
+    return j
+
+
+class EvaluateJudgeHandlers:
+    """Start, cancel and follow a judging of the open evaluation; on a public Space only its owner's browser may."""
+
+    def __init__(self, database: DatabaseHolder, settings: Settings):
+        self.database, self.settings = database, settings
+        self.desk = JudgeDesk(database, settings)
+
+    def _refusal(self, evaluation_id: str | None, owned: dict | None) -> str | None:
+        if not evaluation_id:
+            return problem("No evaluation is open: start or open one first.")
+        if self.settings.public and not evaluation_store.is_owner(self.database.get(), evaluation_id,
+                                                                   (owned or {}).get(evaluation_id)):
+            return problem("Only the browser that started this evaluation can judge it.")
+        return None
+
+    def start(self, evaluation_id, mode, baseline, other, rubric, owned) -> tuple:
+        """-> (notice, judge progress, judge timer)."""
+        try:
+            refusal = self._refusal(evaluation_id, owned)
+        except AdaptersUIError as exc:
+            refusal = problem(exc)
+        if refusal is None and (other or "").strip():
+            refusal = problem("The judge pairs the variants of this evaluation: pick a baseline variant, not another "
+                              "evaluation's id.")
+        if refusal:
+            return refusal, gr.skip(), gr.skip()
+        notice, started = self.desk.start(evaluation_id, mode or "pairwise", baseline,
+                                          rubric=rubric if mode == "rubric" else None)
+        return notice, ("Starting…" if started else gr.skip()), gr.Timer(active=started)
+
+    def cancel(self, evaluation_id, owned) -> str:
+        try:
+            return self._refusal(evaluation_id, owned) or self.desk.cancel(evaluation_id)
+        except AdaptersUIError as exc:
+            return problem(exc)
+
+    def tick(self, evaluation_id) -> tuple:
+        """-> (judge progress, judge timer, the evaluation's timer): when the judge ends, the evaluation's own
+        timer ticks once, and its redraw shows the judge's verdicts."""
+        if not evaluation_id:
+            return gr.skip(), gr.Timer(active=False), gr.skip()
+        try:
+            line, running = self.desk.progress(evaluation_id)
+        except AdaptersUIError as exc:
+            return problem(exc), gr.Timer(active=False), gr.skip()
+        return line, gr.skip() if running else gr.Timer(active=False), gr.skip() if running else gr.Timer(active=True)
+
+    def opened(self, evaluation_id) -> tuple:
+        """An evaluation opened (or the page loaded): which judge is set, and the open one's judging, if any."""
+        if not evaluation_id:
+            return self.desk.judge_line(), "", gr.skip()
+        try:
+            line, running = self.desk.progress(evaluation_id)
+        except AdaptersUIError:
+            return self.desk.judge_line(), "", gr.skip()
+        return self.desk.judge_line(), line, gr.Timer(active=running)
+
+
+def wire_evaluate_judge(e, j: EvaluateJudge, handlers: EvaluateJudgeHandlers) -> None:
+    """Judge and Cancel act on the open evaluation and its baseline; the judge's timer follows the judging."""
+    e.opened.change(handlers.opened, e.opened, [j.line, j.progress, j.timer], show_progress="hidden", **UI_ONLY)
+    j.start.click(handlers.start, [e.opened, j.mode, e.baseline, e.baseline_other, j.rubric, e.owned],
+                  [e.notice, j.progress, j.timer], trigger_mode="once", **UI_ONLY)
+    j.cancel.click(handlers.cancel, [e.opened, e.owned], e.notice, **UI_ONLY)
+    j.timer.tick(handlers.tick, e.opened, [j.progress, j.timer, e.timer], show_progress="hidden", **UI_ONLY)
