@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 
+from adapters_ui.formatting import plural
 from adapters_ui.views.review_report import _note, _table, verdict
 
 # The matrix orients every pair by its names A–Z: "first" is the name that sorts first (base before pirate).
@@ -38,8 +39,9 @@ def swap_section(swap: dict) -> str:
         f"{_share(swap['consistency'])}</b>: {swap['consistent']} of {parsed} read pairs got the same verdict both "
         f"ways (a verdict counts only then; otherwise it is a tie). <b>Position bias {_share(swap['position_bias'])}"
         f"</b> of its decisive single-order verdicts picked the answer shown first (50% = none). "
-        f"{swap['favours_first']} pairs went to whichever came first, {swap['favours_second']} to whichever came "
-        f"second; {swap['unparseable']} pairs had a reply that could not be read (counted, never guessed).</p>"
+        f"{plural(swap['favours_first'], 'pair')} went to whichever came first, {swap['favours_second']} to whichever "
+        f"came second; {plural(swap['unparseable'], 'pair')} had a reply that could not be read (a reply cut off "
+        "at the token limit, or naming no verdict: counted, never guessed).</p>"
     )
 
 

