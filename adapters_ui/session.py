@@ -32,6 +32,7 @@ from adapters_ui.backends.protocol import Backend
 from adapters_ui.config import Settings
 from adapters_ui.decoding import GenerationSettings, generation_settings
 from adapters_ui.errors import AdapterError, AdaptersUIError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
+from adapters_ui.formatting import format_chat
 from adapters_ui.model.base import LoadedBase, load_base
 from adapters_ui.model.quiet import quiet_known_warnings, quiet_progress_bars
 from adapters_ui.model.thread import model_call, on_model_thread
@@ -40,7 +41,7 @@ from adapters_ui.names import BASE
 from adapters_ui.records import AdapterInfo, ModelStorage, StorageReport
 from adapters_ui.runs.evalset import EvalSet, item_record, read_eval_set
 from adapters_ui.runs.evaluation import BATCH_ITEMS, EvaluationBook, EvaluationJob
-from adapters_ui.runs.prompts import format_chat, format_prompt
+from adapters_ui.runs.prompts import format_prompt
 from adapters_ui.runs.run import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 
 __all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageReport"]
