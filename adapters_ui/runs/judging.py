@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from adapters_ui.analysis.judge_agreement import combine_orders
-from adapters_ui.errors import JudgeError, ReviewError, StoreError
+from adapters_ui.errors import JudgeError, StoreError
 from adapters_ui.formatting import format_seconds
 from adapters_ui.judging.parse import PAIRWISE_SCHEMA, RUBRIC_SCHEMA, parse_grade, parse_pairwise
 from adapters_ui.judging.templates import DEFAULT_RUBRIC, JudgeTemplate, template_for
@@ -164,19 +164,17 @@ class JudgingJob(StoredJob):
 def target_kind(db: Database, target_id: str) -> str:
     """"evaluation" or "review": which of them ``target_id`` is; a one-line error when it is neither."""
     from adapters_ui.store.evaluations import load_evaluation
-    from adapters_ui.store.reviews import review_results
+    from adapters_ui.store.reviews import review_info
 
     try:
         load_evaluation(db, target_id)
         return "evaluation"
     except StoreError:
         pass
-    try:
-        review_results(db, review_id=target_id)
+    if review_info(db, target_id) is not None:
         return "review"
-    except (StoreError, ReviewError):
-        raise StoreError(f"{target_id!r} is neither a stored evaluation nor a review: `adapters-ui evaluations` and "
-                         "`adapters-ui review list` show their ids.") from None
+    raise StoreError(f"{target_id!r} is neither a stored evaluation nor a review: `adapters-ui evaluations` and "
+                     "`adapters-ui review list` show their ids.")
 
 
 def units_of(db: Database, kind: str, target_id: str, mode: str, baseline: str) -> list[Unit]:

@@ -35,7 +35,7 @@ from adapters_ui.store.judgements import (
     list_judgings,
     load_judging,
 )
-from adapters_ui.store.reviews import review_results
+from adapters_ui.store.reviews import review_info, review_judgements
 from adapters_ui.store.saved import load_comparison
 
 GRADE = "judge_grade"
@@ -95,12 +95,14 @@ def judge_preference_records(db: Database, evaluation_id: str, item_ids: list[st
 # ---- the judging's own document -----------------------------------------------------------------------
 
 def _review_parts(db: Database, judging: StoredJudging) -> dict:
-    snapshot = review_results(db, review_id=judging.target_id)
-    results = load_comparison(db, snapshot.info.comparison_id).data.results
+    info = review_info(db, judging.target_id)
+    if info is None:
+        return {}  # the review was deleted since: the judge's own results stand alone
+    people = review_judgements(db, judging.target_id)
+    results = load_comparison(db, info.comparison_id).data.results
     features = {(i, v): style_features(text) for i, r in enumerate(results) for v, text in r["outputs"].items()
                 if isinstance(text, str)}
-    judge, people = judge_judgements(db, judging.id), snapshot.judgements
-    variants = snapshot.info.variants
+    judge, variants = judge_judgements(db, judging.id), info.variants
     parts = {"strengths": {"judge": style_controlled_strengths(judge, variants, features).to_document()}}
     if people:
         parts["agreement"] = judge_human_agreement(judge, people).to_document()
