@@ -22,7 +22,7 @@ from adapters_ui.runs.evaluation_document import evaluation_document
 from adapters_ui.runs.judging import resume_judging, start_judging
 from adapters_ui.runs.judging_document import judging_document
 from adapters_ui.store.evaluation_reviews import create_evaluation_review
-from adapters_ui.store.judgements import done_units, judge_judgements, load_judging
+from adapters_ui.store.judgements import done_units, judge_judgements, list_judgings, load_judging
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
 
 
@@ -138,7 +138,11 @@ def test_cancel_keeps_whole_batches_and_resume_asks_only_what_is_missing(review,
         resume_judging(db, job.id, judge)
 
 
-def test_the_judges_verdicts_join_the_evaluations_table(finished, db, judge_server):
+def test_the_judges_verdicts_join_the_evaluations_table(finished, db, judge_server, monkeypatch):
+    from adapters_ui.runs import evaluation_document as module
+
+    reads = []
+    monkeypatch.setattr(module, "list_judgings", lambda *args, **kw: reads.append(args) or list_judgings(*args, **kw))
     server, judge = judge_server(likes_lora)
     assert start_judging(db, finished, judge).wait(30)
     server, grader = judge_server(grades_lora)
@@ -147,6 +151,7 @@ def test_the_judges_verdicts_join_the_evaluations_table(finished, db, judge_serv
     assert len(server.bodies) == 12 * 2  # every output of both variants, once
     assert "###Reference Answer (Score 5):" in user_text(server.bodies[-1])  # the set has references
     verdicts = {(r["metric"], r["slice"]): r for r in evaluation_document(db, finished)["verdicts"] if r["variant"] == "lora"}
+    assert len(reads) == 1  # the judgings are read once per document (the page polls it), both parts use them
     preference = verdicts[("judge_preference", None)]
     assert preference["test"] == "sign" and preference["n"] == 12 and preference["mean"] == 1.0
     grade = verdicts[("judge_grade", None)]
