@@ -96,6 +96,19 @@ def test_a_review_is_judged_both_ways_and_the_judge_joins_the_people(review, db,
     json.dumps(document, allow_nan=False)
 
 
+@pytest.mark.parametrize("baseline, measured", [("base", ["lora"]), ("lora", ["base"]), ("pirate", None)])
+def test_a_reviews_length_controlled_win_rates_are_against_the_judgings_own_baseline(review, db, judge_server,
+                                                                                     baseline, measured):
+    """The baseline the judging was started with (stored in its settings), not a guess; one the review lacks: none."""
+    server, judge = judge_server(likes_lora)
+    job = start_judging(db, review, judge, baseline=baseline)
+    assert job.wait(30) and load_judging(db, job.id).settings["baseline"] == baseline
+    rows = judging_document(db, job.id).get("length_controlled")
+    assert (rows and [r["variant"] for r in rows]) == measured
+    if rows:
+        assert rows[0]["win_rate"] == (1.0 if baseline == "base" else 0.0)  # the judge always picks lora
+
+
 def test_a_second_run_of_the_same_judge_asks_nothing(review, db, judge_server):
     server, judge = judge_server(likes_lora)
     first = start_judging(db, review, judge)

@@ -109,7 +109,7 @@ def _review_parts(db: Database, judging: StoredJudging) -> dict:
     if people:
         parts["agreement"] = judge_human_agreement(judge, people).to_document()
         parts["strengths"]["people"] = style_controlled_strengths(people, variants, features).to_document()
-    baseline = BASE if BASE in variants else variants[0]
+    baseline = judging.settings.get("baseline", BASE)  # as the judging was started (`judge --baseline`)
     if any(baseline in (j.left, j.right) for j in judge):
         parts["length_controlled"] = [asdict(r) for r in length_controlled_win_rates(judge, baseline, features)]
     return parts
