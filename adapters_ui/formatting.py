@@ -1,4 +1,5 @@
-"""Numbers for people: byte sizes, size ratios, dtype names, and the byte units of chart axes.
+"""Numbers for people: byte sizes, size ratios, dtype names, and the byte units of chart axes; and a
+conversation as a model reads it (``format_chat``: the compared model and a judge model read chats alike).
 
 One home, one unit table, so the CLI, the UI, the report and the charts never disagree
 about how big something is. Pure functions on plain values (no torch, no plotly):
@@ -113,3 +114,16 @@ def format_seconds(seconds: float) -> str:
     if total < 3600:
         return f"{total // 60} min {total % 60} s"
     return f"{total // 3600} h {total % 3600 // 60} min"
+
+
+def format_chat(tokenizer, messages: list[dict]) -> str:
+    """A whole conversation ([{role, content}, ...], ending with the user) as a model reads it: its chat template
+    with a generation prompt, or without one a plain "User:/Assistant:" transcript. Here, low, so both the runs and
+    the judge model (``judging/local``, which may not import runs) format chats one way.
+
+    >>> format_chat(object(), [{"role": "user", "content": "Hi"}])
+    'User: Hi\\nAssistant:'
+    """
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return "\n".join([*(f"{m['role'].capitalize()}: {m['content']}" for m in messages), "Assistant:"])

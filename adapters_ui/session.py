@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import threading
 import time
@@ -19,6 +20,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters_ui.adapters import demo as demo_set
 from adapters_ui.adapters.files import model_storage
@@ -32,6 +34,7 @@ from adapters_ui.backends.protocol import Backend
 from adapters_ui.config import Settings
 from adapters_ui.decoding import GenerationSettings, generation_settings
 from adapters_ui.errors import AdapterError, AdaptersUIError, ConfigError, MergeError, PromptError, UnknownVariantError, first_line
+from adapters_ui.formatting import format_chat
 from adapters_ui.model.base import LoadedBase, load_base
 from adapters_ui.model.quiet import quiet_known_warnings, quiet_progress_bars
 from adapters_ui.model.thread import model_call, on_model_thread
@@ -40,10 +43,13 @@ from adapters_ui.names import BASE
 from adapters_ui.records import AdapterInfo, ModelStorage, StorageReport
 from adapters_ui.runs.evalset import EvalSet, item_record, read_eval_set
 from adapters_ui.runs.evaluation import BATCH_ITEMS, EvaluationBook, EvaluationJob
-from adapters_ui.runs.prompts import format_chat, format_prompt
+from adapters_ui.runs.prompts import format_prompt
 from adapters_ui.runs.run import CompareRun, Comparison, PromptResult, RunBook, RunRequest
 
 __all__ = ["Comparison", "PromptResult", "Session", "SessionHolder", "StorageReport"]
+
+if TYPE_CHECKING:  # the judge's HTTP client loads only when a judging is resumed
+    from adapters_ui.runs.judging import JudgingJob
 
 log = logging.getLogger(__name__)
 _importing = threading.Lock()
@@ -73,6 +79,7 @@ class Session:
         self.registry = AdapterRegistry(self.backend, self.turns, settings, base.source.name)
         self.runs = RunBook()
         self.evaluations = EvaluationBook()  # jobs belong to no page: closing one never stops them
+        self.judgings: dict[str, JudgingJob] = {}  # the judgings this process resumed at start, by id
         # Adapters held by work that is not a run (an analysis, a mix): with the runs' own, they are never evicted.
         self._holding: Counter[str] = Counter()
         self.registry.busy = lambda: (self.runs.in_use() | self.evaluations.in_use()
@@ -347,6 +354,33 @@ class Session:
             except AdaptersUIError as exc:
                 log.warning("evaluation %s was not resumed: %s", evaluation_id[:8], exc)
                 set_status(db, evaluation_id, FAILED, str(exc))
+        return jobs
+
+    def resume_unfinished_judgings(self, db) -> list[JudgingJob]:
+        """Resume every judging that was running when the process ended (the app calls this at start), with the
+        judge server it was made by (``runs.judging.stored_judge``; the API key from the variable
+        ``judge_api_key_env`` names). One that cannot go on is marked failed with the reason, as evaluations are."""
+        from adapters_ui.runs.judging import resume_judging, stored_judge
+        from adapters_ui.store.judgements import FAILED, load_judging, set_status, unfinished_ids
+
+        jobs = []
+        for judging_id in unfinished_ids(db):
+            running = self.judgings.get(judging_id)
+            if running is not None and not running.ended:
+                continue
+            try:
+                judge = stored_judge(load_judging(db, judging_id), os.environ.get(self.settings.judge_api_key_env) or None)
+                try:
+                    job = resume_judging(db, judging_id, judge)
+                except AdaptersUIError:
+                    judge.close()
+                    raise
+            except AdaptersUIError as exc:
+                log.warning("judging %s was not resumed: %s", judging_id[:8], exc)
+                set_status(db, judging_id, FAILED, str(exc))
+                continue
+            self.judgings[judging_id] = job
+            jobs.append(job)
         return jobs
 
     def _start_job(self, db, evaluation_id: str, owner: str) -> EvaluationJob:

@@ -15,6 +15,7 @@ from adapters_ui.formatting import (
     byte_unit,
     dtype_name,
     format_bytes,
+    format_chat,
     format_ratio,
     format_times,
     shorten,
@@ -146,3 +147,30 @@ def test_formatting_imports_nothing():
     imported = {node.module if isinstance(node, ast.ImportFrom) else alias.name
                 for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
     assert imported == {"__future__"}
+
+
+class _TemplateTokenizer:
+    """A tokenizer with a chat template: what it is asked, as text (a real template is the model's own business)."""
+
+    chat_template = "{{ messages }}"
+
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        assert add_generation_prompt and not tokenize
+        return "|".join(f"<{m['role']}>{m['content']}" for m in messages) + "|<assistant>"
+
+
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "More?"}]
+
+
+@pytest.mark.parametrize(
+    "tokenizer, messages, text",
+    [
+        (_TemplateTokenizer(), CHAT, "<system>Be brief.|<user>Hi|<assistant>Hello|<user>More?|<assistant>"),
+        (object(), CHAT, "System: Be brief.\nUser: Hi\nAssistant: Hello\nUser: More?\nAssistant:"),
+        (object(), [{"role": "user", "content": "Hi"}], "User: Hi\nAssistant:"),
+    ],
+)
+def test_format_chat_uses_the_template_or_a_plain_transcript(tokenizer, messages, text):
+    """The compared model and the judge model read a conversation through this one function."""
+    assert format_chat(tokenizer, messages) == text

@@ -170,7 +170,7 @@ def test_chat_and_complete_match_plain_generation(variant, tiny_session, tiny_ad
     """The playground's one-variant calls give what plain PEFT gives on the same input text."""
     from peft import PeftModel
 
-    from adapters_ui.runs.prompts import format_chat
+    from adapters_ui.formatting import format_chat
 
     if variant != "base":
         tiny_session.attach(tiny_adapters[variant])

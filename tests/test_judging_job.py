@@ -22,8 +22,17 @@ from adapters_ui.runs.evaluation_document import evaluation_document
 from adapters_ui.runs.judging import resume_judging, start_judging
 from adapters_ui.runs.judging_document import judging_document
 from adapters_ui.store.evaluation_reviews import create_evaluation_review
-from adapters_ui.store.judgements import done_units, judge_judgements, load_judging
+from adapters_ui.store.judgements import (
+    RUNNING,
+    done_units,
+    judge_judgements,
+    list_judgings,
+    load_judging,
+    set_status,
+    unfinished_ids,
+)
 from adapters_ui.store.reviews import cast_vote, join_review, next_task
+from adapters_ui.store.schema import Judging
 
 
 def likes_lora(body):
@@ -96,6 +105,19 @@ def test_a_review_is_judged_both_ways_and_the_judge_joins_the_people(review, db,
     json.dumps(document, allow_nan=False)
 
 
+@pytest.mark.parametrize("baseline, measured", [("base", ["lora"]), ("lora", ["base"]), ("pirate", None)])
+def test_a_reviews_length_controlled_win_rates_are_against_the_judgings_own_baseline(review, db, judge_server,
+                                                                                     baseline, measured):
+    """The baseline the judging was started with (stored in its settings), not a guess; one the review lacks: none."""
+    server, judge = judge_server(likes_lora)
+    job = start_judging(db, review, judge, baseline=baseline)
+    assert job.wait(30) and load_judging(db, job.id).settings["baseline"] == baseline
+    rows = judging_document(db, job.id).get("length_controlled")
+    assert (rows and [r["variant"] for r in rows]) == measured
+    if rows:
+        assert rows[0]["win_rate"] == (1.0 if baseline == "base" else 0.0)  # the judge always picks lora
+
+
 def test_a_second_run_of_the_same_judge_asks_nothing(review, db, judge_server):
     server, judge = judge_server(likes_lora)
     first = start_judging(db, review, judge)
@@ -138,7 +160,67 @@ def test_cancel_keeps_whole_batches_and_resume_asks_only_what_is_missing(review,
         resume_judging(db, job.id, judge)
 
 
-def test_the_judges_verdicts_join_the_evaluations_table(finished, db, judge_server):
+def left_running(db, job) -> set[str]:
+    """Cancel ``job`` once a batch is stored, then mark it running again: what a killed process leaves behind
+    (nobody was left to say it stopped). Returns the units stored."""
+    while not done_units(db, job.id):
+        time.sleep(0.01)
+    job.cancel()
+    assert job.wait(30)
+    set_status(db, job.id, RUNNING)
+    return done_units(db, job.id)
+
+
+def test_the_app_start_resumes_an_unfinished_judging_with_its_own_judge(review, db, judge_server, fake_session):
+    def slow(body):
+        time.sleep(0.02)
+        return likes_lora(body)
+
+    server, judge = judge_server(slow, concurrency=2, max_tokens=300)
+    started = start_judging(db, review, judge, batch_units=2)
+    stored = left_running(db, started)
+    judge.close()  # the process that started it is gone
+    assert 0 < len(stored) < 12 and unfinished_ids(db) == [started.id]
+    jobs = fake_session.resume_unfinished_judgings(db)
+    assert [job.id for job in jobs] == [started.id] and jobs[0].judge is not judge
+    assert (jobs[0].judge.model, jobs[0].judge.max_tokens, jobs[0].judge.concurrency) == ("judge-7b", 300, 2)
+    assert jobs[0].wait(30) and jobs[0].progress().status == "finished" and len(done_units(db, started.id)) == 12
+    assert len(server.bodies) == 24 and all(b["max_tokens"] == 300 for b in server.bodies)  # nothing asked twice
+    assert fake_session.resume_unfinished_judgings(db) == [] and unfinished_ids(db) == []
+    swap = judging_document(db, started.id)["swap"]
+    assert swap["consistency"] == 1.0 and swap["pairs"] == 12
+
+
+@pytest.mark.parametrize("change, error", [
+    ("closed", "is not reachable"),
+    ("other model", "no longer serves judge-7b (it serves judge-70b)"),
+    ("in process", "loaded in the process that started it: resume it with `adapters-ui judge --resume"),
+])
+def test_a_judging_the_app_cannot_resume_is_marked_failed_with_one_line(review, db, judge_server, fake_session,
+                                                                        change, error):
+    server, judge = judge_server(likes_lora)
+    job = start_judging(db, review, judge, batch_units=2)
+    assert job.wait(30)
+    set_status(db, job.id, RUNNING)  # as if killed before its last batch
+    if change == "closed":
+        server.close()
+    else:
+        other = ScriptedJudge(likes_lora, models=("judge-70b",))
+        with db.transaction() as tx:
+            tx.get(Judging, job.id).judge_url = None if change == "in process" else other.url
+    assert fake_session.resume_unfinished_judgings(db) == []
+    failed = load_judging(db, job.id)
+    assert failed.status == "failed" and error in failed.error and "\n" not in failed.error
+    assert unfinished_ids(db) == []  # not tried again at the next start
+    if change == "other model":
+        other.close()
+
+
+def test_the_judges_verdicts_join_the_evaluations_table(finished, db, judge_server, monkeypatch):
+    from adapters_ui.runs import evaluation_document as module
+
+    reads = []
+    monkeypatch.setattr(module, "list_judgings", lambda *args, **kw: reads.append(args) or list_judgings(*args, **kw))
     server, judge = judge_server(likes_lora)
     assert start_judging(db, finished, judge).wait(30)
     server, grader = judge_server(grades_lora)
@@ -147,6 +229,7 @@ def test_the_judges_verdicts_join_the_evaluations_table(finished, db, judge_serv
     assert len(server.bodies) == 12 * 2  # every output of both variants, once
     assert "###Reference Answer (Score 5):" in user_text(server.bodies[-1])  # the set has references
     verdicts = {(r["metric"], r["slice"]): r for r in evaluation_document(db, finished)["verdicts"] if r["variant"] == "lora"}
+    assert len(reads) == 1  # the judgings are read once per document (the page polls it), both parts use them
     preference = verdicts[("judge_preference", None)]
     assert preference["test"] == "sign" and preference["n"] == 12 and preference["mean"] == 1.0
     grade = verdicts[("judge_grade", None)]

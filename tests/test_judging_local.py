@@ -13,7 +13,8 @@ from helpers import plain_generate
 from adapters_ui.analysis.judge_agreement import ORDER_VERDICTS, swap_stats
 from adapters_ui.config import Settings
 from adapters_ui.errors import JudgeError
-from adapters_ui.judging.local import LocalJudge, chat_text
+from adapters_ui.formatting import format_chat
+from adapters_ui.judging.local import LocalJudge
 from adapters_ui.judging.pairwise import PairQuestion, judge_pairs
 from adapters_ui.judging.templates import PAIRWISE
 
@@ -43,7 +44,7 @@ def test_the_embedded_model_as_judge_gives_plain_generate_replies():
     messages = PAIRWISE.render(question=PAIRS[0].question, answer_a=PAIRS[0].left, answer_b=PAIRS[0].right)
     reply = judge.ask(messages)
     tokenizer, network = judge.loaded.tokenizer, judge.loaded.model
-    assert reply.text == plain_generate(network, tokenizer, chat_text(tokenizer, messages), 24, formatted=True).strip()
+    assert reply.text == plain_generate(network, tokenizer, format_chat(tokenizer, messages), 24, formatted=True).strip()
     assert reply.completion_tokens and reply.prompt_tokens > 200  # the MT-Bench prompt is long (267 tokens here)
     verdicts = judge_pairs(judge, PAIRS)
     assert judge.requests == 1 + 4 and all(v.choice in {"left", "right", "tie", "unparseable"} for v in verdicts)

@@ -11,7 +11,20 @@ from sqlalchemy import inspect, select
 
 from adapters_ui.errors import ReviewError, StoreError
 from adapters_ui.store import Database
-from adapters_ui.store.reviews import cast_vote, create_review, delete_review, join_review, next_task, owner_info, review_results, review_title, revoke_review
+from adapters_ui.store.reviews import (
+    ReviewHead,
+    cast_vote,
+    create_review,
+    delete_review,
+    join_review,
+    next_task,
+    owner_info,
+    review_info,
+    review_judgements,
+    review_results,
+    review_title,
+    revoke_review,
+)
 from adapters_ui.store.saved import is_owner, list_comparisons, load_comparison, owned_ids, save_comparison, under_review
 from adapters_ui.store.schema import Base, Vote
 
@@ -200,6 +213,22 @@ def test_revoked_and_deleted_reviews(db):
     delete_review(db, links.owner_token)
     with pytest.raises(ReviewError, match="owner link is unknown"):
         review_results(db, owner_token=links.owner_token)
+
+
+def test_a_reviews_own_row_and_judgements_by_id_match_its_snapshot(db):
+    """What a judge reads of a review (its row, the people's judgements) without the whole snapshot."""
+    ref = saved(db, prompts=3)
+    links = create_review(db, ref.id, ["base", "pirate"], title="Pirates?", per_pair=2)
+    join_review(db, links.reviewer_token, "Fay")
+    for choice in ("a", "skip", "tie"):
+        cast_vote(db, links.reviewer_token, "Fay", next_task(db, links.reviewer_token, "Fay").task_id, choice)
+    assert review_info(db, links.review_id) == ReviewHead(links.review_id, ref.id, "Pirates?", ["base", "pirate"], "all", 2)
+    snapshot = review_results(db, review_id=links.review_id)
+    assert review_judgements(db, links.review_id) == snapshot.judgements and len(snapshot.judgements) == 2  # no skip
+    delete_review(db, links.owner_token)
+    assert review_info(db, links.review_id) is None and review_info(db, "") is None and review_info(db, None) is None
+    with pytest.raises(ReviewError, match="No review has the id"):
+        review_judgements(db, links.review_id)
 
 
 def test_only_the_right_owner_key_lists_a_comparison_and_an_open_review_is_known(db):

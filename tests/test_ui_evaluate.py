@@ -261,6 +261,7 @@ def test_resuming_at_start_survives_a_broken_database(fake_session, caplog):
     broken = DatabaseHolder("postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert resume_jobs(fake_session, broken) == []
     assert "unfinished evaluations were not resumed" in caplog.text
+    assert "unfinished judgings were not resumed" in caplog.text  # each kind tried on its own
 
 
 def test_the_holder_runs_its_start_steps_once_loaded_and_logs_a_failure(fake_holder, caplog):

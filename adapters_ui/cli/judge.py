@@ -37,7 +37,8 @@ def add_commands(commands) -> None:
     judge.add_argument("--judge-local", metavar="MODEL", help="load this judge in process instead: a model folder, a "
                        ".gguf file, or 'embedded' for the embedded SmolLM2 (weak: for trying the path only)")
     judge.add_argument("--mode", choices=("pairwise", "rubric"), default="pairwise")
-    judge.add_argument("--baseline", default="base", help="an evaluation's variant the others are paired with")
+    judge.add_argument("--baseline", default="base", help="the variant the others are paired with (an evaluation) or "
+                       "measured against (a review's length-controlled win rates)")
     judge.add_argument("--rubric", type=Path, metavar="FILE", help="a rubric text file for --mode rubric "
                        "(default: helpful, correct, in the form asked for)")
     judge.add_argument("--concurrency", type=int, default=4, help="judge requests in flight (default 4)")

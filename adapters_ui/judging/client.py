@@ -58,8 +58,15 @@ class JudgeClient:
     def name(self) -> str:
         return f"{self.model} at {self.server.url}"
 
+    def served_models(self) -> list[str]:
+        """The models the server lists (``/v1/models``); a one-line JudgeError when it does not answer."""
+        try:
+            return [m.get("id") for m in self.server.get("/models").get("data", []) if m.get("id")]
+        except BackendError as exc:
+            raise JudgeError(f"Judge: {exc}") from None
+
     def _only_model(self) -> str:
-        models = [m.get("id") for m in self.server.get("/models").get("data", []) if m.get("id")]
+        models = self.served_models()
         if len(models) == 1:
             return models[0]
         if not models:

@@ -12,14 +12,8 @@ import time
 
 from adapters_ui.config import Settings
 from adapters_ui.errors import BaseModelError, JudgeError
+from adapters_ui.formatting import format_chat
 from adapters_ui.judging.client import JudgeReply
-
-
-def chat_text(tokenizer, messages: list[dict]) -> str:
-    """The conversation as the judge model reads it: its chat template, or a plain transcript without one."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return "\n".join([*(f"{m['role'].capitalize()}: {m['content']}" for m in messages), "Assistant:"])
 
 
 class LocalJudge:
@@ -62,7 +56,7 @@ class LocalJudge:
 
         tokenizer, network = self.loaded.tokenizer, self.loaded.model
         began = time.perf_counter()
-        texts = [chat_text(tokenizer, messages) for messages in conversations]
+        texts = [format_chat(tokenizer, messages) for messages in conversations]
         batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.loaded.device)
         with torch.no_grad():
             out = network.generate(**batch, max_new_tokens=self.max_tokens, do_sample=False,

@@ -27,6 +27,7 @@ from adapters_ui.runs.judging_document import add_judge_grades, judge_preference
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluation_reviews import evaluation_votes
 from adapters_ui.store.evaluations import StoredEvaluation, iter_outputs, load_evaluation, load_items
+from adapters_ui.store.judgements import StoredJudging, list_judgings
 
 
 def item_records(db: Database, stored: StoredEvaluation, items: list[dict]) -> list[dict]:
@@ -56,16 +57,19 @@ def verdicts_for(db: Database, stored: StoredEvaluation, records: list[dict], ba
                  candidates: list[str] | None = None) -> tuple[str, list[dict]]:
     """(the baseline's label, the verdict records) of ``records`` against ``baseline``."""
     item_ids = [item["id"] for item in load_items(db, stored.id)]
-    add_judge_grades(db, stored.id, records, item_ids)
-    label, verdicts, _ = _against(db, stored, records, baseline, candidates, item_ids)
+    judgings = list_judgings(db, "evaluation", stored.id)
+    add_judge_grades(db, judgings, records, item_ids)
+    label, verdicts, _ = _against(db, stored, records, baseline, candidates, item_ids, judgings)
     return label, verdicts
 
 
 def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseline: str,
-             candidates: list[str] | None = None, item_ids: list[str] | None = None) -> tuple[str, list[dict], list[dict] | None]:
+             candidates: list[str] | None, item_ids: list[str], judgings: list[StoredJudging]
+             ) -> tuple[str, list[dict], list[dict] | None]:
     """(label, verdicts, versions): ``versions`` (another evaluation as the baseline) holds, per candidate
     variant, each shared item marked improved / regressed / unchanged on ``checks``, regressed first, with
-    both outputs (``analysis.versions.compare_evaluation_versions``)."""
+    both outputs (``analysis.versions.compare_evaluation_versions``). ``judgings``: the evaluation's, read once
+    by the caller."""
     other_id, variant = split_baseline(baseline)
     if other_id is None:
         if variant not in stored.variants:
@@ -75,8 +79,7 @@ def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseli
         votes = [v for v in evaluation_votes(db, stored.id, variant) if v["variant"] in chosen]
         verdicts = verdict_records(records, baseline=variant, variants=chosen)
         extra = human_preference_records(votes, baseline=variant) if votes else []  # a blind review of it
-        item_ids = item_ids if item_ids is not None else [item["id"] for item in load_items(db, stored.id)]
-        extra += judge_preference_records(db, stored.id, item_ids, variant, chosen)  # a judge model's verdicts
+        extra += judge_preference_records(db, judgings, item_ids, variant, chosen)  # a judge model's verdicts
         if extra:  # they join the same Holm family
             verdicts = holm_records(verdicts + extra)
         return variant, verdicts, None
@@ -105,8 +108,10 @@ def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, 
     items = load_items(db, evaluation_id)
     records = item_records(db, stored, items)
     item_ids = [item["id"] for item in items]
-    add_judge_grades(db, stored.id, records, item_ids)  # a judge model's rubric grades, when one graded
-    label, verdicts, versions = _against(db, stored, records, baseline, None, item_ids) if records else (baseline, [], None)
+    judgings = list_judgings(db, "evaluation", stored.id)  # once: the page polls this document
+    add_judge_grades(db, judgings, records, item_ids)  # a judge model's rubric grades, when one graded
+    label, verdicts, versions = (_against(db, stored, records, baseline, None, item_ids, judgings) if records
+                                 else (baseline, [], None))
     document = {
         "id": stored.id,
         "created_at": stored.created,

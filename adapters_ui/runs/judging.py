@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass
 
 from adapters_ui.analysis.judge_agreement import combine_orders
-from adapters_ui.errors import JudgeError, ReviewError, StoreError
+from adapters_ui.errors import JudgeError, StoreError
 from adapters_ui.formatting import format_seconds
+from adapters_ui.judging.client import JudgeClient
 from adapters_ui.judging.parse import PAIRWISE_SCHEMA, RUBRIC_SCHEMA, parse_grade, parse_pairwise
 from adapters_ui.judging.templates import DEFAULT_RUBRIC, JudgeTemplate, template_for
 from adapters_ui.names import BASE
@@ -29,6 +30,7 @@ from adapters_ui.store.database import Database
 from adapters_ui.store.judgements import (
     FINISHED,
     RUNNING,
+    StoredJudging,
     cached_replies,
     create_judging,
     done_units,
@@ -164,19 +166,17 @@ class JudgingJob(StoredJob):
 def target_kind(db: Database, target_id: str) -> str:
     """"evaluation" or "review": which of them ``target_id`` is; a one-line error when it is neither."""
     from adapters_ui.store.evaluations import load_evaluation
-    from adapters_ui.store.reviews import review_results
+    from adapters_ui.store.reviews import review_info
 
     try:
         load_evaluation(db, target_id)
         return "evaluation"
     except StoreError:
         pass
-    try:
-        review_results(db, review_id=target_id)
+    if review_info(db, target_id) is not None:
         return "review"
-    except (StoreError, ReviewError):
-        raise StoreError(f"{target_id!r} is neither a stored evaluation nor a review: `adapters-ui evaluations` and "
-                         "`adapters-ui review list` show their ids.") from None
+    raise StoreError(f"{target_id!r} is neither a stored evaluation nor a review: `adapters-ui evaluations` and "
+                     "`adapters-ui review list` show their ids.")
 
 
 def units_of(db: Database, kind: str, target_id: str, mode: str, baseline: str) -> list[Unit]:
@@ -204,7 +204,8 @@ def start_judging(db: Database, target_id: str, judge, mode: str = "pairwise", b
         template={"name": template.name, "kind": template.kind, "system": template.system, "user": template.user,
                   "hash": template.hash},
         rubric=(rubric or DEFAULT_RUBRIC) if mode == "rubric" else None,
-        settings={"baseline": baseline, "max_tokens": getattr(judge, "max_tokens", None), "batch_units": batch_units},
+        settings={"baseline": baseline, "max_tokens": getattr(judge, "max_tokens", None), "batch_units": batch_units,
+                  "concurrency": getattr(judge, "concurrency", None)},
         total=len(units))
     return JudgingJob(db, judging_id, judge, units, batch_units).start()
 
@@ -220,3 +221,26 @@ def resume_judging(db: Database, judging_id: str, judge) -> JudgingJob:
     units = units_of(db, stored.target_kind, stored.target_id, stored.mode, stored.settings.get("baseline", BASE))
     set_status(db, judging_id, RUNNING)
     return JudgingJob(db, judging_id, judge, units, int(stored.settings.get("batch_units") or BATCH_UNITS)).start()
+
+
+def stored_judge(stored: StoredJudging, api_key: str | None = None) -> JudgeClient:
+    """The judge server a stored judging was made by, asked as it was (its URL, model, max_tokens: the cache keys
+    match), for resuming it without flags (the app at start). ``api_key``: read by the caller from the variable
+    its settings name, never stored. A one-line JudgeError when it cannot be asked again: a judge model loaded in
+    the process that started it, a server that does not answer, or one that no longer serves the model."""
+    if stored.judge_url is None:
+        raise JudgeError(f"Judging {stored.id} was made by {stored.judge_model} loaded in the process that started it: "
+                         f"resume it with `adapters-ui judge --resume {stored.id} --judge-local MODEL`.")
+    judge = JudgeClient(stored.judge_url, stored.judge_model, api_key,
+                        concurrency=int(stored.settings.get("concurrency") or 4),
+                        max_tokens=int(stored.settings.get("max_tokens") or 512))
+    try:
+        served = judge.served_models()
+        if stored.judge_model not in served:
+            raise JudgeError(f"The judge server at {stored.judge_url} no longer serves {stored.judge_model} (it serves "
+                             f"{', '.join(served[:5]) or 'nothing'}): serve that model there, then resume judging "
+                             f"{stored.id} with `adapters-ui judge --resume {stored.id}`.")
+    except JudgeError:
+        judge.close()
+        raise
+    return judge

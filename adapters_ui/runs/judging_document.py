@@ -32,19 +32,19 @@ from adapters_ui.store.judgements import (
     StoredJudging,
     iter_results,
     judge_judgements,
-    list_judgings,
     load_judging,
 )
-from adapters_ui.store.reviews import review_results
+from adapters_ui.store.reviews import review_info, review_judgements
 from adapters_ui.store.saved import load_comparison
 
 GRADE = "judge_grade"
 
 
-def newest_judging(db: Database, evaluation_id: str, mode: str, baseline: str | None = None) -> StoredJudging | None:
-    """The newest judging of ``evaluation_id`` in ``mode`` that did not fail (a cancelled one keeps what it
-    judged), against ``baseline`` for pairwise."""
-    for judging in list_judgings(db, "evaluation", evaluation_id):
+def newest_judging(judgings: list[StoredJudging], mode: str, baseline: str | None = None) -> StoredJudging | None:
+    """The newest of an evaluation's ``judgings`` (``list_judgings``: newest first) in ``mode`` that did not fail
+    (a cancelled one keeps what it judged), against ``baseline`` for pairwise. The caller reads the list once
+    per document, however many parts ask."""
+    for judging in judgings:
         if judging.mode != mode or judging.status == FAILED:
             continue
         if baseline is None or judging.settings.get("baseline", BASE) == baseline:
@@ -71,9 +71,10 @@ def judge_votes(db: Database, judging_id: str, item_ids: list[str], baseline: st
     return votes
 
 
-def add_judge_grades(db: Database, evaluation_id: str, records: list[dict], item_ids: list[str]) -> None:
-    """Put the newest rubric judging's grades into the first sample's scores of ``records`` (in place)."""
-    judging = newest_judging(db, evaluation_id, "rubric")
+def add_judge_grades(db: Database, judgings: list[StoredJudging], records: list[dict], item_ids: list[str]) -> None:
+    """Put the newest rubric judging's grades (of the evaluation's ``judgings``) into the first sample's scores of
+    ``records`` (in place)."""
+    judging = newest_judging(judgings, "rubric")
     if judging is None:
         return
     grades = judge_grades(db, judging.id, item_ids)
@@ -82,10 +83,11 @@ def add_judge_grades(db: Database, evaluation_id: str, records: list[dict], item
             record["scores"] = {**record["scores"], GRADE: float(grades[(record["id"], record["variant"])])}
 
 
-def judge_preference_records(db: Database, evaluation_id: str, item_ids: list[str], baseline: str,
+def judge_preference_records(db: Database, judgings: list[StoredJudging], item_ids: list[str], baseline: str,
                              candidates: list[str]) -> list[dict]:
-    """``judge_preference`` verdict records of the newest pairwise judging against ``baseline`` (none: [])."""
-    judging = newest_judging(db, evaluation_id, "pairwise", baseline)
+    """``judge_preference`` verdict records of the newest pairwise judging (of the evaluation's ``judgings``)
+    against ``baseline`` (none: [])."""
+    judging = newest_judging(judgings, "pairwise", baseline)
     if judging is None:
         return []
     votes = [v for v in judge_votes(db, judging.id, item_ids, baseline) if v["variant"] in candidates]
@@ -95,17 +97,19 @@ def judge_preference_records(db: Database, evaluation_id: str, item_ids: list[st
 # ---- the judging's own document -----------------------------------------------------------------------
 
 def _review_parts(db: Database, judging: StoredJudging) -> dict:
-    snapshot = review_results(db, review_id=judging.target_id)
-    results = load_comparison(db, snapshot.info.comparison_id).data.results
+    info = review_info(db, judging.target_id)
+    if info is None:
+        return {}  # the review was deleted since: the judge's own results stand alone
+    people = review_judgements(db, judging.target_id)
+    results = load_comparison(db, info.comparison_id).data.results
     features = {(i, v): style_features(text) for i, r in enumerate(results) for v, text in r["outputs"].items()
                 if isinstance(text, str)}
-    judge, people = judge_judgements(db, judging.id), snapshot.judgements
-    variants = snapshot.info.variants
+    judge, variants = judge_judgements(db, judging.id), info.variants
     parts = {"strengths": {"judge": style_controlled_strengths(judge, variants, features).to_document()}}
     if people:
         parts["agreement"] = judge_human_agreement(judge, people).to_document()
         parts["strengths"]["people"] = style_controlled_strengths(people, variants, features).to_document()
-    baseline = BASE if BASE in variants else variants[0]
+    baseline = judging.settings.get("baseline", BASE)  # as the judging was started (`judge --baseline`)
     if any(baseline in (j.left, j.right) for j in judge):
         parts["length_controlled"] = [asdict(r) for r in length_controlled_win_rates(judge, baseline, features)]
     return parts

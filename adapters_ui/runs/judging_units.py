@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters_ui.errors import StoreError
+from adapters_ui.errors import ReviewError, StoreError
 from adapters_ui.names import BASE
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluations import iter_outputs, load_evaluation, load_items
 from adapters_ui.store.judgements import grade_unit, pair_unit
-from adapters_ui.store.reviews import review_pairs, review_results
+from adapters_ui.store.reviews import review_info, review_pairs
 from adapters_ui.store.saved import load_comparison
 
 
@@ -44,8 +44,10 @@ def question_text(item: dict) -> str:
 
 def review_units(db: Database, review_id: str, mode: str) -> list[Unit]:
     """The review's (prompt, pair) items with the saved comparison's outputs; rubric: each output once."""
-    info = review_results(db, review_id=review_id).info
-    items = review_pairs(db, review_id)
+    items = review_pairs(db, review_id)  # a one-line error for an unknown id
+    info = review_info(db, review_id)
+    if info is None:
+        raise ReviewError(f"Review {review_id} was deleted while its pairs were read: judge another review.")
     results = load_comparison(db, info.comparison_id).data.results
     if mode == "rubric":
         seen = dict.fromkeys((i, v) for i, left, right in items for v in (left, right))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from adapters_ui.demo_assets import DEMO_PROMPTS
 from adapters_ui.errors import PromptError
+from adapters_ui.formatting import format_chat
 
 SUFFIXES = (".txt", ".jsonl", ".csv", ".json")
 
@@ -173,19 +174,8 @@ def read_prompts(path: Path) -> list[str]:
 def format_prompt(tokenizer, prompt: str, use_chat_template: bool = True) -> str:
     """The text the model sees: the chat template with a generation prompt, when the tokenizer has one."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
-        )
+        return format_chat(tokenizer, [{"role": "user", "content": prompt}])
     return prompt
-
-
-def format_chat(tokenizer, messages: list[dict]) -> str:
-    """A whole conversation ([{role, content}, ...], ending with the user) as the model sees it.
-    Without a chat template, a plain "User:/Assistant:" transcript."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    lines = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-    return "\n".join([*lines, "Assistant:"])
 
 
 def demo_prompts() -> list[str]:

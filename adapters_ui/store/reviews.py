@@ -68,6 +68,18 @@ class ReviewInfo:
 
 
 @dataclass(frozen=True)
+class ReviewHead:
+    """A review's own row: what it reviews, without counting its pairs or votes (a judge asks this often)."""
+
+    id: str
+    comparison_id: str
+    title: str
+    variants: list[str]
+    pairing: str
+    per_pair: int
+
+
+@dataclass(frozen=True)
 class Task:
     """One pair to judge, as a reviewer sees it: no variant name, only an opaque ``task_id``."""
 
@@ -130,19 +142,34 @@ def review_results(db: Database, owner_token: str | None = None, review_id: str 
     """The review's votes (judgements: skips left out), by owner link, or by id for the CLI on the server."""
     with db.read() as tx:
         review = _by_owner(tx, owner_token) if review_id is None else _by_id(tx, review_id)
-        rows = tx.execute(
-            select(ReviewItem.prompt_index, ReviewItem.left, ReviewItem.right, Reviewer.name, Vote.choice, Vote.comment,
-                   Vote.shown_first, Vote.created_at)
-            .join(ReviewItem, Vote.item_id == ReviewItem.id).join(Reviewer, Vote.reviewer_id == Reviewer.id)
-            .where(Vote.review_id == review.id).order_by(Vote.created_at, Vote.id)
-        ).all()
+        rows = _vote_rows(tx, review.id)
         info = _info(tx, review)
     prompts = [r["prompt"] for r in load_comparison(db, info.comparison_id).data.results]
-    judgements = [Judgement(prompt_index=r.prompt_index, left=r.left, right=r.right, reviewer=r.name,
-                            choice=r.choice, comment=r.comment) for r in rows if r.choice != "skip"]
     votes = [RawVote(time=iso_time(r.created_at), reviewer=r.name, prompt_index=r.prompt_index, left=r.left,
                      right=r.right, shown_first=r.shown_first, choice=r.choice, comment=r.comment) for r in rows]
-    return ReviewSnapshot(info=info, prompts=prompts, judgements=judgements, votes=votes)
+    return ReviewSnapshot(info=info, prompts=prompts, judgements=_judgements(rows), votes=votes)
+
+
+def review_info(db: Database, review_id: str) -> ReviewHead | None:
+    """Review ``review_id``'s own row (one read: no counts, no comparison), or None when there is no such review.
+
+    >>> review_info(db, links.review_id).comparison_id, review_info(db, "nope")   # doctest: +SKIP
+    ('3f9c0d2a1b7e', None)
+    """
+    if not isinstance(review_id, str) or not review_id:
+        return None
+    with db.read() as tx:
+        row = tx.execute(select(Review.id, Review.comparison_id, Review.title, Review.variants, Review.pairing,
+                                Review.per_pair).where(Review.id == review_id)).first()
+    return None if row is None else ReviewHead(row.id, row.comparison_id, row.title, list(row.variants), row.pairing,
+                                               row.per_pair)
+
+
+def review_judgements(db: Database, review_id: str) -> list[Judgement]:
+    """The people's judgements of review ``review_id`` (skips left out), oldest first, without loading its
+    comparison (``review_results`` for the whole snapshot)."""
+    with db.read() as tx:
+        return _judgements(_vote_rows(tx, _by_id(tx, review_id).id))
 
 
 def review_pairs(db: Database, review_id: str) -> list[tuple[int, str, str]]:
@@ -376,6 +403,22 @@ def _by_id(tx, review_id: str) -> Review:
     if review is None:
         raise ReviewError(f"No review has the id {review_id!r}: list a comparison's reviews with `python -m adapters_ui review list RUN_ID`.")
     return review
+
+
+def _vote_rows(tx, review_id: str) -> list:
+    """Every answer of the review with its pair and reviewer, oldest first."""
+    return tx.execute(
+        select(ReviewItem.prompt_index, ReviewItem.left, ReviewItem.right, Reviewer.name, Vote.choice, Vote.comment,
+               Vote.shown_first, Vote.created_at)
+        .join(ReviewItem, Vote.item_id == ReviewItem.id).join(Reviewer, Vote.reviewer_id == Reviewer.id)
+        .where(Vote.review_id == review_id).order_by(Vote.created_at, Vote.id)
+    ).all()
+
+
+def _judgements(rows: list) -> list[Judgement]:
+    """The answers that judge (skips are not judgements)."""
+    return [Judgement(prompt_index=r.prompt_index, left=r.left, right=r.right, reviewer=r.name, choice=r.choice,
+                      comment=r.comment) for r in rows if r.choice != "skip"]
 
 
 def _vote_count(tx, review: Review) -> int:

@@ -440,15 +440,18 @@ class EvaluateHandlers:
 
 
 def resume_jobs(session, database: DatabaseHolder) -> list:
-    """App start, once the model has loaded: the jobs the last process left running go on from their last
-    committed batch. A database that fails is logged: the dashboard serves without the jobs."""
-    try:
-        jobs = session.resume_unfinished(database.get())
-    except Exception:  # noqa: BLE001 - never stop the app for the jobs
-        log.exception("unfinished evaluations were not resumed")
-        return []
-    if jobs:
-        log.info("resumed %s", plural(len(jobs), "unfinished evaluation"))
+    """App start, once the model has loaded: the evaluations, then the judgings, the last process left running go
+    on from their last committed batch. A database that fails is logged: the dashboard serves without the jobs."""
+    jobs = []
+    for what, resume in (("evaluation", session.resume_unfinished), ("judging", session.resume_unfinished_judgings)):
+        try:
+            resumed = resume(database.get())
+        except Exception:  # noqa: BLE001 - never stop the app for the jobs
+            log.exception("unfinished %ss were not resumed", what)
+            continue
+        if resumed:
+            log.info("resumed %s", plural(len(resumed), f"unfinished {what}"))
+        jobs += resumed
     return jobs
 
 
