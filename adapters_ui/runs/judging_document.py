@@ -21,9 +21,9 @@ from dataclasses import asdict
 
 from adapters_ui.analysis.judge_agreement import judge_human_agreement, swap_stats
 from adapters_ui.analysis.preference import human_preference_records
-from adapters_ui.analysis.style_control import length_controlled_win_rates, style_controlled_strengths, style_features
 from adapters_ui.analysis.verdicts import JUDGE_PREFERENCE, verdict_records
 from adapters_ui.names import BASE
+from adapters_ui.runs.review_judging import pair_texts, style_parts
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluations import iter_outputs, load_items
 from adapters_ui.store.judgements import (
@@ -35,7 +35,6 @@ from adapters_ui.store.judgements import (
     load_judging,
 )
 from adapters_ui.store.reviews import review_info, review_judgements
-from adapters_ui.store.saved import load_comparison
 
 GRADE = "judge_grade"
 
@@ -100,18 +99,15 @@ def _review_parts(db: Database, judging: StoredJudging) -> dict:
     info = review_info(db, judging.target_id)
     if info is None:
         return {}  # the review was deleted since: the judge's own results stand alone
-    people = review_judgements(db, judging.target_id)
-    results = load_comparison(db, info.comparison_id).data.results
-    features = {(i, v): style_features(text) for i, r in enumerate(results) for v, text in r["outputs"].items()
-                if isinstance(text, str)}
-    judge, variants = judge_judgements(db, judging.id), info.variants
-    parts = {"strengths": {"judge": style_controlled_strengths(judge, variants, features).to_document()}}
+    people, judge = review_judgements(db, judging.target_id), judge_judgements(db, judging.id)
+    _outputs, features = pair_texts(db, info.comparison_id)
+    baseline = judging.settings.get("baseline", BASE)  # as the judging was started (`judge --baseline`)
+    strengths, rates = style_parts({"judge": judge, "people": people}, info.variants, features, baseline)
+    parts = {"strengths": strengths}
     if people:
         parts["agreement"] = judge_human_agreement(judge, people).to_document()
-        parts["strengths"]["people"] = style_controlled_strengths(people, variants, features).to_document()
-    baseline = judging.settings.get("baseline", BASE)  # as the judging was started (`judge --baseline`)
-    if any(baseline in (j.left, j.right) for j in judge):
-        parts["length_controlled"] = [asdict(r) for r in length_controlled_win_rates(judge, baseline, features)]
+    if "judge" in rates:
+        parts["length_controlled"] = rates["judge"]
     return parts
 
 

@@ -49,29 +49,36 @@ def review_baseline(variants: list[str], judging: StoredJudging | None = None) -
     return stored if stored in variants else BASE if BASE in variants else variants[0]
 
 
-def style_parts(judgements: list[Judgement], variants: list[str], features: dict, baseline: str) -> tuple[dict, list]:
-    """One voter's (the people's or the judge's) style-controlled strengths and length-controlled win rates."""
-    strengths = style_controlled_strengths(judgements, variants, features).to_document()
-    against = any(baseline in (j.left, j.right) for j in judgements)
-    rates = [asdict(r) for r in length_controlled_win_rates(judgements, baseline, features)] if against else []
+def pair_texts(db: Database, comparison_id: str) -> tuple[list[dict], dict]:
+    """Per prompt of the reviewed comparison: variant -> output text; and each output's style features."""
+    results = load_comparison(db, comparison_id).data.results
+    outputs = [{v: t for v, t in r["outputs"].items() if isinstance(t, str)} for r in results]
+    return outputs, {(i, v): style_features(text) for i, texts in enumerate(outputs) for v, text in texts.items()}
+
+
+def style_parts(voters: dict[str, list[Judgement]], variants: list[str], features: dict,
+                baseline: str) -> tuple[dict, dict]:
+    """Each voter's (the people's, the judge's) style-controlled strengths and length-controlled win rates against
+    ``baseline``; a voter without verdicts is left out, and so are rates when none of its verdicts has the baseline."""
+    strengths, rates = {}, {}
+    for who, votes in voters.items():
+        if not votes:
+            continue
+        strengths[who] = style_controlled_strengths(votes, variants, features).to_document()
+        if any(baseline in (j.left, j.right) for j in votes):
+            rates[who] = [asdict(r) for r in length_controlled_win_rates(votes, baseline, features)]
     return strengths, rates
 
 
 def review_judging_view(db: Database, review_id: str, snapshot: ReviewSnapshot | None = None) -> ReviewJudgingView:
     """The owner page's judge section of review ``review_id`` (``snapshot``: the review, when already read)."""
     snapshot = snapshot or review_results(db, review_id=review_id)
-    results = load_comparison(db, snapshot.info.comparison_id).data.results
-    outputs = [{v: t for v, t in r["outputs"].items() if isinstance(t, str)} for r in results]
-    features = {(i, v): style_features(text) for i, texts in enumerate(outputs) for v, text in texts.items()}
+    outputs, features = pair_texts(db, snapshot.info.comparison_id)
     judging = newest_review_judging(db, review_id)
     judged = judge_judgements(db, judging.id) if judging else []
     variants, people = snapshot.info.variants, snapshot.judgements
     baseline = review_baseline(variants, judging)
-    strengths, rates = {}, {}
-    for who, votes in zip(WHO, (people, judged)):
-        if votes:
-            strengths[who], rates[who] = style_parts(votes, variants, features, baseline)
+    strengths, rates = style_parts(dict(zip(WHO, (people, judged))), variants, features, baseline)
     swap = swap_stats([(r.left_first, r.right_first) for r in iter_results(db, judging.id)]).to_document() if judging else None
     agreement = judge_human_agreement(judged, people).to_document() if judged and people else None
-    return ReviewJudgingView(judging, judged, swap, agreement, strengths, rates, baseline,
-                             snapshot.prompts, outputs)
+    return ReviewJudgingView(judging, judged, swap, agreement, strengths, rates, baseline, snapshot.prompts, outputs)
