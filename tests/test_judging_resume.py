@@ -142,7 +142,7 @@ def test_a_killed_judging_resumed_from_the_cli_equals_an_uninterrupted_run(evalu
     committed = {key for r in iter_results(db, judging_id) for key in (r.left_first_key, r.right_first_key)}
     asked_before_kill = len(slow.bodies)
 
-    assert main(["judge", "--resume", judging_id, "--judge-url", slow.url, "--database", database_url]) == 0
+    assert main(["judge", "--resume", judging_id, "--database", database_url]) == 0
     assert f"{ITEMS} of {ITEMS} pairs" in capsys.readouterr().out
     assert load_judging(db, judging_id).status == FINISHED and len(done_units(db, judging_id)) == ITEMS
 

@@ -2,7 +2,7 @@
 
     adapters-ui judge REVIEW_OR_EVALUATION_ID --judge-url http://gpu-host:8001 [--judge-model NAME] --json out.json
     adapters-ui judge EVALUATION_ID --judge-local ./prometheus-7b --mode rubric    # a judge loaded in this process
-    adapters-ui judge --resume JUDGING_ID --judge-url http://gpu-host:8001           # finish a killed or cancelled one
+    adapters-ui judge --resume JUDGING_ID                     # finish a killed or cancelled one, with the judge it had
 
 The judge's API key is read from the variable --judge-api-key-env names (never a flag, never stored).
 """
@@ -19,6 +19,7 @@ from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError, ConfigError
 
 PROGRESS_S = 0.5
+MAX_TOKENS = 512
 
 
 def add_commands(commands) -> None:
@@ -27,7 +28,7 @@ def add_commands(commands) -> None:
                                     "%(prog)s REVIEW_ID --judge-url http://127.0.0.1:8001 --json judged.json",
                                     "%(prog)s EVALUATION_ID --judge-url http://127.0.0.1:8001 --mode rubric",
                                     "%(prog)s EVALUATION_ID --judge-local ./judge-model  # loaded in this process",
-                                    "%(prog)s --resume JUDGING_ID --judge-url http://127.0.0.1:8001"))
+                                    "%(prog)s --resume JUDGING_ID  # the judge server it was made by"))
     judge.add_argument("target", nargs="?", metavar="REVIEW_OR_EVALUATION_ID")
     judge.add_argument("--resume", metavar="JUDGING_ID", help="finish a stored judging from what it stored")
     judge.add_argument("--judge-url", help="the judge's OpenAI-compatible endpoint (ADAPTERS_UI_JUDGE_URL)")
@@ -42,28 +43,36 @@ def add_commands(commands) -> None:
     judge.add_argument("--rubric", type=Path, metavar="FILE", help="a rubric text file for --mode rubric "
                        "(default: helpful, correct, in the form asked for)")
     judge.add_argument("--concurrency", type=int, default=4, help="judge requests in flight (default 4)")
-    judge.add_argument("--max-tokens", type=int, default=512, help="tokens per judge reply (default 512)")
+    judge.add_argument("--max-tokens", type=int, help=f"tokens per judge reply (default {MAX_TOKENS}; --resume: as "
+                       "stored, so the cached replies are found)")
     judge.add_argument("--json", type=Path, metavar="OUT", help="write the judging's document to OUT")
     add_database_flag(judge)
     judge.set_defaults(handler=run_judge, loads_model=True)
 
 
-def make_judge(args, settings: Settings):
-    """The judge the flags name: a server (flags, then settings), or a model loaded here."""
+def make_judge(args, settings: Settings, stored=None):
+    """The judge the flags name: a server (flags, then settings), or a model loaded here; resuming ``stored``
+    without --judge-url or --judge-local, the server it was made by, asked as it was."""
+    key_env = args.judge_api_key_env or settings.judge_api_key_env
+    if stored is not None and not (args.judge_url or args.judge_local or args.max_tokens):
+        from adapters_ui.runs.judging import stored_judge
+
+        return stored_judge(stored, os.environ.get(key_env) or None)
+    stored_tokens = (stored.settings.get("max_tokens") if stored is not None else None)
+    max_tokens = args.max_tokens or stored_tokens or MAX_TOKENS
     if args.judge_local:
         from adapters_ui.judging.local import LocalJudge
 
         spec = None if args.judge_local == "embedded" else args.judge_local
-        return LocalJudge(spec, settings, max_tokens=args.max_tokens)
+        return LocalJudge(spec, settings, max_tokens=max_tokens)
     url = args.judge_url or settings.judge_url
     if not url:
         raise ConfigError("No judge is set: pass --judge-url (an OpenAI-compatible server), set ADAPTERS_UI_JUDGE_URL, "
                           "or --judge-local MODEL.")
     from adapters_ui.judging.client import JudgeClient
 
-    key_env = args.judge_api_key_env or settings.judge_api_key_env
     return JudgeClient(url, args.judge_model or settings.judge_model, os.environ.get(key_env) or None,
-                       concurrency=args.concurrency, max_tokens=args.max_tokens)
+                       concurrency=args.concurrency, max_tokens=max_tokens)
 
 
 def run_judge(args, settings: Settings) -> int:
@@ -77,9 +86,8 @@ def run_judge(args, settings: Settings) -> int:
                           "`adapters-ui judge REVIEW_ID --judge-url URL`.")
     rubric = args.rubric.read_text(encoding="utf-8") if args.rubric else None
     with open_database(settings) as db:
-        if args.resume:
-            load_judging(db, args.resume)  # an unknown id fails before a judge loads
-        judge = make_judge(args, settings)
+        stored = load_judging(db, args.resume) if args.resume else None  # an unknown id fails before a judge loads
+        judge = make_judge(args, settings, stored)
         try:
             if args.resume:
                 job = resume_judging(db, args.resume, judge)
