@@ -141,6 +141,11 @@ class Settings:
     judge_model: str | None = setting(
         "ADAPTERS_UI_JUDGE_MODEL", None,
         help="Which model of the judge server judges; None = the one it serves. Flag --judge-model.")
+    judge_local: str | None = setting(
+        "ADAPTERS_UI_JUDGE_LOCAL", None,
+        help="A judge model loaded in this process beside the base, used when no judge URL is set: a model folder, a "
+             ".gguf file, or 'embedded' (the embedded SmolLM2: weak, for trying the path). Loaded on first use. "
+             "Flag --judge-local.")
     judge_api_key_env: str = setting(
         "ADAPTERS_UI_JUDGE_API_KEY_ENV", "ADAPTERS_UI_JUDGE_API_KEY",
         help="The name of the environment variable holding the judge server's API key (the key itself is read "

@@ -45,7 +45,7 @@ def test_the_defaults():
         "max_prompts": 64, "max_outputs": 256, "max_runs": 16, "max_queue": 64, "gpu_duration_s": 120,
         "database_url": None, "public_url": "http://127.0.0.1:7860", "public": False, "demo": True, "merges": True,
         "backend_url": None, "backend_api_key": None, "backend_adapter_name": "{adapter}", "backend_model": None,
-        "backend_timeout_s": 120.0, "judge_url": None, "judge_model": None,
+        "backend_timeout_s": 120.0, "judge_url": None, "judge_model": None, "judge_local": None,
         "judge_api_key_env": "ADAPTERS_UI_JUDGE_API_KEY", "log_level": None}
     assert Settings.from_env({}) == defaults and "backend_api_key" not in repr(defaults)
     assert Settings.from_env({"XDG_CACHE_HOME": "/elsewhere"}).cache_dir == defaults.cache_dir  # only ADAPTERS_UI_* count
@@ -63,7 +63,7 @@ SET = {
     "public": ("Yes", True), "demo": ("off", False), "merges": ("0", False), "backend_url": ("http://h:8000", "http://h:8000"),
     "backend_api_key": ("k", "k"), "backend_adapter_name": ("{base}:{adapter}", "{base}:{adapter}"),
     "backend_model": ("m", "m"), "backend_timeout_s": ("2.5", 2.5), "judge_url": ("http://j:8001", "http://j:8001"),
-    "judge_model": ("prometheus", "prometheus"), "judge_api_key_env": ("MY_JUDGE_KEY", "MY_JUDGE_KEY"),
+    "judge_model": ("prometheus", "prometheus"), "judge_local": ("embedded", "embedded"), "judge_api_key_env": ("MY_JUDGE_KEY", "MY_JUDGE_KEY"),
     "log_level": (" debug ", "DEBUG"),
 }
 

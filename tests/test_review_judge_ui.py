@@ -10,6 +10,7 @@ counted as one more reviewer, or not, in every result; a second Judge while one 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -131,3 +132,18 @@ def test_every_text_in_the_judge_section_is_escaped():
     section = judge_section_html(view)
     assert "<script>" not in section and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
     assert "&lt;i&gt;Ada&lt;/i&gt; said base better, the judge lora better" in section and "<b>hi</b>" not in section
+
+
+def test_an_in_process_judge_from_the_settings_judges_the_review(owner, db, tiny_settings):
+    """ADAPTERS_UI_JUDGE_LOCAL: the tiny random model, loaded on the first Judge, beside the base; its free text is
+    mostly unreadable, which is counted, never guessed."""
+    holder = DatabaseHolder("sqlite://")
+    holder._database = db
+    handlers = ReviewHandlers(holder, dataclasses.replace(tiny_settings, judge_local=tiny_settings.base_model))
+    assert "loaded on the first Judge" in handlers.judge.judge_line()
+    assert "(in this process)" in run_judge(handlers, owner)
+    stored, = list_judgings(db)
+    assert stored.status == "finished" and stored.judge_url is None and stored.total == 12
+    assert "in this process, beside the base (loaded)" in handlers.judge.judge_line()
+    swap = handlers.results_page(owner)[JUDGE_HTML]
+    assert "The judge, answers swapped" in swap and "Style control" in swap

@@ -60,15 +60,15 @@ def make_judge(args, settings: Settings, stored=None):
         return stored_judge(stored, os.environ.get(key_env) or None)
     stored_tokens = (stored.settings.get("max_tokens") if stored is not None else None)
     max_tokens = args.max_tokens or stored_tokens or MAX_TOKENS
-    if args.judge_local:
+    url = args.judge_url or settings.judge_url
+    local = args.judge_local or (None if url else settings.judge_local)
+    if local:
         from adapters_ui.judging.local import LocalJudge
 
-        spec = None if args.judge_local == "embedded" else args.judge_local
-        return LocalJudge(spec, settings, max_tokens=max_tokens)
-    url = args.judge_url or settings.judge_url
+        return LocalJudge(None if local == "embedded" else local, settings, max_tokens=max_tokens)
     if not url:
         raise ConfigError("No judge is set: pass --judge-url (an OpenAI-compatible server), set ADAPTERS_UI_JUDGE_URL, "
-                          "or --judge-local MODEL.")
+                          "or --judge-local MODEL (ADAPTERS_UI_JUDGE_LOCAL).")
     from adapters_ui.judging.client import JudgeClient
 
     return JudgeClient(url, args.judge_model or settings.judge_model, os.environ.get(key_env) or None,

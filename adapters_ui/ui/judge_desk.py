@@ -1,9 +1,10 @@
 """The judge on the pages (a review's owner page, the Evaluate tab): which judge is set, or one line saying
 none is; starting, cancelling and following a judging of one review or evaluation.
 
-The judge is the one the settings name (ADAPTERS_UI_JUDGE_URL, _MODEL, _API_KEY_ENV): a visitor never types
-a server address. It runs as a stored job (``runs/judging``): closing the page does not stop it, the app
-resumes it after a restart, and judging again asks the judge nothing it already answered (the cache).
+The judge is the one the settings name: a server (ADAPTERS_UI_JUDGE_URL, _MODEL, _API_KEY_ENV), else a model
+loaded in this process on first use (ADAPTERS_UI_JUDGE_LOCAL). A visitor never types a server address or a path.
+It runs as a stored job (``runs/judging``): closing the page does not stop it, the app resumes it after a restart
+(a server's judging), and judging again asks the judge nothing it already answered (the cache).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from adapters_ui.ui.common import problem
 log = logging.getLogger(__name__)
 
 NO_JUDGE = ("No judge is set: start the app with ADAPTERS_UI_JUDGE_URL pointing at an OpenAI-compatible server "
-            "(e.g. vLLM serving a strong model), or judge from the command line with `adapters-ui judge`.")
+            "(e.g. vLLM serving a strong model) or ADAPTERS_UI_JUDGE_LOCAL naming a model to load here, or judge from "
+            "the command line with `adapters-ui judge`.")
 
 
 class JudgeDesk:
@@ -33,22 +35,33 @@ class JudgeDesk:
         self.database, self.settings = database, settings
         self.jobs: dict[str, JudgingJob] = {}  # review or evaluation id -> the job this process started
         self._lock = threading.Lock()
+        self._local = None  # the in-process judge, once loaded (it stays: a second model beside the base)
 
     def judge_line(self) -> str:
         """Which judge the settings name, in one line (no key: only the variable that holds it)."""
         s = self.settings
-        if not s.judge_url:
-            return NO_JUDGE
-        model = s.judge_model or "the one model it serves"
-        return f"**Judge:** {model} at `{s.judge_url}` (key from ${s.judge_api_key_env}, if set)"
+        if s.judge_url:
+            model = s.judge_model or "the one model it serves"
+            return f"**Judge:** {model} at `{s.judge_url}` (key from ${s.judge_api_key_env}, if set)"
+        if s.judge_local:
+            loaded = "loaded" if self._local is not None else "loaded on the first Judge (it takes a while)"
+            return f"**Judge:** `{s.judge_local}` in this process, beside the base ({loaded})"
+        return NO_JUDGE
 
     def _client(self):
-        if not self.settings.judge_url:
-            raise ConfigError(NO_JUDGE)
-        from adapters_ui.judging.client import JudgeClient
-
+        """A new client of the judge server, or the in-process judge (loaded once; closing it keeps it)."""
         s = self.settings
-        return JudgeClient(s.judge_url, s.judge_model, os.environ.get(s.judge_api_key_env) or None)
+        if s.judge_url:
+            from adapters_ui.judging.client import JudgeClient
+
+            return JudgeClient(s.judge_url, s.judge_model, os.environ.get(s.judge_api_key_env) or None)
+        if not s.judge_local:
+            raise ConfigError(NO_JUDGE)
+        if self._local is None:
+            from adapters_ui.judging.local import LocalJudge
+
+            self._local = LocalJudge(None if s.judge_local == "embedded" else s.judge_local, s)
+        return self._local
 
     def start(self, target_id: str, mode: str = "pairwise", baseline: str = BASE, template=None,
               rubric: str | None = None) -> tuple[str, bool]:
