@@ -215,3 +215,13 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     """An evaluation set file: one JSON object per line."""
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def end_killed_run(process, db) -> None:
+    """After a kill test: the child process gone for sure (it may have outlived a failed assertion), the test's
+    database connection closed."""
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+    if db is not None:
+        db.close()

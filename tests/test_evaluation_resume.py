@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import write_jsonl
+from helpers import end_killed_run, write_jsonl
 
 from adapters_ui.store import Database
 from adapters_ui.store.evaluations import (
@@ -149,11 +149,7 @@ def start_and_kill(model: dict, database_url: str, tmp_path: Path) -> tuple[str,
         assert positions == set(range(left // len(VARIANTS))), "the stored batches are not the first ones, whole"
         assert load_evaluation(db, evaluation_id).status == RUNNING
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if db is not None:
-            db.close()
+        end_killed_run(process, db)
     return evaluation_id, stored_outputs(database_url, evaluation_id)
 
 

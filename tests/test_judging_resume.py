@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import end_killed_run
 from test_evaluation_job import write_set
 from test_judging import ScriptedJudge
 from test_judging_job import likes_lora
@@ -125,11 +126,7 @@ def start_and_kill(database_url: str, evaluation_id: str, judge_url: str, tmp_pa
         assert left == first, "the stored batches are not the first ones, whole"
         assert load_judging(db, judging_id).status == RUNNING
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if db is not None:
-            db.close()
+        end_killed_run(process, db)
     return judging_id
 
 

@@ -31,11 +31,10 @@ from adapters_ui.views.judge_report import judge_section_html
 JUDGE_HTML, PROGRESS, TIMER = 9, 10, 11  # places in results_page's answer
 
 
-@pytest.fixture
-def owner(fake_session, fake_adapters, db, tmp_path):
-    """The owner token of a 12-pair review of base against lora, where Ada picked base on her first 3 pairs."""
-    fake_session.attach(fake_adapters["lora"], "lora")
-    job, ref = fake_session.start_evaluation(db, write_set(tmp_path / "set.jsonl", count=12), ["base", "lora"])
+def make_review(session, adapters, db, folder, items: int) -> str:
+    """A review of base against lora on ``items`` items, where Ada picked base on her first 3 pairs -> its owner token."""
+    session.attach(adapters["lora"], "lora")
+    job, ref = session.start_evaluation(db, write_set(folder / "set.jsonl", count=items), ["base", "lora"])
     assert job.wait(30)
     links = create_evaluation_review(db, ref.id, ["base", "lora"], per_category=6)
     join_review(db, links.reviewer_token, "Ada")
@@ -44,6 +43,12 @@ def owner(fake_session, fake_adapters, db, tmp_path):
         count += 1
         cast_vote(db, links.reviewer_token, "Ada", task.task_id, "a" if task.a.startswith("lora") == (count > 3) else "b")
     return links.owner_token
+
+
+@pytest.fixture
+def owner(fake_session, fake_adapters, db, tmp_path):
+    """The owner token of a 12-pair review of base against lora, where Ada picked base on her first 3 pairs."""
+    return make_review(fake_session, fake_adapters, db, tmp_path, 12)
 
 
 @pytest.fixture
@@ -71,7 +76,7 @@ def handlers_for(db, url: str | None) -> ReviewHandlers:
 def run_judge(handlers: ReviewHandlers, owner: str, system=PAIRWISE.system, user=PAIRWISE.user) -> str:
     notice, _progress, _timer = handlers.start_judge(owner, system, user)
     for job in handlers.judge.jobs.values():
-        assert job.wait(30)
+        assert job.wait(300)  # the in-process judge writes up to 512 tokens a reply on 2 shared CPU cores
     return notice
 
 
@@ -134,16 +139,17 @@ def test_every_text_in_the_judge_section_is_escaped():
     assert "&lt;i&gt;Ada&lt;/i&gt; said base better, the judge lora better" in section and "<b>hi</b>" not in section
 
 
-def test_an_in_process_judge_from_the_settings_judges_the_review(owner, db, tiny_settings):
-    """ADAPTERS_UI_JUDGE_LOCAL: the tiny random model, loaded on the first Judge, beside the base; its free text is
-    mostly unreadable, which is counted, never guessed."""
+def test_an_in_process_judge_from_the_settings_judges_the_review(fake_session, fake_adapters, db, tmp_path, tiny_settings):
+    """ADAPTERS_UI_JUDGE_LOCAL: the tiny random model, loaded on the first Judge, beside the base, over a 2-pair review;
+    its free text is mostly unreadable, which is counted, never guessed."""
+    owner = make_review(fake_session, fake_adapters, db, tmp_path, 2)
     holder = DatabaseHolder("sqlite://")
     holder._database = db
     handlers = ReviewHandlers(holder, dataclasses.replace(tiny_settings, judge_local=tiny_settings.base_model))
     assert "loaded on the first Judge" in handlers.judge.judge_line()
     assert "(in this process)" in run_judge(handlers, owner)
     stored, = list_judgings(db)
-    assert stored.status == "finished" and stored.judge_url is None and stored.total == 12
+    assert stored.status == "finished" and stored.judge_url is None and stored.total == 2
     assert "in this process, beside the base (loaded)" in handlers.judge.judge_line()
     swap = handlers.results_page(owner)[JUDGE_HTML]
     assert "The judge, answers swapped" in swap and "Style control" in swap

@@ -52,22 +52,6 @@ class ReviewLinks:
 
 
 @dataclass(frozen=True)
-class ReviewInfo:
-    """What the owner sees of a review (reviewers never get this: it names the variants)."""
-
-    id: str
-    comparison_id: str
-    title: str
-    variants: list[str]
-    pairing: str
-    per_pair: int
-    items: int
-    created: str
-    revoked: bool
-    votes: int = 0  # every stored answer, skips included: what deleting the review loses
-
-
-@dataclass(frozen=True)
 class ReviewHead:
     """A review's own row: what it reviews, without counting its pairs or votes (a judge asks this often)."""
 
@@ -77,6 +61,16 @@ class ReviewHead:
     variants: list[str]
     pairing: str
     per_pair: int
+
+
+@dataclass(frozen=True)
+class ReviewInfo(ReviewHead):
+    """What the owner sees of a review (reviewers never get this: it names the variants)."""
+
+    items: int
+    created: str
+    revoked: bool
+    votes: int = 0  # every stored answer, skips included: what deleting the review loses
 
 
 @dataclass(frozen=True)
