@@ -68,11 +68,13 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
 
     from adapters_ui.bench.variant_lm import VariantLM
 
-    if not getattr(backend, "in_process", False) or not hasattr(backend, "as_variant"):
+    if not getattr(backend, "in_process", False) or not hasattr(backend, "as_variant"):  # vLLM: its own route, not yet
         raise BenchmarkError("Benchmarks run on the in-process backend only for now: start without --backend vllm.")
     tasks, variants = list(dict.fromkeys(tasks)), list(dict.fromkeys(variants))
     if not tasks or not variants:
         raise BenchmarkError("Give at least one task and one variant: e.g. --tasks adapters_ui_arith_mc --variants base.")
+    for variant in variants:
+        backend.check_as_variant(variant)
     with tempfile.TemporaryDirectory(prefix="adapters_ui-bench-") as scratch:
         folders = [resolved_folder(SHIPPED, Path(scratch) / "shipped")]
         if include_path is not None:

@@ -77,10 +77,10 @@ def run_bench(args, settings: Settings) -> int:
 
 def default_variants(session) -> list[str]:
     """The base and every adapter this route can read (prompt learning's virtual tokens are not in the base)."""
-    skipped = [a.name for a in session.adapters if a.virtual_tokens is not None]
+    skipped = [a.name for a in session.adapters() if a.virtual_tokens is not None]
     if skipped:
         print(f"skipping prompt-learning adapters {', '.join(skipped)} (name them in --variants to be told why)", file=sys.stderr)
-    return ["base", *(a.name for a in session.adapters if a.virtual_tokens is None)]
+    return ["base", *(a.name for a in session.adapters() if a.virtual_tokens is None)]
 
 
 def print_results(document: dict) -> None:

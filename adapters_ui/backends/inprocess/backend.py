@@ -353,13 +353,17 @@ class InProcessBackend:
         forward passes on it (lm-eval's ``HFLM``); set again for every pass, since other work may change it.
         Prompt learning is refused: its virtual tokens live in the PeftModel, not in ``self.model``."""
         with self._lock:
-            if variant != BASE and variant not in self._specs:
-                raise UnknownVariantError(f"Unknown variant {variant!r}: choose from {', '.join([BASE, *self._specs])}.")
-            if variant != BASE and getattr(self._specs[variant].config, "is_prompt_learning", False):
-                raise BackendError(f"Adapter {variant!r} is prompt learning, whose virtual tokens only the PeftModel "
-                                   "adds: leave it out of this run.")
+            self.check_as_variant(variant)
             with self._reading_as(variant) as model:
                 yield model
+
+    def check_as_variant(self, variant: str) -> None:
+        """What ``as_variant`` refuses, said before any work: an unknown variant, a prompt-learning adapter."""
+        if variant != BASE and variant not in self._specs:
+            raise UnknownVariantError(f"Unknown variant {variant!r}: choose from {', '.join([BASE, *self._specs])}.")
+        if variant != BASE and getattr(self._specs[variant].config, "is_prompt_learning", False):
+            raise BackendError(f"Adapter {variant!r} is prompt learning, whose virtual tokens only the PeftModel "
+                               "adds: leave it out of this run.")
 
     @contextlib.contextmanager
     def _reading_as(self, variant: str):
