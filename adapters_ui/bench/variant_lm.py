@@ -1,7 +1,7 @@
 """lm-eval's ``HFLM`` on the model the in-process backend already holds, one variant switched on per pass.
 
-No copy and no reload: ``HFLM(pretrained=backend.model, tokenizer=backend.tokenizer)`` scores on the
-loaded base, and every forward pass (``_model_call``) and generation (``_model_generate``) runs
+No copy of the weights and no reload: ``HFLM(pretrained=backend.model, tokenizer=<a copy of the backend's>)``
+scores on the loaded base, and every forward pass (``_model_call``) and generation (``_model_generate``) runs
 
 - in a model turn (``turns.turn()``: the same first-in-first-out queue a visitor's comparison or an
   evaluation job waits in, so a benchmark never runs beside a visitor's pass; it queues between batches
@@ -15,6 +15,7 @@ Set ``lm.variant`` between ``simple_evaluate`` calls to score another adapter on
 
 from __future__ import annotations
 
+import copy
 import threading
 
 from lm_eval.models.huggingface import HFLM
@@ -29,7 +30,10 @@ class VariantLM(HFLM):
 
     def __init__(self, backend, turns: TurnQueue, variant: str = BASE, cancel: threading.Event | None = None,
                  batch_size: int = 8, max_length: int | None = None):
-        super().__init__(pretrained=backend.model, tokenizer=backend.tokenizer, batch_size=batch_size, max_length=max_length)
+        # a copy of the tokenizer: HFLM sets a missing pad token and flips padding_side while it encodes a batch,
+        # which visitors' runs on the shared tokenizer must not see
+        super().__init__(pretrained=backend.model, tokenizer=copy.deepcopy(backend.tokenizer), batch_size=batch_size,
+                         max_length=max_length)
         self.engine, self.turns, self.variant, self.cancel = backend, turns, variant, cancel  # HFLM's own .backend is "causal"
 
     def _model_call(self, inps, attn_mask=None, labels=None):
