@@ -162,7 +162,8 @@ def test_bench_command_end_to_end(tiny_base_dir, tiny_adapters, tmp_path, monkey
     """From another working directory (the shipped tasks' data_files are relative), --limit 3, --json."""
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out" / "bench.json"
-    code = main(["bench", "--tasks", "adapters_ui_arith_mc,adapters_ui_general_text", "--limit", "3", "--base", str(tiny_base_dir),
+    code = main(["bench", "--tasks", "adapters_ui_arith_mc,adapters_ui_general_text", "--limit", "3", "--num-fewshot", "1",
+                 "--base", str(tiny_base_dir),
                  "--adapter", f"lora={tiny_adapters['lora']}", "--adapter", f"prompt={tiny_adapters['prompt']}", "--json", str(out)])
     printed = capsys.readouterr()
     assert code == 0, printed.err
@@ -172,6 +173,7 @@ def test_bench_command_end_to_end(tiny_base_dir, tiny_adapters, tmp_path, monkey
     assert document["results"]["lora"]["adapters_ui_arith_mc"]["acc,none"] in (0.0, 1 / 3, 2 / 3, 1.0)
     assert {v["slice"] for v in document["verdicts"]} == {"category:adapters_ui_arith_mc", "category:adapters_ui_general_text"}
     assert "paired verdicts against base" in printed.out
+    assert document["n_shot"]["adapters_ui_arith_mc"] == 1
 
 
 @pytest.mark.parametrize("argv, expected_error", [

@@ -43,6 +43,7 @@ class BenchmarkRun:
     output_types: Mapping[str, str]  # task -> "multiple_choice" | "generate_until" | "loglikelihood_rolling" | ...
     seconds: Mapping[str, float]  # variant -> wall time of its simple_evaluate
     lm_eval_version: str
+    n_shot: Mapping[str, int] | None = None  # task -> few-shot examples per item, as lm-eval reports them
 
     def records(self) -> list[dict]:
         """Per-item evaluation records (``records.item_records``)."""
@@ -56,7 +57,7 @@ class BenchmarkRun:
         """``results[variant][task]`` with lm-eval's keys, the paired verdicts, and the run's facts."""
         verdicts = self.verdicts(baseline) if baseline in self.variants and len(self.variants) > 1 else []
         return {"lm_eval_version": self.lm_eval_version, "tasks": list(self.tasks), "variants": list(self.variants),
-                "baseline": baseline, "results": _plain(self.results), "seconds": dict(self.seconds), "verdicts": verdicts}
+                "baseline": baseline, "n_shot": dict(self.n_shot or {}), "results": _plain(self.results), "seconds": dict(self.seconds), "verdicts": verdicts}
 
 
 def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str], *, include_path: Path | None = None,
@@ -88,7 +89,7 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
             raise BenchmarkError(f"Unknown task {unknown[0]!r}: use a shipped task ({', '.join(sorted(task_names(SHIPPED)))}), "
                                  "one of --include-path's YAMLs, or an installed lm-eval task name.")
         lm = VariantLM(backend, turns, cancel=cancel, batch_size=batch_size)
-        results, samples, output_types, seconds = {}, {}, {}, {}
+        results, samples, output_types, seconds, n_shot = {}, {}, {}, {}, {}
         for index, variant in enumerate(variants):
             if on_variant is not None:
                 on_variant(variant, index, len(variants))
@@ -100,7 +101,8 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
             results[variant] = {t: dict(out["results"][t]) for t in tasks}
             samples[variant] = {t: _plain(out["samples"][t]) for t in tasks}
             output_types.update({t: out["configs"][t]["output_type"] for t in tasks})
-    return BenchmarkRun(tuple(tasks), tuple(variants), results, samples, output_types, seconds, _version())
+            n_shot.update({t: _plain(out.get("n-shot", {}).get(t)) for t in tasks})
+    return BenchmarkRun(tuple(tasks), tuple(variants), results, samples, output_types, seconds, _version(), n_shot)
 
 
 def _version() -> str:
