@@ -113,3 +113,11 @@ class EvaluationError(AdaptersUIError):
 
 class JudgeError(AdaptersUIError):
     """The judge model is not set, not reachable, serves several models and none was picked, or refused a request."""
+
+
+class BenchmarkError(AdaptersUIError):
+    """A benchmark cannot run: an unknown task, a variant this route cannot read, or a backend without the route."""
+
+
+class BenchDependencyError(BenchmarkError):
+    """lm-evaluation-harness (the optional ``bench`` extra) is not installed."""

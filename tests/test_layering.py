@@ -32,6 +32,7 @@ def test_the_contracts_hold():
     ("backends/remote/client.py", "from adapters_ui.adapters import demo", "backends/ know no session"),
     ("runs/prompts.py", "import gradio", "only ui/ imports gradio"),
     ("judging/parse.py", "from adapters_ui.store import Database", "judging/ asks a judge model"),
+    ("bench/records.py", "from adapters_ui.session import Session", "bench/ runs lm-eval on a backend"),
     ("names.py", "from adapters_ui.session import Session", "no import cycles"),
 ])
 def test_a_violation_breaks_its_contract(tmp_path, module, line, contract):

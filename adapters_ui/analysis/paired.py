@@ -85,6 +85,12 @@ METRICS = {m.name: m for m in (
     Metric("latency_s", False, "lower"),
     Metric("output_tokens", False, None),  # longer or shorter is a fact, not a verdict
     Metric("judge_grade", False, "higher"),  # a judge model's 1-5 rubric grade (runs/judging), when one graded
+    # lm-evaluation-harness benchmarks, per item (bench/records): a multiple-choice item right or not (raw, and by
+    # length-normalized log-likelihood), the log-likelihood of the gold text, and a passage's bits per UTF-8 byte
+    Metric("acc", True, "higher"),
+    Metric("acc_norm", True, "higher"),
+    Metric("loglikelihood", False, "higher"),
+    Metric("bits_per_byte", False, "lower"),
 )}
 
 Value = float | int | bool | None

@@ -26,13 +26,13 @@ import argparse
 import sys
 
 from adapters_ui import __version__
-from adapters_ui.cli import bundle, compare, evaluate, inspect, judge, merge, serve, store, train
+from adapters_ui.cli import bench, bundle, compare, evaluate, inspect, judge, merge, serve, store, train
 from adapters_ui.cli.common import EXIT_ERROR, EXIT_STOPPED, examples, program, protect_ids
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError
 from adapters_ui.logs import configure_logging
 
-FAMILIES = (serve, compare, evaluate, judge, train, inspect, merge, store, bundle)  # the order of the commands in --help
+FAMILIES = (serve, compare, evaluate, bench, judge, train, inspect, merge, store, bundle)  # the order of the commands in --help
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,6 +47,7 @@ from adapters_ui.backends.protocol import BATCH, MIXED, SINGLE, Batch, Generated
 from adapters_ui.decoding import GenerationSettings
 from adapters_ui.errors import (
     ArchitectureMismatchError,
+    BackendError,
     UnknownVariantError,
     first_line,
 )
@@ -345,6 +346,24 @@ class InProcessBackend:
         ids = torch.tensor([prompt + continuation], device=self.base.device)
         logits = self._host(input_ids=ids).logits[0]
         return logits[len(logits) - len(continuation) - 1 : len(logits) - 1]
+
+    @contextlib.contextmanager
+    def as_variant(self, variant: str):
+        """``self.model`` with ``variant`` switched on (the base: adapters disabled), for a caller that runs its own
+        forward passes on it (lm-eval's ``HFLM``); set again for every pass, since other work may change it.
+        Prompt learning is refused: its virtual tokens live in the PeftModel, not in ``self.model``."""
+        with self._lock:
+            self.check_as_variant(variant)
+            with self._reading_as(variant) as model:
+                yield model
+
+    def check_as_variant(self, variant: str) -> None:
+        """What ``as_variant`` refuses, said before any work: an unknown variant, a prompt-learning adapter."""
+        if variant != BASE and variant not in self._specs:
+            raise UnknownVariantError(f"Unknown variant {variant!r}: choose from {', '.join([BASE, *self._specs])}.")
+        if variant != BASE and getattr(self._specs[variant].config, "is_prompt_learning", False):
+            raise BackendError(f"Adapter {variant!r} is prompt learning, whose virtual tokens only the PeftModel "
+                               "adds: leave it out of this run.")
 
     @contextlib.contextmanager
     def _reading_as(self, variant: str):
