@@ -195,7 +195,8 @@ class EvaluationJob(StoredJob):
     def _generate(self, items: list[dict], texts: list[str], settings: GenerationSettings):
         """One CompareRun over the batch: (outputs by (row, variant), the cut-off ones, latency of each)."""
         request = RunRequest([item["id"] for item in items], texts, self.variants, settings)
-        run = self._compare = CompareRun(self.backend, self.turns, request, owner=self.owner, kind="evaluation").start()
+        run = self._compare = CompareRun(self.backend, self.turns, request, owner=self.owner, kind="evaluation",
+                                         background=True).start()
         if self._stop.is_set():
             run.stop()
         began = time.perf_counter()
@@ -229,7 +230,7 @@ class EvaluationJob(StoredJob):
             if not any(references[rows]):
                 continue
             outputs = {v: [None] * len(texts[rows]) for v in self.variants if v != BASE}
-            with self.turns.turn(cancel=self._stop):
+            with self.turns.turn(cancel=self._stop, background=True):
                 read = model_call(self.backend, self.backend.read_back, texts[rows], outputs, list(references[rows]))
             for v in self.variants:
                 for i, logprobs in enumerate(read.reference_logprobs.get(v, [])):
