@@ -30,10 +30,11 @@ UseRows = Callable[[list[int]], None]  # the rows (indices into the batch given)
 
 # Prompt tokens one forward pass of the prefill reads at most (rows of one length, at least one row): the
 # prefill gives the model up between two passes, so this bounds how long a waiting visitor waits for it.
-# On 2 CPU cores a pass of 512 tokens takes ~1 s (a decode step of 128 rows ~0.6 s), where the 128 rows x 41
-# tokens of an evaluation batch's prompts held the model for 5 to 17 s in 7 passes. Each pass also pays a
-# fixed cost (the weights are read once per pass): 256 tokens a pass made such a batch's generation ~10% slower.
-PREFILL_TOKENS = 512
+# On 2 quiet CPU cores a pass of 256 tokens takes ~0.5 s (a decode step of 128 rows ~0.6 s), where the 128 rows
+# x 41 tokens of an evaluation batch's prompts held the model for 5 to 17 s in 7 passes. Each pass also pays a
+# fixed cost (the weights are read once per pass): ~10% more generation time for such a batch than 7 passes,
+# within the noise of the job's wall clock; 512 tokens halved that, but doubled a visitor's wait on a busy machine.
+PREFILL_TOKENS = 256
 
 # generation_config fields that add logits processors of their own; with any of them set, use generate().
 _UNHANDLED = {
