@@ -142,6 +142,11 @@ class FakeBackend:
         logprobs = {v: [None if r is None else [-1.0] * len(r.split()) for r in references] for v in [BASE, *outputs]}
         return ReadBack(tokens, logprobs)
 
+    def read_references(self, texts: list[str], references: list[str | None], variant: str) -> list[list[float] | None]:
+        """``read_back``'s reference log-probabilities for one variant."""
+        self.calls.append(f"read_references:{variant}")
+        return [None if r is None else [-1.0] * len(r.split()) for r in references]
+
     def wait_steps(self, count: int, timeout: float = 5.0) -> None:
         """Until ``count`` steps were written in all (AssertionError after ``timeout`` seconds)."""
         with self._stepped:

@@ -14,6 +14,7 @@ import torch
 from helpers import tiny_llama, tiny_tokenizer
 
 from adapters_ui.backends.inprocess import backend as inprocess
+from adapters_ui.backends.inprocess import decode as decoding
 from adapters_ui.backends.inprocess.decode import Decoding, decode, decode_texts, supports
 from adapters_ui.backends.inprocess.generate import RowStream
 from adapters_ui.decoding import GenerationSettings
@@ -131,6 +132,29 @@ def test_a_decode_paused_at_every_step_writes_the_same_tokens(model_and_tokenize
     assert slices >= settings.max_new_tokens - 1 + len(set(len(p) for p in PROMPTS)) - 1
     assert written == sorted(written) and written[0] < written[-1]
     assert decoding.tokens() == (sum(len(row) for row in whole.tokens),) * 2  # done: all written, none expected more
+
+
+def test_the_prefill_reads_at_most_prefill_tokens_a_pass_and_writes_the_same_tokens(model_and_tokenizer, monkeypatch):
+    """Each pass of the prefill is a slice the model cannot be given up in: rows of one length go in passes
+    of at most PREFILL_TOKENS tokens (one row at least), so a visitor waits for one such pass, not for the
+    whole batch's prompts (before: 3 rows of the longest prompt in one pass). Tokens as generate alone."""
+    model, tokenizer = model_and_tokenizer
+    prompts = PROMPTS * 3  # three rows of each length
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    monkeypatch.setattr(decoding, "PREFILL_TOKENS", max(lengths) + 1)  # one row of the longest, more of the others
+    settings = GenerationSettings(max_new_tokens=6)
+    passes = []
+    hook = model.register_forward_pre_hook(lambda m, args, kwargs: passes.append(tuple(kwargs["input_ids"].shape)),
+                                           with_kwargs=True)
+    try:
+        result = run(model, tokenizer, prompts, settings, [2])
+    finally:
+        hook.remove()
+    prefill = passes[: len(passes) - (settings.max_new_tokens - 1)]  # the decode steps come last
+    assert sum(rows for rows, _ in prefill) == len(prompts)
+    assert all(rows == 1 or rows * tokens <= max(lengths) + 1 for rows, tokens in prefill), prefill
+    assert (1, max(lengths)) in prefill and any(rows > 1 for rows, _ in prefill)
+    assert result.tokens == reference(model, tokenizer, prompts, settings, [2])
 
 
 def test_decode_texts_streams_the_whole_text_last(model_and_tokenizer):

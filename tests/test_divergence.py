@@ -114,6 +114,13 @@ def test_read_back_matches_plain_peft_for_every_type(name, tiny_session, tiny_ad
         own, ids = _plain_logprobs(plain, tokenizer, format_prompt(tokenizer, prompt), reference)
         torch.testing.assert_close(torch.tensor(logprobs), own.gather(-1, ids[:, None])[:, 0], rtol=1e-4, atol=1e-5)
     assert any(k > 1e-4 for s in read.tokens[name] for k in s.kl), "the test adapter must move the distribution"
+    texts = [format_prompt(tokenizer, p) for p in PROMPTS]
+    for variant in ("base", name):  # one model's reading of the references alone (an evaluation's turn): the same
+        alone = tiny_session.backend.read_references(texts, references, variant)
+        for together, logprobs in zip(read.reference_logprobs[variant], alone):
+            assert (logprobs is None) == (together is None)
+            if logprobs is not None:
+                torch.testing.assert_close(torch.tensor(logprobs), torch.tensor(together), rtol=1e-4, atol=1e-5)
 
 
 def test_base_against_itself_is_zero_everywhere(tiny_session, tiny_adapters):

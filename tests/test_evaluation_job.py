@@ -68,7 +68,9 @@ def test_a_job_stores_one_scored_output_per_item_variant_and_sample(lora_session
     assert row["scores"]["output_tokens"] > 0 and row["scores"]["latency_s"] >= 0
     assert outputs[(3, "lora", 0)]["scores"]["reference_perplexity"] is not None  # read back in process
     assert job.write_seconds > 0 and len(job.batch_seconds) == 3 * 2  # 3 batches of items x 2 samples
-    assert lora_session.backend.calls.count("read_back") == 3  # once per batch of items: its 2 samples share it
+    # a turn per model and batch of items (each holds an item with a reference); its 2 samples share them
+    assert [c for c in lora_session.backend.calls if c.startswith("read_")] == ["read_references:base",
+                                                                                "read_references:lora"] * 3
 
 
 def test_cancel_keeps_whole_batches_and_resume_completes_them_exactly_once(fake_settings, fake_adapters, db, tmp_path):

@@ -155,3 +155,7 @@ class Backend(Protocol):
         rendered) through that variant and the base: per token log-probabilities, KL and top-1
         choices; and each reference (None: none) through every variant, for its perplexity.
         Batched forward passes on each variant's correct route; never token by token."""
+
+    def read_references(self, texts: list[str], references: list[str | None], variant: str) -> list[list[float] | None]:
+        """``read_back``'s reference log-probabilities for one variant alone (the same numbers): one model's
+        reading, so a job can read references a model per turn (a read-back cannot pause mid-way)."""

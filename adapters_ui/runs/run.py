@@ -164,9 +164,11 @@ class RunRequest:
 class CompareRun:
     """Generates ``request`` in a thread of its own, one turn of ``turns`` per batch."""
 
-    def __init__(self, backend: Backend, turns: TurnQueue, request: RunRequest, owner: str = "local", kind: str = "compare"):
+    def __init__(self, backend: Backend, turns: TurnQueue, request: RunRequest, owner: str = "local", kind: str = "compare",
+                 background: bool = False):
         self.backend, self.turns, self.request = backend, turns, request
         self.owner, self.kind = owner, kind
+        self.background = background  # a job's batch: it yields to every visitor (see model/turns.py)
         self.plan: Plan | None = None  # the plan that ran, made in the first turn
         self.outputs: dict[Row, str] = {}
         self.cut_off: set[Row] = set()
@@ -281,7 +283,7 @@ class CompareRun:
         done = 0
         try:
             while not self._stop.is_set() and (self.plan is None or done < len(self.plan.batches)):
-                with self.turns.turn(on_wait=self._on_wait, cancel=self._stop):
+                with self.turns.turn(on_wait=self._on_wait, cancel=self._stop, background=self.background):
                     self._waiting = None
                     began = self._turn_began = time.perf_counter()
                     try:
@@ -308,9 +310,15 @@ class CompareRun:
 
     def _pause(self) -> bool:
         """Asked between decode steps, on the model thread: give the model up when somebody waits and
-        this turn has held it for ``HOLD_S`` (the batch goes on at its next turn)."""
+        this turn has held it for ``HOLD_S`` (the batch goes on at its next turn). A background run gives
+        it up at once to a waiting visitor; a visitor's run never gives it up to background work."""
         began = self._turn_began
-        return began is not None and time.perf_counter() - began >= HOLD_S and self.turns.waiting > 0
+        if began is None:
+            return False
+        if self.background and self.turns.visitors_waiting > 0:
+            return True
+        waiting = self.turns.waiting if self.background else self.turns.visitors_waiting
+        return waiting > 0 and time.perf_counter() - began >= HOLD_S
 
     def _on_wait(self, position: int) -> None:
         self._waiting = position

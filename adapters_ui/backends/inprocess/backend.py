@@ -318,6 +318,19 @@ class InProcessBackend:
                         logprobs[variant] = _reference_logprobs(on_references, wanted)
             return ReadBack(tokens, logprobs)
 
+    def read_references(self, texts: list[str], references: list[str | None], variant: str) -> list[list[float] | None]:
+        """Each reference's log-probabilities after its prompt through ``variant`` alone: the passes
+        ``read_back`` makes for it when it reads no outputs (the same rows, so the same numbers)."""
+        with self._lock:
+            if variant != BASE and variant not in self._specs:
+                raise UnknownVariantError(f"Unknown variant {variant!r}: choose from {', '.join([BASE, *self._specs])}.")
+            prompts = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+            wanted = self._token_ids(references)
+            rows = self._read_rows(max((len(t) for t in wanted if t), default=1))
+            with torch.no_grad():
+                (logits,) = self._read_as(variant, prompts, [wanted], rows)
+            return _reference_logprobs(logits, wanted)
+
     def _token_ids(self, texts: list[str | None]) -> list[list[int] | None]:
         return [None if t is None else self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 

@@ -28,6 +28,14 @@ from adapters_ui.decoding import GenerationSettings
 OnTokens = Callable[[list[int], list[int]], None]  # (rows still running, the token each just wrote)
 UseRows = Callable[[list[int]], None]  # the rows (indices into the batch given) the next forward pass holds
 
+# Prompt tokens one forward pass of the prefill reads at most (rows of one length, at least one row): the
+# prefill gives the model up between two passes, so this bounds how long a waiting visitor waits for it.
+# On 2 quiet CPU cores a pass of 256 tokens takes ~0.5 s (a decode step of 128 rows ~0.6 s), where the 128 rows
+# x 41 tokens of an evaluation batch's prompts held the model for 5 to 17 s in 7 passes. Each pass also pays a
+# fixed cost (the weights are read once per pass): ~10% more generation time for such a batch than 7 passes,
+# within the noise of the job's wall clock; 512 tokens halved that, but doubled a visitor's wait on a busy machine.
+PREFILL_TOKENS = 256
+
 # generation_config fields that add logits processors of their own; with any of them set, use generate().
 _UNHANDLED = {
     "repetition_penalty": 1.0, "encoder_repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
@@ -206,13 +214,18 @@ class _Step:
 
 
 class _Prefill:
-    """Read the prompts one length at a time and choose every row's first token; ``run`` returns
-    those tokens and one KV cache for all rows, left-padded like ``ids`` (or None when it paused
-    between two groups: call it again).
+    """Read the prompts one length at a time, at most ``PREFILL_TOKENS`` tokens a pass, and choose
+    every row's first token; ``run`` returns those tokens and one KV cache for all rows, left-padded
+    like ``ids`` (or None when it paused between two passes: call it again).
 
-    Rows of one length need no padding, so no work is spent on it, and the first group's first
-    tokens are out after a fraction of the reading. (Models whose cache is not a plain
-    per-layer KV cache, e.g. sliding windows, read the padded batch in one pass.)"""
+    Rows of one length need no padding, so no work is spent on it, the first group's first
+    tokens are out after a fraction of the reading, and no pass holds the model for long. (Models
+    whose cache is not a plain per-layer KV cache, e.g. sliding windows, read the padded batch in
+    one pass.)
+
+        >>> _passes({5: [0, 1, 2], 100: [3, 4, 5]}, limit=256)
+        [(5, [0, 1, 2]), (100, [3, 4]), (100, [5])]
+    """
 
     def __init__(self, model, ids: torch.Tensor, mask: torch.Tensor, step: _Step):
         from transformers import DynamicCache
@@ -224,10 +237,11 @@ class _Prefill:
         for row, length in enumerate(mask.sum(dim=-1).tolist()):
             groups.setdefault(length, []).append(row)
         self.cache = DynamicCache(config=model.config)
-        if len(groups) == 1 or not all(type(layer) is DynamicLayer for layer in self.cache.layers):
-            groups = {width: list(range(rows))}
-        self.split = len(groups) > 1
-        self.pending = list(groups.items())  # (length, rows) still to read
+        if all(type(layer) is DynamicLayer for layer in self.cache.layers):
+            self.pending = _passes(groups, PREFILL_TOKENS)  # (length, rows) still to read
+        else:
+            self.pending = [(width, list(range(rows)))]
+        self.split = len(self.pending) > 1
         self.chosen = torch.empty(rows, dtype=torch.long, device=ids.device)
         self.parts: list[tuple[torch.Tensor, int, object]] = []  # (rows, length, their cache) read so far
 
@@ -267,6 +281,14 @@ class _Prefill:
                 self.cache.update(keys, values, layer)
         self.parts = []
         return self.chosen, self.cache
+
+
+def _passes(groups: dict[int, list[int]], limit: int) -> list[tuple[int, list[int]]]:
+    """The prefill's forward passes: each group's rows (all of one prompt length) in slices of at
+    most ``limit`` tokens (one row at least)."""
+    size = {length: max(1, limit // max(length, 1)) for length in groups}
+    return [(length, rows[start : start + size[length]]) for length, rows in groups.items()
+            for start in range(0, len(rows), size[length])]
 
 
 def _processors(settings: GenerationSettings, prompt_length: int, eos_ids: list[int], device):

@@ -324,6 +324,9 @@ class RemoteBackend:
                   references: list[str | None]) -> ReadBack:
         raise BackendError(NO_ANALYSIS)
 
+    def read_references(self, texts: list[str], references: list[str | None], variant: str) -> list[list[float] | None]:
+        raise BackendError(NO_ANALYSIS)
+
 
 def sampling_fields(settings: GenerationSettings) -> dict:
     """The request's decoding fields: greedy (temperature 0) unless sampling; vLLM's extras keep the
