@@ -3,9 +3,9 @@
 No copy of the weights and no reload: ``HFLM(pretrained=backend.model, tokenizer=<a copy of the backend's>)``
 scores on the loaded base, and every forward pass (``_model_call``) and generation (``_model_generate``) runs
 
-- in a model turn (``turns.turn()``: the same first-in-first-out queue a visitor's comparison or an
-  evaluation job waits in, so a benchmark never runs beside a visitor's pass; it queues between batches
-  like any background work),
+- in a background model turn (``turns.turn(background=True)``: the queue a visitor's comparison and an
+  evaluation job wait in, so a benchmark never runs beside a visitor's pass, and a waiting visitor goes
+  first, as before an evaluation job),
 - on the model thread (``model.thread``: every piece of model work in the process runs there),
 - with ``variant`` switched on (``backend.as_variant``: its family mounted and it active; the base
   with adapters disabled), set again for each pass since a visitor's work in between may change it.
@@ -43,7 +43,7 @@ class VariantLM(HFLM):
         return self._in_turn(super()._model_generate, context, max_length, stop, **generation_kwargs)
 
     def _in_turn(self, call, *args, **kwargs):
-        with self.turns.turn(cancel=self.cancel):
+        with self.turns.turn(cancel=self.cancel, background=True):  # a benchmark is background work: visitors first
             return on_model_thread(self._as_variant, call, *args, **kwargs)
 
     def _as_variant(self, call, *args, **kwargs):
