@@ -74,7 +74,7 @@ def handlers_for(db, url: str | None) -> ReviewHandlers:
 
 
 def run_judge(handlers: ReviewHandlers, owner: str, system=PAIRWISE.system, user=PAIRWISE.user) -> str:
-    notice, _progress, _timer = handlers.start_judge(owner, system, user)
+    notice, _timer = handlers.start_judge(owner, system, user)
     for job in handlers.judge.jobs.values():
         assert job.wait(300)  # the in-process judge writes up to 512 tokens a reply on 2 shared CPU cores
     return notice
@@ -83,8 +83,8 @@ def run_judge(handlers: ReviewHandlers, owner: str, system=PAIRWISE.system, user
 def test_without_a_judge_the_page_says_so_in_one_line_and_stores_nothing(owner, db):
     handlers = handlers_for(db, None)
     assert handlers.judge.judge_line() == NO_JUDGE
-    notice, progress, _timer = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
-    assert "No judge is set" in notice and "\n" not in notice.strip()
+    notice, timer = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
+    assert "No judge is set" in notice and "\n" not in notice.strip() and not timer.active
     assert list_judgings(db) == [] and handlers.results_page(owner)[PROGRESS] == "Not judged yet."
 
 
@@ -115,8 +115,8 @@ def test_judge_the_review_then_see_agreement_and_style_control(owner, db, judge)
 def test_a_second_judge_while_one_runs_starts_nothing_and_cancel_keeps_batches(owner, db, judge):
     handlers = handlers_for(db, judge.url)
     judge.gate.clear()
-    first, _, _ = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
-    again, _, _ = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
+    first, _ = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
+    again, _ = handlers.start_judge(owner, PAIRWISE.system, PAIRWISE.user)
     assert "Judging" in first and "already at work" in again and len(list_judgings(db)) == 1
     assert "Cancelling" in handlers.cancel_judge(owner)
     judge.gate.set()

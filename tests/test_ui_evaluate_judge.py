@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import gradio as gr
 import pytest
 from test_judging import ScriptedJudge, shown_first, user_text
 from test_ui_evaluate import finished, start, write_set
@@ -16,8 +15,6 @@ from test_ui_evaluate import finished, start, write_set
 from adapters_ui.store.judgements import list_judgings
 from adapters_ui.ui.evaluate_judge import EvaluateJudgeHandlers
 from adapters_ui.ui.judge_desk import NO_JUDGE
-
-SKIP = gr.skip()
 
 
 def fair(body):
@@ -53,8 +50,8 @@ def test_judge_the_open_evaluation_then_its_verdicts_join_the_table(opened, judg
     ui, evaluation_id, owned = opened
     judging = handlers_for(ui, judge.url)
     assert judging.opened(evaluation_id)[1] == "Not judged yet."
-    notice, progress, timer = judging.start(evaluation_id, mode, "base", "", "Is it right?", owned)
-    assert notice.startswith("**Judging**") and progress == "Starting…" and timer.active
+    notice, timer = judging.start(evaluation_id, mode, "base", "", "Is it right?", owned)
+    assert notice.startswith("**Judging**") and timer.active
     job, = judging.desk.jobs.values()
     assert job.wait(30) and job.progress().status == "finished"
     line, judge_timer, evaluation_timer = judging.tick(evaluation_id)
@@ -77,8 +74,8 @@ def test_refusals_are_one_line_and_store_nothing(opened, judge):
         (handlers_for(ui, judge.url), (evaluation_id, "pairwise", "nobody", "", "", owned), "nobody"),
     ]
     for handlers, args, says in checks:
-        notice, progress, timer = handlers.start(*args)
+        notice, timer = handlers.start(*args)
         assert notice.startswith("**Error:**") and says in notice and "\n" not in notice, notice
-        assert progress == SKIP and not getattr(timer, "active", False)
+        assert not getattr(timer, "active", False)
     assert list_judgings(ui.database.get()) == [] and judge.bodies == []
     assert handlers_for(ui, None).opened(evaluation_id)[0] == NO_JUDGE

@@ -66,7 +66,7 @@ class EvaluateJudgeHandlers:
         return None
 
     def start(self, evaluation_id, mode, baseline, other, rubric, owned) -> tuple:
-        """-> (notice, judge progress, judge timer)."""
+        """-> (the judge's line under its buttons: what happened, or why not; the judge timer)."""
         try:
             refusal = self._refusal(evaluation_id, owned)
         except AdaptersUIError as exc:
@@ -75,10 +75,10 @@ class EvaluateJudgeHandlers:
             refusal = problem("The judge pairs the variants of this evaluation: pick a baseline variant, not another "
                               "evaluation's id.")
         if refusal:
-            return refusal, gr.skip(), gr.skip()
+            return refusal, gr.skip()
         notice, started = self.desk.start(evaluation_id, mode or "pairwise", baseline,
                                           rubric=rubric if mode == "rubric" else None)
-        return notice, ("Starting…" if started else gr.skip()), gr.Timer(active=started)
+        return notice, gr.Timer(active=started)
 
     def cancel(self, evaluation_id, owned) -> str:
         try:
@@ -112,6 +112,6 @@ def wire_evaluate_judge(e, j: EvaluateJudge, handlers: EvaluateJudgeHandlers) ->
     """Judge and Cancel act on the open evaluation and its baseline; the judge's timer follows the judging."""
     e.opened.change(handlers.opened, e.opened, [j.line, j.progress, j.timer], show_progress="hidden", **UI_ONLY)
     j.start.click(handlers.start, [e.opened, j.mode, e.baseline, e.baseline_other, j.rubric, e.owned],
-                  [e.notice, j.progress, j.timer], trigger_mode="once", **UI_ONLY)
-    j.cancel.click(handlers.cancel, [e.opened, e.owned], e.notice, **UI_ONLY)
+                  [j.progress, j.timer], trigger_mode="once", **UI_ONLY)  # the answer stands under the button
+    j.cancel.click(handlers.cancel, [e.opened, e.owned], j.progress, **UI_ONLY)
     j.timer.tick(handlers.tick, e.opened, [j.progress, j.timer, e.timer], show_progress="hidden", **UI_ONLY)

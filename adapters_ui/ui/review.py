@@ -139,15 +139,15 @@ class ReviewHandlers:
 
     # ---- the judge -----------------------------------------------------------------------------
     def start_judge(self, owner: str, system: str, user: str) -> tuple:
-        """Judge every pair of the owner's review both ways with the (edited) template -> (notice, judge progress,
-        judge timer)."""
+        """Judge every pair of the owner's review both ways with the (edited) template -> (the judge's line under
+        its buttons: what happened, or why not; the judge timer)."""
         try:
             template = edited(PAIRWISE, system, user)
             review_id = store.owner_info(self.database.get(), owner).id
         except AdaptersUIError as exc:
-            return problem(exc), gr.skip(), gr.skip()
+            return problem(exc), gr.skip()
         notice, started = self.judge.start(review_id, "pairwise", template=template)
-        return notice, ("Starting…" if started else gr.skip()), gr.Timer(active=started)
+        return notice, gr.Timer(active=started)
 
     def cancel_judge(self, owner: str) -> str:
         try:

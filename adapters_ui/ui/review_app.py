@@ -181,9 +181,9 @@ def wire_review_page(app: gr.Blocks, r: ReviewPage, handlers: ReviewHandlers) ->
         button.click(_answer(handlers, choice), [r.state, r.comment], shown, trigger_mode="once", **UI_ONLY, **VOTES)
     r.refresh.click(handlers.results_page, [r.owner, r.show_judge], results_out, **UI_ONLY)
     r.show_judge.change(handlers.results_page, [r.owner, r.show_judge], results_out, show_progress="hidden", **UI_ONLY)
-    r.judge_start.click(handlers.start_judge, [r.owner, r.judge_system, r.judge_user],
-                        [r.notice, r.judge_progress, r.judge_timer], trigger_mode="once", **UI_ONLY)
-    r.judge_cancel.click(handlers.cancel_judge, r.owner, r.notice, **UI_ONLY)
+    r.judge_start.click(handlers.start_judge, [r.owner, r.judge_system, r.judge_user], [r.judge_progress, r.judge_timer],
+                        trigger_mode="once", **UI_ONLY)  # the answer stands under the button, not at the page's top
+    r.judge_cancel.click(handlers.cancel_judge, r.owner, r.judge_progress, **UI_ONLY)
     r.judge_timer.tick(handlers.judge_tick, [r.owner, r.show_judge], results_out, show_progress="hidden", **UI_ONLY)
     r.close.click(handlers.close_review, r.owner, r.notice, **UI_ONLY)
     r.remove.click(handlers.ask_delete, r.owner, [r.notice, r.question, r.confirm_box, r.told], **UI_ONLY)
