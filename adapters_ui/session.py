@@ -356,15 +356,17 @@ class Session:
                 set_status(db, evaluation_id, FAILED, str(exc))
         return jobs
 
-    def resume_unfinished_judgings(self, db) -> list[JudgingJob]:
+    def resume_unfinished_judgings(self, db, created_before=None) -> list[JudgingJob]:
         """Resume every judging that was running when the process ended (the app calls this at start), with the
         judge server it was made by (``runs.judging.stored_judge``; the API key from the variable
-        ``judge_api_key_env`` names). One that cannot go on is marked failed with the reason, as evaluations are."""
+        ``judge_api_key_env`` names). One that cannot go on is marked failed with the reason, as evaluations are.
+        ``created_before`` (a datetime: the app's start) leaves out the judgings a visitor started since: a review
+        owner may judge before the model has loaded, and that judging is running here already."""
         from adapters_ui.runs.judging import resume_judging, stored_judge
         from adapters_ui.store.judgements import FAILED, load_judging, set_status, unfinished_ids
 
         jobs = []
-        for judging_id in unfinished_ids(db):
+        for judging_id in unfinished_ids(db, created_before):
             running = self.judgings.get(judging_id)
             if running is not None and not running.ended:
                 continue

@@ -9,6 +9,7 @@ the people, and the judge's verdicts joining the evaluation's table with their p
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -189,6 +190,32 @@ def test_the_app_start_resumes_an_unfinished_judging_with_its_own_judge(review, 
     assert fake_session.resume_unfinished_judgings(db) == [] and unfinished_ids(db) == []
     swap = judging_document(db, started.id)["swap"]
     assert swap["consistency"] == 1.0 and swap["pairs"] == 12
+
+
+def test_the_app_start_leaves_alone_a_judging_a_visitor_started_while_the_model_loaded(review, db, judge_server,
+                                                                                     fake_session):
+    """A review owner may press Judge before the model has loaded: that judging runs already, and the resume at the
+    model's load (judgings created before the app started) must not run it a second time beside it."""
+    from datetime import datetime, timezone
+
+    from adapters_ui.store import DatabaseHolder
+    from adapters_ui.ui.evaluate import resume_jobs
+
+    _earlier, judge = judge_server(likes_lora)
+    before = start_judging(db, review, judge, batch_units=2)
+    left_running(db, before)  # the last process's, left running by a kill
+    app_started = datetime.now(timezone.utc)  # noqa: UP017
+    gate = threading.Event()
+    _server, visitors = judge_server(lambda body: (gate.wait(30), likes_lora(body))[1])
+    own = start_judging(db, review, visitors, batch_units=2)  # started from the page, the model still loading
+    assert unfinished_ids(db) == [before.id, own.id] and unfinished_ids(db, app_started) == [before.id]
+    holder = DatabaseHolder("sqlite://")
+    holder._database = db
+    resumed = resume_jobs(fake_session, holder, app_started)
+    assert [job.id for job in resumed] == [before.id]
+    gate.set()
+    assert own.wait(30) and resumed[0].wait(30) and own.id not in fake_session.judgings
+    assert own.progress().status == resumed[0].progress().status == "finished"
 
 
 @pytest.mark.parametrize("change, error", [

@@ -31,6 +31,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select, update
@@ -283,10 +284,20 @@ def set_status(db: Database, judging_id: str, status: str, error: str | None = N
         tx.execute(update(Judging).where(Judging.id == judging_id).values(status=status, error=error, updated_at=utc_now()))
 
 
-def unfinished_ids(db: Database) -> list[str]:
-    """The judgings that were running when the process ended, oldest first: the app resumes them on start."""
+def unfinished_ids(db: Database, created_before: datetime | None = None) -> list[str]:
+    """The judgings that were running when the process ended, oldest first: the app resumes them on start.
+    ``created_before`` (the app's start): a judging a visitor started in this process since, while the model
+    was still loading, is running already and is not the last process's."""
     with db.read() as tx:
-        return list(tx.execute(select(Judging.id).where(Judging.status == RUNNING).order_by(Judging.created_at)).scalars())
+        rows = tx.execute(select(Judging.id, Judging.created_at).where(Judging.status == RUNNING)
+                          .order_by(Judging.created_at)).all()
+    if created_before is None:
+        return [row.id for row in rows]
+    return [row.id for row in rows if _aware(row.created_at) < created_before]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # SQLite: naive, in UTC  # noqa: UP017
 
 
 def list_judgings(db: Database, target_kind: str | None = None, target_id: str | None = None,

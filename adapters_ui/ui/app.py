@@ -10,6 +10,7 @@ the model is taken in turns (see ``model/turns.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import gradio as gr
 
@@ -129,7 +130,8 @@ def create_app(settings: Settings | None = None, database: DatabaseHolder | None
     settings = holder.settings
     handlers = Handlers.on(holder, database)
     # jobs the last process left running go on once the model has loaded (a database failure is only logged)
-    holder.when_loaded(lambda session: resume_jobs(session, handlers.evaluate.database))
+    started = datetime.now(timezone.utc)  # noqa: UP017 - judgings created since are this process's own
+    holder.when_loaded(lambda session: resume_jobs(session, handlers.evaluate.database, started))
     # A merged model's zip is served from where it was written: gradio would otherwise hash it and copy it into its
     # cache, a third whole-model copy on disk (export_folder keeps only the last few merges there).
     gr.set_static_paths([merges_root()])

@@ -9,9 +9,11 @@ redraws the progress bar once a second while a job runs here.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import gradio as gr
@@ -439,11 +441,13 @@ class EvaluateHandlers:
         return (gr.Tabs(selected="evaluate"), self.recent(owned, wanted), *self.show(wanted, BASE, request=request))
 
 
-def resume_jobs(session, database: DatabaseHolder) -> list:
+def resume_jobs(session, database: DatabaseHolder, started: datetime | None = None) -> list:
     """App start, once the model has loaded: the evaluations, then the judgings, the last process left running go
-    on from their last committed batch. A database that fails is logged: the dashboard serves without the jobs."""
+    on from their last committed batch; judgings created since ``started`` (the app's start) are this process's
+    own, already running. A database that fails is logged: the dashboard serves without the jobs."""
     jobs = []
-    for what, resume in (("evaluation", session.resume_unfinished), ("judging", session.resume_unfinished_judgings)):
+    judgings = functools.partial(session.resume_unfinished_judgings, created_before=started)
+    for what, resume in (("evaluation", session.resume_unfinished), ("judging", judgings)):
         try:
             resumed = resume(database.get())
         except Exception:  # noqa: BLE001 - never stop the app for the jobs
