@@ -149,6 +149,15 @@ def _family(candidates: ItemTable, variants: Sequence[str], base: ItemTable, bas
     return [verdict_record(r) for r in holm(results)]
 
 
+def chosen_variants(table: ItemTable, baseline: str, variants: Sequence[str] | None) -> list[str]:
+    """The variants to set against ``baseline`` (default: all but it), each checked to be in ``table``."""
+    table.require(baseline, "baseline")
+    chosen = [v for v in table.variants if v != baseline] if variants is None else list(variants)
+    for variant in chosen:
+        table.require(variant, "variant")
+    return chosen
+
+
 def verdict_records(items: Iterable[Mapping], *, baseline: str = "base", variants: Sequence[str] | None = None,
                     metrics: Sequence[str] | None = None) -> list[dict]:
     """Every variant (default: all but ``baseline``) against ``baseline`` on every metric both have values of.
@@ -159,10 +168,7 @@ def verdict_records(items: Iterable[Mapping], *, baseline: str = "base", variant
     table = item_table(items)
     if not table.ids:
         return []
-    table.require(baseline, "baseline")
-    chosen = [v for v in table.variants if v != baseline] if variants is None else list(variants)
-    for variant in chosen:
-        table.require(variant, "variant")
+    chosen = chosen_variants(table, baseline, variants)
     if baseline in chosen:
         raise StatisticsError(f"{baseline!r} is the baseline, so it cannot also be a variant here: leave it out")
     measured = _measured(table, chosen, table, baseline, metrics)

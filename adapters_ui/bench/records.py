@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from adapters_ui.analysis.paired import METRICS, compare, holm
-from adapters_ui.analysis.verdicts import item_table, verdict_record
+from adapters_ui.analysis.verdicts import chosen_variants, item_table, verdict_record
 from adapters_ui.errors import StatisticsError
 
 PASS_FAIL = ("acc", "acc_norm", "exact_match")  # lm-eval per-item metrics read as they are
@@ -80,10 +80,7 @@ def benchmark_verdicts(records: Sequence[Mapping], *, baseline: str = "base", va
     table = item_table(records)
     if not table.ids:
         return []
-    table.require(baseline, "baseline")
-    chosen = [v for v in table.variants if v != baseline] if variants is None else list(variants)
-    for variant in chosen:
-        table.require(variant, "variant")
+    chosen = chosen_variants(table, baseline, variants)
     tasks = list(dict.fromkeys(table.categories[i] for i in table.ids))
     results = []
     for variant in chosen:
