@@ -385,9 +385,31 @@ class Session:
             jobs.append(job)
         return jobs
 
+    def start_benchmark(self, db, tasks: list[str], variants: list[str] | None = None, *, include_path=None,
+                        limit: int | float | None = None, num_fewshot: int | None = None, owner: str = "local"):
+        """Store a benchmark (lm-eval ``tasks`` x ``variants``, an evaluation of kind benchmark: ``runs/benchmark``)
+        and start it in the background; (the job, its ``EvaluationRef``). Checked before anything is stored."""
+        from adapters_ui.runs.benchmark import create_benchmark
+
+        variants = self.check_variants(list(variants or self.variants))
+        if not variants:
+            raise PromptError("No variants chosen: pick the base and/or at least one adapter.")
+        ref = create_benchmark(db, self.backend, self.base.source.name, tasks, variants, include_path=include_path,
+                               limit=limit, num_fewshot=num_fewshot)
+        return self._start_job(db, ref.id, owner), ref
+
     def _start_job(self, db, evaluation_id: str, owner: str) -> EvaluationJob:
+        from adapters_ui.store.benchmarks import is_benchmark
+        from adapters_ui.store.evaluations import load_evaluation
+
         with self.registry.starting():
-            job = EvaluationJob(db, evaluation_id, self.backend, self.turns, self._render_item, self._count_tokens, owner)
+            if is_benchmark(load_evaluation(db, evaluation_id).settings):
+                from adapters_ui.runs.benchmark import BenchmarkJob
+
+                job = BenchmarkJob(db, evaluation_id, self.backend, self.turns, owner)
+            else:
+                job = EvaluationJob(db, evaluation_id, self.backend, self.turns, self._render_item, self._count_tokens,
+                                    owner)
             self.check_variants(job.variants)
             self.registry.touch(job.variants)
             return self.evaluations.add(job).start()

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select, text
 from adapters_ui.analysis.review_stats import Judgement
 from adapters_ui.errors import StoreError
 from adapters_ui.store import Database
+from adapters_ui.store.database import SCHEMA_HEAD
 from adapters_ui.store.evaluations import create_evaluation
 from adapters_ui.store.judgements import (
     CANCELLED,
@@ -82,7 +83,7 @@ def pair(prompt_index, left="base", right="pirate", left_first="second", right_f
 # --- migrations -------------------------------------------------------------------------------------------
 
 def test_a_fresh_database_gets_the_judge_tables(db):
-    assert db.revision() == "0003"
+    assert db.revision() == SCHEMA_HEAD
     tables = set(inspect(db.engine).get_table_names())
     assert {"judge_replies", "judgings", "judging_results"} <= tables
     for model in (JudgeCacheEntry, Judging, JudgingResult):
@@ -100,7 +101,7 @@ def test_a_0002_database_is_upgraded_and_keeps_its_rows(db, database_url, evalua
         connection.commit()
     assert db.revision() == "0002" and "judgings" not in inspect(db.engine).get_table_names()
     Database.open(database_url).close()
-    assert db.revision() == "0003"
+    assert db.revision() == SCHEMA_HEAD
     assert "judge_replies" in inspect(db.engine).get_table_names()
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT id FROM evaluations")).scalars().all() == [evaluation_id]

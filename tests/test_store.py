@@ -41,7 +41,7 @@ def saved(db, **kwargs):
 
 
 def test_migrations_reach_head_and_match_the_schema(db, database_url):
-    assert db.revision() == db.head() == "0003"
+    assert db.revision() == db.head() == "0004"
     Database.open(database_url).close()  # a second open finds nothing to do
     tables = set(inspect(db.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables

@@ -42,11 +42,12 @@ def item_records(samples: Mapping[str, Mapping[str, Sequence[Mapping]]], output_
                 raise StatisticsError(f"task {task!r} has no output type: give output_types[{task!r}] (lm-eval's "
                                       "results['configs'][task]['output_type'])")
             for row in rows:
-                records.append(_record(task, kind, variant, row))
+                records.append(item_record(task, kind, variant, row))
     return records
 
 
-def _record(task: str, kind: str, variant: str, row: Mapping) -> dict:
+def item_record(task: str, kind: str, variant: str, row: Mapping) -> dict:
+    """One logged sample of ``task`` (lm-eval output type ``kind``) as an item record of ``variant``."""
     doc = row.get("doc") or {}
     key = doc.get("id") if isinstance(doc, Mapping) and doc.get("id") is not None else row["doc_id"]
     scores = {m: float(row[m]) for m in PASS_FAIL if m in row and _number(row[m])}

@@ -19,7 +19,8 @@ import math
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,34 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
                   limit: int | float | None = None, num_fewshot: int | None = None, batch_size: int = 8,
                   cancel: threading.Event | None = None, on_variant: OnVariant | None = None) -> BenchmarkRun:
     """lm-eval's ``simple_evaluate`` on ``tasks`` for each of ``variants`` on the backend's loaded model."""
-    lm_eval = require_lm_eval()
-    from lm_eval.tasks import TaskManager
+    tasks, variants = checked_request(backend, tasks, variants)
+    with task_manager(tasks, include_path) as manager:
+        lm = variant_lm(backend, turns, cancel=cancel, batch_size=batch_size)
+        results, samples, output_types, seconds, n_shot = {}, {}, {}, {}, {}
+        for index, variant in enumerate(variants):
+            if on_variant is not None:
+                on_variant(variant, index, len(variants))
+            scored = evaluate_variant(lm, variant, tasks, manager, limit=limit, num_fewshot=num_fewshot)
+            results[variant], samples[variant], seconds[variant] = scored.results, scored.samples, scored.seconds
+            output_types.update(scored.output_types)
+            n_shot.update(scored.n_shot)
+    return BenchmarkRun(tuple(tasks), tuple(variants), results, samples, output_types, seconds, lm_eval_version(), n_shot)
 
-    from adapters_ui.bench.variant_lm import VariantLM
 
+@dataclass(frozen=True)
+class VariantScores:
+    """One variant's ``simple_evaluate``: lm-eval's numbers and samples per task, and its wall time."""
+
+    results: dict  # task -> lm-eval's keys
+    samples: dict  # task -> logged samples (JSON-safe)
+    output_types: dict  # task -> output type
+    n_shot: dict  # task -> few-shot examples per item
+    seconds: float
+
+
+def checked_request(backend, tasks: Sequence[str], variants: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The tasks and variants without repeats, refused in one line when lm-eval, a route or a variant is missing."""
+    require_lm_eval()
     if not getattr(backend, "in_process", False) or not hasattr(backend, "as_variant"):  # vLLM: its own route, not yet
         raise BenchmarkError("Benchmarks run on the in-process backend only for now: start without --backend vllm.")
     tasks, variants = list(dict.fromkeys(tasks)), list(dict.fromkeys(variants))
@@ -76,6 +100,23 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
         raise BenchmarkError("Give at least one task and one variant: e.g. --tasks adapters_ui_arith_mc --variants base.")
     for variant in variants:
         backend.check_as_variant(variant)
+    return tasks, variants
+
+
+def variant_lm(backend, turns, *, cancel: threading.Event | None = None, batch_size: int = 8):
+    """The lm-eval model that scores every variant of ``backend`` (set its ``variant`` before each run)."""
+    from adapters_ui.bench.variant_lm import VariantLM
+
+    return VariantLM(backend, turns, cancel=cancel, batch_size=batch_size)
+
+
+@contextmanager
+def task_manager(tasks: Sequence[str], include_path: Path | None = None) -> Iterator:
+    """lm-eval's ``TaskManager`` over the shipped tasks and ``include_path`` (copies whose relative
+    ``data_files`` are made absolute, removed on exit); one line names a task none of them has."""
+    require_lm_eval()
+    from lm_eval.tasks import TaskManager
+
     with tempfile.TemporaryDirectory(prefix="adapters_ui-bench-") as scratch:
         folders = [resolved_folder(SHIPPED, Path(scratch) / "shipped")]
         if include_path is not None:
@@ -88,24 +129,26 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
         if unknown:
             raise BenchmarkError(f"Unknown task {unknown[0]!r}: use a shipped task ({', '.join(sorted(task_names(SHIPPED)))}), "
                                  "one of --include-path's YAMLs, or an installed lm-eval task name.")
-        lm = VariantLM(backend, turns, cancel=cancel, batch_size=batch_size)
-        results, samples, output_types, seconds, n_shot = {}, {}, {}, {}, {}
-        for index, variant in enumerate(variants):
-            if on_variant is not None:
-                on_variant(variant, index, len(variants))
-            lm.variant = variant
-            started = time.perf_counter()
-            out = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit, num_fewshot=num_fewshot,
-                                          log_samples=True)
-            seconds[variant] = time.perf_counter() - started
-            results[variant] = {t: dict(out["results"][t]) for t in tasks}
-            samples[variant] = {t: _plain(out["samples"][t]) for t in tasks}
-            output_types.update({t: out["configs"][t]["output_type"] for t in tasks})
-            n_shot.update({t: _plain(out.get("n-shot", {}).get(t)) for t in tasks})
-    return BenchmarkRun(tuple(tasks), tuple(variants), results, samples, output_types, seconds, _version(), n_shot)
+        yield manager
 
 
-def _version() -> str:
+def evaluate_variant(lm, variant: str, tasks: Sequence[str], manager, *, limit: int | float | None = None,
+                     num_fewshot: int | None = None) -> VariantScores:
+    """``simple_evaluate`` with ``log_samples`` on ``lm`` switched to ``variant``."""
+    lm_eval = require_lm_eval()
+    lm.variant = variant
+    started = time.perf_counter()
+    out = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, limit=limit, num_fewshot=num_fewshot,
+                                  log_samples=True)
+    seconds = time.perf_counter() - started
+    scored = list(out["samples"])  # the tasks themselves: a group's members, not the group
+    return VariantScores(results={t: _plain(dict(numbers)) for t, numbers in out["results"].items()},
+                         samples={t: _plain(out["samples"][t]) for t in scored},
+                         output_types={t: out["configs"][t]["output_type"] for t in scored},
+                         n_shot={t: _plain(out.get("n-shot", {}).get(t)) for t in scored}, seconds=seconds)
+
+
+def lm_eval_version() -> str:
     from importlib.metadata import version
 
     return version("lm_eval")

@@ -78,6 +78,7 @@ class EvaluationProgress:
     rate: float | None  # outputs per second since this process took the job up
     status: str
     error: str | None = None
+    unit: str = "outputs"  # what is counted: a benchmark counts lm-eval's requests
 
     @property
     def eta_s(self) -> float | None:
@@ -88,9 +89,9 @@ class EvaluationProgress:
     def line(self) -> str:
         """e.g. '1,240 of 4,000 outputs (31%), 12.3 outputs/s, about 3 min 44 s left'."""
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
-        text = f"{self.done:,} of {self.total:,} outputs{share}"
+        text = f"{self.done:,} of {self.total:,} {self.unit}{share}"
         if self.rate:
-            text += f", {self.rate:.1f} outputs/s"
+            text += f", {self.rate:.1f} {self.unit}/s"
         if self.eta_s is not None:
             text += f", about {format_seconds(self.eta_s)} left"
         if self.status != RUNNING:

@@ -21,9 +21,11 @@ from __future__ import annotations
 from adapters_ui.analysis.preference import human_preference_records
 from adapters_ui.analysis.verdicts import holm_records, verdict_records, verdict_records_against
 from adapters_ui.analysis.versions import compare_evaluation_versions
+from adapters_ui.bench.records import benchmark_verdicts
 from adapters_ui.errors import StatisticsError
 from adapters_ui.names import BASE
 from adapters_ui.runs.judging_document import add_judge_grades, judge_preference_records
+from adapters_ui.store.benchmarks import is_benchmark, variant_numbers
 from adapters_ui.store.database import Database
 from adapters_ui.store.evaluation_reviews import evaluation_votes
 from adapters_ui.store.evaluations import StoredEvaluation, iter_outputs, load_evaluation, load_items
@@ -71,6 +73,8 @@ def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseli
     both outputs (``analysis.versions.compare_evaluation_versions``). ``judgings``: the evaluation's, read once
     by the caller."""
     other_id, variant = split_baseline(baseline)
+    if is_benchmark(stored.settings):
+        return _benchmark_verdicts(stored, records, other_id, variant, candidates)
     if other_id is None:
         if variant not in stored.variants:
             raise StatisticsError(f"Baseline {variant!r} is not a variant of this evaluation: choose from "
@@ -102,6 +106,24 @@ def _against(db: Database, stored: StoredEvaluation, records: list[dict], baseli
     return label, against.verdicts, versions
 
 
+def _benchmark_verdicts(stored: StoredEvaluation, records: list[dict], other_id: str | None, variant: str | None,
+                        candidates: list[str] | None) -> tuple[str, list[dict], None]:
+    """A benchmark's verdicts: each variant against one of its own, per task and metric (never pooled over tasks)."""
+    if other_id is not None or variant not in stored.variants:
+        raise StatisticsError(f"A benchmark compares its own variants: pick one of {', '.join(stored.variants)} as the "
+                              "baseline (run both versions in one benchmark to compare them).")
+    chosen = candidates or [v for v in stored.variants if v != variant]
+    return variant, benchmark_verdicts(records, baseline=variant, variants=chosen), None
+
+
+def benchmark_part(db: Database, stored: StoredEvaluation) -> dict:
+    """What lm-eval itself reported, per variant finished so far, with the benchmark's settings."""
+    settings = stored.settings
+    return {"tasks": settings["tasks"], "limit": settings.get("limit"), "num_fewshot": settings.get("num_fewshot"),
+            "lm_eval_version": settings.get("lm_eval_version"),
+            "variants": {v: numbers.to_json() for v, numbers in variant_numbers(db, stored.id).items()}}
+
+
 def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, progress: dict | None = None) -> dict:
     """The whole document of evaluation ``evaluation_id`` with verdicts against ``baseline``."""
     stored = load_evaluation(db, evaluation_id)
@@ -131,4 +153,6 @@ def evaluation_document(db: Database, evaluation_id: str, baseline: str = BASE, 
     }
     if versions is not None:
         document["versions"] = versions
+    if is_benchmark(stored.settings):
+        document["benchmark"] = benchmark_part(db, stored)
     return document

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_MS = 30_000
 READ_ONLY = "adapters_ui_read_only"  # execution option: this transaction only reads
 MIGRATION_LOCK = 7_310_942  # any fixed number: PostgreSQL advisory lock so replicas migrate one at a time
-SCHEMA_HEAD = "0003"  # the newest revision in migrations/versions (tests/test_store.py checks it is Alembic's head)
+SCHEMA_HEAD = "0004"  # the newest revision in migrations/versions (tests/test_store.py checks it is Alembic's head)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -120,8 +120,13 @@ def write_outputs(db: Database, evaluation_id: str, rows: Sequence[Mapping]) -> 
     """One batch of outputs (dicts with position, variant, sample, output, checks, scores), in one
     transaction: after a crash the batch is there whole or not at all."""
     with db.transaction() as tx:
-        tx.execute(insert(EvaluationOutput), [{"evaluation_id": evaluation_id, **row} for row in rows])
-        tx.execute(update(Evaluation).where(Evaluation.id == evaluation_id).values(updated_at=utc_now()))
+        insert_outputs(tx, evaluation_id, rows)
+
+
+def insert_outputs(tx, evaluation_id: str, rows: Sequence[Mapping]) -> None:
+    """``write_outputs``' inserts inside a transaction the caller holds (a benchmark adds its numbers to it)."""
+    tx.execute(insert(EvaluationOutput), [{"evaluation_id": evaluation_id, **row} for row in rows])
+    tx.execute(update(Evaluation).where(Evaluation.id == evaluation_id).values(updated_at=utc_now()))
 
 
 def set_status(db: Database, evaluation_id: str, status: str, error: str | None = None) -> None:

@@ -205,3 +205,17 @@ class JudgingResult(Base):
     grade: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1..5, None: unreadable
     feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
     key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class BenchmarkVariant(Base):
+    """lm-eval's own numbers of one variant of a benchmark (an evaluation whose items are lm-eval docs),
+    written in the same transaction as that variant's per-item outputs: a variant is there whole or not."""
+
+    __tablename__ = "benchmark_variants"
+
+    evaluation_id: Mapped[str] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    variant: Mapped[str] = mapped_column(String(200), primary_key=True)
+    results: Mapped[dict] = mapped_column(JSON)  # task -> lm-eval's keys ("acc,none", "acc_stderr,none", ...)
+    n_shot: Mapped[dict] = mapped_column(JSON)  # task -> few-shot examples per item
+    seconds: Mapped[float] = mapped_column(Float)  # the variant's simple_evaluate, waits for visitors included
+    lm_eval_version: Mapped[str] = mapped_column(String(40))
