@@ -58,12 +58,20 @@ class JudgeTemplate:
         return messages + [{"role": "user", "content": fill(self.user)}]
 
 
+def required_holes(template: JudgeTemplate) -> tuple[str, ...]:
+    """The holes an edit of ``template`` must keep: its kind's, and ``reference`` when it has one.
+
+    >>> required_holes(PAIRWISE_WITH_REFERENCE)
+    ('question', 'answer_a', 'answer_b', 'reference')
+    """
+    needed = PAIRWISE_HOLES if template.kind == "pairwise" else RUBRIC_HOLES
+    return (*needed, "reference") if "reference" in template.holes else needed
+
+
 def edited(template: JudgeTemplate, system: str, user: str) -> JudgeTemplate:
     """``template`` with a visitor's edits, refused in one line when a hole it needs is gone."""
-    needed = PAIRWISE_HOLES if template.kind == "pairwise" else RUBRIC_HOLES
-    if "reference" in template.holes:
-        needed = (*needed, "reference")
-    new = JudgeTemplate(template.name, template.kind, system, user)
+    needed = required_holes(template)
+    new = JudgeTemplate(template.name, template.kind, system or "", user or "")
     missing = [hole for hole in needed if hole not in new.holes]
     if missing:
         raise ConfigError(f"The edited {template.name!r} template lost {{{missing[0]}}}: put it back "
@@ -141,6 +149,10 @@ RUBRIC_WITH_REFERENCE = JudgeTemplate(
 )
 
 TEMPLATES = {t.name: t for t in (PAIRWISE, PAIRWISE_WITH_REFERENCE, RUBRIC, RUBRIC_WITH_REFERENCE)}
+
+# What fills {reference} for an item without one, when a judging of a set that mixes both uses the
+# with-reference template (one template per judging: every verdict keeps the same template hash).
+NO_REFERENCE = "(none: this question has no reference answer, so judge the answers on their own)"
 
 
 def template_for(kind: str, has_reference: bool) -> JudgeTemplate:

@@ -22,7 +22,7 @@ from adapters_ui.errors import JudgeError, StoreError
 from adapters_ui.formatting import format_seconds
 from adapters_ui.judging.client import JudgeClient
 from adapters_ui.judging.parse import PAIRWISE_SCHEMA, RUBRIC_SCHEMA, parse_grade, parse_pairwise
-from adapters_ui.judging.templates import DEFAULT_RUBRIC, JudgeTemplate, template_for
+from adapters_ui.judging.templates import DEFAULT_RUBRIC, NO_REFERENCE, JudgeTemplate, template_for
 from adapters_ui.names import BASE
 from adapters_ui.runs.judging_units import Unit, evaluation_units, review_units
 from adapters_ui.runs.stored_job import StoredJob
@@ -123,7 +123,7 @@ class JudgingJob(StoredJob):
         set_status(self.db, self.id, status, error)
 
     def _conversations(self, unit: Unit) -> list[list[dict]]:
-        values = {"question": unit.question, "reference": unit.reference or "(none)"}
+        values = {"question": unit.question, "reference": unit.reference or NO_REFERENCE}
         if unit.right is None:
             return [self.template.render(**values, answer=unit.left_text, rubric=self.stored.rubric or "")]
         return [self.template.render(**values, answer_a=unit.left_text, answer_b=unit.right_text),
@@ -188,7 +188,14 @@ def units_of(db: Database, kind: str, target_id: str, mode: str, baseline: str) 
 def start_judging(db: Database, target_id: str, judge, mode: str = "pairwise", baseline: str = BASE,
                   template: JudgeTemplate | None = None, rubric: str | None = None, owner_key: str | None = None,
                   batch_units: int = BATCH_UNITS) -> JudgingJob:
-    """Store a judging of review or evaluation ``target_id`` by ``judge`` and start it in the background."""
+    """Store a judging of review or evaluation ``target_id`` by ``judge`` and start it in the background.
+
+    One template judges every unit, so every verdict of the judging keeps the same template hash. Without
+    ``template``, the shipped one of ``mode``, with the reference when any unit has one. A with-reference
+    template (shipped or edited) reads ``NO_REFERENCE`` in ``{reference}`` for an item that has none, which
+    tells the judge to judge those answers on their own; a template without ``{reference}`` never shows the
+    judge a reference, even for items that have one.
+    """
     if mode not in ("pairwise", "rubric"):
         raise JudgeError(f"Judge mode {mode!r} is not known: use pairwise or rubric.")
     kind = target_kind(db, target_id)

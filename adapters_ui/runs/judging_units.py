@@ -76,3 +76,9 @@ def evaluation_units(db: Database, evaluation_id: str, mode: str, baseline: str 
             elif variant != baseline and (position, baseline) in outputs:
                 units.append(Unit(position, question, baseline, outputs[(position, baseline)], variant, text, reference))
     return units
+
+
+def evaluation_has_reference(db: Database, evaluation_id: str) -> bool:
+    """Whether any item of the evaluation has a reference answer: then its judge reads the with-reference
+    template (as ``start_judging`` picks it for a finished evaluation), and the pages show that one."""
+    return any(item.get("reference") for item in load_items(db, evaluation_id))

