@@ -25,7 +25,7 @@ from pathlib import Path
 
 from adapters_ui.bench.counted_lm import BenchmarkCancelled, CountedLM
 from adapters_ui.bench.items import benchmark_items
-from adapters_ui.bench.records import item_record
+from adapters_ui.bench.records import PASS_FAIL, item_record
 from adapters_ui.bench.run import checked_request, evaluate_variant, lm_eval_version, task_manager, variant_lm
 from adapters_ui.errors import BenchmarkError
 from adapters_ui.model.turns import TurnCancelled, TurnQueue
@@ -126,5 +126,12 @@ def _rows(scores, variant: str, positions: dict) -> list[dict]:
                                      "store: the task's data changed since it was created; start a new benchmark.")
             record = item_record(task, scores.output_types[task], variant, sample)
             rows.append({"position": position, "variant": variant, "sample": 0, "output": record["output"] or "",
-                         "checks": {}, "scores": record["scores"]})
+                         "checks": _passed(record["scores"]), "scores": record["scores"]})
     return rows
+
+
+def _passed(scores: dict) -> dict[str, bool]:
+    """lm-eval's first pass/fail metric of the item (acc, else exact_match) as its check, so the item table marks
+    it ✓ or ✗ and "Only regressions" finds the docs a variant gets wrong that the baseline gets right."""
+    metric = next((m for m in PASS_FAIL if scores.get(m) is not None), None)
+    return {} if metric is None else {metric: scores[metric] == 1}

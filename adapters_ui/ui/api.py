@@ -126,6 +126,22 @@ class ApiHandlers:
             raise gr.Error(str(exc), print_exception=False) from None
         return {"id": ref.id, "owner_key": ref.owner_key}
 
+    def benchmark(self, tasks: list[str] | str, variants: list[str] | str | None = None, limit: int | str = 20,
+                  num_fewshot: int | str | None = None, request: gr.Request = None) -> dict:
+        """Start a benchmark (lm-eval ``tasks``, a list or comma-separated) in the background -> {id, owner_key};
+        ``limit``: items per task (0: all). Read it with ``evaluation`` (its ``benchmark`` part holds lm-eval's
+        numbers per variant), cancel it with ``cancel_evaluation``."""
+        try:
+            names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks or []) if t.strip()]
+            limit = whole_number(limit or 0, "limit")
+            fewshot = None if num_fewshot in (None, "") else whole_number(num_fewshot, "num_fewshot")
+            _job, ref = self.holder.get().start_benchmark(self.database.get(), names, api_variants(variants),
+                                                          limit=limit or None, num_fewshot=fewshot,
+                                                          owner=f"api:{visitor(request)}")
+        except AdaptersUIError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return {"id": ref.id, "owner_key": ref.owner_key}
+
     def evaluation(self, evaluation_id: str, baseline: str = BASE) -> dict:
         """The evaluation's document (EVAL_SPEC: id, status, set, variants, items, verdicts, ...) against ``baseline``
         (a variant, or another evaluation's "ID" or "ID/variant"); a running one's covers the batches done so far."""
@@ -166,5 +182,6 @@ def add_api(handlers: ApiHandlers) -> None:
     gr.api(gpu_task(handlers.compare_and_save, settings.gpu_duration_s), api_name="compare_and_save",
            concurrency_limit=settings.max_runs, concurrency_id="model")
     gr.api(handlers.evaluate, api_name="evaluate")
+    gr.api(handlers.benchmark, api_name="benchmark")
     gr.api(handlers.evaluation, api_name="evaluation")
     gr.api(handlers.cancel_evaluation, api_name="cancel_evaluation")

@@ -30,9 +30,11 @@ from adapters_ui.store import DatabaseHolder
 from adapters_ui.store import evaluations as evaluation_store
 from adapters_ui.store.links import evaluation_link
 from adapters_ui.ui.common import STOPS, UI_ONLY, export_folder, ok, problem, visitor
+from adapters_ui.ui.evaluate_bench import EvaluateBench, benchmark_request, build_evaluate_bench
 from adapters_ui.ui.evaluate_judge import EvaluateJudge, EvaluateJudgeHandlers, build_evaluate_judge, wire_evaluate_judge
 from adapters_ui.ui.evaluation_cache import DocumentCache, judgings_state
 from adapters_ui.ui.saved import base_url, browser_secret
+from adapters_ui.views.benchmark import benchmark_table_html
 from adapters_ui.views.evaluation import EVALUATION_CSS, METRIC_ORDER, slice_names, verdict_table_html
 from adapters_ui.views.evaluation_charts import category_heatmap
 from adapters_ui.views.evaluation_exports import evaluation_json, items_csv
@@ -105,6 +107,7 @@ class EvaluateTab:
     recent: gr.Dropdown = None
     open: gr.Button = None
     judge: EvaluateJudge = None
+    bench: EvaluateBench = None
 
     def view(self) -> list:
         """What ``EvaluateHandlers.show`` fills, in its order."""
@@ -133,6 +136,7 @@ def build_evaluate_tab(settings) -> EvaluateTab:
     with gr.Row(elem_id="eval-bar"):
         e.start = gr.Button("Evaluate", variant="primary", size="lg", elem_id="eval-start", scale=3)
         e.cancel = gr.Button("Cancel", variant="stop", size="lg", elem_id="eval-cancel", scale=1)
+    e.bench = build_evaluate_bench()
     e.notice = gr.Markdown(elem_id="eval-notice")
     e.progress = gr.HTML("", elem_id="eval-progress")
     e.permalink = gr.Markdown(elem_id="eval-link")
@@ -234,6 +238,13 @@ def progress_html(progress: EvaluationProgress, here: bool, batch: str | None = 
             f'<div style="width: {share:.1f}%"></div></div><p>{html.escape(line)}</p>{now}')
 
 
+def verdicts_html(document: dict, slice=ALL) -> str:
+    """The verdict table of ``slice``; a benchmark's "all" is lm-eval's numbers beside its verdicts, task by task."""
+    if "benchmark" in document and _as_filter(slice) is None:
+        return benchmark_table_html(document)
+    return verdict_table_html(document, _as_filter(slice))
+
+
 def _label(stored: evaluation_store.StoredEvaluation) -> str:
     return (f"{stored.created[:16].replace('T', ' ')} · {stored.set_name} · {plural(stored.items, 'item')} · "
             f"{', '.join(stored.variants)} · {stored.status}")
@@ -291,6 +302,21 @@ class EvaluateHandlers:
         view = self.show(ref.id, BASE, *selections, request=request)
         return (owned, *view[:2], ok(f"evaluation `{ref.id}` started: it goes on if you close the page; only this "
                                      "browser can cancel it."), *view[3:])
+
+    def start_benchmark(self, tasks, more, limit, fewshot, variants, owned: dict | None, selections: tuple = (),
+                        request: gr.Request = None) -> tuple:
+        """-> (owned, *view): lm-eval's tasks on the ticked variants, a stored job like an evaluation."""
+        owned = dict(owned or {})
+        try:
+            names, limit, fewshot = benchmark_request(tasks, more, limit, fewshot)
+            _job, ref = self.holder.get().start_benchmark(self.database.get(), names, list(variants or []), limit=limit,
+                                                          num_fewshot=fewshot, owner=visitor(request))
+        except (AdaptersUIError, ValueError, TypeError) as exc:
+            return (owned, *[gr.skip()] * 2, problem(exc), *[gr.skip()] * (VIEW_OUTPUTS - 3))
+        owned[ref.id] = ref.owner_key
+        view = self.show(ref.id, BASE, *selections, request=request)
+        return (owned, *view[:2], ok(f"benchmark `{ref.id}` started: lm-eval scores one variant after another; it goes "
+                                     "on if you close the page, and only this browser can cancel it."), *view[3:])
 
     def cancel(self, evaluation_id: str | None, owned: dict | None) -> str:
         """Only the browser that started the evaluation (its owner key) cancels it."""
@@ -354,7 +380,7 @@ class EvaluateHandlers:
         finished = not running and document["items"]
         return (evaluation_id, key, "" if not running else gr.skip(), bar, permalink, gr.Timer(active=watching),
                 gr.update(visible=True), gr.update(choices=variants, value=picked),
-                gr.update(choices=slices, value=slice), verdict_table_html(document, _as_filter(slice)),
+                gr.update(choices=slices, value=slice), verdicts_html(document, slice),
                 gr.update(choices=metrics, value=metric), category_heatmap(document, metric),
                 gr.update(choices=categories, value=category), gr.update(choices=tags, value=tag),
                 self._items_frame(document, only, category, tag), PICK_ITEM,
@@ -377,7 +403,7 @@ class EvaluateHandlers:
         if not evaluation_id:
             return gr.skip()
         try:
-            return verdict_table_html(self.document(evaluation_id, baseline), _as_filter(slice))
+            return verdicts_html(self.document(evaluation_id, baseline), slice)
         except AdaptersUIError as exc:
             return f"<p>{html.escape(problem(exc))}</p>"
 
@@ -491,12 +517,24 @@ def wire_evaluate(demo: gr.Blocks, tabs: gr.Tabs, tab: gr.Tab, e: EvaluateTab, h
     e.start.click(start, [e.set_choice, e.set_file, e.variants, e.samples, e.max_tokens, e.first_items, e.owned, *picks],
                   [e.owned, *view], trigger_mode="once", **UI_ONLY
                   ).then(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)
+    wire_benchmark(e, handlers, picks, view)
     e.cancel.click(handlers.cancel, [e.opened, e.owned], e.notice, **UI_ONLY)
     e.seen.change(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)  # a new batch or the end: the list's status
     e.timer.tick(redraw, [*shown, *picks, e.seen], view, show_progress="hidden", **STOPS)
     e.open.click(open_one, [e.recent, *picks], view, **UI_ONLY)
     wire_result_views(e, handlers, shown, picks, view)
     wire_evaluate_judge(e, e.judge, handlers.judge)
+
+
+def wire_benchmark(e: EvaluateTab, handlers: EvaluateHandlers, picks: list, view: list) -> None:
+    """Run benchmark: lm-eval's tasks on the ticked variants, opened in the tab's view like an evaluation."""
+    def start_benchmark(tasks, more, limit, fewshot, variants, owned, slice, metric, only, category, tag,
+                        request: gr.Request = None):
+        return handlers.start_benchmark(tasks, more, limit, fewshot, variants, owned, (slice, metric, only, category, tag),
+                                        request=request)
+
+    e.bench.start.click(start_benchmark, [*e.bench.inputs(), e.variants, e.owned, *picks], [e.owned, *view],
+                        trigger_mode="once", **UI_ONLY).then(handlers.recent, [e.owned, e.opened], e.recent, **UI_ONLY)
 
 
 def wire_result_views(e: EvaluateTab, handlers: EvaluateHandlers, shown: list, picks: list, view: list) -> None:

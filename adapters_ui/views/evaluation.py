@@ -151,7 +151,7 @@ def _ordered(verdicts: list[dict]) -> list[dict]:
     return sorted(verdicts, key=lambda v: (rank[v["variant"]], _metric_rank(v["metric"])))
 
 
-def _row(v: dict) -> dict:
+def verdict_row(v: dict) -> dict:
     metric = v["metric"]
     return {
         "variant": v["variant"],
@@ -169,10 +169,10 @@ def verdict_table_rows(document: dict, slice: str | None = None) -> list[dict]:
     """One row per variant and metric of ``slice`` (None: all items), best variant first; keys ``VERDICT_COLUMNS``.
 
     Plain dicts of text and counts, for a data frame: ``[[row[c] for c in VERDICT_COLUMNS] for row in rows]``."""
-    return [_row(v) for v in _ordered(slice_verdicts(document, slice))]
+    return [verdict_row(v) for v in _ordered(slice_verdicts(document, slice))]
 
 
-def _verdict_cell(verdict: str) -> str:
+def verdict_cell(verdict: str) -> str:
     css = verdict.replace(" ", "-")
     return f'<td><span class="ag-badge {html.escape(css)}">{html.escape(badge(verdict))}</span></td>'
 
@@ -187,11 +187,11 @@ def verdict_table_html(document: dict, slice: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in VERDICT_COLUMNS)
     rows, previous = [], None
     for v in verdicts:
-        row = _row(v)
+        row = verdict_row(v)
         first = ' class="ag-first"' if previous is not None and v["variant"] != previous else ""
         previous = v["variant"]
         cells = [f"<td>{html.escape(row['variant'])}</td>", f"<td>{html.escape(row['metric'])}</td>",
-                 _verdict_cell(v["verdict"]),
+                 verdict_cell(v["verdict"]),
                  *(f'<td class="num">{html.escape(str(row[c]))}</td>' for c in VERDICT_COLUMNS[3:])]
         rows.append(f'<tr data-variant="{html.escape(v["variant"])}"{first}>{"".join(cells)}</tr>')
     baseline = html.escape(str(verdicts[0].get("baseline") or document.get("baseline") or ""))

@@ -1,0 +1,70 @@
+"""The benchmark part of the Evaluate tab: lm-eval tasks on the base and the ticked variants, as a stored job.
+
+A benchmark is an evaluation (``runs/benchmark``), so once started it opens in the tab's own view: the
+progress bar (lm-eval's requests), Cancel, the permalink, and the verdicts, where the "all" slice shows
+lm-eval's numbers beside our paired verdicts (``views/benchmark``) and each task is a slice of its own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import gradio as gr
+
+from adapters_ui.bench.dependency import INSTALL
+from adapters_ui.bench.tasks import SHIPPED_TASKS
+from adapters_ui.errors import BenchmarkError
+
+DEFAULT_LIMIT = 20
+ABOUT = ("Standard benchmarks through [lm-evaluation-harness](https://github.com/EleutherAI/lm-evaluation-harness) on the "
+         "loaded base: every ticked variant is scored on the same weights, never reloaded. The shipped tasks are "
+         "arithmetic (multiple choice), unit conversions (generation, exact match) and general text (perplexity: did "
+         "an adapter damage what the base knew?).")
+
+
+@dataclass
+class EvaluateBench:
+    """The benchmark's inputs (set by ``build_evaluate_bench``)."""
+
+    tasks: gr.CheckboxGroup = None
+    more: gr.Textbox = None
+    limit: gr.Number = None
+    fewshot: gr.Number = None
+    start: gr.Button = None
+
+    def inputs(self) -> list:
+        return [self.tasks, self.more, self.limit, self.fewshot]
+
+
+def build_evaluate_bench() -> EvaluateBench:
+    b = EvaluateBench()
+    with gr.Accordion("Benchmark with lm-evaluation-harness", open=False, elem_id="bench-box"):
+        gr.Markdown(ABOUT if lm_eval_installed() else f"{ABOUT}\n\n**lm-eval is not installed here:** run `{INSTALL}`.")
+        b.tasks = gr.CheckboxGroup(list(SHIPPED_TASKS), value=list(SHIPPED_TASKS), label="Shipped tasks",
+                                   elem_id="bench-tasks")
+        b.more = gr.Textbox(label="…and installed lm-eval tasks (comma-separated names)", max_lines=1,
+                            placeholder="e.g. arc_easy,hellaswag (they need their datasets)", elem_id="bench-more")
+        with gr.Row():
+            b.limit = gr.Number(DEFAULT_LIMIT, label="Items per task (0: all)", precision=0, minimum=0,
+                                elem_id="bench-limit")
+            b.fewshot = gr.Number(None, label="Few-shot examples (empty: the task's)", precision=0, minimum=0,
+                                  elem_id="bench-fewshot")
+        b.start = gr.Button("Run benchmark", variant="primary", elem_id="bench-start")
+    return b
+
+
+def lm_eval_installed() -> bool:
+    return importlib.util.find_spec("lm_eval") is not None
+
+
+def benchmark_request(tasks, more, limit, fewshot) -> tuple[list[str], int | None, int | None]:
+    """(task names, items per task or None for all, few-shot or None) from the form; one line when it is not usable."""
+    names = [*(tasks or []), *(t.strip() for t in (more or "").split(",") if t.strip())]
+    if not names:
+        raise BenchmarkError("No task chosen: tick a shipped task or name an installed lm-eval task.")
+    if limit is not None and limit < 0:
+        raise BenchmarkError(f"Items per task {limit} is negative: give 0 for all, or how many.")
+    if fewshot is not None and fewshot < 0:
+        raise BenchmarkError(f"Few-shot examples {fewshot} is negative: leave it empty for the task's, or give 0 or more.")
+    return list(dict.fromkeys(names)), int(limit) if limit else None, None if fewshot is None else int(fewshot)
