@@ -38,7 +38,7 @@ def request() -> gr.Request:
 
 def test_a_benchmark_started_from_the_tab_shows_lm_evals_numbers_beside_the_verdicts(handlers):
     ui = handlers.evaluate
-    out = ui.start_benchmark(TASKS, "", 6, None, ["base", "lora"], {}, request=request())
+    out = ui.start_benchmark(TASKS, "", 6, "", ["base", "lora"], {}, request=request())
     owned, view = out[0], out[1:]
     evaluation_id = view[OPENED]
     assert evaluation_id in owned and "benchmark" in view[NOTICE] and "started" in view[NOTICE]
@@ -64,7 +64,8 @@ def test_a_benchmark_started_from_the_tab_shows_lm_evals_numbers_beside_the_verd
 @pytest.mark.parametrize(("tasks", "more", "limit", "fewshot", "variants", "expected_error"), [
     ([], "", 5, None, ["base"], "No task chosen"),
     (TASKS, "", -1, None, ["base"], "Items per task -1 is negative"),
-    (TASKS, "", 5, -2, ["base"], "Few-shot examples -2 is negative"),
+    (TASKS, "", 5, "-2", ["base"], "Few-shot examples '-2' is not a whole number"),
+    (TASKS, "", 5, "two", ["base"], "Few-shot examples 'two' is not a whole number"),
     ([], "no_such_task_xyz", 5, None, ["base"], "Unknown task 'no_such_task_xyz'"),
     (TASKS, "", 5, None, ["nobody"], "nobody"),
 ])
@@ -93,8 +94,9 @@ def test_the_api_starts_a_benchmark_reads_it_and_cancels_only_with_the_key(handl
 
 @pytest.mark.parametrize(("form", "expected"), [
     ((["a"], "b, c,, a", 0, None), (["a", "b", "c"], None, None)),
-    ((["a"], "", 7, 3), (["a"], 7, 3)),
-    ((["a"], "", None, 0), (["a"], None, 0)),
+    ((["a"], "", 7, "3"), (["a"], 7, 3)),
+    ((["a"], "", None, " 0 "), (["a"], None, 0)),
+    ((["a"], "", 5, ""), (["a"], 5, None)),
 ])
 def test_the_form_becomes_task_names_limit_and_fewshot(form, expected):
     assert benchmark_request(*form) == expected

@@ -30,7 +30,7 @@ class EvaluateBench:
     tasks: gr.CheckboxGroup = None
     more: gr.Textbox = None
     limit: gr.Number = None
-    fewshot: gr.Number = None
+    fewshot: gr.Textbox = None
     start: gr.Button = None
 
     def inputs(self) -> list:
@@ -48,8 +48,8 @@ def build_evaluate_bench() -> EvaluateBench:
         with gr.Row():
             b.limit = gr.Number(DEFAULT_LIMIT, label="Items per task (0: all)", precision=0, minimum=0,
                                 elem_id="bench-limit")
-            b.fewshot = gr.Number(None, label="Few-shot examples (empty: the task's)", precision=0, minimum=0,
-                                  elem_id="bench-fewshot")
+            b.fewshot = gr.Textbox("", label="Few-shot examples (empty: the task's)", max_lines=1,
+                                   elem_id="bench-fewshot")  # a number box shows 0 for empty, and 0-shot is a choice
         b.start = gr.Button("Run benchmark", variant="primary", elem_id="bench-start")
     return b
 
@@ -65,6 +65,8 @@ def benchmark_request(tasks, more, limit, fewshot) -> tuple[list[str], int | Non
         raise BenchmarkError("No task chosen: tick a shipped task or name an installed lm-eval task.")
     if limit is not None and limit < 0:
         raise BenchmarkError(f"Items per task {limit} is negative: give 0 for all, or how many.")
-    if fewshot is not None and fewshot < 0:
-        raise BenchmarkError(f"Few-shot examples {fewshot} is negative: leave it empty for the task's, or give 0 or more.")
-    return list(dict.fromkeys(names)), int(limit) if limit else None, None if fewshot is None else int(fewshot)
+    shots = str(fewshot if fewshot is not None else "").strip()
+    if shots and not (shots.isdigit() and shots.isascii()):
+        raise BenchmarkError(f"Few-shot examples {shots[:20]!r} is not a whole number of 0 or more: leave it empty "
+                             "for the task's own, or give how many.")
+    return list(dict.fromkeys(names)), int(limit) if limit else None, int(shots) if shots else None
