@@ -386,7 +386,8 @@ class Session:
         return jobs
 
     def start_benchmark(self, db, tasks: list[str], variants: list[str] | None = None, *, include_path=None,
-                        limit: int | float | None = None, num_fewshot: int | None = None, owner: str = "local"):
+                        limit: int | float | None = None, num_fewshot: int | None = None, batch_size: int = 8,
+                        owner: str = "local"):
         """Store a benchmark (lm-eval ``tasks`` x ``variants``, an evaluation of kind benchmark: ``runs/benchmark``)
         and start it in the background; (the job, its ``EvaluationRef``). Checked before anything is stored."""
         from adapters_ui.runs.benchmark import create_benchmark
@@ -395,7 +396,7 @@ class Session:
         if not variants:
             raise PromptError("No variants chosen: pick the base and/or at least one adapter.")
         ref = create_benchmark(db, self.backend, self.base.source.name, tasks, variants, include_path=include_path,
-                               limit=limit, num_fewshot=num_fewshot)
+                               limit=limit, num_fewshot=num_fewshot, batch_size=batch_size)
         return self._start_job(db, ref.id, owner), ref
 
     def _start_job(self, db, evaluation_id: str, owner: str) -> EvaluationJob:

@@ -174,6 +174,7 @@ def test_bench_command_end_to_end(tiny_base_dir, tiny_adapters, tmp_path, monkey
     assert {v["slice"] for v in document["verdicts"]} == {"category:adapters_ui_arith_mc", "category:adapters_ui_general_text"}
     assert "paired verdicts against base" in printed.out
     assert document["n_shot"]["adapters_ui_arith_mc"] == 1
+    assert f"benchmark: {document['evaluation']}" in printed.err  # stored as an evaluation: ?evaluation=ID opens it
 
 
 @pytest.mark.parametrize("argv, expected_error", [

@@ -11,9 +11,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from adapters_ui.cli.common import add_adapter_flags, add_model_flags, attach_all, examples, print_table
+from adapters_ui.cli.common import (
+    EXIT_STOPPED,
+    add_adapter_flags,
+    add_database_flag,
+    add_model_flags,
+    attach_all,
+    examples,
+    follow_with_bar,
+    open_database,
+    print_table,
+)
 from adapters_ui.config import Settings
-from adapters_ui.errors import ConfigError
+from adapters_ui.errors import AdaptersUIError, ConfigError
 
 SHOWN = ("acc", "acc_norm", "exact_match", "word_perplexity", "byte_perplexity", "bits_per_byte")  # lm-eval's, in this order
 
@@ -35,25 +45,28 @@ def add_commands(commands) -> None:
     bench.add_argument("--batch-size", type=int, default=8, metavar="N", help="lm-eval's batch size (default 8)")
     bench.add_argument("--json", type=Path, metavar="OUT", help="write results[variant][task] (lm-eval's keys) and the verdicts")
     add_model_flags(bench)
+    add_database_flag(bench)
     add_adapter_flags(bench, "adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters",
                       "attach every adapter of a bundle folder or .zip (repeatable)")
     bench.set_defaults(handler=run_bench, loads_model=True)
 
 
 def run_bench(args, settings: Settings) -> int:
-    """Check lm-eval is there, load the base once, attach, run every variant, print lm-eval's numbers and the verdicts."""
+    """Check lm-eval is there, load the base once, attach, store the benchmark and follow it variant by variant,
+    then print lm-eval's numbers and the verdicts; ``--json`` writes them with the evaluation's id."""
     from adapters_ui.bench.dependency import require_lm_eval
 
     require_lm_eval()  # before the model loads: one line saying how to install it
     from adapters_ui.adapters import demo
-    from adapters_ui.bench.run import run_benchmark
+    from adapters_ui.runs.evaluation_document import evaluation_document
     from adapters_ui.session import Session
+    from adapters_ui.store.links import evaluation_link
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     limit = None if args.limit is None else (int(args.limit) if args.limit >= 1 else args.limit)
     if limit is not None and limit <= 0:
         raise ConfigError(f"--limit {args.limit} is not positive: give a number of items (or a share below 1).")
-    with tempfile.TemporaryDirectory(prefix="adapters_ui-bench-") as scratch:
+    with open_database(settings) as db, tempfile.TemporaryDirectory(prefix="adapters_ui-bench-") as scratch:
         session = Session.start(settings)
         attach_all(session, args.adapter, args.bundle, Path(scratch))
         if not args.adapter and not args.bundle and demo.wants_demo(settings):
@@ -63,16 +76,35 @@ def run_bench(args, settings: Settings) -> int:
         if args.baseline not in variants:
             raise ConfigError(f"Baseline {args.baseline!r} is not among the variants {','.join(variants)}: add it, or pick "
                               "another --baseline.")
-        run = run_benchmark(session.backend, session.turns, tasks, variants, include_path=args.include_path, limit=limit,
-                            num_fewshot=args.num_fewshot, batch_size=args.batch_size,
-                            on_variant=lambda v, i, n: print(f"[{i + 1}/{n}] {v} ...", file=sys.stderr))
-    document = run.to_json(args.baseline)
+        job, ref = session.start_benchmark(db, tasks, variants, include_path=args.include_path, limit=limit,
+                                           num_fewshot=args.num_fewshot, batch_size=args.batch_size)
+        print(f"benchmark: {ref.id}\npermalink: {evaluation_link(settings.public_url, ref.id)}", file=sys.stderr)
+        follow_with_bar(job, "request", f"benchmark {ref.id[:8]}", "cancelling: every finished variant is kept ...")
+        status = job.progress()
+        if status.status == "failed":
+            raise AdaptersUIError(status.error)
+        document = bench_json(evaluation_document(db, ref.id, args.baseline))
     print_results(document)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
         print(f"\nwrote {args.json}")
+    if status.status != "finished":
+        print(f"{status.status}: {status.line()}; go on with: adapters-ui evaluate --resume {ref.id}", file=sys.stderr)
+        return EXIT_STOPPED
     return 0
+
+
+def bench_json(document: dict) -> dict:
+    """``results[variant][task]`` with lm-eval's keys, the paired verdicts, the run's facts and the evaluation's id."""
+    bench = document["benchmark"]
+    numbers = bench["variants"]
+    return {"evaluation": document["id"], "lm_eval_version": bench["lm_eval_version"], "tasks": bench["tasks"],
+            "variants": document["variants"], "baseline": document["baseline"],
+            "n_shot": {t: n for v in numbers.values() for t, n in v["n_shot"].items()},
+            "results": {v: numbers[v]["results"] for v in document["variants"] if v in numbers},
+            "seconds": {v: numbers[v]["seconds"] for v in document["variants"] if v in numbers},
+            "verdicts": document["verdicts"]}
 
 
 def default_variants(session) -> list[str]:

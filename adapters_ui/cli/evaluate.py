@@ -167,17 +167,23 @@ def finish(db, evaluation_id: str, baseline: str, out: Path | None) -> dict:
 
     started = time.perf_counter()
     document = evaluation_document(db, evaluation_id, baseline)
-    overall = [r for r in best_first(document["verdicts"]) if r["slice"] is None]
+    overall = [r for r in best_first(document["verdicts"]) if r["slice"] is None or "benchmark" in document]  # a
+    # benchmark's verdicts are per task only
     print(f"\nverdicts against {document['baseline']} ({len(document['items'])} outputs; "
           f"statistics {time.perf_counter() - started:.1f} s):")
     print_table(["variant", "metric", "mean", "baseline", "difference [95% CI]", "p (Holm)", "verdict"],
-                [[r["variant"], r["metric"], _num(r["mean"]), _num(r["baseline_mean"]), _interval(r), _num(r["p_holm"]),
+                [[r["variant"], _metric(r), _num(r["mean"]), _num(r["baseline_mean"]), _interval(r), _num(r["p_holm"]),
                   r["verdict"]] for r in overall])
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
         print(f"\nwrote {out}")
     return document
+
+
+def _metric(record: dict) -> str:
+    """The metric, with its task when it is a benchmark's per-task verdict: 'acc (arith_mc)'."""
+    return record["metric"] + (f" ({record['slice'].removeprefix('category:')})" if record["slice"] else "")
 
 
 def _num(value) -> str:
