@@ -188,6 +188,14 @@ def database_url(request, make_database_url) -> str:
     return make_database_url(request.param)
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where browser tests write their screenshots: SCREENSHOTS_DIR when set, else a temporary folder."""
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Chromium for one test module's browser tests (tests/browser/chromium.py has the flags)."""

@@ -9,6 +9,8 @@ from app_server import LOAD_S
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}  # the screens the tests look at (new_context / open_dashboard kwargs)
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 MISSING_CHROMIUM = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) to run the browser tests"
 
 

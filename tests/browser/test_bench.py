@@ -8,31 +8,20 @@ Screenshots go to SCREENSHOTS_DIR when set (else a temporary folder): bench_{des
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from app_server import AppServer
 
-from browser.chromium import CHROMIUM, MISSING_CHROMIUM, no_sideways_scroll, open_dashboard, wait_text
+from browser.chromium import CHROMIUM, DESKTOP, MISSING_CHROMIUM, PHONE, no_sideways_scroll, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 LIMIT = 10
 BENCH_S = 600  # 3 tasks x 10 items x 2 variants on a shared 2-core machine: about a minute alone
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 UNTICKED = ("bullets", "json_answer")
 
 if not CHROMIUM.exists():
     pytest.skip(MISSING_CHROMIUM, allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

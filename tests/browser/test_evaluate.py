@@ -8,32 +8,22 @@ Screenshots go to SCREENSHOTS_DIR when set (else a temporary folder): evaluate_{
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from app_server import AppServer
 
-from browser.chromium import CHROMIUM, MISSING_CHROMIUM, no_sideways_scroll, open_dashboard, wait_text
+from browser.chromium import CHROMIUM, DESKTOP, MISSING_CHROMIUM, PHONE, no_sideways_scroll, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 ITEMS, TOKENS = 24, 16
 EVALUATE_S = 600  # one batch of 24 items x 3 variants and its reference read-back, on a shared 2-core machine
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 DEMO_VARIANTS = ("bullets", "json_answer", "pirate")
 RUN_VARIANTS = ("base", "json_answer", "pirate")
 
 if not CHROMIUM.exists():
     pytest.skip(MISSING_CHROMIUM, allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

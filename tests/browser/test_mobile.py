@@ -6,19 +6,15 @@ Screenshots go to a temporary folder, or to SCREENSHOTS_DIR when set (assets/scr
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from app_server import RUN_S, AppServer
 
-from browser.chromium import CHROMIUM, MISSING_CHROMIUM, no_sideways_scroll, open_dashboard, wait_text
+from browser.chromium import CHROMIUM, MISSING_CHROMIUM, PHONE, no_sideways_scroll, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
 if not CHROMIUM.exists():
     pytest.skip(MISSING_CHROMIUM, allow_module_level=True)
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 PROMPTS = ["Explain why the sky is blue in two sentences.", "Give me three tips for a job interview."]
 MIN_COLUMN_PX = 150
 
@@ -49,13 +45,6 @@ CHART_BOXES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filt
 
 def overlap(a, b) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
