@@ -124,3 +124,24 @@ def test_a_benchmarks_baseline_is_one_of_its_own_variants(session, db):
     with pytest.raises(AdaptersUIError, match="A benchmark compares its own variants"):
         evaluation_document(db, ref.id, baseline=f"{ref.id}/base")
     assert evaluation_document(db, ref.id, baseline="lora")["verdicts"][0]["variant"] == "base"
+
+
+def test_the_gate_reads_a_benchmarks_task_verdict(session, db, tmp_path, capsys):
+    """A benchmark's verdicts are per task: the gate takes the task's slice (by default the only task's), and
+    without one says which slices there are."""
+    from adapters_ui.analysis.gate import gate
+    from adapters_ui.cli.main import main
+
+    job, ref = session.start_benchmark(db, ["adapters_ui_arith_mc", "adapters_ui_general_text"], ["base", "lora"], limit=3)
+    assert job.wait(600)
+    verdicts = evaluation_document(db, ref.id)["verdicts"]
+    decision = gate(verdicts, "lora", "base", metric="bits_per_byte", slice="category:adapters_ui_general_text")
+    assert "on bits_per_byte (category:adapters_ui_general_text)" in decision.reason
+    with pytest.raises(AdaptersUIError, match="pick a slice from category:adapters_ui_arith_mc"):
+        gate(verdicts, "lora", "base", metric="acc")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    code = main(["gate", ref.id, "--baseline", "base", "--candidate", "lora", "--metric", "loglikelihood",
+                 "--slice", "category:adapters_ui_arith_mc", "--database", url])
+    line = capsys.readouterr().out.strip()
+    assert code in (0, 1) and "lora" in line and "loglikelihood (category:adapters_ui_arith_mc)" in line
+    assert line.startswith("pass: " if code == 0 else "FAIL: ")

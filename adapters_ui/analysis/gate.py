@@ -1,7 +1,7 @@
 """The regression gate: may this candidate replace the baseline? One decision and one line for a CI log.
 
 It reads the all-items verdict of one metric (``verdicts.verdict_records``; the slices only
-explain). It fails when:
+explain), or one slice's when asked (a benchmark has verdicts per task only). It fails when:
 
 - the candidate is significantly worse (verdict ``worse``: Holm-corrected p below 0.05 and
   the difference's 95% interval on the wrong side of 0);
@@ -60,7 +60,7 @@ def _numbers(r: Mapping) -> str:
             f"95% CI {_num(r['low'])}..{_num(r['high'])}, p_holm {_num(r['p_holm'], digits='.2g')}, {r['n']} items)")
 
 
-def _find(records: Sequence[Mapping], candidate: str, baseline: str, metric: str) -> dict:
+def _find(records: Sequence[Mapping], candidate: str, baseline: str, metric: str, slice: str | None = None) -> dict:
     pairs = {(r["variant"], r["baseline"]) for r in records}
     if not any(b == baseline for _, b in pairs):
         raise StatisticsError(f"no verdicts against {baseline!r}: pick a baseline from "
@@ -69,22 +69,28 @@ def _find(records: Sequence[Mapping], candidate: str, baseline: str, metric: str
         raise StatisticsError(f"no verdicts for {candidate!r} against {baseline!r}: pick a candidate from "
                               f"{', '.join(sorted(v for v, b in pairs if b == baseline))}")
     found = [r for r in records if (r["variant"], r["baseline"], r["metric"], r["slice"]) ==
-             (candidate, baseline, metric, None)]
+             (candidate, baseline, metric, slice)]
     if not found:
-        scored = dict.fromkeys(r["metric"] for r in records if (r["variant"], r["baseline"]) == (candidate, baseline))
+        mine = [r for r in records if (r["variant"], r["baseline"]) == (candidate, baseline)]
+        scored = dict.fromkeys(r["metric"] for r in mine if r["slice"] == slice)
+        if not scored:  # a benchmark's verdicts are per task only: the slice must be named
+            slices = dict.fromkeys(str(r["slice"]) for r in mine if r["metric"] == metric and r["slice"] is not None)
+            raise StatisticsError(f"no {metric} verdict of {candidate!r} against {baseline!r} on "
+                                  f"{slice or 'all items'}: pick a slice from {', '.join(slices) or '(none)'}")
         raise StatisticsError(f"no {metric} verdict for {candidate!r} against {baseline!r}: nothing scored it; "
                               f"pick a metric from {', '.join(scored)}")
     return dict(found[0])
 
 
 def gate(evaluation: Mapping | Sequence[Mapping], candidate: str, baseline: str = "base", *, metric: str = "checks",
-         max_drop: float | None = None) -> GateDecision:
+         max_drop: float | None = None, slice: str | None = None) -> GateDecision:
     """Pass or fail ``candidate`` against ``baseline`` on ``metric``'s all-items verdict.
 
     ``evaluation``: an evaluation document, its ``verdicts`` list, or its ``items`` list (the
     verdicts are then computed as the document has them: every variant, one Holm family).
     For a baseline in another evaluation, pass ``verdict_records_against(...).verdicts`` and
-    its label, e.g. ``baseline="evaluation:ev_3f9c/pirate"``.
+    its label, e.g. ``baseline="evaluation:ev_3f9c/pirate"``. ``slice`` gates on one slice's verdict instead
+    (``"category:adapters_ui_arith_mc"``: a benchmark's verdicts are per task only).
     """
     kind = metric_kind(metric)
     if kind.better is None:
@@ -92,7 +98,9 @@ def gate(evaluation: Mapping | Sequence[Mapping], candidate: str, baseline: str 
                               "contains, rouge_l, reference_perplexity, cut_off, latency_s, human_preference")
     if max_drop is not None and not max_drop >= 0:
         raise StatisticsError(f"max_drop must be 0 or more (a difference in {metric}'s units), not {max_drop!r}")
-    record = _find(_verdicts(evaluation, baseline), candidate, baseline, metric)
+    record = _find(_verdicts(evaluation, baseline), candidate, baseline, metric, slice)
+    if slice is not None:
+        metric = f"{metric} ({slice})"
     head = f"{candidate} against {baseline} on {metric}"
     if not record["n"]:
         return GateDecision(False, f"{head}: cannot judge, no item has a value on both sides", record, max_drop)

@@ -76,6 +76,8 @@ def add_evaluations(commands) -> None:
 def add_gate(commands) -> None:
     gate = commands.add_parser("gate", help="exit 1 when a candidate is significantly worse than its baseline (for CI)",
                                **examples("%(prog)s ID --baseline base --candidate pirate",
+                                          "%(prog)s BENCHMARK_ID --baseline base --candidate pirate --metric acc "
+                                          "--slice category:adapters_ui_arith_mc",
                                           "%(prog)s ID --baseline ID_OF_V1 --candidate pirate --max-drop 0.02 --json"))
     gate.add_argument("evaluation", metavar="EVALUATION_ID")
     gate.add_argument("--baseline", required=True, metavar="VARIANT_OR_ID", help="a variant of the evaluation, or "
@@ -84,6 +86,8 @@ def add_gate(commands) -> None:
     gate.add_argument("--metric", default="checks", help="the metric that decides (default checks)")
     gate.add_argument("--max-drop", type=float, metavar="X", help="also fail when the candidate is worse by more than X, "
                       "significant or not (in the metric's units: 0.05 = 5 points of pass rate)")
+    gate.add_argument("--slice", metavar="NAME", help="gate on one slice's verdict, e.g. category:adapters_ui_arith_mc "
+                      "(a benchmark's tasks; default: all items, or a benchmark's only task)")
     gate.add_argument("--json", action="store_true", help="print the decision as JSON")
     add_database_flag(gate)
     gate.set_defaults(handler=run_gate)
@@ -214,6 +218,7 @@ def run_gate(args, settings: Settings) -> int:
     """Exit 0 when the candidate may replace the baseline, 1 (with the one-line reason) when it may not."""
     from adapters_ui.analysis.gate import gate
     from adapters_ui.runs.evaluation_document import item_records, verdicts_for
+    from adapters_ui.store.benchmarks import is_benchmark
     from adapters_ui.store.evaluations import load_evaluation, load_items
 
     with open_database(settings) as db:
@@ -226,7 +231,9 @@ def run_gate(args, settings: Settings) -> int:
                               f"{', '.join(stored.variants)}.")
         records = item_records(db, stored, load_items(db, stored.id))
         label, verdicts = verdicts_for(db, stored, records, args.baseline, candidates=[args.candidate])
-    decision = gate(verdicts, args.candidate, label, metric=args.metric, max_drop=args.max_drop)
+    tasks = stored.settings.get("tasks") or []
+    slice = args.slice or (f"category:{tasks[0]}" if is_benchmark(stored.settings) and len(tasks) == 1 else None)
+    decision = gate(verdicts, args.candidate, label, metric=args.metric, max_drop=args.max_drop, slice=slice)
     if args.json:
         print(json.dumps({"evaluation": stored.id, **decision.to_json()}, indent=1))
     else:
