@@ -69,13 +69,14 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
 
     from adapters_ui.bench.variant_lm import VariantLM
 
-    if not getattr(backend, "in_process", False) or not hasattr(backend, "as_variant"):  # vLLM: its own route, not yet
-        raise BenchmarkError("Benchmarks run on the in-process backend only for now: start without --backend vllm.")
+    in_process = getattr(backend, "in_process", False)  # else a server: bench/server_lm, each variant a served model name
+    if not hasattr(backend, "as_variant" if in_process else "served_model"):
+        raise BenchmarkError("Benchmarks run on the in-process backend or on a vLLM server (--backend-url): this backend is neither.")
     tasks, variants = list(dict.fromkeys(tasks)), list(dict.fromkeys(variants))
     if not tasks or not variants:
         raise BenchmarkError("Give at least one task and one variant: e.g. --tasks adapters_ui_arith_mc --variants base.")
     for variant in variants:
-        backend.check_as_variant(variant)
+        backend.check_as_variant(variant) if in_process else backend.served_model(variant)
     with tempfile.TemporaryDirectory(prefix="adapters_ui-bench-") as scratch:
         folders = [resolved_folder(SHIPPED, Path(scratch) / "shipped")]
         if include_path is not None:
@@ -88,7 +89,7 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
         if unknown:
             raise BenchmarkError(f"Unknown task {unknown[0]!r}: use a shipped task ({', '.join(sorted(task_names(SHIPPED)))}), "
                                  "one of --include-path's YAMLs, or an installed lm-eval task name.")
-        lm = VariantLM(backend, turns, cancel=cancel, batch_size=batch_size)
+        lm = VariantLM(backend, turns, cancel=cancel, batch_size=batch_size) if in_process else _server_lm(backend, cancel, batch_size)
         results, samples, output_types, seconds, n_shot = {}, {}, {}, {}, {}
         for index, variant in enumerate(variants):
             if on_variant is not None:
@@ -103,6 +104,12 @@ def run_benchmark(backend, turns, tasks: Sequence[str], variants: Sequence[str],
             output_types.update({t: out["configs"][t]["output_type"] for t in tasks})
             n_shot.update({t: _plain(out.get("n-shot", {}).get(t)) for t in tasks})
     return BenchmarkRun(tuple(tasks), tuple(variants), results, samples, output_types, seconds, _version(), n_shot)
+
+
+def _server_lm(backend, cancel: threading.Event | None, batch_size: int):
+    from adapters_ui.bench.server_lm import ServerLM
+
+    return ServerLM(backend, cancel=cancel, batch_size=batch_size)
 
 
 def _version() -> str:
