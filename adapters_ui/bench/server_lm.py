@@ -57,12 +57,16 @@ class ServerLM(LocalCompletionsAPI):
         require_api_extra()
         self.engine, self.cancel = backend, cancel  # not ``backend``: lm-eval's TemplateLM.backend is "causal"
         authorization = backend.client.http.headers.get("authorization")
+        try:
+            max_length = served_max_length(backend) or DEFAULT_MAX_LENGTH
+        except AdaptersUIError as exc:  # unreachable, refused: the client's own line
+            raise BenchmarkError(str(exc)) from None
         with tempfile.TemporaryDirectory(prefix="adapters_ui-tokenizer-") as folder:
             backend.base.tokenizer.save_pretrained(folder)
             super().__init__(base_url=f"{backend.client.url}/completions", model=backend.served_model(variant),
                              tokenizer_backend="huggingface", tokenizer=folder, tokenized_requests=True,
                              batch_size=batch_size, num_concurrent=num_concurrent, max_retries=max_retries,
-                             timeout=int(timeout_s), max_length=served_max_length(backend) or DEFAULT_MAX_LENGTH,
+                             timeout=int(timeout_s), max_length=max_length,
                              header={"Authorization": authorization} if authorization else None)
         self.variant = variant
 
