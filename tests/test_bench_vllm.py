@@ -115,13 +115,14 @@ def test_the_adapter_is_applied_on_the_server(runs):
         server.results["base"]["adapters_ui_general_text"]["word_perplexity,none"], rel=1e-2)
 
 
-def test_the_bench_command_runs_on_the_server(vllm_server, tmp_path, capsys):
-    """``adapters-ui bench --backend-url``: the same command, the server's route."""
+def test_the_bench_command_runs_on_the_server(vllm_server, tmp_path, monkeypatch, capsys):
+    """``adapters-ui bench`` with ADAPTERS_UI_BACKEND_URL: the same command, the server's route (no flag of its own yet)."""
     from adapters_ui.cli.main import main
 
+    monkeypatch.setenv("ADAPTERS_UI_BACKEND_URL", vllm_server.url)
+    monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
     out = tmp_path / "bench.json"
-    code = main(["bench", "--backend-url", vllm_server.url, "--tasks", "adapters_ui_arith_mc", "--limit", "2",
-                 "--variants", "base,json_answer", "--json", str(out)])
+    code = main(["bench", "--tasks", "adapters_ui_arith_mc", "--limit", "2", "--variants", "base,json_answer", "--json", str(out)])
     assert code == 0, capsys.readouterr().err
     document = json.loads(out.read_text())
     assert document["variants"] == ["base", "json_answer"]
