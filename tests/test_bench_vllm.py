@@ -134,12 +134,14 @@ def test_the_bench_command_runs_on_the_server(vllm_server, tmp_path, monkeypatch
 
 class StandIn(BaseHTTPRequestHandler):
     """An OpenAI-compatible completions server for "tiny" (and "tiny-lora"): every prompt token's log-probability
-    is -1 (when ``logprobs``), every generation " 7"; ``seen`` keeps the requests, ``on_post`` runs on each."""
+    is -1 (when ``logprobs``), every generation " 7"; ``seen`` keeps the requests, ``on_post`` runs on each, and
+    ``fail`` picks those answered 500."""
 
     served = ("tiny", "tiny-lora")
     logprobs = True
     seen: list
     on_post = None
+    fail = None  # body -> whether to answer 500
 
     def log_message(self, *args):
         pass
@@ -161,6 +163,8 @@ class StandIn(BaseHTTPRequestHandler):
         type(self).seen.append(body)
         if type(self).on_post is not None:
             type(self).on_post(body)
+        if type(self).fail is not None and type(self).fail(body):
+            return self.answer(500, {"error": {"message": "the engine died"}})
         if body["model"] not in self.served:
             return self.answer(404, {"error": {"message": f"The model `{body['model']}` does not exist."}})
         prompts = body["prompt"] if isinstance(body["prompt"][0], list) else [body["prompt"]]
@@ -177,7 +181,7 @@ class StandIn(BaseHTTPRequestHandler):
 @pytest.fixture
 def stand_in(tiny_base_dir):
     """(the stand-in's handler class, a RemoteBackend on it with the tiny base's tokenizer, "adapter" adopted)."""
-    handler = type("Handler", (StandIn,), {"seen": [], "on_post": None})
+    handler = type("Handler", (StandIn,), {"seen": [], "on_post": None, "fail": None})
     server = LocalServer(handler)
     skeleton = load_skeleton(Settings(base_model=str(tiny_base_dir)), str(tiny_base_dir), server.url)
     backend = RemoteBackend(ServerClient(server.url, retries=0), skeleton, ServedModel("tiny", None, None, "vllm"))
@@ -231,6 +235,16 @@ def test_an_unreachable_server_is_one_line(tiny_base_dir):
     with pytest.raises(BenchmarkError, match="is not reachable") as caught:
         run_benchmark(backend, None, ["adapters_ui_arith_mc"], ["base"], limit=2)
     assert "\n" not in str(caught.value)
+
+
+def test_a_server_failing_mid_run_is_one_line_after_lm_evals_retries(stand_in):
+    """The probe passes, then every request answers 500: lm-eval tries each 3 times, then one BenchmarkError line."""
+    handler, backend = stand_in
+    handler.fail = lambda body: len(handler.seen) > 1
+    with pytest.raises(BenchmarkError, match=r"The server at .* failed on 'adapter''s benchmark requests after 3 tries "
+                                             r"\(HTTPError: 500") as caught:
+        run_benchmark(backend, None, ["adapters_ui_arith_mc"], ["adapter"], limit=1)
+    assert "\n" not in str(caught.value) and len(handler.seen) == 1 + 3
 
 
 def test_a_cancel_stops_the_benchmark_between_requests(stand_in):
