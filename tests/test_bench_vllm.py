@@ -17,6 +17,7 @@ log-probabilities, a model it does not serve, a request during which the benchma
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -40,6 +41,20 @@ VARIANTS = ["base", "pirate"]
 TOLERANCE = 1e-3  # nats per item: see the module docstring
 
 
+@pytest.fixture(scope="module")
+def api_extra():
+    """lm-eval's [api] extra (requirements-dev.txt): skipped locally without it, failed in CI, as the vLLM fixture does."""
+    from adapters_ui.bench.dependency import require_api_extra
+    from adapters_ui.errors import BenchDependencyError
+
+    try:
+        require_api_extra()
+    except BenchDependencyError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"lm-eval's API extra missing in CI: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
 def loglikelihoods(sample: dict) -> list[float]:
     """Every log-likelihood lm-eval logged for one item (each choice's, or the passage's)."""
     return [float(r[0]) if isinstance(r, (list, tuple)) else float(r) for r in sample["filtered_resps"] if not isinstance(r, str)]
@@ -49,7 +64,7 @@ def loglikelihoods(sample: dict) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def runs(vllm_server):
+def runs(api_extra, vllm_server):
     """The shipped tasks on base and pirate: on the server (the app's remote session), then in process."""
     from adapters_ui.adapters import demo
     from adapters_ui.session import Session, SessionHolder
@@ -115,7 +130,7 @@ def test_the_adapter_is_applied_on_the_server(runs):
         server.results["base"]["adapters_ui_general_text"]["word_perplexity,none"], rel=1e-2)
 
 
-def test_the_bench_command_runs_on_the_server(vllm_server, tmp_path, monkeypatch, capsys):
+def test_the_bench_command_runs_on_the_server(api_extra, vllm_server, tmp_path, monkeypatch, capsys):
     """``adapters-ui bench`` with ADAPTERS_UI_BACKEND_URL: the same command, the server's route (no flag of its own yet)."""
     from adapters_ui.cli.main import main
 
@@ -179,7 +194,7 @@ class StandIn(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def stand_in(tiny_base_dir):
+def stand_in(api_extra, tiny_base_dir):
     """(the stand-in's handler class, a RemoteBackend on it with the tiny base's tokenizer, "adapter" adopted)."""
     handler = type("Handler", (StandIn,), {"seen": [], "on_post": None, "fail": None})
     server = LocalServer(handler)
@@ -228,7 +243,7 @@ def test_refusals_are_one_line(stand_in, logprobs, tasks, variants, expected_err
     assert expected_error in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_an_unreachable_server_is_one_line(tiny_base_dir):
+def test_an_unreachable_server_is_one_line(api_extra, tiny_base_dir):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     skeleton = load_skeleton(Settings(base_model=str(tiny_base_dir)), str(tiny_base_dir), url)
     backend = RemoteBackend(ServerClient(url, retries=0), skeleton, ServedModel("tiny", None, None, "vllm"))
