@@ -93,21 +93,27 @@ class VariantScores:
 def checked_request(backend, tasks: Sequence[str], variants: Sequence[str]) -> tuple[list[str], list[str]]:
     """The tasks and variants without repeats, refused in one line when lm-eval, a route or a variant is missing."""
     require_lm_eval()
-    if not getattr(backend, "in_process", False) or not hasattr(backend, "as_variant"):  # vLLM: its own route, not yet
-        raise BenchmarkError("Benchmarks run on the in-process backend only for now: start without --backend vllm.")
+    in_process = getattr(backend, "in_process", False)  # else a server: bench/server_lm, each variant a served model name
+    if not hasattr(backend, "as_variant" if in_process else "served_model"):
+        raise BenchmarkError("Benchmarks run on the in-process backend or on a vLLM server (--backend-url): this backend is neither.")
     tasks, variants = list(dict.fromkeys(tasks)), list(dict.fromkeys(variants))
     if not tasks or not variants:
         raise BenchmarkError("Give at least one task and one variant: e.g. --tasks adapters_ui_arith_mc --variants base.")
     for variant in variants:
-        backend.check_as_variant(variant)
+        backend.check_as_variant(variant) if in_process else backend.served_model(variant)
     return tasks, variants
 
 
 def variant_lm(backend, turns, *, cancel: threading.Event | None = None, batch_size: int = 8):
-    """The lm-eval model that scores every variant of ``backend`` (set its ``variant`` before each run)."""
-    from adapters_ui.bench.variant_lm import VariantLM
+    """The lm-eval model that scores every variant of ``backend`` (set its ``variant`` before each run): lm-eval's
+    ``HFLM`` on the model in process (``variant_lm``), else its ``local-completions`` on the server (``server_lm``)."""
+    if getattr(backend, "in_process", False):
+        from adapters_ui.bench.variant_lm import VariantLM
 
-    return VariantLM(backend, turns, cancel=cancel, batch_size=batch_size)
+        return VariantLM(backend, turns, cancel=cancel, batch_size=batch_size)
+    from adapters_ui.bench.server_lm import ServerLM
+
+    return ServerLM(backend, cancel=cancel, batch_size=batch_size)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 from adapters_ui.cli.common import (
     EXIT_STOPPED,
     add_adapter_flags,
+    add_backend_flag,
     add_database_flag,
     add_model_flags,
     attach_all,
@@ -45,6 +46,7 @@ def add_commands(commands) -> None:
     bench.add_argument("--batch-size", type=int, default=8, metavar="N", help="lm-eval's batch size (default 8)")
     bench.add_argument("--json", type=Path, metavar="OUT", help="write results[variant][task] (lm-eval's keys) and the verdicts")
     add_model_flags(bench)
+    add_backend_flag(bench)
     add_database_flag(bench)
     add_adapter_flags(bench, "adapter folder, optionally named (repeatable); default with the embedded base: the demo adapters",
                       "attach every adapter of a bundle folder or .zip (repeatable)")

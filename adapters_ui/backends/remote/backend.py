@@ -166,6 +166,13 @@ class RemoteBackend:
     def served_name(self, adapter: str) -> str:
         return self.name_template.format(base=self.served_base.id, adapter=adapter)
 
+    def served_model(self, variant: str) -> str:
+        """The ``model`` a request names for ``variant``: the base's served name, or the adapter's (lm-eval's too)."""
+        with self._lock:
+            if variant != BASE and variant not in self._names:
+                raise UnknownVariantError(f"Unknown variant {variant!r}: attach it first.")
+            return self._model_of(variant)
+
     def server_adapters(self) -> dict[str, str | None]:
         """The adapters the server serves now: {name on the server: the path it loaded it from}."""
         pattern = adapter_pattern(self.name_template, self.served_base.id)
