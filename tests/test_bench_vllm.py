@@ -131,17 +131,18 @@ def test_the_adapter_is_applied_on_the_server(runs):
 
 
 def test_the_bench_command_runs_on_the_server(api_extra, vllm_server, tmp_path, monkeypatch, capsys):
-    """``adapters-ui bench`` with ADAPTERS_UI_BACKEND_URL: the same command, the server's route (no flag of its own yet)."""
+    """``adapters-ui bench --backend-url``: the same command, the server's route, stored as an evaluation (the job)."""
     from adapters_ui.cli.main import main
 
-    monkeypatch.setenv("ADAPTERS_UI_BACKEND_URL", vllm_server.url)
     monkeypatch.setenv("ADAPTERS_UI_CACHE_DIR", str(CACHE))
     out = tmp_path / "bench.json"
-    code = main(["bench", "--tasks", "adapters_ui_arith_mc", "--limit", "2", "--variants", "base,json_answer", "--json", str(out)])
+    code = main(["bench", "--tasks", "adapters_ui_arith_mc", "--limit", "2", "--variants", "base,json_answer", "--json", str(out),
+                 "--backend-url", vllm_server.url, "--database", f"sqlite:///{tmp_path / 'bench.db'}"])
     assert code == 0, capsys.readouterr().err
     document = json.loads(out.read_text())
     assert document["variants"] == ["base", "json_answer"]
     assert document["results"]["json_answer"]["adapters_ui_arith_mc"]["acc,none"] in (0.0, 0.5, 1.0)
+    assert document["evaluation"] and {v["variant"] for v in document["verdicts"]} == {"json_answer"}
 
 
 # ---- hermetic: a stand-in server --------------------------------------------------------------------------
