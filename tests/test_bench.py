@@ -12,6 +12,7 @@ import math
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -108,6 +109,41 @@ def test_per_item_loglikelihoods_accuracy_and_generations_match_lm_eval_with_pef
         for key, value in theirs["results"][task].items():
             if isinstance(value, float) and "stderr" not in key:
                 assert run.results[variant][task][key] == pytest.approx(value, rel=1e-4), key
+
+
+DEMO_LIMIT = 3
+
+
+def test_the_demo_adapters_on_smollm2_match_lm_eval_with_peft(tmp_path):
+    """The embedded SmolLM2 with the demo adapters (LoRA pirate and json_answer, DoRA bullets): our one-base route
+    against lm-eval's own ``HFLM(pretrained=<the dequantized folder>, peft=<the adapter>)``, per item."""
+    import lm_eval
+    from app_server import CACHE
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from adapters_ui.adapters import demo
+    from adapters_ui.config import Settings
+    from adapters_ui.model.base import dequantized_folder, embedded_gguf_path
+    from adapters_ui.session import Session
+
+    session = Session.start(Settings(cache_dir=CACHE, demo=False))
+    adapters = {info.name: Path(info.path) for info in demo.attach_demo_adapters(session)}
+    ours = run_benchmark(session.backend, session.turns, list(SHIPPED_TASKS), ["base", *adapters], limit=DEMO_LIMIT)
+    folder, _ = dequantized_folder(embedded_gguf_path(), CACHE)
+    manager = TaskManager(include_path=str(resolved_folder(SHIPPED, tmp_path / "tasks")), include_defaults=False)
+    for variant in ["base", *adapters]:
+        lm = HFLM(pretrained=str(folder), peft=None if variant == "base" else str(adapters[variant]), device="cpu",
+                  dtype=str(session.base.model.dtype).removeprefix("torch."), batch_size=8)
+        theirs = lm_eval.simple_evaluate(model=lm, tasks=list(SHIPPED_TASKS), task_manager=manager, limit=DEMO_LIMIT,
+                                         log_samples=True)
+        for task in SHIPPED_TASKS:
+            for mine, own in zip(ours.samples[variant][task], theirs["samples"][task], strict=True):
+                assert loglikelihoods(mine) == pytest.approx(loglikelihoods(own), abs=1e-4), (variant, task)
+                assert [mine.get(m) for m in ("acc", "acc_norm", "exact_match")] == \
+                    [own.get(m) for m in ("acc", "acc_norm", "exact_match")], (variant, task)
+                assert mine["resps"] == own["resps"] or ours.output_types[task] != "generate_until"
+    assert ours.samples["pirate"]["adapters_ui_general_text"] != ours.samples["base"]["adapters_ui_general_text"]
 
 
 def test_the_adapters_change_the_scores_and_the_base_is_not_reloaded_or_changed(our_run):
