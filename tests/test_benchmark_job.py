@@ -145,3 +145,25 @@ def test_the_gate_reads_a_benchmarks_task_verdict(session, db, tmp_path, capsys)
     line = capsys.readouterr().out.strip()
     assert code in (0, 1) and "lora" in line and "loglikelihood (category:adapters_ui_arith_mc)" in line
     assert line.startswith("pass: " if code == 0 else "FAIL: ")
+
+
+def test_a_users_own_task_folder_with_relative_data_files(session, db, tmp_path, monkeypatch):
+    """--include-path: a YAML of the user's, its data file named relative to it, run from another directory."""
+    import json
+
+    folder = tmp_path / "my_tasks"
+    folder.mkdir()
+    rows = [{"id": f"yn-{i}", "question": f"Is {i} even?", "answer": i % 2} for i in range(6)]
+    (folder / "yes_no.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "yes_no.yaml").write_text(
+        "task: my_yes_no\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: yes_no.jsonl\ntest_split: test\n"
+        "output_type: multiple_choice\ndoc_to_text: \"Question: {{question}}\\nAnswer:\"\n"
+        "doc_to_choice: [\"yes\", \"no\"]\ndoc_to_target: answer\nmetric_list:\n  - metric: acc\n")
+    monkeypatch.chdir(tmp_path.parent)
+    job, ref = session.start_benchmark(db, ["my_yes_no"], ["base", "lora"], include_path=folder)
+    assert job.wait(600) and job.progress().status == FINISHED, job.progress().line()
+    document = evaluation_document(db, ref.id)
+    assert [i["id"] for i in load_items(db, ref.id)] == [f"my_yes_no/yn-{i}" for i in range(6)]
+    assert [i["reference"] for i in load_items(db, ref.id)] == ["yes", "no"] * 3
+    assert 0 <= document["benchmark"]["variants"]["lora"]["results"]["my_yes_no"]["acc,none"] <= 1
+    assert job.progress().total == 2 * 6 * 2  # two choices an item, two variants
