@@ -167,3 +167,17 @@ def test_a_users_own_task_folder_with_relative_data_files(session, db, tmp_path,
     assert [i["reference"] for i in load_items(db, ref.id)] == ["yes", "no"] * 3
     assert 0 <= document["benchmark"]["variants"]["lora"]["results"]["my_yes_no"]["acc,none"] <= 1
     assert job.progress().total == 2 * 6 * 2  # two choices an item, two variants
+
+
+def test_a_task_whose_data_cannot_be_read_is_one_line_and_stores_nothing(session, db, tmp_path):
+    from adapters_ui.store.evaluations import list_evaluations
+
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "gone.yaml").write_text("task: my_gone\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: gone.jsonl\n"
+                                      "test_split: test\noutput_type: loglikelihood_rolling\ndoc_to_text: ''\n"
+                                      "doc_to_target: '{{text}}'\nmetric_list:\n  - metric: bits_per_byte\n")
+    before = len(list_evaluations(db))
+    with pytest.raises(AdaptersUIError, match="The data of my_gone could not be read") as caught:
+        session.start_benchmark(db, ["my_gone"], ["base"], include_path=folder)
+    assert "\n" not in str(caught.value) and len(list_evaluations(db)) == before

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters_ui.errors import BenchmarkError
+from adapters_ui.errors import BenchmarkError, first_line
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def benchmark_items(manager, tasks: Sequence[str], limit: int | float | None = N
 
     items, requests, leaves = [], 0, []
     order = {name: i for i, name in enumerate(tasks)}
-    found = sorted(manager.load(list(tasks))["tasks"].items(), key=lambda pair: order.get(pair[0], len(order)))
+    found = sorted(_loaded(manager, tasks).items(), key=lambda pair: order.get(pair[0], len(order)))
     for name, task in found:
         task.build_all_requests(limit=get_sample_size(task, limit), rank=0, world_size=1)
         requests += len(task.instances)
@@ -52,6 +52,16 @@ def benchmark_items(manager, tasks: Sequence[str], limit: int | float | None = N
     if not items:
         raise BenchmarkError(f"The tasks {', '.join(tasks)} have no items to score: check their test split and --limit.")
     return BenchmarkItems(items, requests, tuple(leaves))
+
+
+def _loaded(manager, tasks: Sequence[str]) -> dict:
+    """lm-eval's task objects by name (their datasets read); a dataset that cannot be read is one line."""
+    try:
+        return manager.load(list(tasks))["tasks"]
+    except Exception as exc:  # noqa: BLE001 - datasets raises many kinds (offline, missing file, bad JSON): one line each
+        raise BenchmarkError(f"The data of {', '.join(tasks)} could not be read ({type(exc).__name__}: {first_line(exc)[:200]}): "
+                             "a task from the Hub needs its dataset downloaded or internet; a local task, its data "
+                             "file next to its YAML.") from None
 
 
 def _key(doc, doc_id: int) -> str:
