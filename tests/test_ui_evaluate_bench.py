@@ -118,3 +118,28 @@ def test_the_table_pairs_lm_evals_numbers_with_the_verdicts_by_task_metric_and_v
     page = benchmark_table_html({**document, "variants": ["base", "<b>v2</b>"]})
     assert "<b>v2</b>" not in page
     assert "No variant has finished yet" in benchmark_table_html({**document, "benchmark": {"variants": {}}})
+
+
+@pytest.mark.parametrize(("names", "public", "expected_error"), [
+    (["adapters_ui_arith_mc", "arc_easy"], True, "This Space runs only its shipped tasks"),
+    (["adapters_ui_arith_mc", "arc_easy"], False, None),
+    ([], False, "No task chosen"),
+])
+def test_a_public_space_runs_only_its_shipped_tasks(names, public, expected_error):
+    """lm-eval fetches an installed task's dataset from the Hub: a visitor of a public Space must not pick one."""
+    from adapters_ui.errors import BenchmarkError
+    from adapters_ui.ui.evaluate_bench import allowed_tasks
+
+    if expected_error is None:
+        assert allowed_tasks(names, public) == names
+    else:
+        with pytest.raises(BenchmarkError, match=expected_error):
+            allowed_tasks(names, public)
+
+
+def test_the_public_api_refuses_a_task_it_does_not_ship(handlers, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setattr(handlers.api, "settings", replace(handlers.api.settings, public=True))
+    with pytest.raises(gr.Error, match="This Space runs only its shipped tasks"):
+        handlers.api.benchmark("arc_easy", "base", 2, request=request())

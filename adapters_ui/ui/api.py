@@ -19,6 +19,7 @@ from adapters_ui.store import evaluations as evaluation_store
 from adapters_ui.store import saved as saved_store
 from adapters_ui.store.links import comparison_link
 from adapters_ui.ui.common import redraws, visitor
+from adapters_ui.ui.evaluate_bench import allowed_tasks
 from adapters_ui.ui.evaluation_cache import DocumentCache
 from adapters_ui.ui.saved import base_url
 from adapters_ui.ui.state import CompareView
@@ -132,7 +133,8 @@ class ApiHandlers:
         ``limit``: items per task (0: all). Read it with ``evaluation`` (its ``benchmark`` part holds lm-eval's
         numbers per variant), cancel it with ``cancel_evaluation``."""
         try:
-            names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks or []) if t.strip()]
+            names = allowed_tasks([t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks or []) if t.strip()],
+                                  self.settings.public)
             limit = whole_number(limit or 0, "limit")
             fewshot = None if num_fewshot in (None, "") else whole_number(num_fewshot, "num_fewshot")
             _job, ref = self.holder.get().start_benchmark(self.database.get(), names, api_variants(variants),

@@ -136,7 +136,7 @@ def build_evaluate_tab(settings) -> EvaluateTab:
     with gr.Row(elem_id="eval-bar"):
         e.start = gr.Button("Evaluate", variant="primary", size="lg", elem_id="eval-start", scale=3)
         e.cancel = gr.Button("Cancel", variant="stop", size="lg", elem_id="eval-cancel", scale=1)
-    e.bench = build_evaluate_bench()
+    e.bench = build_evaluate_bench(settings.public)
     e.notice = gr.Markdown(elem_id="eval-notice")
     e.progress = gr.HTML("", elem_id="eval-progress")
     e.permalink = gr.Markdown(elem_id="eval-link")
@@ -308,7 +308,7 @@ class EvaluateHandlers:
         """-> (owned, *view): lm-eval's tasks on the ticked variants, a stored job like an evaluation."""
         owned = dict(owned or {})
         try:
-            names, limit, fewshot = benchmark_request(tasks, more, limit, fewshot)
+            names, limit, fewshot = benchmark_request(tasks, more, limit, fewshot, self.settings.public)
             _job, ref = self.holder.get().start_benchmark(self.database.get(), names, list(variants or []), limit=limit,
                                                           num_fewshot=fewshot, owner=visitor(request))
         except (AdaptersUIError, ValueError, TypeError) as exc:
