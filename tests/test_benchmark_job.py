@@ -181,3 +181,13 @@ def test_a_task_whose_data_cannot_be_read_is_one_line_and_stores_nothing(session
     with pytest.raises(AdaptersUIError, match="The data of my_gone could not be read") as caught:
         session.start_benchmark(db, ["my_gone"], ["base"], include_path=folder)
     assert "\n" not in str(caught.value) and len(list_evaluations(db)) == before
+
+
+def test_a_benchmark_is_not_judged(session, db):
+    """Its outputs are lm-eval's filtered answers and log-likelihoods, not texts to compare: refused in one line."""
+    from adapters_ui.runs.judging import start_judging
+
+    job, ref = session.start_benchmark(db, ["adapters_ui_arith_mc"], ["base", "lora"], limit=2)
+    assert job.wait(600)
+    with pytest.raises(AdaptersUIError, match="is a benchmark, scored by lm-eval's own metrics"):
+        start_judging(db, ref.id, judge=None)

@@ -26,7 +26,9 @@ from adapters_ui.judging.templates import DEFAULT_RUBRIC, NO_REFERENCE, JudgeTem
 from adapters_ui.names import BASE
 from adapters_ui.runs.judging_units import Unit, evaluation_units, review_units
 from adapters_ui.runs.stored_job import StoredJob
+from adapters_ui.store.benchmarks import is_benchmark
 from adapters_ui.store.database import Database
+from adapters_ui.store.evaluations import load_evaluation
 from adapters_ui.store.judgements import (
     FINISHED,
     RUNNING,
@@ -165,7 +167,6 @@ class JudgingJob(StoredJob):
 
 def target_kind(db: Database, target_id: str) -> str:
     """"evaluation" or "review": which of them ``target_id`` is; a one-line error when it is neither."""
-    from adapters_ui.store.evaluations import load_evaluation
     from adapters_ui.store.reviews import review_info
 
     try:
@@ -199,6 +200,9 @@ def start_judging(db: Database, target_id: str, judge, mode: str = "pairwise", b
     if mode not in ("pairwise", "rubric"):
         raise JudgeError(f"Judge mode {mode!r} is not known: use pairwise or rubric.")
     kind = target_kind(db, target_id)
+    if kind == "evaluation" and is_benchmark(load_evaluation(db, target_id).settings):
+        raise JudgeError(f"Evaluation {target_id} is a benchmark, scored by lm-eval's own metrics: judge an evaluation "
+                         "set's outputs instead.")
     units = units_of(db, kind, target_id, mode, baseline)
     if not units:
         raise JudgeError(f"The {kind} {target_id} has no outputs to judge yet: let it finish, then judge it.")
