@@ -111,7 +111,7 @@ def test_per_item_loglikelihoods_accuracy_and_generations_match_lm_eval_with_pef
                 assert run.results[variant][task][key] == pytest.approx(value, rel=1e-4), key
 
 
-DEMO_LIMIT = 3
+DEMO_LIMIT = 2
 
 
 def test_the_demo_adapters_on_smollm2_match_lm_eval_with_peft(tmp_path):

@@ -268,7 +268,7 @@ def test_compare_api_through_gradio_client(tiny_settings, tiny_adapters, capfd):
         assert "Traceback" not in capfd.readouterr().err  # expected errors are one line, not a server traceback
         # the UI's own events (attach a folder by path, ...) are not callable from outside
         endpoints = list(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-        assert endpoints == ["/compare", "/compare_and_save", "/evaluate", "/evaluation", "/cancel_evaluation"]
+        assert endpoints == ["/compare", "/compare_and_save", "/evaluate", "/benchmark", "/evaluation", "/cancel_evaluation"]
         saved = client.predict("Hi there", ["base"], 3, api_name="/compare_and_save")
         assert saved["permalink"].endswith(f"/?run={saved['id']}") and len(saved["owner_key"]) >= 32
         again = load_comparison(Database.open(tiny_settings.database), saved["id"])

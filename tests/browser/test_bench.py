@@ -1,5 +1,5 @@
 """A benchmark from the Evaluate tab in Chromium against ``python app.py`` (the embedded SmolLM2 and the demo adapters):
-the three shipped lm-eval tasks, 10 items each, through base and pirate; the bar counts lm-eval's requests, and
+the three shipped lm-eval tasks, 6 items each, through base and pirate; the bar counts lm-eval's requests, and
 the finished benchmark shows lm-eval's numbers (± stderr) beside the paired verdicts, then one task's slice;
 then the permalink on a 390 px phone.
 
@@ -16,8 +16,8 @@ from app_server import AppServer
 from browser.chromium import CHROMIUM, DESKTOP, MISSING_CHROMIUM, PHONE, no_sideways_scroll, open_dashboard, wait_text
 
 pytestmark = pytest.mark.browser
-LIMIT = 10
-BENCH_S = 600  # 3 tasks x 10 items x 2 variants on a shared 2-core machine: about a minute alone
+LIMIT = 6
+BENCH_S = 600  # 3 tasks x 6 items x 2 variants on a shared 2-core machine: under a minute alone
 UNTICKED = ("bullets", "json_answer")
 
 if not CHROMIUM.exists():

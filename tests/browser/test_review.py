@@ -246,7 +246,7 @@ def test_a_reviewer_on_the_dashboard_cannot_unblind_the_review(browser, app):
     page.context.close()
 
     # the evaluation endpoints take an evaluation's unguessable id; none lists saved runs or evaluations
-    dashboard = {"/compare", "/compare_and_save", "/evaluate", "/evaluation", "/cancel_evaluation"}
+    dashboard = {"/compare", "/compare_and_save", "/evaluate", "/benchmark", "/evaluation", "/cancel_evaluation"}
     for root, expected in ((app.url, dashboard),
                            (f"{app.url}/review", {"/join", "/next", "/vote", "/results"})):
         with urllib.request.urlopen(f"{root}/gradio_api/info", timeout=30) as answer:
