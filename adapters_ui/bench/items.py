@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from adapters_ui.bench.records import doc_key
 from adapters_ui.errors import BenchmarkError, first_line
 
 
@@ -42,7 +43,7 @@ def benchmark_items(manager, tasks: Sequence[str], limit: int | float | None = N
         task.build_all_requests(limit=get_sample_size(task, limit), rank=0, world_size=1)
         requests += len(task.instances)
         docs = {instance.doc_id: instance.doc for instance in task.instances}
-        ids = {doc_id: _key(doc, doc_id) for doc_id, doc in docs.items()}
+        ids = {doc_id: doc_key(doc, doc_id) for doc_id, doc in docs.items()}
         if len(set(ids.values())) < len(ids):  # the docs' own ids repeat: lm-eval's index names them
             ids = {doc_id: str(doc_id) for doc_id in docs}
         for doc_id, doc in sorted(docs.items()):
@@ -62,11 +63,6 @@ def _loaded(manager, tasks: Sequence[str]) -> dict:
         raise BenchmarkError(f"The data of {', '.join(tasks)} could not be read ({type(exc).__name__}: {first_line(exc)[:200]}): "
                              "a task from the Hub needs its dataset downloaded or internet; a local task, its data "
                              "file next to its YAML.") from None
-
-
-def _key(doc, doc_id: int) -> str:
-    own = doc.get("id") if isinstance(doc, dict) else None
-    return str(own) if own is not None else str(doc_id)
 
 
 def _prompt(task, doc) -> str:

@@ -49,7 +49,7 @@ def item_records(samples: Mapping[str, Mapping[str, Sequence[Mapping]]], output_
 def item_record(task: str, kind: str, variant: str, row: Mapping) -> dict:
     """One logged sample of ``task`` (lm-eval output type ``kind``) as an item record of ``variant``."""
     doc = row.get("doc") or {}
-    key = doc.get("id") if isinstance(doc, Mapping) and doc.get("id") is not None else row["doc_id"]
+    key = doc_key(doc, row["doc_id"])
     scores = {m: float(row[m]) for m in PASS_FAIL if m in row and _number(row[m])}
     responses = row.get("filtered_resps") or []
     output = None
@@ -66,6 +66,12 @@ def item_record(task: str, kind: str, variant: str, row: Mapping) -> dict:
         output = str(responses[0])
     return {"id": f"{task}/{key}", "category": task, "tags": [], "variant": variant, "sample": 0, "output": output,
             "scores": scores}
+
+
+def doc_key(doc, doc_id: int) -> str:
+    """What names a doc in an item id: its own ``id`` field, else lm-eval's index (``bench/items`` names items so too)."""
+    own = doc.get("id") if isinstance(doc, Mapping) else None
+    return str(own) if own is not None else str(doc_id)
 
 
 def _number(value) -> bool:

@@ -298,10 +298,8 @@ class EvaluateHandlers:
                                                  settings=settings, owner=visitor(request))
         except (AdaptersUIError, ValueError, TypeError) as exc:
             return (owned, *[gr.skip()] * 2, problem(exc), *[gr.skip()] * (VIEW_OUTPUTS - 3))
-        owned[ref.id] = ref.owner_key
-        view = self.show(ref.id, BASE, *selections, request=request)
-        return (owned, *view[:2], ok(f"evaluation `{ref.id}` started: it goes on if you close the page; only this "
-                                     "browser can cancel it."), *view[3:])
+        return self._opened(ref, owned, selections, request, f"evaluation `{ref.id}` started: it goes on if you close "
+                            "the page; only this browser can cancel it.")
 
     def start_benchmark(self, tasks, more, limit, fewshot, variants, owned: dict | None, selections: tuple = (),
                         request: gr.Request = None) -> tuple:
@@ -313,10 +311,14 @@ class EvaluateHandlers:
                                                           num_fewshot=fewshot, owner=visitor(request))
         except (AdaptersUIError, ValueError, TypeError) as exc:
             return (owned, *[gr.skip()] * 2, problem(exc), *[gr.skip()] * (VIEW_OUTPUTS - 3))
+        return self._opened(ref, owned, selections, request, f"benchmark `{ref.id}` started: lm-eval scores one variant "
+                            "after another; it goes on if you close the page, and only this browser can cancel it.")
+
+    def _opened(self, ref, owned: dict, selections: tuple, request, started: str) -> tuple:
+        """A job just started: its owner key kept in this browser, and its view opened with ``started`` as the notice."""
         owned[ref.id] = ref.owner_key
         view = self.show(ref.id, BASE, *selections, request=request)
-        return (owned, *view[:2], ok(f"benchmark `{ref.id}` started: lm-eval scores one variant after another; it goes "
-                                     "on if you close the page, and only this browser can cancel it."), *view[3:])
+        return (owned, *view[:2], ok(started), *view[3:])
 
     def cancel(self, evaluation_id: str | None, owned: dict | None) -> str:
         """Only the browser that started the evaluation (its owner key) cancels it."""
